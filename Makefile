@@ -1,0 +1,25 @@
+# One-command entry points. Both create/update .venv first (scripts/install.sh is idempotent).
+#   make test        install, then run the test suite (tiny generated data; real-data checks when DATA_DIR is set)
+#   make reproduce   install, fetch/verify data, then run every experiment and write results/
+SHELL := /bin/bash
+PY := .venv/bin/python
+DATA_DIR ?= data
+SEED ?= 0
+export DATA_DIR
+
+.PHONY: install test test-slow data reproduce
+
+install:
+	bash scripts/install.sh
+
+test: install
+	$(PY) -m pytest -q
+
+test-slow: install
+	$(PY) -m pytest -q -m slow
+
+data: install
+	bash scripts/get_data.sh
+
+reproduce: data
+	@echo "[reproduce] done: results are under results/"

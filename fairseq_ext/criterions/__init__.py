@@ -1,0 +1,1 @@
+"""fairseq criterions of this plugin; each module is imported here so its registration runs."""

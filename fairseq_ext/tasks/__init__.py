@@ -1,0 +1,1 @@
+"""fairseq tasks of this plugin; each module is imported here so its registration runs."""

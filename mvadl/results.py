@@ -1,0 +1,104 @@
+"""The one way experiments record what they measured: ``results/<part>/<name>.json``.
+
+Each file holds the experiment's configuration, its metrics, the seed, the git revision of the code
+that produced it, the wall time and the device, so a number in the docs can be traced to a run and
+re-made with the command in the README.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any, Mapping
+
+from mvadl import REPO_ROOT
+from mvadl.io import atomic_write_text
+
+
+def results_dir() -> Path:
+    """``$RESULTS_DIR`` if set (tests use a temporary one), else ``<repo>/results``."""
+    return Path(os.environ.get("RESULTS_DIR") or REPO_ROOT / "results")
+
+
+def git_revision(repo: Path = REPO_ROOT) -> str:
+    """``HEAD``'s commit id, with ``-dirty`` appended when tracked files have uncommitted changes."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return rev + ("-dirty" if dirty else "")
+
+
+def describe_device(device: Any = None) -> str:
+    """Human-readable name of the device a run used, e.g. ``"NVIDIA H100 80GB HBM3"`` or ``"cpu (2 cores)"``."""
+    import torch
+
+    device = torch.device(device) if device is not None else (
+        torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu"))
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({os.cpu_count()} cores, {platform.machine()})"
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert configs and metrics (Namespaces, Paths, numpy/torch scalars, tuples) to plain JSON.
+
+    Non-finite floats become ``None`` so the file stays strict JSON.
+    """
+    if isinstance(value, argparse.Namespace):
+        value = vars(value)
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 0) == 0:
+        value = value.item()  # numpy / torch scalar
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "tolist"):
+        return to_jsonable(value.tolist())
+    return str(value)
+
+
+def write_results(part: str, name: str, *, config: Any, metrics: Mapping[str, Any], seed: int | None,
+                  wall_time_s: float, device: str | None = None) -> Path:
+    """Write ``results/<part>/<name>.json`` atomically and return its path.
+
+    ``metrics`` keys are also copied to the top level of the file, so ``json["test_elbo"]`` works as
+    well as ``json["metrics"]["test_elbo"]``; the reserved keys below cannot be used as metric names.
+    """
+    record = {
+        "part": part,
+        "name": name,
+        "seed": seed,
+        "device": device if device is not None else describe_device(),
+        "wall_time_s": round(float(wall_time_s), 3),
+        "git_revision": git_revision(),
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": to_jsonable(config),
+        "metrics": to_jsonable(dict(metrics)),
+    }
+    clash = sorted(set(metrics) & set(record))
+    if clash:
+        raise ValueError(f"metric names {clash} clash with reserved result keys")
+    record.update(record["metrics"])
+    path = results_dir() / part / f"{name}.json"
+    atomic_write_text(path, json.dumps(record, indent=2, sort_keys=False, allow_nan=False) + "\n")
+    return path
+
+
+def read_results(part: str, name: str) -> dict:
+    """Load a results file written by :func:`write_results`."""
+    return json.loads((results_dir() / part / f"{name}.json").read_text(encoding="utf-8"))

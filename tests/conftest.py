@@ -1,0 +1,58 @@
+"""Shared fixtures: tiny generated datasets in the on-disk layouts of the real ones."""
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+#: Real data root for the few tests that check the actual files (``DATA_DIR``, as CI sets it).
+REAL_DATA_DIR = Path(os.environ["DATA_DIR"]) if os.environ.get("DATA_DIR") else None
+needs_real_data = pytest.mark.skipif(
+    REAL_DATA_DIR is None or not REAL_DATA_DIR.is_dir(), reason="set DATA_DIR to the real data root")
+
+
+def write_idx(path: Path, array: np.ndarray, magic: int | None = None) -> Path:
+    """Write ``array`` (uint8) as a gzipped IDX file; ``magic`` overrides the computed magic number."""
+    magic = magic if magic is not None else 0x0800 + array.ndim
+    header = magic.to_bytes(4, "big") + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+    return path
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path: Path) -> Path:
+    """A data root whose mnist/ holds 12 train and 5 test random images in real IDX format."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "mnist"
+    for prefix, n in (("train", 12), ("t10k", 5)):
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, (n,)))
+    return tmp_path
+
+
+def write_lines_gz(path: Path, lines: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.write("".join(line + "\n" for line in lines))
+    return path
+
+
+@pytest.fixture
+def tiny_multi30k(tmp_path: Path) -> Path:
+    """A data root whose multi30k/ holds 3 aligned captions per split in en, de, fr."""
+    captions = {
+        "en": ["a dog runs .", "two men talk .", "a red car ."],
+        "de": ["ein hund rennt .", "zwei männer reden .", "ein rotes auto ."],
+        "fr": ["un chien court .", "deux hommes parlent .", "une voiture rouge ."],
+    }
+    for split in ("train", "val", "test_2016_flickr"):
+        for lang, lines in captions.items():
+            write_lines_gz(tmp_path / "multi30k" / f"{split}.{lang}.gz", lines)
+    return tmp_path

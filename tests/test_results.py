@@ -1,0 +1,45 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+from mvadl.plotting import new_figure, save_figure
+from mvadl.results import read_results, to_jsonable, write_results
+
+
+@pytest.fixture(autouse=True)
+def results_in_tmp(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "results"))
+
+
+def test_write_results_records_provenance(tmp_path):
+    import argparse
+    config = argparse.Namespace(lr=1e-3, data_dir=tmp_path, widths=(400, 400))
+    path = write_results("vae", "metrics", config=config, metrics={"test_elbo": np.float32(-90.5)},
+                         seed=3, wall_time_s=12.3456, device="cpu (2 cores)")
+    assert path == tmp_path / "results" / "vae" / "metrics.json"
+    record = read_results("vae", "metrics")
+    assert record["test_elbo"] == pytest.approx(-90.5) and record["metrics"]["test_elbo"] == record["test_elbo"]
+    assert record["config"] == {"lr": 1e-3, "data_dir": str(tmp_path), "widths": [400, 400]}
+    assert record["seed"] == 3 and record["wall_time_s"] == 12.346 and record["device"] == "cpu (2 cores)"
+    assert len(record["git_revision"].split("-")[0]) in (40, 7) or record["git_revision"] == "unknown"
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_non_finite_metrics_become_null():
+    assert to_jsonable({"a": math.nan, "b": [np.float64(math.inf), 1]}) == {"a": None, "b": [None, 1]}
+    json.dumps(to_jsonable({"x": np.arange(3)}), allow_nan=False)
+
+
+def test_reserved_metric_names_are_refused():
+    with pytest.raises(ValueError, match="clash with reserved result keys"):
+        write_results("p", "n", config={}, metrics={"seed": 1}, seed=0, wall_time_s=0, device="cpu")
+
+
+def test_figure_is_saved_as_png(tmp_path):
+    fig, ax = new_figure()
+    ax.plot([0, 1], [1, 0], label="line")
+    ax.set_xlabel("x")
+    path = save_figure(fig, tmp_path / "sub" / "fig.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
