@@ -77,3 +77,20 @@ def test_corrupted_real_copy_is_rejected(tmp_path):
         f.write(b"extra\n")
     with pytest.raises(DataError, match=r"wikitext-2/valid.txt: checksum mismatch"):
         ensure_datasets(tmp_path, ["wikitext-2"], offline=True)
+
+
+def test_get_data_script_offline_message(tmp_path):
+    """The README's entry point: one message naming what is missing and how to set DATA_DIR; exit 1."""
+    import os
+    import subprocess
+    import sys
+
+    from mvadl import REPO_ROOT
+
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "empty"), "PY": sys.executable}
+    proc = subprocess.run(["bash", str(REPO_ROOT / "scripts/get_data.sh"), "--datasets", "mnist", "--offline"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"error: 4 data file(s) missing under {tmp_path / 'empty'}")
+    assert "set DATA_DIR (or --data-dir)" in proc.stderr
+    assert not (tmp_path / "empty").exists()
