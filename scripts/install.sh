@@ -59,7 +59,7 @@ if ! "$PY" -c "import fairseq" 2>/dev/null; then
   pip_install --no-deps --no-build-isolation "$FAIRSEQ_SPEC"
 fi
 
-echo "[install] requirements.txt"
+echo "[install] requirements.txt (pip may note that fairseq-fixed wants torchaudio: expected, see above)"
 pip_install -r requirements.txt
 echo "[install] this project (editable)"
 pip_install --no-deps --no-build-isolation -e .

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import http.client
 import logging
 import sys
 import urllib.error
@@ -28,7 +29,8 @@ from mvadl.io import atomic_path
 
 log = logging.getLogger(__name__)
 
-#: ``downloader(url, destination)``; raises ``OSError`` (``URLError`` included) when it cannot fetch.
+#: ``downloader(url, destination)``; raises ``OSError`` (``URLError`` included) or an HTTP error when it
+#: cannot fetch.
 Downloader = Callable[[str, Path], None]
 
 
@@ -79,7 +81,7 @@ def _download(spec: DataFile, path: Path, downloader: Downloader) -> list[str]:
                 verify(tmp, spec)
             log.info("downloaded %s", path)
             return []
-        except (OSError, DataError) as e:
+        except (OSError, http.client.HTTPException, DataError) as e:
             failures.append(f"{url}: {e}")
     return failures
 
