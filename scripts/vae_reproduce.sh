@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Reproduce the VAE part (assignment Q9, Q10 and the Q2 study): results/vae/*.json and figures.
+#   bash scripts/vae_reproduce.sh            # full run (GPU: about 5 min; CPU: several hours)
+#   bash scripts/vae_reproduce.sh --quick    # same commands in smoke-test size
+# Environment: PY (python), DATA_DIR (data root), DEVICE (auto|cpu|cuda), RESULTS_DIR, CKPT_DIR, LOG_DIR.
+# The four trainings are independent and run side by side; each logs to $LOG_DIR/<name>.log.
+set -euo pipefail
+PY=${PY:-.venv/bin/python}
+CKPT=${CKPT_DIR:-checkpoints/vae}
+LOGS=${LOG_DIR:-runs/vae}
+DEVICE=${DEVICE:-auto}
+QUICK=()
+NAIVE=(--num-images 100 --max-samples 10000 --repeats 10 --is-samples 5000)
+if [[ "${1:-}" == "--quick" ]]; then
+  QUICK=(--quick)
+  NAIVE=(--num-images 5 --max-samples 100 --repeats 2 --is-samples 50 --chunk-size 50)
+fi
+mkdir -p "$LOGS"
+train() {
+  local name=$1; shift
+  "$PY" -m vae_diffusion.vae.train --name "$name" --checkpoint-dir "$CKPT" --log-dir "$LOGS" \
+    --device "$DEVICE" "$@" "${QUICK[@]}" > "$LOGS/$name.log" 2>&1 || { tail -n 20 "$LOGS/$name.log"; return 1; }
+}
+pids=()
+train metrics & pids+=($!)                                       # Q9/Q10: z=20, 80 epochs, 2x1024
+train iwae_k50 --iw-samples 50 --no-figures & pids+=($!)         # same model, IWAE bound with K=50
+train hidden512 --hidden 512 512 --no-figures & pids+=($!)       # width ablation
+( for z in 2 5 20 50; do                                         # Q2 study: shorter runs per latent size
+    train "naive_mc_z$z" --z-dim "$z" --epochs 20 --is-samples 1000 --no-figures
+  done ) & pids+=($!)
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+[[ $status == 0 ]] || { echo "a VAE training failed; see $LOGS/*.log" >&2; exit 1; }
+"$PY" -m vae_diffusion.vae.naive_mc --device "$DEVICE" "${NAIVE[@]}" \
+  --checkpoints "$CKPT"/naive_mc_z{2,5,20,50}.pt > "$LOGS/naive_mc.log" 2>&1 || { tail -n 20 "$LOGS/naive_mc.log"; exit 1; }
+echo "VAE results written to ${RESULTS_DIR:-results}/vae"

@@ -1,0 +1,33 @@
+"""Binarized MNIST: dynamic binarization for training, one fixed-seed binarization of the test set.
+
+A grey level g in 0..255 becomes the Bernoulli probability g/255; a binary image is one draw of every
+pixel. Training draws afresh every epoch (dynamic binarization); every evaluation uses the same draw of
+the 10k test images, made with ``TEST_BINARIZATION_SEED``, so all reported test numbers are comparable.
+"""
+from __future__ import annotations
+
+import torch
+
+from mvadl.data import load_mnist
+
+TEST_BINARIZATION_SEED = 1234
+BINARIZATION = f"dynamic (train, fresh draw per epoch); fixed seed {TEST_BINARIZATION_SEED} (test)"
+
+
+def pixel_probabilities(split: str, root=None, *, check_count: bool = True, limit: int | None = None
+                        ) -> torch.Tensor:
+    """MNIST ``split`` as float32 [N, 784] probabilities g/255 (first ``limit`` images if given)."""
+    images, _ = load_mnist(split, root, check_count=check_count)
+    if limit is not None:
+        images = images[:limit]
+    return torch.from_numpy(images.reshape(len(images), -1).astype("float32") / 255.0)
+
+
+def binarize(probabilities: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One Bernoulli draw per pixel: x_m ~ Bern(p_m), as float 0./1."""
+    return torch.bernoulli(probabilities, generator=generator)
+
+
+def fixed_binarization(probabilities: torch.Tensor, seed: int = TEST_BINARIZATION_SEED) -> torch.Tensor:
+    """The reproducible binarization used for every evaluation (CPU generator, so identical on any device)."""
+    return binarize(probabilities.cpu(), torch.Generator().manual_seed(seed))

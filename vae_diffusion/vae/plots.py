@@ -1,0 +1,101 @@
+"""Figures of the VAE part. Each function takes arrays/records and returns a matplotlib Figure."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from mvadl.plotting import new_figure
+
+
+def image_grid(images: np.ndarray, ncols: int = 8, pad: int = 2) -> np.ndarray:
+    """Tile [N, 28, 28] (or [N, 784]) images in [0, 1] into one 2-D array with ``pad`` white pixels between."""
+    images = np.asarray(images, dtype=np.float32).reshape(len(images), 28, 28)
+    nrows = int(np.ceil(len(images) / ncols))
+    side = 28 + pad
+    grid = np.ones((nrows * side + pad, ncols * side + pad), dtype=np.float32)
+    for i, image in enumerate(images):
+        r, c = divmod(i, ncols)
+        grid[pad + r * side: pad + r * side + 28, pad + c * side: pad + c * side + 28] = image
+    return grid
+
+
+def _show(ax, grid: np.ndarray, title: str) -> None:
+    ax.imshow(grid, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+
+
+def sample_grid_figure(images: np.ndarray, title: str) -> Figure:
+    """One 8x8 grid of Bernoulli means f_theta(z) of 64 prior samples z ~ N(0, I)."""
+    fig, ax = new_figure(1, 1, size=(4.2, 4.5))
+    _show(ax, image_grid(images), title)
+    return fig
+
+
+def samples_over_training_figure(grids: Mapping[int, np.ndarray], suptitle: str) -> Figure:
+    """The sample grids of several epochs side by side (same z for all), one titled panel per epoch."""
+    epochs = sorted(grids)
+    fig, axes = new_figure(1, len(epochs), size=(4.2 * len(epochs), 4.6), squeeze=False)
+    for ax, epoch in zip(axes[0], epochs):
+        _show(ax, image_grid(grids[epoch]), "before training (epoch 0)" if epoch == 0 else f"after {epoch} epochs")
+    fig.suptitle(suptitle)
+    return fig
+
+
+def reconstruction_figure(inputs: np.ndarray, reconstructions: np.ndarray, title: str) -> Figure:
+    """Binarized test images (top) and the decoder means f_theta(mu_phi(x)) of their encodings (bottom)."""
+    fig, axes = new_figure(2, 1, size=(8.5, 3.0), squeeze=False)
+    _show(axes[0, 0], image_grid(inputs, ncols=len(inputs)), "binarized test images x")
+    _show(axes[1, 0], image_grid(reconstructions, ncols=len(reconstructions)),
+          "reconstructions f(mu(x)) (Bernoulli means)")
+    fig.suptitle(title)
+    return fig
+
+
+def training_curves_figure(history: Sequence[Mapping[str, float]], title: str) -> Figure:
+    """Train/test ELBO and test KL / reconstruction term per epoch (nats per image)."""
+    epochs = [h["epoch"] for h in history]
+    fig, axes = new_figure(1, 2, size=(10, 3.6))
+    axes[0].plot(epochs, [h["train_elbo"] for h in history], label="train ELBO (dynamic binarization)")
+    axes[0].plot(epochs, [h["test_elbo"] for h in history], label="test ELBO (fixed binarization)")
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("ELBO (nats / image)")
+    axes[0].legend()
+    axes[1].plot(epochs, [h["test_kl"] for h in history], label="test KL(q(z|x) || p(z))")
+    axes[1].plot(epochs, [-h["test_recon_log_likelihood"] for h in history], label="test -E_q[log p(x|z)]")
+    axes[1].set_xlabel("epoch")
+    axes[1].set_ylabel("nats / image")
+    axes[1].set_yscale("log")
+    axes[1].legend()
+    fig.suptitle(title)
+    return fig
+
+
+def naive_mc_figure(records: Sequence[Mapping], title: str) -> Figure:
+    """Q2: bias and spread of the naive estimator (eq. 7) vs the number L of prior samples, per latent size.
+
+    Each record has ``z_dim``, ``sample_counts``, ``bias_mean`` (mean over images of E[naive] - IS, nats),
+    ``noise_std`` (mean over images of the std across repeats, nats).
+    """
+    fig, axes = new_figure(1, 2, size=(11, 4.0))
+    for record in records:
+        label = f"latent size {record['z_dim']}"
+        axes[0].plot(record["sample_counts"], record["bias_mean"], marker="o", ms=3, label=label)
+        axes[1].plot(record["sample_counts"], record["noise_std"], marker="o", ms=3, label=label)
+    axes[0].set_ylabel("mean(naive log p(x)) - IS log p(x)  (nats)")
+    axes[0].set_title("bias (0 = unbiased; below 0 = underestimate)")
+    axes[0].set_yscale("symlog", linthresh=1.0)
+    axes[0].axhline(0.0, color="black", lw=0.8)
+    axes[1].set_ylabel("std over repeated estimates (nats)")
+    axes[1].set_title("noise")
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("number of prior samples L")
+        ax.legend()
+    fig.suptitle(title)
+    return fig
