@@ -1,1 +1,2 @@
 """fairseq models of this plugin; each module is imported here so its registration runs."""
+from fairseq_ext.models import transformer_lm_norms  # noqa: F401
