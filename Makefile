@@ -7,7 +7,7 @@ DATA_DIR ?= data
 SEED ?= 0
 export DATA_DIR
 
-.PHONY: install test test-slow data reproduce
+.PHONY: install test test-slow data reproduce reproduce-vae
 
 install:
 	bash scripts/install.sh
@@ -21,5 +21,8 @@ test-slow: install
 data: install
 	bash scripts/get_data.sh
 
-reproduce: data
+reproduce: data reproduce-vae
 	@echo "[reproduce] done: results are under results/"
+
+reproduce-vae: data
+	PY=$(PY) SEED=$(SEED) bash scripts/vae_reproduce.sh

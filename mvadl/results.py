@@ -26,7 +26,13 @@ def results_dir() -> Path:
 
 
 def git_revision(repo: Path = REPO_ROOT) -> str:
-    """``HEAD``'s commit id, with ``-dirty`` appended when tracked files have uncommitted changes."""
+    """``HEAD``'s commit id, with ``-dirty`` appended when tracked files have uncommitted changes.
+
+    ``$GIT_REVISION`` wins when set: a copy of the tree without ``.git`` (a remote GPU machine, say) is
+    told the revision it runs.
+    """
+    if os.environ.get("GIT_REVISION"):
+        return os.environ["GIT_REVISION"]
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
                              check=True).stdout.strip()

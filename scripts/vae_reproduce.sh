@@ -2,13 +2,15 @@
 # Reproduce the VAE part (assignment Q9, Q10 and the Q2 study): results/vae/*.json and figures.
 #   bash scripts/vae_reproduce.sh            # full run (H100: about 3 min; 2-core CPU: several hours)
 #   bash scripts/vae_reproduce.sh --quick    # same commands in smoke-test size
-# Environment: PY (python), DATA_DIR (data root), DEVICE (auto|cpu|cuda), RESULTS_DIR, CKPT_DIR, LOG_DIR.
+# Environment: PY (python), SEED (default 0), DATA_DIR (data root), DEVICE (auto|cpu|cuda), RESULTS_DIR, CKPT_DIR,
+# LOG_DIR.
 # The trainings are independent and run side by side; each logs to $LOG_DIR/<name>.log.
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 CKPT=${CKPT_DIR:-checkpoints/vae}
 LOGS=${LOG_DIR:-runs/vae}
 DEVICE=${DEVICE:-auto}
+SEED=${SEED:-0}
 QUICK=()
 NAIVE=(--num-images 100 --max-samples 10000 --repeats 10 --is-samples 5000)
 if [[ "${1:-}" == "--quick" ]]; then
@@ -19,7 +21,7 @@ mkdir -p "$LOGS"
 train() {
   local name=$1; shift
   "$PY" -m vae_diffusion.vae.train --name "$name" --checkpoint-dir "$CKPT" --log-dir "$LOGS" \
-    --device "$DEVICE" "$@" "${QUICK[@]}" > "$LOGS/$name.log" 2>&1 || { tail -n 20 "$LOGS/$name.log"; return 1; }
+    --device "$DEVICE" --seed "$SEED" "$@" "${QUICK[@]}" > "$LOGS/$name.log" 2>&1 || { tail -n 20 "$LOGS/$name.log"; return 1; }
 }
 pids=()
 train metrics & pids+=($!)                                       # Q9/Q10: z=20, 80 epochs, 2x1024
@@ -33,5 +35,5 @@ status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 [[ $status == 0 ]] || { echo "a VAE training failed; see $LOGS/*.log" >&2; exit 1; }
 "$PY" -m vae_diffusion.vae.naive_mc --device "$DEVICE" "${NAIVE[@]}" \
-  --checkpoints "$CKPT"/naive_mc_z{2,5,20,50}.pt > "$LOGS/naive_mc.log" 2>&1 || { tail -n 20 "$LOGS/naive_mc.log"; exit 1; }
+  --seed "$SEED" --checkpoints "$CKPT"/naive_mc_z{2,5,20,50}.pt > "$LOGS/naive_mc.log" 2>&1 || { tail -n 20 "$LOGS/naive_mc.log"; exit 1; }
 echo "VAE results written to ${RESULTS_DIR:-results}/vae"

@@ -43,3 +43,9 @@ def test_figure_is_saved_as_png(tmp_path):
     ax.set_xlabel("x")
     path = save_figure(fig, tmp_path / "sub" / "fig.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_git_revision_can_be_given(monkeypatch):
+    from mvadl.results import git_revision
+    monkeypatch.setenv("GIT_REVISION", "abc1234")
+    assert git_revision() == "abc1234"
