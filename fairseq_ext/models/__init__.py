@@ -1,2 +1,3 @@
 """fairseq models of this plugin; each module is imported here so its registration runs."""
 from fairseq_ext.models import transformer_lm_norms  # noqa: F401
+from fairseq_ext.models import transformer_multi30k  # noqa: F401

@@ -1,0 +1,1 @@
+"""Scoring of translation outputs (sacreBLEU statistics, aggregation over directions and models, figures)."""
