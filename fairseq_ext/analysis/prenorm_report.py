@@ -161,8 +161,10 @@ def plot_gradnorm_heatmaps(runs: List[dict], key: str = "grad_x"):
             image = ax.imshow(mat, aspect="auto", origin="lower", vmin=vmin, vmax=vmax, interpolation="nearest",
                               extent=(steps[0], steps[-1], -0.5, mat.shape[0] - 0.5))
             ax.set_title(f"{run['depth']}, {_label(run)}", fontsize=9)
-            ax.set_xlabel("update")
-            ax.set_ylabel("layer l (0 = bottom)" if key == "grad_param" else "residual stream x_l (0 = embeddings)")
+            if row == 1:
+                ax.set_xlabel("update")
+            if col == 0:
+                ax.set_ylabel("layer l (0 = bottom)" if key == "grad_param" else "x_l (0 = embeddings)")
     if image is not None:
         what = "||dL/dx_l||" if key == "grad_x" else "||dL/dθ_l||"
         fig.colorbar(image, ax=axes, shrink=0.8, label=f"log10 {what} (per-token loss)")
