@@ -4,7 +4,7 @@
 # per-layer gradient norms with the mva_cross_entropy_gradnorm criterion, then makes the figures,
 # results/prenorm/summary.json and results/prenorm/jacobian_depth.json.
 #
-#   bash scripts/prenorm_study.sh            # full study (8 runs, ~7 min on 2 idle CPU cores, ~20 min when shared)
+#   bash scripts/prenorm_study.sh            # full study (8 runs x 300 updates, ~35 min on 2 CPU cores)
 #   bash scripts/prenorm_study.sh --quick    # same code path, a few updates per run (~3 min); or QUICK=1
 #
 # Environment: DATA_DIR (default data; WikiText-2 in $DATA_DIR/wikitext-2), RUNS_DIR (default runs/prenorm),
@@ -30,8 +30,8 @@ if [[ "$QUICK" == 1 ]]; then
   LOG_INTERVAL=2; VALID_INTERVAL=10; PROBE_INTERVAL=10; MAX_VALID_STEPS=2
   export RESULTS_DIR=${RESULTS_DIR:-$RUNS_DIR/results}
 else
-  MAX_UPDATE=${MAX_UPDATE:-100}; WARMUP=${WARMUP:-25}; RUNS_DIR=${RUNS_DIR:-runs/prenorm}
-  LOG_INTERVAL=5; VALID_INTERVAL=25; PROBE_INTERVAL=50; MAX_VALID_STEPS=10
+  MAX_UPDATE=${MAX_UPDATE:-300}; WARMUP=${WARMUP:-50}; RUNS_DIR=${RUNS_DIR:-runs/prenorm}
+  LOG_INTERVAL=5; VALID_INTERVAL=50; PROBE_INTERVAL=100; MAX_VALID_STEPS=10
 fi
 
 # 1. Binarize WikiText-2 once (idempotent: skipped when data-bin/wikitext-2 is complete).
@@ -56,7 +56,7 @@ for depth in deep shallow; do
       dir="$RUNS_DIR/$name"
       rm -rf "$dir"; mkdir -p "$dir"
       echo "[prenorm_study] $(date +%T) training $name"
-      start=$(date +%s.%N)
+      start=$(date +%s)
       status=0
       .venv/bin/fairseq-train "$BIN" --user-dir fairseq_ext --task language_modeling \
         --arch "mva_lm_${norm}_${depth}" \
@@ -70,9 +70,9 @@ for depth in deep shallow; do
         --max-valid-steps "$MAX_VALID_STEPS" --no-save --seed "$SEED" \
         --cpu --num-workers 0 --no-progress-bar --log-format json --log-interval "$LOG_INTERVAL" \
         --tensorboard-logdir "$dir/tb" > "$dir/train.log" 2>&1 || status=$?
-      end=$(date +%s.%N)
+      end=$(date +%s)
       printf '{"name": "%s", "norm": "%s", "depth": "%s", "warmup_updates": %s, "exit_code": %s, "wall_time_s": %s, "seed": %s, "lr": %s, "max_update": %s}\n' \
-        "$name" "$norm" "$depth" "$warmup" "$status" "$(echo "$end - $start" | bc)" "$SEED" "$LR" "$MAX_UPDATE" \
+        "$name" "$norm" "$depth" "$warmup" "$status" "$((end - start))" "$SEED" "$LR" "$MAX_UPDATE" \
         > "$dir/meta.json"
       echo "[prenorm_study] $(date +%T) $name exit=$status"
     done
