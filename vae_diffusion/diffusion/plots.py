@@ -1,0 +1,90 @@
+"""Figures of the diffusion part; each takes arrays/records and returns a matplotlib Figure."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from mvadl.plotting import new_figure
+
+
+def image_grid(images: np.ndarray, nrow: int) -> np.ndarray:
+    """Tile ``[N, H, W]`` images into one ``[rows*H, nrow*W]`` array with 1-pixel gaps."""
+    n, h, w = images.shape
+    rows = -(-n // nrow)
+    canvas = np.ones((rows * (h + 1) - 1, nrow * (w + 1) - 1), dtype=np.float32)
+    for i, image in enumerate(images):
+        r, c = divmod(i, nrow)
+        canvas[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = image
+    return canvas
+
+
+def plot_samples(images: np.ndarray, nrow: int = 8, title: str = "") -> Figure:
+    """A grid of digits ``[N, H, W]`` in [0, 1]."""
+    fig, ax = new_figure(1, 1, size=(0.6 * nrow, 0.6 * (-(-len(images) // nrow)) + 0.4))
+    ax.imshow(image_grid(images, nrow), cmap="gray", vmin=0, vmax=1)
+    ax.set_axis_off()
+    ax.set_title(title)
+    return fig
+
+
+def plot_scheduler_grid(cells: Mapping[tuple[int, str], np.ndarray], steps: Sequence[int],
+                        schedulers: Sequence[str], captions: Mapping[tuple[int, str], str] | None = None) -> Figure:
+    """Rows = numbers of steps, columns = schedulers; each cell a small tile of digits ``[k, H, W]``
+    generated from the same initial noise. ``captions[(steps, name)]`` goes under the cell."""
+    fig, axes = new_figure(len(steps), len(schedulers), size=(1.9 * len(schedulers), 2.0 * len(steps)),
+                           squeeze=False)
+    for r, n_steps in enumerate(steps):
+        for c, name in enumerate(schedulers):
+            ax = axes[r][c]
+            tile = cells[(n_steps, name)]
+            ax.imshow(image_grid(tile, int(np.ceil(np.sqrt(len(tile))))), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if r == 0:
+                ax.set_title(name, fontsize=10)
+            if c == 0:
+                ax.set_ylabel(f"{n_steps} steps", fontsize=10)
+            if captions and (n_steps, name) in captions:
+                ax.set_xlabel(captions[(n_steps, name)], fontsize=8)
+    fig.suptitle("Same seed and initial noise; rows: number of inference steps, columns: scheduler")
+    return fig
+
+
+def plot_convergence(steps: Sequence[int], distances: Mapping[str, Sequence[float]], reference_steps: int,
+                     stochastic: Mapping[str, bool]) -> Figure:
+    """RMS pixel distance of each scheduler's samples to its own ``reference_steps`` result, vs steps."""
+    fig, ax = new_figure(1, 1, size=(6.5, 4.2))
+    for name, values in distances.items():
+        ax.plot(steps, values, marker="o", linestyle="--" if stochastic.get(name) else "-",
+                label=name + (" (stochastic)" if stochastic.get(name) else ""))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(list(steps), [str(s) for s in steps])
+    ax.minorticks_off()
+    ax.set_xlabel("number of inference steps")
+    ax.set_ylabel(f"RMS distance to own {reference_steps}-step result\n(pixels in [-1, 1])")
+    ax.set_title("Convergence with the number of steps (same initial noise)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_fid_vs_evaluations(records: Sequence[Mapping], floor: float | None = None) -> Figure:
+    """Frechet distance of each (scheduler, steps) cell against its number of model evaluations."""
+    fig, ax = new_figure(1, 1, size=(6.5, 4.2))
+    for name in dict.fromkeys(r["scheduler"] for r in records):
+        rows = sorted((r for r in records if r["scheduler"] == name), key=lambda r: r["model_evaluations"])
+        ax.plot([r["model_evaluations"] for r in rows], [r["fid"] for r in rows], marker="o", label=name)
+    if floor is not None:
+        ax.axhline(floor, color="gray", linestyle=":", label="real vs real (same n)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("model evaluations per image")
+    ax.set_ylabel("FID on classifier features")
+    ax.set_title("Sample quality vs cost")
+    ax.legend(fontsize=8)
+    return fig
