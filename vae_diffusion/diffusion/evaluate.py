@@ -96,7 +96,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_data_dir_argument(p)
     p.add_argument("--model", default=DEFAULT_MODEL, help="local diffusers pipeline folder")
     p.add_argument("--classifier", default=str(DEFAULT_WEIGHTS), help="MNIST classifier weights (safetensors)")
-    p.add_argument("--n-samples", type=int, default=4000)
+    p.add_argument("--n-samples", type=int, default=2000)
     p.add_argument("--num-inference-steps", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=2000)
     p.add_argument("--quick", action="store_true", help="smoke test: 8 samples, 10 steps")
