@@ -265,10 +265,13 @@ class MultilingualTranslationPairEvalTask(TranslationMultiSimpleEpochTask):
             if f"pair_off_target:{pair}" in sums:
                 metrics.log_derived(f"off_target_{pair}", lambda m, p=pair: pair_off_target(m, p))
         metrics.log_derived("loss_mean", lambda m: mean_over_pairs(m, pair_loss, "_pair_sample_size:"))
-        for name in METRIC_NAMES:
-            metrics.log_derived(f"{name}_mean", lambda m, n=name: mean_over_pairs(
-                m, lambda mm, p: pair_score(mm, p, n), "_pair_hypotheses:"))
-        metrics.log_derived("off_target_mean", lambda m: mean_over_pairs(m, pair_off_target, "_pair_off_target:"))
+        if any(key.startswith("pair_hypotheses:") for key in sums):
+            for name in METRIC_NAMES:
+                metrics.log_derived(f"{name}_mean", lambda m, n=name: mean_over_pairs(
+                    m, lambda mm, p: pair_score(mm, p, n), "_pair_hypotheses:"))
+        if any(key.startswith("pair_off_target:") for key in sums):
+            metrics.log_derived("off_target_mean",
+                                lambda m: mean_over_pairs(m, pair_off_target, "_pair_off_target:"))
 
 
 def pair_loss(meters, pair: str) -> float:
