@@ -211,3 +211,10 @@ def test_misaligned_or_missing_data_fail_clearly(tmp_path):
     assert proc.returncode == 1 and "missing" in proc.stderr and "multi30k" in proc.stderr
     with pytest.raises(Exception, match="unknown language"):
         export_multi30k.parse_langs("en,xx")
+
+
+def test_translate_script_identifies_the_source_and_prints_one_line_per_input(prepared, trained):
+    proc = run(["bash", "scripts/translate.sh", "--to", "fr", "--beam", "1", "--checkpoint", str(trained["checkpoint"]),
+                "--data-bin", str(prepared), "Ein kleiner Hund spielt im Wasser .", "Der Mann sitzt auf der Straße ."])
+    assert "identified as 'de'" in proc.stderr
+    assert len(proc.stdout.split("\n")) == 3  # two translations (possibly empty for a 6-update model) + final newline

@@ -101,8 +101,9 @@ def plot_scores(scores: Mapping[str, Mapping[str, Mapping]], metrics: Sequence[s
     models = list(scores)
     titles = {"bleu": "BLEU (test 2016 flickr)", "chrf": "chrF (test 2016 flickr)",
               "off_target": "off-target rate (share of outputs)"}
-    width = max(3.4, 1.2 * len(models) + 2.2)
-    fig, axes = new_figure(1, len(metrics), size=(width * len(metrics), 0.5 * len(directions) + 1.6))
+    width = max(3.6, 1.2 * len(models) + 2.6)
+    fig, axes = new_figure(1, len(metrics), size=(width * len(metrics), 0.5 * len(directions) + 1.6),
+                           layout="constrained")
     axes = np.atleast_1d(axes)
     for ax, metric in zip(axes, metrics):
         values = np.array([[scores[m].get(d, {}).get(metric, np.nan) for m in models] for d in directions], float)
@@ -112,14 +113,15 @@ def plot_scores(scores: Mapping[str, Mapping[str, Mapping]], metrics: Sequence[s
         ax.set_xticks(range(len(models)), models)
         ax.set_yticks(range(len(directions)), directions)
         ax.set_xlabel("model")
-        ax.set_ylabel("direction (source-target)")
+        if ax is axes[0]:
+            ax.set_ylabel("direction (source-target)")
         ax.set_title(titles.get(metric, metric))
         ax.grid(False)
         for (i, j), value in np.ndenumerate(values):
             text = "n/a" if np.isnan(value) else (f"{value:.2f}" if metric == "off_target" else f"{value:.1f}")
             dark = not np.isnan(value) and (value / vmax > 0.55 if metric == "off_target" else value / vmax < 0.45)
             ax.text(j, i, text, ha="center", va="center", color="white" if dark else "black", fontsize=9)
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        fig.colorbar(image, ax=ax)
     return fig
 
 
