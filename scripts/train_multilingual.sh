@@ -32,8 +32,9 @@ case "$CONFIG" in
 esac
 
 SEED=1
-# Sized from the measured CPU speed (see docs/translation.md): about 1,100 updates of ~3,000 target tokens
-# fit in 60 minutes on 2 shared CPU cores; --stop-time-hours caps the wall time whatever the machine.
+# One epoch of `direct` is ~860 updates of ~3,600 target tokens (3.1M tokens). Measured on 2 CPU cores shared
+# with other jobs: 200-880 target tokens/s, i.e. only ~200-900 updates in 60 minutes (docs/translation.md);
+# 6000 updates (~7 epochs) is meant for a GPU. --stop-time-hours enforces the 60-minute budget on any machine.
 MAX_UPDATE=${MAX_UPDATE:-6000}
 STOP_TIME_HOURS=1
 DATA_BIN=data-bin/multi30k
