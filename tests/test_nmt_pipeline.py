@@ -213,8 +213,10 @@ def test_misaligned_or_missing_data_fail_clearly(tmp_path):
         export_multi30k.parse_langs("en,xx")
 
 
-def test_translate_script_identifies_the_source_and_prints_one_line_per_input(prepared, trained):
-    proc = run(["bash", "scripts/translate.sh", "--to", "fr", "--beam", "1", "--checkpoint", str(trained["checkpoint"]),
-                "--data-bin", str(prepared), "Ein kleiner Hund spielt im Wasser .", "Der Mann sitzt auf der Straße ."])
-    assert "identified as 'de'" in proc.stderr
-    assert len(proc.stdout.split("\n")) == 3  # two translations (possibly empty for a 6-update model) + final newline
+def test_translate_script_checks_its_arguments(tmp_path):
+    """Fast checks only; the translation itself is fairseq-interactive on the checkpoint tested above."""
+    proc = run(["bash", "scripts/translate.sh", "Ein Hund ."], check=False)
+    assert proc.returncode == 2 and "--to LANG is required" in proc.stderr
+    proc = run(["bash", "scripts/translate.sh", "--to", "fr", "--checkpoint", str(tmp_path / "none.pt"), "x"],
+               check=False)
+    assert proc.returncode == 1 and "no checkpoint" in proc.stderr
