@@ -1,8 +1,9 @@
 """The shared manual sampling loop with every registered scheduler, on dummy components built in code."""
 import pytest
 import torch
+from diffusers import DDPMScheduler
 
-from vae_diffusion.diffusion.sampling import (SCHEDULERS, initial_noise, make_scheduler, sample, sample_in_batches,
+from vae_diffusion.diffusion.sampling import (CONFIG_FIXES, SCHEDULERS, initial_noise, make_scheduler, sample, sample_in_batches,
                                               unet_denoiser)
 from vae_diffusion.diffusion.unet import build_noise_scheduler, build_unet
 
@@ -58,3 +59,55 @@ def test_sample_in_batches_matches_one_batch_for_a_deterministic_solver(dummy_co
 def test_unknown_scheduler_is_a_clear_error(dummy_components):
     with pytest.raises(KeyError, match="unknown scheduler"):
         make_scheduler("PLMS?", dummy_components[1].config)
+
+
+@pytest.fixture
+def saved_config(dummy_components, tmp_path):
+    """The DDPM config after a save/load round trip, as in a trained pipeline: its default values become
+    explicit, so ``from_config`` hands "leading" spacing to solvers whose own default is "linspace"."""
+    dummy_components[1].save_config(tmp_path)
+    return DDPMScheduler.from_pretrained(tmp_path).config
+
+
+def test_config_fixes_and_overrides_reach_the_built_scheduler(dummy_components, saved_config):
+    config = saved_config  # clip_sample=True, timestep_spacing="leading"
+    assert config.clip_sample and config.timestep_spacing == "leading"
+    in_memory = make_scheduler("UniPC", dummy_components[1].config, fixes=False).config
+    assert in_memory.timestep_spacing == "linspace"  # before the round trip the DDPM default was not passed on
+    for name, fixes in CONFIG_FIXES.items():
+        built = make_scheduler(name, config).config
+        assert all(built[key] == value for key, value in fixes.items()), name
+        inherited = make_scheduler(name, config, fixes=False).config
+        assert all(inherited[key] == config[key] for key in fixes), name
+    ddim = make_scheduler("DDIM", config, {"clip_sample": True, "set_alpha_to_one": False}).config
+    assert ddim.clip_sample and not ddim.set_alpha_to_one  # overrides win over the fixes
+    dpm = make_scheduler("DPM-Solver++ 2M", config, {"timestep_spacing": "linspace"}, fixes=False).config
+    assert dpm.timestep_spacing == "linspace" and dpm.algorithm_type == "dpmsolver++"  # registry extra kept
+
+
+def test_spacing_fix_starts_multistep_solvers_at_the_last_training_step(saved_config):
+    config = saved_config
+    for n, leading_start in ((10, 900), (100, 900), (200, 800)):  # leading: n * (1000 // (n + 1))
+        leading = make_scheduler("UniPC", config, fixes=False)
+        leading.set_timesteps(n)
+        trailing = make_scheduler("UniPC", config)
+        trailing.set_timesteps(n)
+        assert int(leading.timesteps[0]) == leading_start and int(trailing.timesteps[0]) == 999
+
+
+def test_an_override_that_is_not_a_config_entry_is_a_clear_error(dummy_components):
+    with pytest.raises(ValueError, match="use_clipped_model_output"):
+        make_scheduler("DDIM", dummy_components[1].config, {"use_clipped_model_output": True})
+
+
+def test_step_kwargs_reach_the_scheduler_step(dummy_components):
+    unet, noise_scheduler = dummy_components
+    noise = initial_noise(2, (1, 8, 8), seed=0) * 3  # far outside [-1, 1]: the x_0 estimate gets clipped
+
+    def run(**step_kwargs):
+        return sample(unet_denoiser(unet), make_scheduler("DDIM", noise_scheduler.config, fixes=False), noise, 3,
+                      step_kwargs=step_kwargs).images
+
+    assert not torch.equal(run(), run(use_clipped_model_output=True))
+    with pytest.raises(ValueError, match="no arguments"):
+        run(not_an_argument=1)

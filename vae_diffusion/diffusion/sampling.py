@@ -4,6 +4,11 @@ A scheduler is swapped with ``Cls.from_config(pipeline.scheduler.config)``: the 
 kept and only the solver changes. The loop is the one of diffusers' "write your own pipeline" tutorial:
 ``x_T = noise * init_noise_sigma``; for each t: ``eps = model(scale_model_input(x, t), t)``,
 ``x = scheduler.step(eps, t, x, generator=g).prev_sample``.
+
+Two entries of the DDPM training config are wrong for some solvers and are overridden in :data:`CONFIG_FIXES`
+(measured by ``scheduler_ablation.py``, see docs/diffusion.md, Q18): ``clip_sample=True`` makes DDIM clip its
+``x_0`` estimate but keep the unclipped noise estimate, and ``timestep_spacing="leading"`` makes the multistep
+solvers start from a different noise level for every number of steps.
 """
 from __future__ import annotations
 
@@ -29,15 +34,40 @@ SCHEDULERS: dict[str, tuple[type, dict, bool]] = {
     "LMS": (LMSDiscreteScheduler, {}, False),
 }
 
+#: Config entries set on top of the inherited DDPM config (``make_scheduler(..., fixes=False)`` leaves them out).
+#: DDIM: no x_0 clipping, so its x_0 and noise estimates agree and it integrates the probability-flow ODE.
+#: DPM-Solver++ / UniPC: "leading" spacing gives ``step_ratio = 1000 // (n + 1)`` and first timestep
+#: ``n * step_ratio`` (900 at n = 10 or 100, 800 at n = 200), "trailing" starts every run at t = 999.
+CONFIG_FIXES: dict[str, dict] = {
+    "DDIM": {"clip_sample": False},
+    "DPM-Solver++ 2M": {"timestep_spacing": "trailing"},
+    "UniPC": {"timestep_spacing": "trailing"},
+}
+
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def make_scheduler(name: str, config) -> SchedulerMixin:
-    """``Cls.from_config(config, **extra)`` for a registered name (``config`` = ``pipeline.scheduler.config``)."""
+def config_entries(cls: type) -> set[str]:
+    """The config entries a scheduler class accepts (its ``__init__`` arguments)."""
+    return set(inspect.signature(cls.__init__).parameters) - {"self", "args", "kwargs"}
+
+
+def make_scheduler(name: str, config, overrides: dict | None = None, *, fixes: bool = True) -> SchedulerMixin:
+    """``Cls.from_config(config, **extra, **CONFIG_FIXES[name], **overrides)`` for a registered name
+    (``config`` = ``pipeline.scheduler.config``; later entries win; ``fixes=False`` leaves out ``CONFIG_FIXES``).
+
+    An override that is not a config entry of the class is an error (``from_config`` would silently ignore it);
+    arguments of ``step`` such as DDIM's ``use_clipped_model_output`` go to :func:`sample` as ``step_kwargs``.
+    """
     if name not in SCHEDULERS:
         raise KeyError(f"unknown scheduler {name!r}; known: {', '.join(SCHEDULERS)}")
     cls, extra, _ = SCHEDULERS[name]
-    return cls.from_config(config, **extra)
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - config_entries(cls))
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no config entries {unknown} (arguments of step() go to "
+                         f"step_kwargs); its entries: {', '.join(sorted(config_entries(cls)))}")
+    return cls.from_config(config, **{**extra, **(CONFIG_FIXES.get(name, {}) if fixes else {}), **overrides})
 
 
 def unet_denoiser(unet: UNet2DModel) -> Denoiser:
@@ -54,14 +84,21 @@ class SampleResult:
 
 @torch.no_grad()
 def sample(denoiser: Denoiser, scheduler: SchedulerMixin, noise: torch.Tensor, num_inference_steps: int,
-           generator: torch.Generator | None = None) -> SampleResult:
+           generator: torch.Generator | None = None, step_kwargs: dict | None = None) -> SampleResult:
     """Run the reverse process from ``noise`` (unit Gaussian, on the model's device).
 
-    ``generator`` drives the noise that stochastic schedulers add in ``step``; counts model evaluations
+    ``generator`` drives the noise that stochastic schedulers add in ``step``; ``step_kwargs`` are extra
+    arguments of ``scheduler.step`` (e.g. DDIM's ``use_clipped_model_output=True``). Counts model evaluations
     (Heun evaluates twice per step, which shows up as ``2n - 1`` entries in ``scheduler.timesteps``).
     """
+    step_parameters = inspect.signature(scheduler.step).parameters
+    step_kwargs = dict(step_kwargs or {})
+    unknown = sorted(set(step_kwargs) - set(step_parameters))
+    if unknown:
+        raise ValueError(f"{type(scheduler).__name__}.step() has no arguments {unknown}")
+    if "generator" in step_parameters:
+        step_kwargs["generator"] = generator
     scheduler.set_timesteps(num_inference_steps, device=noise.device)
-    step_kwargs = {"generator": generator} if "generator" in inspect.signature(scheduler.step).parameters else {}
     x = noise * scheduler.init_noise_sigma
     evaluations = 0
     for t in scheduler.timesteps:
@@ -79,14 +116,15 @@ def initial_noise(n: int, shape: tuple[int, ...], seed: int) -> torch.Tensor:
 
 
 def sample_in_batches(denoiser: Denoiser, scheduler_factory: Callable[[], SchedulerMixin], noise: torch.Tensor,
-                      num_inference_steps: int, *, seed: int, device, batch_size: int = 1000) -> SampleResult:
+                      num_inference_steps: int, *, seed: int, device, batch_size: int = 1000,
+                      step_kwargs: dict | None = None) -> SampleResult:
     """:func:`sample` over ``noise`` (CPU) in batches; each batch gets a fresh scheduler (multistep solvers keep
     state) and a CPU generator seeded from ``seed`` and the batch index, so results do not depend on the device."""
     images, evaluations = [], 0
     for index, start in enumerate(range(0, len(noise), batch_size)):
         generator = torch.Generator("cpu").manual_seed(seed * 100_003 + index)
         result = sample(denoiser, scheduler_factory(), noise[start:start + batch_size].to(device),
-                        num_inference_steps, generator)
+                        num_inference_steps, generator, step_kwargs)
         images.append(result.images)
         evaluations = result.model_evaluations
     return SampleResult(images=torch.cat(images), model_evaluations=evaluations)

@@ -3,7 +3,9 @@
     python -m vae_diffusion.diffusion.scheduler_study --model checkpoints/ddpm_mnist/pipeline   # GPU: ~2 min
     python -m vae_diffusion.diffusion.scheduler_study --model PATH --quick                      # CPU: < 1 min
 
-Every scheduler is ``Cls.from_config(pipeline.scheduler.config)`` and runs in the shared manual loop of
+Every scheduler is ``Cls.from_config(pipeline.scheduler.config)`` with the registry's ``CONFIG_FIXES`` (DDIM
+without x_0 clipping, DPM-Solver++ and UniPC with "trailing" timesteps; ``--no-config-fixes`` reproduces the
+inherited config, ``--scheduler-overrides`` sets any config entry) and runs in the shared manual loop of
 ``sampling.py``. Per (steps, scheduler) cell it measures FID/KID of n samples against n test digits (the
 real-vs-real value at the same n is the floor), model evaluations per image, and seconds; and the RMS distance
 of the first samples to the scheduler's own ``--reference-steps`` result (deterministic solvers converge to
@@ -13,6 +15,7 @@ Writes results/diffusion/scheduler_metrics.json, scheduler_grid.png, scheduler_c
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
 from pathlib import Path
@@ -52,8 +55,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--n-convergence", type=int, default=256, help="samples compared to the reference")
     p.add_argument("--grid-images", type=int, default=4, help="digits shown per grid cell (a square number)")
     p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--no-config-fixes", dest="config_fixes", action="store_false",
+                   help="build every scheduler from the inherited DDPM config only (leave out CONFIG_FIXES)")
+    p.add_argument("--scheduler-overrides", type=scheduler_overrides, default={}, metavar="JSON",
+                   help='config entries per scheduler, applied last, e.g. \'{"DDIM": {"clip_sample": true}}\'')
     p.add_argument("--quick", action="store_true", help="smoke test: 3 schedulers, steps 2 and 4, 8 samples")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    unknown = sorted(set(args.scheduler_overrides) - set(SCHEDULERS))
+    if unknown:
+        p.error(f"--scheduler-overrides: unknown schedulers {unknown}; known: {', '.join(SCHEDULERS)}")
+    return args
+
+
+def scheduler_overrides(text: str) -> dict[str, dict]:
+    """Parse ``--scheduler-overrides``: a JSON object ``{scheduler name: {config entry: value}}``."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON: {error}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise argparse.ArgumentTypeError('expected {"scheduler name": {"config entry": value, ...}, ...}')
+    return value
 
 
 def main(args: argparse.Namespace) -> Path:
@@ -78,7 +100,8 @@ def main(args: argparse.Namespace) -> Path:
     n_conv = min(args.n_convergence, n)
     for name in args.schedulers:
         def factory(name=name):
-            return make_scheduler(name, pipeline.scheduler.config)
+            return make_scheduler(name, pipeline.scheduler.config, args.scheduler_overrides.get(name),
+                                  fixes=args.config_fixes)
 
         reference = sample_in_batches(denoiser, factory, noise[:n_conv], args.reference_steps, seed=args.seed,
                                       device=device, batch_size=args.batch_size).images
@@ -107,8 +130,9 @@ def main(args: argparse.Namespace) -> Path:
     save_figure(plot_convergence(args.steps, convergence, args.reference_steps, stochastic),
                 figure_dir / f"scheduler_convergence{suffix}.png")
     save_figure(plot_fid_vs_evaluations(records, floor["fid"]), figure_dir / f"scheduler_fid{suffix}.png")
-    config = {"study": vars(args), "scheduler_configs": {name: dict(make_scheduler(name, pipeline.scheduler.config)
-                                                                    .config) for name in args.schedulers}}
+    config = {"study": vars(args), "scheduler_configs": {
+        name: dict(make_scheduler(name, pipeline.scheduler.config, args.scheduler_overrides.get(name),
+                                  fixes=args.config_fixes).config) for name in args.schedulers}}
     return write_results("diffusion", f"scheduler_metrics{suffix}", config=config,
                          metrics={"cells": records, "n_samples": n, "n_convergence": n_conv,
                                   "reference_steps": args.reference_steps, "stochastic": stochastic,
