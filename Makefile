@@ -8,7 +8,7 @@ DATA_DIR ?= data
 SEED ?=
 export DATA_DIR
 
-.PHONY: install test test-slow data reproduce reproduce-vae reproduce-prenorm
+.PHONY: install test test-slow data reproduce reproduce-vae reproduce-diffusion reproduce-prenorm reproduce-nmt
 
 install:
 	bash scripts/install.sh
@@ -22,11 +22,20 @@ test-slow: install
 data: install
 	bash scripts/get_data.sh
 
-reproduce: data reproduce-vae reproduce-prenorm
+reproduce: data reproduce-vae reproduce-diffusion reproduce-prenorm reproduce-nmt
 	@echo "[reproduce] done: results are under results/"
 
 reproduce-vae: data
 	PY=$(PY) SEED=$(SEED) bash scripts/vae_reproduce.sh
 
+reproduce-diffusion: data
+	PY=$(PY) SEED=$(SEED) bash scripts/diffusion_reproduce.sh
+
 reproduce-prenorm: data
 	SEED=$(SEED) bash scripts/prenorm_study.sh
+
+reproduce-nmt: data
+	bash scripts/prepare_multi30k.sh
+	bash scripts/train_multilingual.sh zeroshot $(if $(SEED),--seed $(SEED))
+	bash scripts/train_multilingual.sh direct $(if $(SEED),--seed $(SEED))
+	bash scripts/evaluate_multilingual.sh

@@ -7,7 +7,7 @@ import random
 
 
 def add_seed_argument(parser: argparse.ArgumentParser, default: int = 0) -> None:
-    parser.add_argument("--seed", type=int, default=default, help=f"random seed (default: {default})")
+    parser.add_argument("--seed", type=int, default=default, help="random seed (default: %(default)s)")
 
 
 def setup_logging(level: int = logging.INFO) -> None:
