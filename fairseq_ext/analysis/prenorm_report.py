@@ -86,7 +86,8 @@ def load_runs(runs_dir: Path) -> List[dict]:
 
 
 def summarize_run(run: dict, unigram_bits: Optional[float], device: str) -> dict:
-    """One entry of summary.json; losses in bits/token (fairseq's base-2 loss), ppl = 2**loss."""
+    """One entry of summary.json; losses in bits/token (fairseq's base-2 loss), ppl = 2**loss; ``norm`` is
+    "pre" or "post"; ``grad_ratio_*`` = ||dL/dx_0|| / ||dL/dx_L|| (bottom/top of the residual stream)."""
     train, valid, records = run["log"]["train"], run["log"]["valid"], run["records"]
     final_train = train[-1]["loss"] if train else None
     final_valid = valid[-1]["valid_loss"] if valid else None
@@ -95,19 +96,18 @@ def summarize_run(run: dict, unigram_bits: Optional[float], device: str) -> dict
     updates = int(train[-1]["num_updates"]) if train else 0
     first, last = (records[0], records[-1]) if records else ({}, {})
     return {
-        "name": run["name"], "norm": run["norm"], "depth": run["depth"],
+        "name": run["name"], "norm": run["norm"].removesuffix("norm"), "depth": run["depth"],
         "layers": len(first.get("grad_param") or []), "warmup_updates": run["warmup_updates"],
         "lr": run["lr"], "seed": run["seed"], "updates": updates, "max_update": run["max_update"],
-        "final_train_loss_bits": final_train, "final_train_ppl": _ppl(final_train),
-        "final_valid_loss_bits": final_valid, "final_valid_ppl": _ppl(final_valid),
-        "best_valid_loss_bits": min((v["valid_loss"] for v in valid if v.get("valid_loss") is not None),
-                                    default=None),
+        "loss_unit": "bits/token",
+        "final_train_loss": final_train, "final_train_ppl": _ppl(final_train),
+        "final_valid_loss": final_valid, "final_valid_ppl": _ppl(final_valid),
+        "best_valid_loss": min((v["valid_loss"] for v in valid if v.get("valid_loss") is not None), default=None),
         "diverged": bool(diverged),
         "failed_to_train": bool(diverged or (final_valid is not None and unigram_bits is not None
                                              and final_valid >= unigram_bits)),
-        "grad_ratio_bottom_top_init": first.get("ratio_x"), "grad_ratio_bottom_top_final": last.get("ratio_x"),
-        "param_grad_ratio_bottom_top_init": first.get("ratio_param"),
-        "param_grad_ratio_bottom_top_final": last.get("ratio_param"),
+        "grad_ratio_init": first.get("ratio_x"), "grad_ratio_final": last.get("ratio_x"),
+        "param_grad_ratio_init": first.get("ratio_param"), "param_grad_ratio_final": last.get("ratio_param"),
         "wall_time_s": run["wall_time_s"], "device": device, "exit_code": run["exit_code"],
     }
 
@@ -289,7 +289,7 @@ def main(args: argparse.Namespace) -> None:
     summary = [summarize_run(run, unigram, device) for run in runs]
     for entry in summary:
         logger.info("%s: valid %.3f bits, diverged=%s failed=%s", entry["name"],
-                    entry["final_valid_loss_bits"] or float("nan"), entry["diverged"], entry["failed_to_train"])
+                    entry["final_valid_loss"] or float("nan"), entry["diverged"], entry["failed_to_train"])
     write_results("prenorm", "summary", config={"runs_dir": args.runs_dir, "unigram_entropy_bits": unigram},
                   metrics={"runs": summary}, seed=summary[0]["seed"],
                   wall_time_s=sum(e["wall_time_s"] for e in summary), device=device)
