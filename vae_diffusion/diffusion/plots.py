@@ -88,3 +88,26 @@ def plot_fid_vs_evaluations(records: Sequence[Mapping], floor: float | None = No
     ax.set_title("Sample quality vs cost")
     ax.legend(fontsize=8)
     return fig
+
+
+def plot_convergence_panels(steps: Sequence[int], distances: Mapping[str, Sequence[float]],
+                            panel_of: Mapping[str, str], reference_steps: int) -> Figure:
+    """:func:`plot_convergence` with one panel per group (``panel_of[label]``, e.g. the scheduler), so that
+    variants of one scheduler are compared on their own; the first label of a panel is drawn dashed in black."""
+    panels = list(dict.fromkeys(panel_of[label] for label in distances))
+    fig, axes = new_figure(1, len(panels), size=(4.2 * len(panels), 4.0), squeeze=False, sharey=True)
+    for ax, panel in zip(axes[0], panels):
+        labels = [label for label in distances if panel_of[label] == panel]
+        for i, label in enumerate(labels):
+            style = {"color": "black", "linestyle": "--"} if i == 0 else {}
+            ax.plot(steps, distances[label], marker="o", label=label, **style)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(list(steps), [str(s) for s in steps])
+        ax.minorticks_off()
+        ax.set_xlabel("number of inference steps")
+        ax.set_title(panel)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel(f"RMS distance to own {reference_steps}-step result\n(pixels in [-1, 1])")
+    fig.suptitle("Convergence with the number of steps per config variant (same initial noise)")
+    return fig

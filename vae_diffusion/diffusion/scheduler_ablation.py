@@ -26,7 +26,7 @@ from mvadl.plotting import save_figure
 from mvadl.results import describe_device, results_dir, write_results
 from vae_diffusion.diffusion.data import to_mnist_range
 from vae_diffusion.diffusion.evaluate import DEFAULT_MODEL, load_pipeline, pick_device
-from vae_diffusion.diffusion.plots import plot_convergence, plot_scheduler_grid
+from vae_diffusion.diffusion.plots import plot_convergence_panels, plot_scheduler_grid
 from vae_diffusion.diffusion.sampling import initial_noise, make_scheduler, sample, unet_denoiser
 from vae_diffusion.diffusion.scheduler_study import rms_distance
 
@@ -59,9 +59,13 @@ VARIANTS: tuple[Variant, ...] = (
 QUICK_VARIANTS = ("DDIM inherited", "DDIM clip_sample=False", "DPM++ 2M inherited", "DPM++ 2M trailing")
 
 
-def column_title(label: str) -> str:
-    """A variant label on lines of its words, to fit a narrow grid column."""
-    return label.replace(" inherited", "\ninherited").replace(" ", "\n", 1) if " " in label else label
+def column_title(variant: Variant, width: int = 18) -> str:
+    """Scheduler name over the changed entry, the entry broken at an underscore if longer than ``width``."""
+    change = variant.label.split(" ")[-1]
+    if len(change) > width and "_" in change:
+        cut = min((i for i, c in enumerate(change) if c == "_"), key=lambda i: abs(i - len(change) / 2))
+        change = change[:cut + 1] + "\n" + change[cut + 1:]
+    return f"{variant.scheduler}\n{change}"
 
 
 def first_timesteps(scheduler, steps: list[int]) -> dict[int, list[int]]:
@@ -137,16 +141,19 @@ def main(args: argparse.Namespace) -> Path:
         convergence[variant.label] = out["rms_to_reference"]
         images = {**out["images"], args.reference_steps: out["reference"]}
         for n in grid_steps:
-            cells[(n, column_title(variant.label))] = to_mnist_range(images[n][:args.grid_images]).squeeze(1).numpy()
+            cells[(n, column_title(variant))] = to_mnist_range(images[n][:args.grid_images]).squeeze(1).numpy()
         logger.info("%-34s RMS to own %d-step result at %s steps: %s; reference vs inherited: %s", variant.label,
                     args.reference_steps, args.steps, " ".join(f"{d:.4f}" for d in out["rms_to_reference"]),
                     record["reference_rms_to_inherited_reference"])
     figure_dir = results_dir() / "diffusion"
     suffix = "_quick" if args.quick else ""
-    save_figure(plot_convergence(args.steps, convergence, args.reference_steps, {}),
+    save_figure(plot_convergence_panels(args.steps, convergence, {v.label: v.scheduler for v in variants},
+                                        args.reference_steps),
                 figure_dir / f"scheduler_ablation_convergence{suffix}.png")
-    save_figure(plot_scheduler_grid(cells, grid_steps, [column_title(v.label) for v in variants]),
-                figure_dir / f"scheduler_ablation_grid{suffix}.png")
+    grid = plot_scheduler_grid(cells, grid_steps, [column_title(v) for v in variants])
+    grid.suptitle("Same seed and initial noise; rows: number of inference steps, columns: config variant")
+    grid.set_figheight(grid.get_figheight() + 0.6)  # room for the three-line column titles
+    save_figure(grid, figure_dir / f"scheduler_ablation_grid{suffix}.png")
     config = {"ablation": vars(args), "inherited_scheduler_config": dict(pipeline.scheduler.config),
               "variants": [{"label": v.label, "scheduler": v.scheduler, "overrides": v.overrides,
                             "step_kwargs": v.step_kwargs} for v in variants]}
