@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import logging
 import random
+import sys
+from typing import Callable, Optional
 
 
 def add_seed_argument(parser: argparse.ArgumentParser, default: int = 0) -> None:
@@ -23,3 +25,21 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def run_cli(main: Callable[[argparse.Namespace], Optional[int]],
+            parse_args: Callable[[], argparse.Namespace]) -> int:
+    """Run an entry point: ``if __name__ == "__main__": sys.exit(run_cli(main, parse_args))``.
+
+    Bad input the data layer reports (:class:`mvadl.data.DataError`, a missing file) is printed as ONE
+    line, ``error: <file>: <problem>``, with exit status 1 instead of a traceback; bugs still raise.
+    """
+    from mvadl.data.errors import DataError
+
+    setup_logging()
+    args = parse_args()
+    try:
+        return int(main(args) or 0)
+    except (DataError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1

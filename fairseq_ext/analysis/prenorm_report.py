@@ -10,6 +10,7 @@ Reads, for every run folder under ``--runs-dir``: ``meta.json`` (written by scri
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 import logging
 import math
@@ -19,7 +20,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from mvadl.cli import setup_logging
+from mvadl.cli import run_cli
 from mvadl.plotting import new_figure, save_figure
 from mvadl.results import describe_device, write_results
 
@@ -314,5 +315,4 @@ def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    setup_logging()
-    main(parse_args())
+    sys.exit(run_cli(main, parse_args))

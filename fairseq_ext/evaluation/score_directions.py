@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from fairseq_ext.evaluation.translation_metrics import METRIC_NAMES, sacrebleu_metric, signature
+from mvadl.cli import run_cli
 
 logger = logging.getLogger(__name__)
 
@@ -178,4 +179,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(parse_args()))
+    sys.exit(run_cli(main, parse_args))

@@ -24,7 +24,7 @@ import logging
 import sys
 from pathlib import Path
 
-from mvadl.cli import add_seed_argument, setup_logging
+from mvadl.cli import add_seed_argument, run_cli, setup_logging
 from mvadl.data import DataError, add_data_dir_argument, read_parallel
 from mvadl.data.multi30k import LANGUAGES
 from mvadl.io import atomic_path, atomic_write_text
@@ -131,4 +131,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(parse_args()))
+    sys.exit(run_cli(main, parse_args))

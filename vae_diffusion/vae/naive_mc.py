@@ -11,13 +11,14 @@ Writes ``results/vae/<name>.json`` and ``results/vae/<name>.png``.
 from __future__ import annotations
 
 import argparse
+import sys
 import logging
 import time
 from pathlib import Path
 
 import torch
 
-from mvadl.cli import add_seed_argument, seed_everything, setup_logging
+from mvadl.cli import add_seed_argument, run_cli, seed_everything
 from mvadl.data import add_data_dir_argument
 from mvadl.plotting import save_figure
 from mvadl.results import describe_device, results_dir, write_results
@@ -102,5 +103,4 @@ def main(args: argparse.Namespace) -> list[dict]:
 
 
 if __name__ == "__main__":
-    setup_logging()
-    main(parse_args())
+    sys.exit(run_cli(main, parse_args))

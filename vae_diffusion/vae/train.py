@@ -12,6 +12,7 @@ boundary reproduces an uninterrupted one. Writes ``results/vae/<name>.json`` (``
 from __future__ import annotations
 
 import argparse
+import sys
 import logging
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
-from mvadl.cli import add_seed_argument, seed_everything, setup_logging
+from mvadl.cli import add_seed_argument, run_cli, seed_everything
 from mvadl.data import add_data_dir_argument
 from mvadl.io import atomic_path
 from mvadl.results import describe_device, results_dir, write_results
@@ -252,5 +253,4 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    setup_logging()
-    main(parse_args())
+    sys.exit(run_cli(main, parse_args))
