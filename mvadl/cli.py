@@ -5,7 +5,7 @@ import argparse
 import logging
 import random
 import sys
-from typing import Callable, Optional
+from typing import Any, Callable
 
 
 def add_seed_argument(parser: argparse.ArgumentParser, default: int = 0) -> None:
@@ -27,19 +27,20 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def run_cli(main: Callable[[argparse.Namespace], Optional[int]],
-            parse_args: Callable[[], argparse.Namespace]) -> int:
+def run_cli(main: Callable[[argparse.Namespace], Any], parse_args: Callable[[], argparse.Namespace]) -> int:
     """Run an entry point: ``if __name__ == "__main__": sys.exit(run_cli(main, parse_args))``.
 
-    Bad input the data layer reports (:class:`mvadl.data.DataError`, a missing file) is printed as ONE
-    line, ``error: <file>: <problem>``, with exit status 1 instead of a traceback; bugs still raise.
+    ``main``'s return value is the exit status when it is an int (0 otherwise). Bad input that the data
+    layer reports (:class:`mvadl.data.DataError`, a missing file) is printed as ONE line,
+    ``error: <file>: <problem>``, with exit status 1 instead of a traceback; bugs still raise.
     """
     from mvadl.data.errors import DataError
 
     setup_logging()
     args = parse_args()
     try:
-        return int(main(args) or 0)
+        status = main(args)
     except (DataError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    return status if isinstance(status, int) else 0
