@@ -9,6 +9,7 @@ Training reuses :func:`vae_diffusion.diffusion.training.fit` with a cross-entrop
 from __future__ import annotations
 
 import argparse
+import sys
 import logging
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from mvadl import REPO_ROOT
-from mvadl.cli import add_seed_argument, seed_everything, setup_logging
+from mvadl.cli import add_seed_argument, run_cli, seed_everything, setup_logging
 from mvadl.data import add_data_dir_argument, data_root, load_mnist
 from mvadl.results import describe_device, write_results
 from vae_diffusion.diffusion.training import FitConfig, fit
@@ -138,4 +139,4 @@ def main(args: argparse.Namespace) -> float:
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    sys.exit(run_cli(main, parse_args))

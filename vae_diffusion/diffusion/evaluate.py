@@ -10,6 +10,7 @@ between n training digits and the test digits (the floor a perfect generator wou
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 import logging
 import time
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 import diffusers
 
-from mvadl.cli import add_seed_argument, seed_everything, setup_logging
+from mvadl.cli import add_seed_argument, run_cli, seed_everything, setup_logging
 from mvadl.data import add_data_dir_argument
 from mvadl.plotting import save_figure
 from mvadl.results import describe_device, results_dir, write_results
@@ -152,4 +153,4 @@ def main(args: argparse.Namespace) -> Path:
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    sys.exit(run_cli(main, parse_args))

@@ -14,6 +14,7 @@ Writes results/diffusion/scheduler_ablation.json, scheduler_ablation_convergence
 from __future__ import annotations
 
 import argparse
+import sys
 import logging
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from mvadl.cli import add_seed_argument, seed_everything, setup_logging
+from mvadl.cli import add_seed_argument, run_cli, seed_everything, setup_logging
 from mvadl.plotting import save_figure
 from mvadl.results import describe_device, results_dir, write_results
 from vae_diffusion.diffusion.data import to_mnist_range
@@ -164,4 +165,4 @@ def main(args: argparse.Namespace) -> Path:
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    sys.exit(run_cli(main, parse_args))

@@ -15,6 +15,7 @@ Writes results/diffusion/scheduler_metrics.json, scheduler_grid.png, scheduler_c
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 import logging
 import time
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from mvadl.cli import add_seed_argument, seed_everything, setup_logging
+from mvadl.cli import add_seed_argument, run_cli, seed_everything, setup_logging
 from mvadl.data import add_data_dir_argument
 from mvadl.plotting import save_figure
 from mvadl.results import describe_device, results_dir, write_results
@@ -141,4 +142,4 @@ def main(args: argparse.Namespace) -> Path:
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    sys.exit(run_cli(main, parse_args))

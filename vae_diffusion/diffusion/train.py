@@ -9,6 +9,7 @@ The loss is the simplified DDPM objective (Ho et al. 2020, and Q15/Q17 of docs/d
 from __future__ import annotations
 
 import argparse
+import sys
 import logging
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 from diffusers import DDPMPipeline, DDPMScheduler
 from torch.utils.data import TensorDataset
 
-from mvadl.cli import add_seed_argument, seed_everything, setup_logging
+from mvadl.cli import add_seed_argument, run_cli, seed_everything, setup_logging
 from mvadl.data import add_data_dir_argument
 from mvadl.results import describe_device, write_results
 from vae_diffusion.diffusion.data import load_mnist_tensors
@@ -111,4 +112,4 @@ def main(args: argparse.Namespace) -> Path:
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    sys.exit(run_cli(main, parse_args))
