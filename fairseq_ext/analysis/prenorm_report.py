@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from mvadl.cli import run_cli
 from mvadl.plotting import new_figure, save_figure
@@ -164,6 +165,7 @@ def plot_gradnorm_heatmaps(runs: List[dict], key: str = "grad_x"):
             ax.set_title(f"{run['depth']}, {_label(run)}", fontsize=9)
             if row == 1:
                 ax.set_xlabel("update")
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
             if col == 0:
                 ax.set_ylabel("layer l (0 = bottom)" if key == "grad_param" else "x_l (0 = embeddings)")
     if image is not None:
@@ -206,6 +208,7 @@ def plot_gradnorm_at_init(runs: List[dict]):
                 values = run["records"][0]["grad_param"]
                 ax.plot(range(1, len(values) + 1), values, marker="o", color=NORM_COLORS[norm],
                         label=NORM_LABELS[norm])
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("layer (1 = bottom)")
         ax.set_ylabel("||dL/dθ_l|| at init (per-token loss)")
         ax.set_title(f"{depth} model, update 0")
