@@ -52,6 +52,11 @@ def test_quick_pipeline_train_resume_evaluate_study(tiny_mnist, tmp_path, monkey
     for key in ("classifier_test_accuracy", "fid", "kid", "fid_real_vs_real", "kid_real_vs_real", "n_samples"):
         assert key in metrics
     assert metrics["n_samples"] == 5  # capped by the 5 tiny test images
+    assert 0 <= metrics["confident_fraction"] <= 1 and metrics["confidence_threshold"] == 0.9
+    training = json.loads((tmp_path / "results" / "diffusion" / "ddpm_training_quick.json").read_text())
+    assert metrics["training_seconds"] == training["metrics"]["training_time_s"]
+    assert training["metrics"]["images_per_epoch"] == 12  # all 12 tiny training images (4 steps x batch >= 12)
+    assert metrics["training_images_seen"] == training["config"]["epochs"] * 12
 
     study = json.loads(scheduler_study.main(scheduler_study.parse_args(model_args)).read_text())
     assert {(c["scheduler"], c["steps"]) for c in study["cells"]} == {

@@ -90,6 +90,22 @@ def distances(features: np.ndarray, reference: np.ndarray, *, seed: int = 0) -> 
     return {"fid": frechet_distance(features, reference), "kid": kid, "kid_std": kid_std}
 
 
+CONFIDENT = 0.9
+MNIST_TRAIN_IMAGES = 60000
+
+
+def training_cost(training: dict | None) -> dict:
+    """``training_seconds`` and ``training_images_seen`` from the record ``train`` wrote (every epoch
+    visits every training image once: the loader keeps its last partial batch)."""
+    if training is None:
+        return {"training_seconds": None, "training_images_seen": None}
+    config, metrics = training["config"], training["metrics"]
+    # records written before images_per_epoch was logged: full-data runs only (no train_limit, not quick)
+    images_per_epoch = metrics.get("images_per_epoch") or min(config.get("train_limit") or MNIST_TRAIN_IMAGES,
+                                                              MNIST_TRAIN_IMAGES)
+    return {"training_seconds": metrics["training_time_s"], "training_images_seen": config["epochs"] * images_per_epoch}
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -129,22 +145,26 @@ def main(args: argparse.Namespace) -> Path:
                                    check_count=not args.quick)
     model_scores = distances(generated, test_features, seed=args.seed)
     floor = distances(train_features, test_features, seed=args.seed)
-    predicted = predict_in_batches(classifier, to_mnist_range(result.images), device).argmax(1)
+    probabilities = predict_in_batches(classifier, to_mnist_range(result.images), device).softmax(1)
+    confidence, predicted = probabilities.max(1)
     class_histogram = torch.bincount(predicted, minlength=10).tolist()
     figure_dir = results_dir() / "diffusion"
     save_figure(plot_samples(to_mnist_range(result.images[:64]).squeeze(1).numpy(), nrow=8,
                              title=f"DDPM, {args.num_inference_steps} ancestral steps"),
                 figure_dir / ("ddpm_samples" + ("_quick" if args.quick else "") + ".png"))
-    training_record = results_dir() / "diffusion" / "ddpm_training.json"
+    training_record = results_dir() / "diffusion" / ("ddpm_training" + ("_quick" if args.quick else "") + ".json")
+    training = json.loads(training_record.read_text()) if training_record.is_file() else None
     config = {"evaluation": vars(args), "unet": dict(pipeline.unet.config),
-              "scheduler": dict(pipeline.scheduler.config),
-              "training": json.loads(training_record.read_text())["config"] if training_record.is_file() else None}
+              "scheduler": dict(pipeline.scheduler.config), "training": training and training["config"]}
     metrics = {"classifier_test_accuracy": accuracy(classifier, test_x, test_y), "fid": model_scores["fid"],
                "kid": model_scores["kid"], "kid_std": model_scores["kid_std"],
                "fid_real_vs_real": floor["fid"], "kid_real_vs_real": floor["kid"],
                "kid_real_vs_real_std": floor["kid_std"], "n_samples": n,
                "num_inference_steps": args.num_inference_steps, "model_evaluations": result.model_evaluations,
-               "sampling_time_s": sampling_time, "generated_class_histogram": class_histogram}
+               "sampling_time_s": sampling_time, "generated_class_histogram": class_histogram,
+               # share of samples the classifier puts in one class with probability >= 0.9 (legibility)
+               "confident_fraction": float((confidence >= CONFIDENT).float().mean()),
+               "confidence_threshold": CONFIDENT, **training_cost(training)}
     logger.info("FID %.3f (real vs real %.3f), KID %.5f (real vs real %.5f), n=%d", metrics["fid"],
                 metrics["fid_real_vs_real"], metrics["kid"], metrics["kid_real_vs_real"], n)
     return write_results("diffusion", "ddpm_metrics" + ("_quick" if args.quick else ""), config=config,

@@ -105,7 +105,9 @@ def main(args: argparse.Namespace) -> Path:
                   metrics={"epoch_losses": result.epoch_losses, "final_epoch_loss": result.epoch_losses[-1]
                            if result.epoch_losses else None,
                            "parameters": sum(p.numel() for p in model.parameters()),
-                           "training_time_s": result.wall_time_s},
+                           "training_time_s": result.wall_time_s,
+                           "images_per_epoch": min(len(images), (config.max_steps_per_epoch or len(images))
+                                                   * args.batch_size)},
                   seed=args.seed, wall_time_s=time.perf_counter() - started,
                   device=describe_device(result.accelerator.device))
     return pipeline_dir
