@@ -4,7 +4,7 @@
 # per-layer gradient norms with the mva_cross_entropy_gradnorm criterion, then makes the figures,
 # results/prenorm/summary.json and results/prenorm/jacobian_depth.json.
 #
-#   bash scripts/prenorm_study.sh            # full study (8 runs x 300 updates, ~35 min on 2 CPU cores)
+#   bash scripts/prenorm_study.sh            # full study (8 runs x 300 updates; measured 59 min on 2 busy CPU cores)
 #   bash scripts/prenorm_study.sh --quick    # same code path, a few updates per run (~3 min); or QUICK=1
 #
 # Environment: DATA_DIR (default data; WikiText-2 in $DATA_DIR/wikitext-2), RUNS_DIR (default runs/prenorm),
