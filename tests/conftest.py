@@ -56,3 +56,14 @@ def tiny_multi30k(tmp_path: Path) -> Path:
         for lang, lines in captions.items():
             write_lines_gz(tmp_path / "multi30k" / f"{split}.{lang}.gz", lines)
     return tmp_path
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models run fastest (and steadily on a shared machine) on one thread; restored afterwards."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

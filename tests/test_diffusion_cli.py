@@ -2,18 +2,11 @@
 import json
 
 import pytest
-import torch
 from diffusers import DDPMPipeline
 
 from vae_diffusion.diffusion import classifier, evaluate, scheduler_study, train
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models run fastest (and steadily on a shared machine) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 CLIS = (train, classifier, evaluate, scheduler_study)

@@ -8,13 +8,7 @@ from vae_diffusion.diffusion.sampling import (CONFIG_FIXES, SCHEDULERS, initial_
 from vae_diffusion.diffusion.unet import build_noise_scheduler, build_unet
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models run fastest (and steadily on a shared machine) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

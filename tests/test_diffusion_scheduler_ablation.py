@@ -9,12 +9,7 @@ from vae_diffusion.diffusion import scheduler_ablation, scheduler_study
 from vae_diffusion.diffusion.unet import build_noise_scheduler, build_unet
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

@@ -106,13 +106,18 @@ def training_cost(training: dict | None) -> dict:
     return {"training_seconds": metrics["training_time_s"], "training_images_seen": config["epochs"] * images_per_epoch}
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def evaluation_parser(description: str) -> argparse.ArgumentParser:
+    """The options every evaluation of a trained pipeline shares: seed, data, pipeline, classifier."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_seed_argument(p)
     add_data_dir_argument(p)
     p.add_argument("--model", default=DEFAULT_MODEL, help="local diffusers pipeline folder")
     p.add_argument("--classifier", default=str(DEFAULT_WEIGHTS), help="MNIST classifier weights (safetensors)")
+    return p
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = evaluation_parser(__doc__.split("\n")[0])
     p.add_argument("--n-samples", type=int, default=2000)
     p.add_argument("--num-inference-steps", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=2000)

@@ -15,21 +15,20 @@ Writes results/diffusion/scheduler_metrics.json, scheduler_grid.png, scheduler_c
 from __future__ import annotations
 
 import argparse
-import sys
 import json
+import sys
 import logging
 import time
 from pathlib import Path
 
 import torch
 
-from mvadl.cli import add_seed_argument, run_cli, seed_everything, setup_logging
-from mvadl.data import add_data_dir_argument
+from mvadl.cli import run_cli, seed_everything, setup_logging
 from mvadl.plotting import save_figure
 from mvadl.results import describe_device, results_dir, write_results
-from vae_diffusion.diffusion.classifier import DEFAULT_WEIGHTS, load_classifier
+from vae_diffusion.diffusion.classifier import load_classifier
 from vae_diffusion.diffusion.data import to_mnist_range
-from vae_diffusion.diffusion.evaluate import (DEFAULT_MODEL, classifier_features, distances, load_pipeline,
+from vae_diffusion.diffusion.evaluate import (classifier_features, distances, evaluation_parser, load_pipeline,
                                               pick_device, real_features)
 from vae_diffusion.diffusion.plots import plot_convergence, plot_fid_vs_evaluations, plot_scheduler_grid
 from vae_diffusion.diffusion.sampling import SCHEDULERS, initial_noise, make_scheduler, sample_in_batches, unet_denoiser
@@ -43,12 +42,7 @@ def rms_distance(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_seed_argument(p)
-    add_data_dir_argument(p)
-    p.add_argument("--model", default=DEFAULT_MODEL, help="local diffusers pipeline folder")
-    p.add_argument("--classifier", default=str(DEFAULT_WEIGHTS), help="MNIST classifier weights (safetensors)")
+    p = evaluation_parser(__doc__.split("\n")[0])
     p.add_argument("--schedulers", nargs="+", default=list(SCHEDULERS), choices=list(SCHEDULERS))
     p.add_argument("--steps", type=int, nargs="+", default=[5, 10, 20, 50, 100])
     p.add_argument("--reference-steps", type=int, default=200, help="steps of each scheduler's own reference")
