@@ -17,6 +17,15 @@ def setup_logging(level: int = logging.INFO) -> None:
                         datefmt="%H:%M:%S")
 
 
+def resolve_device(name: str = "auto"):
+    """``torch.device(name)``, where ``"auto"`` means the GPU when torch sees one, else the CPU."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices)."""
     import numpy as np

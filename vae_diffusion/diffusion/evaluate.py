@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import diffusers
 
-from mvadl.cli import add_seed_argument, run_cli, seed_everything, setup_logging
+from mvadl.cli import add_seed_argument, resolve_device, run_cli, seed_everything, setup_logging
 from mvadl.data import add_data_dir_argument
 from mvadl.plotting import save_figure
 from mvadl.results import describe_device, results_dir, write_results
@@ -37,11 +37,12 @@ DEFAULT_MODEL = "checkpoints/ddpm_mnist/pipeline"
 
 
 def pick_device() -> torch.device:
-    if torch.cuda.is_available():
+    """The GPU when there is one (with TF32 matrix products allowed), else the CPU."""
+    device = resolve_device("auto")
+    if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-        return torch.device("cuda")
-    return torch.device("cpu")
+    return device
 
 
 def load_pipeline(path: str | Path, device) -> SimpleNamespace:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from mvadl.cli import add_seed_argument, run_cli, seed_everything
+from mvadl.cli import add_seed_argument, resolve_device, run_cli, seed_everything
 from mvadl.data import add_data_dir_argument
 from mvadl.plotting import save_figure
 from mvadl.results import describe_device, results_dir, write_results
@@ -26,7 +26,7 @@ from vae_diffusion.vae import plots
 from vae_diffusion.vae.data import TEST_BINARIZATION_SEED, fixed_binarization, pixel_probabilities
 from vae_diffusion.vae.likelihood import importance_sampled_log_px, naive_monte_carlo_log_px
 from vae_diffusion.vae.model import VAE
-from vae_diffusion.vae.train import load_checkpoint, resolve_device
+from vae_diffusion.vae.train import load_checkpoint
 
 logger = logging.getLogger("vae.naive_mc")
 

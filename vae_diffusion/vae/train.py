@@ -21,7 +21,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
-from mvadl.cli import add_seed_argument, run_cli, seed_everything
+from mvadl.cli import add_seed_argument, resolve_device, run_cli, seed_everything
 from mvadl.data import add_data_dir_argument
 from mvadl.io import atomic_path
 from mvadl.results import describe_device, results_dir, write_results
@@ -83,12 +83,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.epochs < 1 or args.batch_size < 1 or args.iw_samples < 1 or args.is_samples < 1:
         p.error("--epochs, --batch-size, --iw-samples and --is-samples must be positive")
     return args
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def epoch_generators(seed: int, epoch: int, device: torch.device) -> tuple[torch.Generator, torch.Generator]:
