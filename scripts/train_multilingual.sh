@@ -10,15 +10,18 @@
 #   bash scripts/train_multilingual.sh direct --quick    # a few updates, same code path (smoke test)
 #
 # Options: --seed N (default 1)  --max-update N  --stop-time-hours H (default 1: the 60-minute budget)
+#          --arch A (default mva_transformer_multi30k_cpu, d=128; mva_transformer_multi30k is d=256)
+#          --lr LR (default 2e-3)
 #          --eval-bleu (also translate the validation set at each validation: per-pair BLEU/chrF/off-target)
 #          --data-bin DIR (default data-bin/multi30k)  --save-dir DIR (default checkpoints/nmt/<config>)
 #          --quick
-# Environment: PYTHON (default .venv/bin/python), RUNS_DIR (default runs/nmt: logs, TensorBoard, meta.json).
+# Environment: PYTHON (default .venv/bin/python), RUNS_DIR (default runs/nmt: logs, TensorBoard, meta.json),
+#          OMP_NUM_THREADS (e.g. 1 to train two models side by side on a 2-core machine).
 # Uses the GPU when torch sees one, else --cpu. Run scripts/prepare_multi30k.sh first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,18p' "$0"; }
+usage() { sed -n '2,21p' "$0"; }
 [[ $# -ge 1 ]] || { usage >&2; exit 2; }
 CONFIG=$1; shift
 case "$CONFIG" in
@@ -32,10 +35,13 @@ case "$CONFIG" in
 esac
 
 SEED=1
-# One epoch of `direct` is ~860 updates of ~3,600 target tokens (3.1M tokens). Measured on 2 CPU cores shared
-# with other jobs: 200-880 target tokens/s, i.e. only ~200-900 updates in 60 minutes (docs/translation.md);
-# 6000 updates (~7 epochs) is meant for a GPU. --stop-time-hours enforces the 60-minute budget on any machine.
+# One epoch of `zeroshot` is ~570 updates of ~3,600 target tokens, one of `direct` ~860. Measured on one CPU
+# core: d=128 (the default arch) 2,970 target tokens/s = 0.8 updates/s, i.e. ~2,900 updates in 60 minutes;
+# d=256 1,370 tokens/s. --stop-time-hours enforces the 60-minute budget on any machine; 6000 updates
+# (~7-10 epochs) is the cap for a faster machine.
 MAX_UPDATE=${MAX_UPDATE:-6000}
+ARCH=mva_transformer_multi30k_cpu
+LR=2e-3
 STOP_TIME_HOURS=1
 DATA_BIN=data-bin/multi30k
 SAVE_DIR=
@@ -48,6 +54,8 @@ while [[ $# -gt 0 ]]; do
     --stop-time-hours) STOP_TIME_HOURS=$2; shift 2 ;;
     --eval-bleu) EVAL_BLEU=(--eval-pair-bleu); shift ;;
     --data-bin) DATA_BIN=$2; shift 2 ;;
+    --arch) ARCH=$2; shift 2 ;;
+    --lr) LR=$2; shift 2 ;;
     --save-dir) SAVE_DIR=$2; shift 2 ;;
     --quick) QUICK=1; shift ;;
     *) echo "train_multilingual: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -67,13 +75,13 @@ if [[ "$QUICK" == 1 ]]; then
          --encoder-ffn-embed-dim 128 --encoder-attention-heads 2 --decoder-attention-heads 2)
 else
   WARMUP=400; VALID=(--validate-interval-updates 500); LOG_INTERVAL=50
-  MODEL=(--arch mva_transformer_multi30k)
+  MODEL=(--arch "$ARCH")
 fi
 DEVICE=()
 "$PY" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" || DEVICE=(--cpu)
 
 mkdir -p "$RUN_DIR" "$SAVE_DIR"
-echo "[train_multilingual] $(date +%T) $CONFIG: pairs $PAIRS, max $MAX_UPDATE updates / $STOP_TIME_HOURS h, seed $SEED, ${DEVICE[*]:-gpu}"
+echo "[train_multilingual] $(date +%T) $CONFIG: ${MODEL[1]}, lr $LR, pairs $PAIRS, max $MAX_UPDATE updates / $STOP_TIME_HOURS h, seed $SEED, ${DEVICE[*]:-gpu}"
 start=$(date +%s)
 echo 0 > "$RUN_DIR/exit_code"
 { "$PY" -m fairseq_cli.train "$DATA_BIN" --user-dir fairseq_ext \
@@ -81,7 +89,7 @@ echo 0 > "$RUN_DIR/exit_code"
   --encoder-langtok src --decoder-langtok --sampling-method temperature --sampling-temperature 1.5 \
   "${MODEL[@]}" --share-all-embeddings \
   --criterion label_smoothed_cross_entropy --label-smoothing 0.1 \
-  --optimizer adam --adam-betas '(0.9, 0.98)' --lr 1e-3 --lr-scheduler inverse_sqrt \
+  --optimizer adam --adam-betas '(0.9, 0.98)' --lr "$LR" --lr-scheduler inverse_sqrt \
   --warmup-updates "$WARMUP" --warmup-init-lr 1e-7 --weight-decay 0.0001 --clip-norm 1.0 \
   --max-tokens 4096 --max-update "$MAX_UPDATE" --stop-time-hours "$STOP_TIME_HOURS" \
   "${VALID[@]}" "${EVAL_BLEU[@]}" --best-checkpoint-metric loss_mean \
@@ -96,6 +104,6 @@ end=$(date +%s)
 updates=$(grep -oE "num_updates[= ]+[0-9]+" "$RUN_DIR/train.log" | tail -1 | grep -oE "[0-9]+$" || echo 0)
 wps=$(grep -E "\| train \|" "$RUN_DIR/train.log" | grep -oE "wps [0-9.]+" | tail -1 | grep -oE "[0-9.]+$" || echo null)
 device=$("$PY" -c "from mvadl.results import describe_device; print(describe_device())")
-printf '{"config": "%s", "lang_pairs": "%s", "seed": %s, "max_update": %s, "updates": %s, "wall_time_s": %s, "train_wps": %s, "device": "%s", "quick": %s}\n' \
-  "$CONFIG" "$PAIRS" "$SEED" "$MAX_UPDATE" "${updates:-0}" "$((end - start))" "${wps:-null}" "$device" "$QUICK" > "$RUN_DIR/meta.json"
+printf '{"config": "%s", "lang_pairs": "%s", "arch": "%s", "lr": %s, "seed": %s, "max_update": %s, "updates": %s, "wall_time_s": %s, "train_wps": %s, "device": "%s", "quick": %s}\n' \
+  "$CONFIG" "$PAIRS" "${MODEL[1]}" "$LR" "$SEED" "$MAX_UPDATE" "${updates:-0}" "$((end - start))" "${wps:-null}" "$device" "$QUICK" > "$RUN_DIR/meta.json"
 echo "[train_multilingual] $(date +%T) $CONFIG done: $updates updates in $((end - start)) s -> $SAVE_DIR, $RUN_DIR/meta.json"
