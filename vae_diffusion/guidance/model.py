@@ -1,0 +1,51 @@
+"""The text-conditioned denoiser: a diffusers ``UNet2DConditionModel`` whose cross-attention layers read the
+states of :class:`~vae_diffusion.guidance.text_encoder.CaptionTextEncoder`, and the module that joins the two
+for training (both are optimised together, like a text-to-image model trained from scratch).
+
+Default size (about 2.9M UNet parameters): 32x32x3 input; levels at 32, 16 and 8 pixels with (32, 64, 96)
+channels and one ResNet block each; cross-attention at 16 and 8 pixels (the full-resolution level has none,
+which is where most of the compute would go), 64-d text states.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from diffusers import UNet2DConditionModel
+from torch import nn
+
+from vae_diffusion.guidance.text_encoder import CaptionTextEncoder
+
+DEFAULT_WIDTHS = (32, 64, 96)
+
+
+def build_text_unet(sample_size: int = 32, widths: Sequence[int] = DEFAULT_WIDTHS, layers_per_block: int = 1,
+                    cross_attention_dim: int = 64, attention_head_dim: int = 8,
+                    norm_num_groups: int = 8) -> UNet2DConditionModel:
+    """A UNet predicting epsilon from ``(z_t, t, text states)``; every level but the first has cross-attention."""
+    levels = len(widths)
+    if sample_size % (2 ** (levels - 1)):
+        raise ValueError(f"sample_size {sample_size} is not divisible by 2**{levels - 1}")
+    down = ("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (levels - 1)
+    up = ("CrossAttnUpBlock2D",) * (levels - 1) + ("UpBlock2D",)
+    return UNet2DConditionModel(sample_size=sample_size, in_channels=3, out_channels=3,
+                                layers_per_block=layers_per_block, block_out_channels=tuple(widths),
+                                down_block_types=down, up_block_types=up, mid_block_type="UNetMidBlock2DCrossAttn",
+                                cross_attention_dim=cross_attention_dim, attention_head_dim=attention_head_dim,
+                                norm_num_groups=norm_num_groups)
+
+
+class TextConditionedDenoiser(nn.Module):
+    """``(z_t, t, input_ids) -> UNet output`` with ``encoder_hidden_states = text_encoder(input_ids)``; the
+    training loop sees one module, so the optimiser, EMA and checkpoints cover both parts."""
+
+    def __init__(self, unet: UNet2DConditionModel, text_encoder: CaptionTextEncoder) -> None:
+        super().__init__()
+        if unet.config.cross_attention_dim != text_encoder.config.hidden_size:
+            raise ValueError(f"UNet cross_attention_dim {unet.config.cross_attention_dim} != text encoder "
+                             f"hidden_size {text_encoder.config.hidden_size}")
+        self.unet = unet
+        self.text_encoder = text_encoder
+
+    def forward(self, sample: torch.Tensor, timestep: torch.Tensor, input_ids: torch.Tensor):
+        return self.unet(sample, timestep, encoder_hidden_states=self.text_encoder(input_ids))
