@@ -1,0 +1,75 @@
+"""Figures of the guidance experiment; each takes arrays/records and returns a matplotlib Figure."""
+from __future__ import annotations
+
+import textwrap
+from typing import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from mvadl.plotting import new_figure
+
+
+def _bare(ax) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def plot_negative_prompt_pairs(without: np.ndarray, with_negative: np.ndarray, prompts: Sequence[str],
+                               negative_prompt: str, seeds: Sequence[int], guidance_scale: float,
+                               notes: Sequence[str] | None = None) -> Figure:
+    """Two rows of ``[N, H, W, 3]`` images in [0, 1] from the same seeds and initial noise: top without a
+    negative prompt, bottom with ``negative_prompt``; each column is labelled with its seed and prompt."""
+    n = len(without)
+    if len(with_negative) != n or len(prompts) != n or len(seeds) != n:
+        raise ValueError("one prompt and one seed per image pair are needed")
+    fig, axes = new_figure(2, n, size=(1.7 * n + 0.6, 4.4), squeeze=False)
+    for c in range(n):
+        for r, images in enumerate((without, with_negative)):
+            ax = axes[r][c]
+            ax.imshow(np.clip(images[c], 0, 1), interpolation="nearest")
+            _bare(ax)
+        axes[0][c].set_title(f"seed {seeds[c]}\n\"{textwrap.shorten(prompts[c], 40)}\"", fontsize=8)
+        if notes:
+            axes[1][c].set_xlabel(notes[c], fontsize=7)
+    axes[0][0].set_ylabel("negative prompt:\nnone", fontsize=9)
+    axes[1][0].set_ylabel(f"negative prompt:\n\"{textwrap.shorten(negative_prompt, 30)}\"", fontsize=9)
+    fig.suptitle(f"Same prompt, seed and initial noise; guidance scale {guidance_scale:g}", fontsize=10)
+    return fig
+
+
+def plot_difference_map(mean_abs_difference: np.ndarray, stroke_frequency_without: np.ndarray,
+                        stroke_frequency_with: np.ndarray) -> Figure:
+    """Where the two images of a pair differ: mean |difference| per pixel (averaged over channels and pairs),
+    next to how often each pixel is stroke without and with the negative prompt."""
+    fig, axes = new_figure(1, 3, size=(10.5, 3.4))
+    panels = ((mean_abs_difference, "mean |with - without| (RGB, [0, 1])", "magma"),
+              (stroke_frequency_without, "stroke frequency, no negative prompt", "gray"),
+              (stroke_frequency_with, "stroke frequency, with negative prompt", "gray"))
+    for ax, (image, title, cmap) in zip(axes, panels):
+        shown = ax.imshow(image, cmap=cmap, vmin=0, vmax=max(float(image.max()), 1e-6) if cmap == "magma" else 1)
+        _bare(ax)
+        ax.set_title(title, fontsize=9)
+        fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+    return fig
+
+
+def plot_guidance_sweep(records: Sequence[Mapping[str, float]], concept: str) -> Figure:
+    """Concept rate without/with the negative prompt, digit kept and stroke-mask IoU against guidance scale."""
+    scales = [r["guidance_scale"] for r in records]
+    fig, ax = new_figure(1, 1, size=(6.0, 3.8))
+    series = (("concept_rate_without_negative", f"'{concept}' without negative prompt", "o-"),
+              ("concept_rate_with_negative", f"'{concept}' with negative prompt", "s-"),
+              ("digit_kept_rate", "digit kept (with negative prompt)", "^-"),
+              ("mask_iou_mean", "stroke-mask IoU of the pair", "d-"))
+    for key, label, style in series:
+        ax.plot(scales, [r[key] for r in records], style, label=label)
+    ax.set_xlabel("guidance scale")
+    ax.set_ylabel("rate / IoU")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(loc="best")
+    ax.set_title(f"Negative prompt '{concept}' vs guidance scale ({records[0]['n_samples']} seeds each)")
+    return fig
