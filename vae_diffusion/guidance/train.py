@@ -44,7 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_data_dir_argument(p)
     p.add_argument("--output-dir", default=DEFAULT_OUTPUT,
                    help="receives pipeline/ (the TextToDigitPipeline), checkpoints/ and logs/ (TensorBoard)")
-    p.add_argument("--epochs", type=int, default=12, help="number of --steps-per-epoch chunks")
+    p.add_argument("--epochs", type=int, default=None, help="number of --steps-per-epoch chunks; default 12 (1 with --quick)")
     p.add_argument("--steps-per-epoch", type=int, default=250)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--learning-rate", type=float, default=1e-3)
@@ -73,7 +73,9 @@ def main(args: argparse.Namespace) -> Path:
     seed_everything(args.seed)
     if args.quick:
         args.train_limit, args.widths, args.text_hidden_size, args.text_layers = 256, [16, 32], 16, 1
-        args.epochs, args.steps_per_epoch, args.batch_size, args.warmup_steps = 1, 4, 16, 0
+        args.steps_per_epoch, args.batch_size, args.warmup_steps = 4, 16, 0
+    if args.epochs is None:
+        args.epochs = 1 if args.quick else 12
     if args.mixed_precision is None:
         args.mixed_precision = "bf16" if torch.cuda.is_available() else "no"
     images, labels = load_mnist("train", data_root(args.data_dir), check_count=args.train_limit is None)

@@ -1,0 +1,163 @@
+"""Text-to-digit model parts: captions and rendering, tokenizer, text encoder, detector, guidance line, pipeline."""
+import numpy as np
+import pytest
+import torch
+from diffusers import DDIMScheduler
+
+from vae_diffusion.guidance.captions import (CAPTION_WORDS, STROKE_PRIOR, CaptionConfig, CaptionedMnist, caption,
+                                             draw_attributes, render)
+from vae_diffusion.guidance.detect import mask_iou, read_digits
+from vae_diffusion.guidance.model import TextConditionedDenoiser, build_text_unet
+from vae_diffusion.guidance.pipeline import TextToDigitPipeline, classifier_free_guidance
+from vae_diffusion.guidance.text_encoder import MAX_LENGTH, CaptionTextEncoder, build_tokenizer, tokenize
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def stroke_digit(size: int = 28) -> np.ndarray:
+    """A crude '1': a vertical bar of full grey level."""
+    grey = np.zeros((size, size), np.uint8)
+    grey[6:22, 12:16] = 255
+    return grey
+
+
+def test_caption_template():
+    assert caption(7, "red", "gray") == "a red seven on a gray background"
+    assert caption(7) == "a seven"
+    assert caption(None, "blue") == "a blue digit"
+    assert set(caption(3, "yellow", "black").split()) <= set(CAPTION_WORDS)
+
+
+def test_render_mixes_background_and_stroke_by_grey_level():
+    grey = np.array([[0, 255, 128]], np.uint8)
+    x = render(grey, "red", "gray")
+    assert x.shape == (3, 1, 3)
+    np.testing.assert_allclose(x[:, 0, 0], [0.42] * 3, atol=1e-6)  # background
+    np.testing.assert_allclose(x[:, 0, 1], [0.92, 0.10, 0.10], atol=1e-6)  # stroke
+    np.testing.assert_allclose(x[:, 0, 2], 0.5 * (x[:, 0, 0] + x[:, 0, 1]), atol=3e-3)
+
+
+def test_attribute_prior_is_skewed_to_red():
+    strokes, backgrounds = draw_attributes(20000, seed=0)
+    assert abs(np.mean(strokes == "red") - STROKE_PRIOR["red"]) < 0.02
+    assert set(backgrounds) == {"black", "gray"}
+
+
+def test_dataset_items_and_caption_statistics():
+    tokenizer = build_tokenizer()
+    images = np.stack([stroke_digit()] * 400)
+    dataset = CaptionedMnist(images, np.full(400, 7), lambda c: tokenize(tokenizer, c), seed=1,
+                             config=CaptionConfig(mention_probability=0.5, digit_drop_probability=0.0,
+                                                  caption_dropout=0.2))
+    image, ids = dataset[0]
+    assert image.shape == (3, 32, 32) and image.min() >= -1 and image.max() <= 1
+    assert ids.shape == (MAX_LENGTH,) and ids.dtype == torch.long
+    rng = np.random.default_rng(0)
+    captions = [dataset.caption_for(i, rng) for i in range(400)]
+    empty = np.mean([c == "" for c in captions])
+    assert 0.12 < empty < 0.28  # caption dropout 0.2
+    named = [c for c in captions if c]
+    assert all("seven" in c for c in named)
+    mentions_colour = np.mean([any(colour in c.split()[:2] for colour in STROKE_PRIOR) for c in named])
+    assert 0.38 < mentions_colour < 0.62
+    with pytest.raises(ValueError, match="cannot pad"):
+        CaptionedMnist(np.zeros((2, 40, 40), np.uint8), np.zeros(2), lambda c: c)
+
+
+def test_tokenizer_round_trip_and_unknown_words(tmp_path):
+    tokenizer = build_tokenizer()
+    ids = tokenize(tokenizer, "A Red seven")
+    assert tokenizer.convert_ids_to_tokens(ids[:5].tolist()) == ["<s>", "a", "red", "seven", "</s>"]
+    assert tokenize(tokenizer, "a purple seven")[2] == tokenizer.unk_token_id
+    assert tokenize(tokenizer, ["", "red"]).shape == (2, MAX_LENGTH)
+    tokenizer.save_pretrained(tmp_path)
+    from transformers import AutoTokenizer
+
+    assert torch.equal(tokenize(AutoTokenizer.from_pretrained(tmp_path), "a red seven"), ids)
+
+
+def test_text_encoder_ignores_padding_and_rejects_long_input():
+    tokenizer = build_tokenizer()
+    torch.manual_seed(0)
+    encoder = CaptionTextEncoder(len(tokenizer), hidden_size=16, num_layers=1).eval()
+    ids = tokenize(tokenizer, ["a seven", "a red seven"])
+    states = encoder(ids)
+    assert states.shape == (2, MAX_LENGTH, 16)
+    assert not torch.allclose(states[0, 1], states[1, 1])
+    # the states of real tokens do not depend on how many pads follow
+    short = encoder(ids[:1, :6])
+    torch.testing.assert_close(short[0, :4], states[0, :4], atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="at most"):
+        encoder(torch.zeros(1, MAX_LENGTH + 1, dtype=torch.long))
+
+
+def test_classifier_free_guidance_line():
+    uncond, text = torch.tensor([1.0, -2.0]), torch.tensor([3.0, 0.0])
+    torch.testing.assert_close(classifier_free_guidance(uncond, text, 1.0), text)
+    torch.testing.assert_close(classifier_free_guidance(uncond, text, 0.0), uncond)
+    torch.testing.assert_close(classifier_free_guidance(uncond, text, 7.5), torch.tensor([16.0, 13.0]))
+
+
+def test_detector_reads_rendered_digits():
+    grey = np.pad(stroke_digit(), 2)
+    images = np.stack([render(grey, s, b) for s, b in [("red", "black"), ("blue", "gray"), ("white", "gray"),
+                                                       ("yellow", "black"), ("green", "gray")]])
+    reading = read_digits(images)
+    assert reading.stroke_names == ["red", "blue", "white", "yellow", "green"]
+    assert reading.background_names == ["black", "gray", "gray", "black", "gray"]
+    truth = np.broadcast_to(grey > 127, reading.masks.shape)
+    np.testing.assert_array_equal(reading.masks, truth)
+    # channels-last input reads the same
+    assert read_digits(images.transpose(0, 2, 3, 1)).stroke_names == reading.stroke_names
+    with pytest.raises(ValueError, match="RGB"):
+        read_digits(np.zeros((2, 32, 32)))
+
+
+def test_mask_iou():
+    a = np.zeros((3, 4, 4), bool)
+    b = a.copy()
+    a[0, :2], b[0, 1:3] = True, True  # rows 0-1 vs rows 1-2: IoU 4/12
+    a[1, 0, 0] = True  # vs empty: 0
+    np.testing.assert_allclose(mask_iou(a, b), [1 / 3, 0.0, 1.0])
+
+
+def tiny_pipeline() -> TextToDigitPipeline:
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer()
+    encoder = CaptionTextEncoder(len(tokenizer), hidden_size=16, num_layers=1)
+    unet = build_text_unet(widths=(8, 16), cross_attention_dim=16, attention_head_dim=4, norm_num_groups=4)
+    return TextToDigitPipeline(unet=unet, scheduler=DDIMScheduler(clip_sample=False), text_encoder=encoder,
+                               tokenizer=tokenizer)
+
+
+def test_denoiser_rejects_mismatched_widths():
+    unet = build_text_unet(widths=(8, 16), cross_attention_dim=16, attention_head_dim=4, norm_num_groups=4)
+    with pytest.raises(ValueError, match="cross_attention_dim"):
+        TextConditionedDenoiser(unet, CaptionTextEncoder(30, hidden_size=32))
+
+
+def test_pipeline_negative_prompt_same_noise_and_round_trip(tmp_path):
+    pipe = tiny_pipeline()
+
+    def run(p, negative=None, scale=5.0, seed=0):
+        return p(["a seven", "a two"], negative_prompt=negative, guidance_scale=scale, num_inference_steps=3,
+                 generator=[torch.Generator().manual_seed(seed + i) for i in range(2)], output_type="np").images
+
+    base = run(pipe)
+    assert base.shape == (2, 32, 32, 3) and base.min() >= 0 and base.max() <= 1
+    np.testing.assert_array_equal(run(pipe), base)  # same seeds -> same noise -> same images
+    assert np.abs(run(pipe, "red") - base).max() > 1e-4  # the negative prompt replaces the unconditional branch
+    np.testing.assert_allclose(run(pipe, "", 5.0), base, atol=1e-6)  # "" is the unconditional prompt
+    # at scale 1 the guidance line is the conditional prediction alone: the negative prompt has no effect
+    np.testing.assert_allclose(run(pipe, "red", 1.0), run(pipe, None, 1.0), atol=1e-6)
+    assert np.abs(run(pipe, seed=5) - base).max() > 1e-3
+
+    pipe.save_pretrained(tmp_path / "pipe")
+    loaded = TextToDigitPipeline.from_pretrained(tmp_path / "pipe")
+    assert type(loaded.text_encoder) is CaptionTextEncoder
+    np.testing.assert_allclose(run(loaded, "red"), run(pipe, "red"), atol=1e-4)
+    images = loaded("a red one", num_inference_steps=2, generator=torch.Generator().manual_seed(0),
+                    num_images_per_prompt=3).images
+    assert len(images) == 3 and images[0].size == (32, 32)  # PIL by default
+    with pytest.raises(ValueError, match="negative_prompt"):
+        loaded(["a one", "a two"], negative_prompt=["red"], num_inference_steps=2)
