@@ -8,7 +8,7 @@ DATA_DIR ?= data
 SEED ?=
 export DATA_DIR
 
-.PHONY: install test test-slow data reproduce reproduce-vae reproduce-diffusion reproduce-prenorm reproduce-nmt
+.PHONY: install test test-slow data reproduce reproduce-vae reproduce-diffusion reproduce-guidance reproduce-prenorm reproduce-nmt
 
 install:
 	bash scripts/install.sh
@@ -22,7 +22,7 @@ test-slow: install
 data: install
 	bash scripts/get_data.sh
 
-reproduce: data reproduce-vae reproduce-diffusion reproduce-prenorm reproduce-nmt
+reproduce: data reproduce-vae reproduce-diffusion reproduce-guidance reproduce-prenorm reproduce-nmt
 	@echo "[reproduce] done: results are under results/"
 
 reproduce-vae: data
@@ -30,6 +30,9 @@ reproduce-vae: data
 
 reproduce-diffusion: data
 	PY=$(PY) SEED=$(SEED) bash scripts/diffusion_reproduce.sh
+
+reproduce-guidance: data
+	PY=$(PY) SEED=$(SEED) bash scripts/guidance_reproduce.sh
 
 reproduce-prenorm: data
 	SEED=$(SEED) bash scripts/prenorm_study.sh
