@@ -23,7 +23,7 @@ from mvadl.cli import add_seed_argument, run_cli, seed_everything, setup_logging
 from mvadl.data import add_data_dir_argument
 from mvadl.results import describe_device, write_results
 from vae_diffusion.diffusion.data import load_mnist_tensors
-from vae_diffusion.diffusion.training import FitConfig, fit
+from vae_diffusion.diffusion.training import FitConfig, add_fit_arguments, default_mixed_precision, fit
 from vae_diffusion.diffusion.unet import DEFAULT_WIDTHS, build_noise_scheduler, build_unet
 
 logger = logging.getLogger(__name__)
@@ -67,10 +67,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="levels (0 = full resolution) with self-attention")
     p.add_argument("--num-train-timesteps", type=int, default=1000)
     p.add_argument("--beta-schedule", default="linear", choices=["linear", "scaled_linear", "squaredcos_cap_v2"])
-    p.add_argument("--mixed-precision", default=None, choices=["no", "fp16", "bf16"],
-                   help="default: bf16 on a GPU, no on CPU")
-    p.add_argument("--train-limit", type=int, default=None, help="use only the first N training images")
-    p.add_argument("--resume", default=None, help="checkpoint folder, or 'latest' in --output-dir/checkpoints")
+    add_fit_arguments(p)
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 256 images, tiny UNet, 1 epoch of at most 4 steps (same code path)")
     return p.parse_args(argv)
@@ -84,8 +81,7 @@ def main(args: argparse.Namespace) -> Path:
         args.batch_size, args.warmup_steps = 32, 0
     if args.epochs is None:
         args.epochs = 1 if args.quick else 16
-    if args.mixed_precision is None:
-        args.mixed_precision = "bf16" if torch.cuda.is_available() else "no"
+    args.mixed_precision = default_mixed_precision(args.mixed_precision)
     images, _ = load_mnist_tensors("train", args.data_dir, size=args.sample_size,
                                    limit=args.train_limit, check_count=args.train_limit is None)
     unet = build_unet(args.sample_size, args.widths, args.layers_per_block, args.attention_levels)

@@ -55,6 +55,19 @@ class FitResult:
     start_epoch: int = 0
 
 
+def add_fit_arguments(parser) -> None:
+    """The command-line options every entry point built on :func:`fit` shares."""
+    parser.add_argument("--mixed-precision", default=None, choices=["no", "fp16", "bf16"],
+                        help="default: bf16 on a GPU, no on CPU")
+    parser.add_argument("--train-limit", type=int, default=None, help="use only the first N training images")
+    parser.add_argument("--resume", default=None, help="checkpoint folder, or 'latest' in --output-dir/checkpoints")
+
+
+def default_mixed_precision(requested: str | None) -> str:
+    """``requested``, or bf16 on a GPU and no mixed precision on the CPU."""
+    return requested or ("bf16" if torch.cuda.is_available() else "no")
+
+
 def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
     """The ``epoch-N`` folder with the largest N, or None."""
     found = [(int(m.group(1)), p) for p in Path(checkpoint_dir).glob("epoch-*")

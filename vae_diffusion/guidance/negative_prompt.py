@@ -36,7 +36,7 @@ from mvadl.cli import add_seed_argument, resolve_device, run_cli, seed_everythin
 from mvadl.plotting import save_figure
 from mvadl.results import describe_device, results_dir, write_results
 from vae_diffusion.diffusion.classifier import DEFAULT_WEIGHTS, load_classifier
-from vae_diffusion.guidance.captions import DIGIT_WORDS, STROKE_COLOURS, caption
+from vae_diffusion.guidance.captions import STROKE_COLOURS, caption
 from vae_diffusion.guidance.detect import classify_digits, mask_iou, read_digits
 from vae_diffusion.guidance.pipeline import TextToDigitPipeline
 from vae_diffusion.guidance.plots import plot_difference_map, plot_guidance_sweep, plot_negative_prompt_pairs

@@ -19,14 +19,13 @@ import time
 from functools import partial
 from pathlib import Path
 
-import torch
 
 from mvadl.cli import add_seed_argument, run_cli, seed_everything, setup_logging
 from mvadl.data import add_data_dir_argument, data_root, load_mnist
 from mvadl.results import describe_device, write_results
 from vae_diffusion.diffusion.sampling import make_scheduler
 from vae_diffusion.diffusion.train import epsilon_prediction_loss
-from vae_diffusion.diffusion.training import FitConfig, fit
+from vae_diffusion.diffusion.training import FitConfig, add_fit_arguments, default_mixed_precision, fit
 from vae_diffusion.diffusion.unet import build_noise_scheduler
 from vae_diffusion.guidance.captions import CaptionConfig, CaptionedMnist
 from vae_diffusion.guidance.model import DEFAULT_WIDTHS, TextConditionedDenoiser, build_text_unet
@@ -44,7 +43,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_data_dir_argument(p)
     p.add_argument("--output-dir", default=DEFAULT_OUTPUT,
                    help="receives pipeline/ (the TextToDigitPipeline), checkpoints/ and logs/ (TensorBoard)")
-    p.add_argument("--epochs", type=int, default=None, help="number of --steps-per-epoch chunks; default 12 (1 with --quick)")
+    p.add_argument("--epochs", type=int, default=None, help="number of --steps-per-epoch chunks; default 6 (1 with --quick)")
     p.add_argument("--steps-per-epoch", type=int, default=250)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--learning-rate", type=float, default=1e-3)
@@ -59,10 +58,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--digit-drop-probability", type=float, default=CaptionConfig.digit_drop_probability)
     p.add_argument("--caption-dropout", type=float, default=CaptionConfig.caption_dropout,
                    help="chance of the empty caption (unconditional training for classifier-free guidance)")
-    p.add_argument("--mixed-precision", default=None, choices=["no", "fp16", "bf16"],
-                   help="default: bf16 on a GPU, no on CPU")
-    p.add_argument("--train-limit", type=int, default=None, help="use only the first N training images")
-    p.add_argument("--resume", default=None, help="checkpoint folder, or 'latest' in --output-dir/checkpoints")
+    add_fit_arguments(p)
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 256 images, tiny model, 1 epoch of 4 steps (same code path)")
     return p.parse_args(argv)
@@ -75,9 +71,8 @@ def main(args: argparse.Namespace) -> Path:
         args.train_limit, args.widths, args.text_hidden_size, args.text_layers = 256, [16, 32], 16, 1
         args.steps_per_epoch, args.batch_size, args.warmup_steps = 4, 16, 0
     if args.epochs is None:
-        args.epochs = 1 if args.quick else 12
-    if args.mixed_precision is None:
-        args.mixed_precision = "bf16" if torch.cuda.is_available() else "no"
+        args.epochs = 1 if args.quick else 6
+    args.mixed_precision = default_mixed_precision(args.mixed_precision)
     images, labels = load_mnist("train", data_root(args.data_dir), check_count=args.train_limit is None)
     if args.train_limit is not None:
         images, labels = images[:args.train_limit], labels[:args.train_limit]
