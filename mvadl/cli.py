@@ -13,7 +13,8 @@ def add_seed_argument(parser: argparse.ArgumentParser, default: int = 0) -> None
 
 
 def setup_logging(level: int = logging.INFO) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    # force: a library imported earlier (fairseq) may already have configured the root logger at DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True,
                         datefmt="%H:%M:%S")
 
 

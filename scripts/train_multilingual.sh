@@ -21,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,21p' "$0"; }
+usage() { sed -n '2,20p' "$0"; }
 [[ $# -ge 1 ]] || { usage >&2; exit 2; }
 CONFIG=$1; shift
 case "$CONFIG" in
