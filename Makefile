@@ -37,8 +37,9 @@ reproduce-guidance: data
 reproduce-prenorm: data
 	SEED=$(SEED) bash scripts/prenorm_study.sh
 
+# NMT reference runs: both models side by side, one CPU thread each, 60 minutes each
 reproduce-nmt: data
 	bash scripts/prepare_multi30k.sh
-	bash scripts/train_multilingual.sh zeroshot $(if $(SEED),--seed $(SEED))
-	bash scripts/train_multilingual.sh direct $(if $(SEED),--seed $(SEED))
+	OMP_NUM_THREADS=1 bash scripts/train_multilingual.sh zeroshot $(if $(SEED),--seed $(SEED)) & pid=$$!; \
+	OMP_NUM_THREADS=1 bash scripts/train_multilingual.sh direct $(if $(SEED),--seed $(SEED)) && wait $$pid
 	bash scripts/evaluate_multilingual.sh
