@@ -39,7 +39,7 @@ def test_quick_train_resume_and_negative_prompt_study(tiny_mnist, tmp_path, monk
                 "n_samples", "guidance_scale"):
         assert key in metrics
     assert metrics["n_samples"] == 8 and metrics["negative_prompt"] == "red"
-    assert [s["guidance_scale"] for s in metrics["sweep"]] == [1.0, 3.0]
+    assert [s["guidance_scale"] for s in metrics["sweep"]] == [1.0, 3.0, 5.0]  # + the main run at scale 5
     scale_one = metrics["sweep"][0]
     assert scale_one["mask_iou_mean"] == 1.0 and scale_one["mean_abs_change"] == 0.0  # no guidance: no effect
     for name in ("negative_prompt_quick.png", "difference_map_quick.png", "guidance_sweep_quick.png"):

@@ -133,7 +133,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--sweep", type=float, nargs="*", default=[1.0, 2.0, 3.0, 5.0, 7.5],
                    help="guidance scales of the sweep (text-to-digit model; none: skip)")
     p.add_argument("--n-samples", type=int, default=200, help="seeds for the main metrics")
-    p.add_argument("--sweep-samples", type=int, default=100, help="seeds per sweep point")
+    p.add_argument("--sweep-samples", type=int, default=100,
+                   help="seeds per sweep point (the point at --guidance-scale reuses the main --n-samples run)")
     p.add_argument("--num-inference-steps", type=int, default=25)
     p.add_argument("--figure-pairs", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=100)
@@ -209,8 +210,10 @@ def text_to_digit_run(pipe, args, device, started) -> Path:
 
     main_metrics, maps, (without, with_negative, prompts, seeds) = evaluate(args.n_samples, args.guidance_scale,
                                                                            "main")
-    sweep = [main_metrics if s == args.guidance_scale and args.sweep_samples == args.n_samples else
-             evaluate(args.sweep_samples, s, f"scale {s:g}")[0] for s in args.sweep]
+    sweep = [main_metrics if s == args.guidance_scale else evaluate(args.sweep_samples, s, f"scale {s:g}")[0]
+             for s in args.sweep]
+    if sweep and args.guidance_scale not in args.sweep:
+        sweep = sorted(sweep + [main_metrics], key=lambda record: record["guidance_scale"])
     suffix = "_quick" if args.quick else ""
     out = results_dir() / "guidance"
     # figure: the first pairs whose top image shows the concept, then others, up to --figure-pairs

@@ -71,5 +71,7 @@ def plot_guidance_sweep(records: Sequence[Mapping[str, float]], concept: str) ->
     ax.set_ylabel("rate / IoU")
     ax.set_ylim(-0.02, 1.02)
     ax.legend(loc="best")
-    ax.set_title(f"Negative prompt '{concept}' vs guidance scale ({records[0]['n_samples']} seeds each)")
+    counts = sorted({int(r["n_samples"]) for r in records})
+    seeds = f"{counts[0]} seeds per point" if len(counts) == 1 else f"{counts[0]}-{counts[-1]} seeds per point"
+    ax.set_title(f"Negative prompt '{concept}' vs guidance scale ({seeds})")
     return fig
