@@ -2,7 +2,7 @@
 # Reproduce Q19 (text-guided diffusion and negative prompts): train the text-to-digit model on captioned
 # coloured MNIST, then the negative-prompt study (same noise and prompt, with and without the negative
 # prompt 'red', 200 seeds, guidance-scale sweep) -> results/guidance/.
-#   bash scripts/guidance_reproduce.sh           # 2 CPU cores: ~100 min training + ~15 min study; a GPU: minutes
+#   bash scripts/guidance_reproduce.sh           # 2 CPU cores: ~70 min training + ~10 min study
 #   bash scripts/guidance_reproduce.sh --quick   # same commands at smoke-test size, outputs under runs/guidance_quick
 # Environment: PY (python), SEED (default 0), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR.
 # The digit check uses the MNIST classifier of the diffusion part (results/diffusion/mnist_classifier.safetensors,
