@@ -94,27 +94,26 @@ def pair_metrics(without: np.ndarray, with_negative: np.ndarray, digits: np.ndar
     iou = mask_iou(a.masks, b.masks)
     change = np.abs(with_negative - without).mean(-1)  # [N, H, W]
     union = a.masks | b.masks
+    names_without, names_with = np.array(a.stroke_names), np.array(b.stroke_names)
+    removed = (names_without == concept) & (names_with != concept)
     metrics = {
         "n_samples": int(len(digits)),
-        "concept_rate_without_negative": float(np.mean(np.array(a.stroke_names) == concept)),
-        "concept_rate_with_negative": float(np.mean(np.array(b.stroke_names) == concept)),
+        "concept_rate_without_negative": float(np.mean(names_without == concept)),
+        "concept_rate_with_negative": float(np.mean(names_with == concept)),
         "digit_kept_rate": float(np.mean(digit_with == digits)),
         "digit_rate_without_negative": float(np.mean(digit_without == digits)),
         "mask_iou_mean": float(iou.mean()),
         "mask_iou_median": float(np.median(iou)),
-        "mask_iou_mean_concept_removed": float(iou[(np.array(a.stroke_names) == concept)
-                                                   & (np.array(b.stroke_names) != concept)].mean())
-        if np.any((np.array(a.stroke_names) == concept) & (np.array(b.stroke_names) != concept)) else None,
+        "mask_iou_mean_concept_removed": float(iou[removed].mean()) if removed.any() else None,
         "change_share_in_strokes": float((change * union).sum() / max(change.sum(), 1e-9)),
         "stroke_area_share": float(union.mean()),
         "mean_abs_change": float(change.mean()),
-        "stroke_colours_without": {c: int(np.sum(np.array(a.stroke_names) == c)) for c in STROKE_COLOURS},
-        "stroke_colours_with": {c: int(np.sum(np.array(b.stroke_names) == c)) for c in STROKE_COLOURS},
+        "stroke_colours_without": {c: int(np.sum(names_without == c)) for c in STROKE_COLOURS},
+        "stroke_colours_with": {c: int(np.sum(names_with == c)) for c in STROKE_COLOURS},
         "background_changed_rate": float(np.mean(np.array(a.background_names) != np.array(b.background_names))),
     }
     maps = {"change": change.mean(0), "strokes_without": a.masks.mean(0), "strokes_with": b.masks.mean(0),
-            "iou": iou, "stroke_names_without": a.stroke_names, "stroke_names_with": b.stroke_names,
-            "digit_with": digit_with}
+            "iou": iou, "stroke_names_without": a.stroke_names, "stroke_names_with": b.stroke_names}
     return metrics, maps
 
 
@@ -165,7 +164,7 @@ def stable_diffusion_run(pipe, args, device, started) -> Path:
     """Figure and pixel statistics for a pipeline without digit detectors (e.g. Stable Diffusion)."""
     prompt = args.prompt or SD_PROMPT
     negative = args.negative_prompt or SD_NEGATIVE
-    n = max(1, args.figure_pairs if args.quick else min(args.figure_pairs, args.n_samples))
+    n = max(1, min(args.figure_pairs, args.n_samples))
     seeds = [args.seed + i for i in range(n)]
     prompts = [prompt] * n
     kwargs = dict(seeds=seeds, guidance_scale=args.guidance_scale, num_inference_steps=args.num_inference_steps,
