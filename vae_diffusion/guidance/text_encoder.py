@@ -20,6 +20,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
+from tokenizers.normalizers import Lowercase
 from tokenizers.pre_tokenizers import Whitespace
 from tokenizers.processors import TemplateProcessing
 from transformers import PreTrainedTokenizerFast
@@ -34,18 +35,19 @@ def build_tokenizer(words: Sequence[str] = CAPTION_WORDS, max_length: int = MAX_
     """A lower-casing, whitespace-splitting word-level tokenizer: ids 0-3 are the special tokens."""
     vocab = {token: i for i, token in enumerate((*SPECIAL_TOKENS, *dict.fromkeys(w.lower() for w in words)))}
     core = Tokenizer(WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.normalizer = Lowercase()  # saved with the tokenizer, so a reloaded one lower-cases too
     core.pre_tokenizer = Whitespace()
     core.post_processor = TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", vocab["<s>"]),
                                                                                    ("</s>", vocab["</s>"])])
     return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", unk_token="<unk>", bos_token="<s>",
-                                   eos_token="</s>", model_max_length=max_length, do_lower_case=True)
+                                   eos_token="</s>", model_max_length=max_length)
 
 
 def tokenize(tokenizer: PreTrainedTokenizerFast, prompts: str | Sequence[str]) -> torch.Tensor:
     """Token ids ``[batch, model_max_length]`` (a 1-D tensor for one string), padded and truncated."""
     single = isinstance(prompts, str)
     batch = [prompts] if single else list(prompts)
-    ids = tokenizer([p.lower() for p in batch], padding="max_length", truncation=True,
+    ids = tokenizer(batch, padding="max_length", truncation=True,
                     max_length=tokenizer.model_max_length, return_tensors="pt").input_ids
     return ids[0] if single else ids
 
