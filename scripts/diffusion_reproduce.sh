@@ -6,19 +6,9 @@
 # Environment: PY (python), SEED (default 0), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PY:-.venv/bin/python}
-SEED=${SEED:-0}
-export HF_HUB_OFFLINE=1
-QUICK=()
-CKPT=${CKPT_DIR:-checkpoints}
+source scripts/reproduce_common.sh diffusion "$@"
 WEIGHTS=results/diffusion/mnist_classifier.safetensors
-if [[ "${1:-}" == "--quick" ]]; then
-  QUICK=(--quick)
-  CKPT=${CKPT_DIR:-runs/diffusion_quick}
-  WEIGHTS=$CKPT/mnist_classifier.safetensors
-  export RESULTS_DIR=${RESULTS_DIR:-$CKPT/results}
-fi
-run() { echo "[diffusion] $(date +%T) $*"; "$PY" -m "vae_diffusion.diffusion.$1" "${@:2}" --seed "$SEED" "${QUICK[@]}"; }
+[[ ${#QUICK[@]} == 0 ]] || WEIGHTS=$CKPT/mnist_classifier.safetensors  # --quick never overwrites the committed one
 run classifier --weights "$WEIGHTS" --output-dir "$CKPT/mnist_classifier"
 run train --output-dir "$CKPT/ddpm_mnist"
 run evaluate --model "$CKPT/ddpm_mnist/pipeline" --classifier "$WEIGHTS"

@@ -9,17 +9,7 @@
 # committed; scripts/diffusion_reproduce.sh retrains it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PY:-.venv/bin/python}
-SEED=${SEED:-0}
-export HF_HUB_OFFLINE=1
-QUICK=()
-CKPT=${CKPT_DIR:-checkpoints}
-if [[ "${1:-}" == "--quick" ]]; then
-  QUICK=(--quick)
-  CKPT=${CKPT_DIR:-runs/guidance_quick}
-  export RESULTS_DIR=${RESULTS_DIR:-$CKPT/results}
-fi
-run() { echo "[guidance] $(date +%T) $*"; "$PY" -m "vae_diffusion.guidance.$1" "${@:2}" --seed "$SEED" "${QUICK[@]}"; }
+source scripts/reproduce_common.sh guidance "$@"
 run train --output-dir "$CKPT/text_to_digit"
 run negative_prompt --model "$CKPT/text_to_digit/pipeline"
 echo "[guidance] done: ${RESULTS_DIR:-results}/guidance"

@@ -1,0 +1,18 @@
+# Sourced by scripts/diffusion_reproduce.sh and scripts/guidance_reproduce.sh: the settings they share.
+#   source scripts/reproduce_common.sh PART "$@"    # PART: the vae_diffusion subpackage (diffusion, guidance)
+# Sets PY (default .venv/bin/python), SEED (default 0), QUICK (--quick or empty) and CKPT: $CKPT_DIR, else
+# checkpoints, or runs/<PART>_quick with --quick (results then go to $CKPT/results unless RESULTS_DIR is set);
+# defines run MODULE ARGS... = python -m vae_diffusion.PART.MODULE ARGS... --seed SEED [--quick].
+PART=$1
+shift
+PY=${PY:-.venv/bin/python}
+SEED=${SEED:-0}
+export HF_HUB_OFFLINE=1
+QUICK=()
+CKPT=${CKPT_DIR:-checkpoints}
+if [[ "${1:-}" == "--quick" ]]; then
+  QUICK=(--quick)
+  CKPT=${CKPT_DIR:-runs/${PART}_quick}
+  export RESULTS_DIR=${RESULTS_DIR:-$CKPT/results}
+fi
+run() { echo "[$PART] $(date +%T) $*"; "$PY" -m "vae_diffusion.$PART.$1" "${@:2}" --seed "$SEED" "${QUICK[@]}"; }
