@@ -1,5 +1,6 @@
 # One-command entry points. Both create/update .venv first (scripts/install.sh is idempotent).
 #   make test        install, then run the test suite (tiny generated data; real-data checks when DATA_DIR is set)
+#   make report      install, then build report/report.pdf (+ .md, .ipynb) from results/ in seconds
 #   make reproduce   install, fetch/verify data, then run every experiment and write results/
 SHELL := /bin/bash
 PY := .venv/bin/python
@@ -8,7 +9,7 @@ DATA_DIR ?= data
 SEED ?=
 export DATA_DIR
 
-.PHONY: install test test-slow data reproduce reproduce-vae reproduce-diffusion reproduce-guidance reproduce-prenorm reproduce-nmt
+.PHONY: install test test-slow report data reproduce reproduce-vae reproduce-diffusion reproduce-guidance reproduce-prenorm reproduce-nmt
 
 install:
 	bash scripts/install.sh
@@ -18,6 +19,11 @@ test: install
 
 test-slow: install
 	$(PY) -m pytest -q -m slow
+
+# The report (report/report.pdf, .md, .ipynb) from the committed results/; no training. AUTHOR="Your Name"
+# puts a name on the title page (default: git's user.name).
+report: install
+	$(PY) -m mvadl.report $(if $(AUTHOR),--author "$(AUTHOR)")
 
 data: install
 	bash scripts/get_data.sh

@@ -62,6 +62,12 @@ def test_main_writes_scores_json_and_figure(tmp_path, monkeypatch):
     (tmp_path / "runs" / "direct").mkdir(parents=True)
     (tmp_path / "runs" / "direct" / "meta.json").write_text(json.dumps(
         {"updates": 7, "wall_time_s": 3, "device": "cpu", "seed": 1}))
+    (tmp_path / "runs" / "direct" / "train.log").write_text(
+        "2026-11-28 10:00:00 | INFO | train | epoch 001 | loss 9.1 | num_updates 4\n"
+        "2026-11-28 10:00:01 | INFO | valid | epoch 001 | valid on 'valid' subset | loss 5.653 | nll_loss 4.9 "
+        "| ppl 29.8 | wps 1500 | num_updates 4\n"
+        "2026-11-28 10:00:02 | INFO | valid | epoch 002 | valid on 'valid' subset | loss 4.2 | nll_loss 3.1 "
+        "| ppl 8.6 | num_updates 7 | best_loss 4.2\n")
     CharNgramLanguageIdentifier.fit(toy_captions(200, seed=9)).save(tmp_path / "langid.json")
     args = sd.parse_args(["--generations", str(tmp_path / "gen"), "--references", str(tmp_path / "raw"),
                           "--langid", str(tmp_path / "langid.json"), "--runs", str(tmp_path / "runs")])
@@ -72,6 +78,8 @@ def test_main_writes_scores_json_and_figure(tmp_path, monkeypatch):
     assert set(result["direct"]["en-de"]["val"]) == {"bleu", "chrf", "off_target"}
     assert result["signatures"]["bleu"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
     assert result["training"]["direct"]["updates"] == 7 and result["training"]["zeroshot"] == {}
+    assert result["training"]["direct"]["validation"] == [
+        {"epoch": 1, "updates": 4, "valid_loss": 5.653}, {"epoch": 2, "updates": 7, "valid_loss": 4.2}]
     assert (tmp_path / "results" / "nmt" / "scores.png").stat().st_size > 1000
 
 

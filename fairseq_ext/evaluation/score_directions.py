@@ -12,7 +12,9 @@ kept) and with the off-target rate (share of hypotheses that the character n-gra
 
 The results file holds, for each model, ``{"en-de": {"bleu", "chrf", "off_target", "val": {...}}, ...}``
 (top level: test_2016_flickr, ``val``: the validation split), plus ``signatures`` and ``training`` (updates,
-wall time, device of each model, from the ``meta.json`` that ``scripts/train_multilingual.sh`` writes).
+wall time, device of each model, from the ``meta.json`` that ``scripts/train_multilingual.sh`` writes, and the
+validation-loss series of the run read from its ``train.log``, so the learning curves quoted in the report
+are committed with the scores).
 """
 from __future__ import annotations
 
@@ -126,12 +128,40 @@ def plot_scores(scores: Mapping[str, Mapping[str, Mapping]], metrics: Sequence[s
     return fig
 
 
+_VALID_LINE = re.compile(r"epoch (\d+) \| valid on 'valid' subset \| loss ([\d.]+) .*?\| num_updates (\d+)")
+
+
+def validation_series(train_log: str | Path) -> list[dict]:
+    """``[{"epoch", "updates", "valid_loss"}]`` from the ``valid on 'valid' subset`` lines of a fairseq-train log.
+
+    The loss is fairseq's (label-smoothed cross-entropy, base 2); one entry per validation.
+    """
+    series = []
+    for line in Path(train_log).read_text(encoding="utf-8", errors="replace").splitlines():
+        m = _VALID_LINE.search(line)
+        if m:
+            series.append({"epoch": int(m.group(1)), "updates": int(m.group(3)), "valid_loss": float(m.group(2))})
+    return series
+
+
 def read_training_meta(runs: Path, models: Sequence[str]) -> dict[str, dict]:
-    """``meta.json`` of each model's training run (updates, wall time, device), ``{}`` where absent."""
+    """``meta.json`` of each model's training run (updates, wall time, device) plus its validation series.
+
+    ``{}`` for a model trained elsewhere (no run folder); a run folder without ``meta.json`` is an error.
+    """
     meta = {}
     for model in models:
-        path = runs / model / "meta.json"
-        meta[model] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        folder = runs / model
+        if not folder.is_dir():
+            meta[model] = {}
+            continue
+        path = folder / "meta.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: missing (the training run did not finish?)")
+        meta[model] = json.loads(path.read_text(encoding="utf-8"))
+        log = folder / "train.log"
+        if log.is_file():
+            meta[model]["validation"] = validation_series(log)
     return meta
 
 

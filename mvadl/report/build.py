@@ -1,0 +1,167 @@
+"""Rendered Markdown -> Typst -> PDF (pandoc and typst from the package index), PNG pages, and a notebook.
+
+No TeX is needed: ``pypandoc-binary`` ships pandoc, which writes Typst (LaTeX math included), and the
+``typst`` package compiles it. The notebook is the same Markdown as Jupyter cells (jupytext), with the
+figures embedded as cell attachments so the ``.ipynb`` opens on its own.
+"""
+from __future__ import annotations
+
+import base64
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from mvadl import REPO_ROOT
+from mvadl.io import atomic_path, atomic_write_text
+from mvadl.report.context import ReportDataError
+from mvadl.report.render import Meta, body_of, count_words, render
+
+REPORT_DIR = REPO_ROOT / "report"
+TEMPLATE_DIR = REPORT_DIR / "templates"
+#: Shown on the title page when no author is given and git has no user.name.
+AUTHOR_PLACEHOLDER = "[author name: make report AUTHOR=\"...\"]"
+
+_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)(\{[^}]*\})?")
+_RAW_TYPST = re.compile(r"```\{=typst\}\n.*?```\n?", re.S)
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def default_author() -> str:
+    return _git("config", "user.name") or AUTHOR_PLACEHOLDER
+
+
+def results_provenance(results_root: Path) -> tuple[str, str]:
+    """``(commit, date)`` of the last commit that changed ``results/`` (``unknown`` outside a git checkout)."""
+    line = _git("log", "-1", "--format=%h %cs", "--", str(results_root))
+    if not line:
+        return "unknown", "unknown"
+    commit, date = line.split()
+    return commit, date
+
+
+@dataclass
+class BuildOutput:
+    markdown: Path
+    pdf: Path | None
+    notebook: Path | None
+    body_words: int
+    pages: int | None
+
+
+def render_report(results_root: Path, author: str | None = None, template_dir: Path = TEMPLATE_DIR) -> str:
+    commit, date = results_provenance(results_root)
+    if author is None:
+        author = default_author()
+    meta = Meta(author=author or AUTHOR_PLACEHOLDER, results_revision=commit, results_date=date)
+    return render(template_dir, results_root, meta)
+
+
+def markdown_to_typst(markdown_path: Path) -> str:
+    import pypandoc
+
+    return pypandoc.convert_file(str(markdown_path), "typst", format="markdown",
+                                 extra_args=["--standalone", f"--template={REPORT_DIR / 'template.typ'}"])
+
+
+def compile_pdf(typst_source: Path, pdf: Path, pages_dir: Path | None = None, ppi: int = 80) -> int:
+    """Compile ``typst_source`` into ``pdf`` (atomically); optionally also one PNG per page. Returns the page count."""
+    import typst
+
+    with atomic_path(pdf) as tmp:
+        typst.compile(str(typst_source), output=str(tmp), root=str(REPO_ROOT), format="pdf")
+    if pages_dir is not None:
+        pages_dir.mkdir(parents=True, exist_ok=True)
+        for old in pages_dir.glob("page-*.png"):
+            old.unlink()
+        typst.compile(str(typst_source), output=str(pages_dir / "page-{0p}.png"), root=str(REPO_ROOT),
+                      format="png", ppi=ppi)
+    return count_pdf_pages(pdf)
+
+
+def count_pdf_pages(pdf: Path) -> int:
+    return len(re.findall(rb"/Type\s*/Page(?![A-Za-z])", pdf.read_bytes()))
+
+
+def markdown_to_notebook(markdown: str, base_dir: Path, notebook: Path) -> None:
+    """The rendered Markdown as a notebook of Markdown cells, figures embedded as attachments."""
+    import jupytext
+    import nbformat
+
+    text = _RAW_TYPST.sub("", markdown)
+    text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)  # the title block becomes a heading cell below
+    nb = jupytext.reads(text, fmt="md")
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        attachments = {}
+
+        def embed(m: re.Match) -> str:
+            path = (base_dir / m.group(2)).resolve()
+            if not path.is_file():
+                raise ReportDataError(f"{m.group(2)}: figure referenced by the report does not exist")
+            name = path.name
+            attachments[name] = {"image/png": base64.b64encode(path.read_bytes()).decode("ascii")}
+            return f"![{m.group(1)}](attachment:{name})"
+
+        cell.source = _IMAGE.sub(embed, cell.source)
+        if attachments:
+            cell["attachments"] = attachments
+    nbformat.validate(nb)
+    atomic_write_text(notebook, nbformat.writes(nb) + "\n")
+
+
+def title_cell(markdown: str) -> str:
+    """The YAML title block as a Markdown heading, for the notebook."""
+    m = re.match(r"\A---\n(.*?)\n---\n", markdown, flags=re.S)
+    if not m:
+        return ""
+    fields = dict(re.findall(r'^(\w+):\s*"?(.*?)"?\s*$', m.group(1), flags=re.M))
+    lines = [f"# {fields.get('title', '')}", "", fields.get("subtitle", ""), "",
+             f"**{fields.get('author', '')}**, {fields.get('date', '')}"]
+    return "\n".join(lines)
+
+
+def build(results_root: Path, out_dir: Path = REPORT_DIR, author: str | None = None, pdf: bool = True,
+          notebook: bool = True, pages_dir: Path | None = None) -> BuildOutput:
+    """Render the templates into ``out_dir/report.md`` and build ``report.pdf`` / ``report.ipynb`` from it.
+
+    Nothing is written unless rendering succeeded; each output is written atomically.
+    """
+    markdown = render_report(results_root, author)
+    md_path = atomic_write_text(out_dir / "report.md", markdown)
+    result = BuildOutput(md_path, None, None, count_words(body_of(markdown)), None)
+    if pdf:
+        typ_path = atomic_write_text(out_dir / "report.typ", markdown_to_typst(md_path))
+        result.pdf = out_dir / "report.pdf"
+        result.pages = compile_pdf(typ_path, result.pdf, pages_dir)
+    if notebook:
+        nb_markdown = title_cell(markdown) + "\n\n" + re.sub(r"\A---\n.*?\n---\n", "", markdown, flags=re.S)
+        result.notebook = out_dir / "report.ipynb"
+        markdown_to_notebook(nb_markdown, out_dir, result.notebook)
+    return result
+
+
+#: Title-block lines that depend on who builds and on git history, not on the results' content.
+_VOLATILE = re.compile(r"^(author|date|revision):")
+
+
+def stale_lines(committed: str, rendered: str) -> list[str]:
+    """Lines that differ between the committed and a fresh rendering, ignoring author/date/revision."""
+    import difflib
+
+    def keep(text: str) -> list[str]:
+        return [ln for ln in text.splitlines() if not _VOLATILE.match(ln)]
+
+    old, new = keep(committed), keep(rendered)
+    if old == new:
+        return []
+    diff = list(difflib.unified_diff(old, new, lineterm="", n=0))[2:]  # skip the ---/+++ file header
+    return [ln for ln in diff if not ln.startswith("@@")]
