@@ -42,6 +42,7 @@ def test_score_direction_is_sacrebleu_and_off_target():
     assert scores["bleu"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score, abs=0.01)
     assert scores["chrf"] == pytest.approx(sacrebleu.corpus_chrf(hyps, [refs]).score, abs=0.01)
     assert scores["off_target"] == 0.5
+    assert scores["output_languages"] == {"de": 0.5, "en": 0.0, "fr": 0.5}
     with pytest.raises(ValueError, match="hypotheses for"):
         sd.score_direction(hyps[:3], refs, "fr")
 
@@ -75,7 +76,8 @@ def test_main_writes_scores_json_and_figure(tmp_path, monkeypatch):
     result = json.loads((tmp_path / "results" / "nmt" / "scores.json").read_text())
     assert result["direct"]["de-fr"]["bleu"] == pytest.approx(100.0)
     assert result["direct"]["de-fr"]["off_target"] == 0.0 and result["zeroshot"]["de-fr"]["off_target"] == 1.0
-    assert set(result["direct"]["en-de"]["val"]) == {"bleu", "chrf", "off_target"}
+    assert set(result["direct"]["en-de"]["val"]) == {"bleu", "chrf", "off_target", "output_languages"}
+    assert result["zeroshot"]["de-fr"]["output_languages"]["en"] == 1.0
     assert result["signatures"]["bleu"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
     assert result["training"]["direct"]["updates"] == 7 and result["training"]["zeroshot"] == {}
     assert result["training"]["direct"]["validation"] == [

@@ -24,6 +24,7 @@ import logging
 import re
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -58,13 +59,17 @@ def read_generate_output(path: str | Path) -> list[str]:
 
 def score_direction(hypotheses: Sequence[str], references: Sequence[str], target_lang: str,
                     identifier=None) -> dict[str, float]:
-    """sacreBLEU BLEU and chrF of ``hypotheses`` against ``references``, and the off-target rate."""
+    """sacreBLEU BLEU and chrF of ``hypotheses`` against ``references``, the off-target rate, and the share of
+    the hypotheses identified as each language (``output_languages``: which language the off-target ones are)."""
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses for {len(references)} references")
     scores = {name: round(float(sacrebleu_metric(name).corpus_score(list(hypotheses), [list(references)]).score), 2)
               for name in METRIC_NAMES}
     if identifier is not None:
         scores["off_target"] = round(identifier.off_target_rate(hypotheses, target_lang), 4)
+        predicted = Counter(identifier.predict(h) for h in hypotheses)
+        scores["output_languages"] = {lang: round(predicted[lang] / max(len(hypotheses), 1), 4)
+                                      for lang in identifier.languages}
     return scores
 
 

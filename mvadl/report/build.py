@@ -20,9 +20,21 @@ from mvadl.report.render import Meta, body_of, count_words, render
 REPORT_DIR = REPO_ROOT / "report"
 TEMPLATE_DIR = REPORT_DIR / "templates"
 #: Shown on the title page when no author is given and git has no user.name.
-AUTHOR_PLACEHOLDER = "[author name: make report AUTHOR=\"...\"]"
+AUTHOR_PLACEHOLDER = "[author name: make report AUTHOR='Your Name']"
 
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)(\{[^}]*\})?")
+#: How templates link a figure: relative to report/, i.e. ``../results/<part>/<file>.png``.
+FIGURE_PREFIX = "../results/"
+
+
+def figure_path(link: str, results_root: Path) -> Path:
+    """The file behind a figure link of the report, looked up in the results folder being rendered."""
+    if not link.startswith(FIGURE_PREFIX):
+        raise ReportDataError(f"report/templates: figure link {link!r} does not start with {FIGURE_PREFIX!r}")
+    path = Path(results_root).resolve() / link[len(FIGURE_PREFIX):]
+    if not path.is_file():
+        raise ReportDataError(f"{path}: figure referenced by the report does not exist")
+    return path
 _RAW_TYPST = re.compile(r"```\{=typst\}\n.*?```\n?", re.S)
 
 
@@ -64,24 +76,28 @@ def render_report(results_root: Path, author: str | None = None, template_dir: P
     return render(template_dir, results_root, meta)
 
 
-def markdown_to_typst(markdown_path: Path) -> str:
+def markdown_to_typst(markdown: str) -> str:
     import pypandoc
 
-    return pypandoc.convert_file(str(markdown_path), "typst", format="markdown",
+    return pypandoc.convert_text(markdown, "typst", format="markdown",
                                  extra_args=["--standalone", f"--template={REPORT_DIR / 'template.typ'}"])
 
 
 def compile_pdf(typst_source: Path, pdf: Path, pages_dir: Path | None = None, ppi: int = 80) -> int:
-    """Compile ``typst_source`` into ``pdf`` (atomically); optionally also one PNG per page. Returns the page count."""
+    """Compile ``typst_source`` into ``pdf`` (atomically); optionally also one PNG per page. Returns the page count.
+
+    Figures are absolute paths (see :func:`absolute_figures`), so the compile root is the file system's.
+    """
     import typst
 
+    root = Path(typst_source).resolve().anchor
     with atomic_path(pdf) as tmp:
-        typst.compile(str(typst_source), output=str(tmp), root=str(REPO_ROOT), format="pdf")
+        typst.compile(str(typst_source), output=str(tmp), root=root, format="pdf")
     if pages_dir is not None:
         pages_dir.mkdir(parents=True, exist_ok=True)
         for old in pages_dir.glob("page-*.png"):
             old.unlink()
-        typst.compile(str(typst_source), output=str(pages_dir / "page-{0p}.png"), root=str(REPO_ROOT),
+        typst.compile(str(typst_source), output=str(pages_dir / "page-{0p}.png"), root=root,
                       format="png", ppi=ppi)
     return count_pdf_pages(pdf)
 
@@ -90,7 +106,13 @@ def count_pdf_pages(pdf: Path) -> int:
     return len(re.findall(rb"/Type\s*/Page(?![A-Za-z])", pdf.read_bytes()))
 
 
-def markdown_to_notebook(markdown: str, base_dir: Path, notebook: Path) -> None:
+def absolute_figures(markdown: str, results_root: Path) -> str:
+    """Figure links turned into absolute paths of the results folder being rendered (for pandoc/Typst)."""
+    return _IMAGE.sub(lambda m: f"![{m.group(1)}]({figure_path(m.group(2), results_root)}){m.group(3) or ''}",
+                      markdown)
+
+
+def markdown_to_notebook(markdown: str, results_root: Path, notebook: Path) -> None:
     """The rendered Markdown as a notebook of Markdown cells, figures embedded as attachments."""
     import jupytext
     import nbformat
@@ -104,10 +126,8 @@ def markdown_to_notebook(markdown: str, base_dir: Path, notebook: Path) -> None:
         attachments = {}
 
         def embed(m: re.Match) -> str:
-            path = (base_dir / m.group(2)).resolve()
-            if not path.is_file():
-                raise ReportDataError(f"{m.group(2)}: figure referenced by the report does not exist")
-            name = path.name
+            path = figure_path(m.group(2), results_root)
+            name = f"{path.parent.name}_{path.name}"
             attachments[name] = {"image/png": base64.b64encode(path.read_bytes()).decode("ascii")}
             return f"![{m.group(1)}](attachment:{name})"
 
@@ -120,13 +140,14 @@ def markdown_to_notebook(markdown: str, base_dir: Path, notebook: Path) -> None:
 
 def title_cell(markdown: str) -> str:
     """The YAML title block as a Markdown heading, for the notebook."""
+    import yaml
+
     m = re.match(r"\A---\n(.*?)\n---\n", markdown, flags=re.S)
     if not m:
         return ""
-    fields = dict(re.findall(r'^(\w+):\s*"?(.*?)"?\s*$', m.group(1), flags=re.M))
-    lines = [f"# {fields.get('title', '')}", "", fields.get("subtitle", ""), "",
-             f"**{fields.get('author', '')}**, {fields.get('date', '')}"]
-    return "\n".join(lines)
+    fields = yaml.safe_load(m.group(1))
+    return "\n".join([f"# {fields['title']}", "", fields["subtitle"], "",
+                      f"**{fields['author']}**, {fields['date']}, {fields['revision']}", "", fields["abstract"]])
 
 
 def build(results_root: Path, out_dir: Path = REPORT_DIR, author: str | None = None, pdf: bool = True,
@@ -136,16 +157,17 @@ def build(results_root: Path, out_dir: Path = REPORT_DIR, author: str | None = N
     Nothing is written unless rendering succeeded; each output is written atomically.
     """
     markdown = render_report(results_root, author)
+    typst_source = markdown_to_typst(absolute_figures(markdown, results_root)) if pdf else None
     md_path = atomic_write_text(out_dir / "report.md", markdown)
     result = BuildOutput(md_path, None, None, count_words(body_of(markdown)), None)
     if pdf:
-        typ_path = atomic_write_text(out_dir / "report.typ", markdown_to_typst(md_path))
+        typ_path = atomic_write_text(out_dir / "report.typ", typst_source)
         result.pdf = out_dir / "report.pdf"
         result.pages = compile_pdf(typ_path, result.pdf, pages_dir)
     if notebook:
         nb_markdown = title_cell(markdown) + "\n\n" + re.sub(r"\A---\n.*?\n---\n", "", markdown, flags=re.S)
         result.notebook = out_dir / "report.ipynb"
-        markdown_to_notebook(nb_markdown, out_dir, result.notebook)
+        markdown_to_notebook(nb_markdown, results_root, result.notebook)
     return result
 
 

@@ -6,7 +6,7 @@ kept and only the solver changes. The loop is the one of diffusers' "write your 
 ``x = scheduler.step(eps, t, x, generator=g).prev_sample``.
 
 Two entries of the DDPM training config are wrong for some solvers and are overridden in :data:`CONFIG_FIXES`
-(measured by ``scheduler_ablation.py``, see docs/diffusion.md, Q18): ``clip_sample=True`` makes DDIM clip its
+(measured by ``scheduler_ablation.py``; the report's diffusion appendix): ``clip_sample=True`` makes DDIM clip its
 ``x_0`` estimate but keep the unclipped noise estimate, and ``timestep_spacing="leading"`` makes the multistep
 solvers start from a different noise level for every number of steps.
 """

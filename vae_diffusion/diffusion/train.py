@@ -3,7 +3,7 @@
     python -m vae_diffusion.diffusion.train --output-dir checkpoints/ddpm_mnist            # GPU: ~5 min
     python -m vae_diffusion.diffusion.train --quick --output-dir /tmp/ddpm_quick          # CPU: < 1 min
 
-The loss is the simplified DDPM objective (Ho et al. 2020, and Q15/Q17 of docs/diffusion.md):
+The loss is the simplified DDPM objective (Ho et al. 2020, and Q15/Q17 of the report):
 ``|| eps - eps_theta(sqrt(abar_t) z_0 + sqrt(1 - abar_t) eps, t) ||^2`` with t uniform and z_t from eq. 26.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Model and noise-schedule factory: a diffusers ``UNet2DModel`` for 1-channel digits and a ``DDPMScheduler``.
 
-The defaults are the run reported in docs/diffusion.md: 32x32 (MNIST padded by 2), three resolutions
+The defaults are the run reported in the report (Part 2 and its appendix): 32x32 (MNIST padded by 2), three resolutions
 (32, 16, 8) with (32, 64, 128) channels, two ResNet blocks per level, no attention, 1000 linear-beta steps
 (Ho et al. 2020: beta from 1e-4 to 0.02).
 """
