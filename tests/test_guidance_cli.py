@@ -42,6 +42,9 @@ def test_quick_train_resume_and_negative_prompt_study(tiny_mnist, tmp_path, monk
     assert [s["guidance_scale"] for s in metrics["sweep"]] == [1.0, 3.0, 5.0]  # + the main run at scale 5
     scale_one = metrics["sweep"][0]
     assert scale_one["mask_iou_mean"] == 1.0 and scale_one["mean_abs_change"] == 0.0  # no guidance: no effect
+    if scale_one["centroid_shift_px_median"] is not None:  # identical pairs: no position change
+        assert scale_one["centroid_shift_px_median"] == 0.0
+    assert len(metrics["per_pair"]["mask_iou"]) == len(metrics["per_pair"]["centroid_shift_px"]) == 8
     for name in ("negative_prompt_quick.png", "difference_map_quick.png", "guidance_sweep_quick.png"):
         assert (tmp_path / "results" / "guidance" / name).stat().st_size > 0
 

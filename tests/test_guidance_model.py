@@ -6,7 +6,7 @@ from diffusers import DDIMScheduler
 
 from vae_diffusion.guidance.captions import (CAPTION_WORDS, STROKE_PRIOR, CaptionConfig, CaptionedMnist, caption,
                                              draw_attributes, render)
-from vae_diffusion.guidance.detect import mask_iou, read_digits
+from vae_diffusion.guidance.detect import centroid_shift, mask_iou, read_digits
 from vae_diffusion.guidance.model import TextConditionedDenoiser, build_text_unet
 from vae_diffusion.guidance.pipeline import TextToDigitPipeline, classifier_free_guidance
 from vae_diffusion.guidance.text_encoder import MAX_LENGTH, CaptionTextEncoder, build_tokenizer, tokenize
@@ -161,3 +161,17 @@ def test_pipeline_negative_prompt_same_noise_and_round_trip(tmp_path):
     assert len(images) == 3 and images[0].size == (32, 32)  # PIL by default
     with pytest.raises(ValueError, match="negative_prompt"):
         loaded(["a one", "a two"], negative_prompt=["red"], num_inference_steps=2)
+
+
+def test_centroid_shift_separates_position_from_shape():
+    a = np.zeros((3, 8, 8), bool)
+    b = np.zeros((3, 8, 8), bool)
+    a[0, 2:4, 2:4] = True
+    b[0, 5:7, 2:4] = True          # same shape, moved 3 rows down: IoU 0, shift 3
+    a[1, 3:5, 3:5] = True
+    b[1, 2:6, 2:6] = True          # thicker around the same centre: shift 0
+    a[2, 1, 1] = True              # b[2] empty: no position
+    shift = centroid_shift(a, b)
+    np.testing.assert_allclose(shift[:2], [3.0, 0.0])
+    assert np.isnan(shift[2])
+    assert mask_iou(a, b)[0] == 0.0 and mask_iou(a, b)[1] == 0.25

@@ -76,6 +76,24 @@ def classify_digits(classifier: MnistClassifier, coverage: np.ndarray) -> np.nda
     return logits.argmax(1).numpy()
 
 
+def mask_centroids(masks: np.ndarray) -> np.ndarray:
+    """Centroid ``(row, col)`` in pixels of each boolean mask ``[N, H, W]``; NaN for an empty mask."""
+    rows, cols = np.indices(masks.shape[1:])
+    area = masks.sum((1, 2)).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centroid = np.stack([(masks * rows).sum((1, 2)) / area, (masks * cols).sum((1, 2)) / area], axis=1)
+    centroid[area == 0] = np.nan
+    return centroid
+
+
+def centroid_shift(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    r"""Position change of pairs of masks, apart from their shape: $\lVert c(a_i) - c(b_i) \rVert_2$ in pixels.
+
+    ``c`` is the mask's centroid; NaN where either mask is empty.
+    """
+    return np.linalg.norm(mask_centroids(a) - mask_centroids(b), axis=1)
+
+
 def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Intersection over union of boolean masks ``[N, H, W]`` pairwise (1 where both are empty)."""
     union = (a | b).sum((1, 2))

@@ -37,7 +37,7 @@ from mvadl.plotting import save_figure
 from mvadl.results import describe_device, results_dir, write_results
 from vae_diffusion.diffusion.classifier import DEFAULT_WEIGHTS, load_classifier
 from vae_diffusion.guidance.captions import STROKE_COLOURS, caption
-from vae_diffusion.guidance.detect import classify_digits, mask_iou, read_digits
+from vae_diffusion.guidance.detect import centroid_shift, classify_digits, mask_iou, read_digits
 from vae_diffusion.guidance.pipeline import TextToDigitPipeline
 from vae_diffusion.guidance.plots import plot_difference_map, plot_guidance_sweep, plot_negative_prompt_pairs
 from vae_diffusion.guidance.train import DEFAULT_OUTPUT
@@ -92,6 +92,8 @@ def pair_metrics(without: np.ndarray, with_negative: np.ndarray, digits: np.ndar
     a, b = read_digits(without), read_digits(with_negative)
     digit_without, digit_with = classify_digits(classifier, a.coverage), classify_digits(classifier, b.coverage)
     iou = mask_iou(a.masks, b.masks)
+    shift = centroid_shift(a.masks, b.masks)  # position apart from shape; NaN where a mask is empty
+    area_without, area_with = a.masks.sum((1, 2)), b.masks.sum((1, 2))
     change = np.abs(with_negative - without).mean(-1)  # [N, H, W]
     union = a.masks | b.masks
     names_without, names_with = np.array(a.stroke_names), np.array(b.stroke_names)
@@ -105,6 +107,13 @@ def pair_metrics(without: np.ndarray, with_negative: np.ndarray, digits: np.ndar
         "mask_iou_mean": float(iou.mean()),
         "mask_iou_median": float(np.median(iou)),
         "mask_iou_mean_concept_removed": float(iou[removed].mean()) if removed.any() else None,
+        "centroid_shift_px_median": float(np.nanmedian(shift)) if np.isfinite(shift).any() else None,
+        "centroid_shift_px_p90": float(np.nanpercentile(shift, 90)) if np.isfinite(shift).any() else None,
+        "stroke_area_ratio_median": float(np.median(area_with[area_without > 0] / area_without[area_without > 0]))
+        if (area_without > 0).any() else None,
+        "empty_mask_pairs": int(np.sum(~np.isfinite(shift))),
+        "per_pair": {"seed_index": list(range(len(digits))), "mask_iou": np.round(iou, 4).tolist(),
+                     "centroid_shift_px": [None if not np.isfinite(v) else round(float(v), 3) for v in shift]},
         "change_share_in_strokes": float((change * union).sum() / max(change.sum(), 1e-9)),
         "stroke_area_share": float(union.mean()),
         "mean_abs_change": float(change.mean()),
@@ -113,7 +122,7 @@ def pair_metrics(without: np.ndarray, with_negative: np.ndarray, digits: np.ndar
         "background_changed_rate": float(np.mean(np.array(a.background_names) != np.array(b.background_names))),
     }
     maps = {"change": change.mean(0), "strokes_without": a.masks.mean(0), "strokes_with": b.masks.mean(0),
-            "iou": iou, "stroke_names_without": a.stroke_names, "stroke_names_with": b.stroke_names}
+            "iou": iou, "centroid_shift": shift, "stroke_names_without": a.stroke_names, "stroke_names_with": b.stroke_names}
     return metrics, maps
 
 
@@ -218,8 +227,8 @@ def text_to_digit_run(pipe, args, device, started) -> Path:
     # figure: the first pairs whose top image shows the concept, then others, up to --figure-pairs
     order = sorted(range(len(seeds)), key=lambda i: maps["stroke_names_without"][i] != concept)[:args.figure_pairs]
     order.sort()
-    notes = [f"{maps['stroke_names_without'][i]} -> {maps['stroke_names_with'][i]}, IoU {maps['iou'][i]:.2f}"
-             for i in order]
+    notes = [f"{maps['stroke_names_without'][i]} -> {maps['stroke_names_with'][i]}, IoU {maps['iou'][i]:.2f}, "
+             f"shift {maps['centroid_shift'][i]:.1f} px" for i in order]
     save_figure(plot_negative_prompt_pairs(without[order], with_negative[order], [prompts[i] for i in order],
                                            negative, [seeds[i] for i in order], args.guidance_scale, notes),
                 out / f"negative_prompt{suffix}.png")
