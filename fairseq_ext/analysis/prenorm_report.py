@@ -254,6 +254,8 @@ def summarize_run(run: dict, unigram_bits: Optional[float], target_ppl: float) -
         "diverged": bool(run["diverged"]),
         "failed_to_train": bool(run["diverged"] or final_valid is None or (
             unigram_bits is not None and final_valid >= unigram_bits)),
+        "trains": bool(not run["diverged"] and run["grad_ratio_final"] is not None
+                       and run["grad_ratio_final"] >= COLLAPSED),
         "below_target_ppl": bool(not run["diverged"] and _ppl(final_valid) is not None
                                  and _ppl(final_valid) < target_ppl),
         "grad_ratio_init": run["grad_ratio_init"], "grad_ratio_final": run["grad_ratio_final"],
@@ -308,6 +310,8 @@ def grid_table(entries: List[dict], runs: List[dict]) -> List[dict]:
             cell[f"{short}_below_target_ppl"] = e["below_target_ppl"]
             cell[f"{short}_failed_to_train"] = e["failed_to_train"]
             cell[f"{short}_grad_ratio_geomean_second_half"] = e["grad_ratio_geomean_second_half"]
+            cell[f"{short}_trains"] = e["trains"]
+            cell[f"{short}_updates_grad_ratio_below_1e-3"] = e["updates_grad_ratio_below_1e-3"]
     return [cells[k] for k in sorted(cells)]
 
 
@@ -371,12 +375,21 @@ def render_tables(metrics: dict, unigram_bits: Optional[float]) -> str:
              f"unigram level {_fmt(2 ** unigram_bits if unigram_bits else None)}) and the bottom/top gradient ratio "
              "$\|\partial e/\partial x_0\|/\|\partial e/\partial x_L\|$ (geometric mean over the second half "
              "of training).", "",
-             "| peak LR | warm-up (updates) | post-norm ppl | pre-norm ppl | post-norm ratio | pre-norm ratio |",
-             "|---|---|---|---|---|---|"]
+             "| peak LR | warm-up (updates) | post-norm ppl | pre-norm ppl | post-norm ratio | pre-norm ratio | "
+             "post-norm: updates with ratio < 1e-3 | post-norm trains |",
+             "|---|---|---|---|---|---|---|---|"]
     for cell in metrics["grid"]:
+        trains = cell.get("post_trains")
         lines.append(f"| {cell['lr_text']} | {cell['warmup_updates']} | {_fmt(cell.get('post_valid_ppl'))} | "
                      f"{_fmt(cell.get('pre_valid_ppl'))} | {_ratio(cell.get('post_grad_ratio_geomean_second_half'))} "
-                     f"| {_ratio(cell.get('pre_grad_ratio_geomean_second_half'))} |")
+                     f"| {_ratio(cell.get('pre_grad_ratio_geomean_second_half'))} | "
+                     f"{_fmt(cell.get('post_updates_grad_ratio_below_1e-3'), 'd')} | "
+                     f"{'—' if trains is None else 'yes' if trains else 'no'} |")
+    pre_fails = [f"LR {c['lr_text']}, warm-up {c['warmup_updates']}" for c in metrics["grid"]
+                 if c.get("pre_trains") is False]
+    lines += ["", "(\"trains\": the bottom/top ratio is at least 1e-3 at the end of training, i.e. the bottom layers "
+              "still receive gradient; pre-norm " + ("trains in every cell" if not pre_fails
+                                                     else "fails in: " + "; ".join(pre_fails)) + ".)"]
     contrast = metrics["main_contrast"]
     lines += ["", f"Main contrast at peak LR {contrast.get('lr_text', contrast['lr'])}, warm-up {contrast['warmup_updates']} "
                   "(deep models, final validation loss in bits/token and perplexity, per seed):", "",
@@ -454,7 +467,7 @@ def _warmup_style(warmups: List[int], warmup: int) -> str:
 def plot_grid(entries: List[dict], runs: List[dict], unigram_bits: Optional[float], target_ppl: float):
     """Final valid perplexity of the deep models (seed 1) vs warm-up length, one line per norm x peak LR."""
     lrs, warmups = _grid_axes(runs)
-    fig, ax = new_figure(1, 1, size=(7, 4.5))
+    fig, ax = new_figure(1, 1, size=(8.5, 4.5))
     markers = ("o", "s", "^", "D")
     for i, lr in enumerate(lrs):
         for norm in NORMS:
@@ -475,7 +488,7 @@ def plot_grid(entries: List[dict], runs: List[dict], unigram_bits: Optional[floa
     ax.set_yscale("log")
     ax.set_ylabel("final validation perplexity (per word)")
     ax.set_title("12-layer LMs, seed 1: validation perplexity at the last update")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
@@ -667,21 +680,24 @@ def plot_jacobian_vs_depth(toy: List[dict], runs: List[dict], main: tuple):
     ax.set_title("(a) random blocks at init, no FFN")
     ax.legend(fontsize=7)
     ax = axes[1]
-    for norm in NORMS:
-        run = _find(runs, norm=norm, depth="deep", seed=1, lr_text=main[0], warmup_updates=main[1])
-        if run is None:
+    shown = [(norm, main[1], ((0, "-"), (-1, "--"))) for norm in NORMS]
+    if main[1] != 0:  # the same LR without warm-up, last probe: where post-norm fails
+        shown += [(norm, 0, ((-1, ":"),)) for norm in NORMS]
+    for norm, warmup, picks in shown:
+        run = _find(runs, norm=norm, depth="deep", seed=1, lr_text=main[0], warmup_updates=warmup)
+        if run is None or not run["series"]["jacobian"]["step"]:
             continue
         jac = run["series"]["jacobian"]
-        picks = [(0, "-"), (len(jac["step"]) - 1, "--")] if jac["step"] else []
         for index, style in picks:
             values = [max(v, TINY) for v in jac["rms"][index]]
             top = len(values) - 1
+            warm = f"warm-up {warmup}" if warmup else "no warm-up"
             ax.plot([top - l for l in range(len(values))], values, style, marker=".", color=NORM_COLORS[norm],
-                    label=f"{NORM_LABELS[norm]}, update {jac['step'][index]}")
+                    label=f"{NORM_LABELS[norm].split(' (')[0]}, {warm}, update {jac['step'][index]}")
     ax.set_yscale("log")
     ax.set_xlabel("L − l (layers between x_l and the top x_L)")
     ax.set_ylabel("RMS singular value of d x_L / d x_l")
-    ax.set_title(f"(b) deep LMs, LR {main[0]}, warm-up {main[1]}: random-projection probe", fontsize=9)
+    ax.set_title(f"(b) 12-layer LMs, peak LR {main[0]}, seed 1: random-projection probe", fontsize=9)
     ax.legend(fontsize=7)
     return fig
 
