@@ -153,13 +153,17 @@ def build_parser(config_cls: type[ExperimentConfig], prog: str | None = None,
 def parse_config(config_cls: type[Config], argv: list[str] | None = None, prog: str | None = None,
                  doc: str | None = None) -> Config:
     """The config of a command line: defaults, then ``QUICK`` when ``--quick``, then what the user gave."""
-    given = vars(build_parser(config_cls, prog, doc).parse_args(argv))
+    parser = build_parser(config_cls, prog, doc)
+    given = vars(parser.parse_args(argv))
     values = dict(config_cls.QUICK) if given.get("quick") else {}
     unknown = set(values) - {f.name for f in dataclasses.fields(config_cls)}
     if unknown:
         raise TypeError(f"{config_cls.__name__}.QUICK names unknown fields {sorted(unknown)}")
     values.update(given)
-    return config_cls(**values)
+    try:
+        return config_cls(**values)
+    except ValueError as e:  # a config's __post_init__ refusing a value: one usage line, like argparse's own
+        parser.error(str(e))
 
 
 def main(run: Callable[[Config, Context], Any], config_cls: type[Config], argv: list[str] | None = None, *,

@@ -79,3 +79,19 @@ def test_derive_seed_is_stable_and_separates_streams():
     assert derive_seed(0, "epoch", 1) == 3489776262458619241  # fixed forever: resumed runs rely on it
     with pytest.raises(TypeError):
         derive_seed(0, 1.5)
+
+
+@dataclass
+class CheckedConfig(ExperimentConfig):
+    epochs: int = option(1, "epochs")
+
+    def __post_init__(self):
+        if self.epochs < 1:
+            raise ValueError(f"--epochs must be >= 1, got {self.epochs}")
+
+
+def test_invalid_values_are_one_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse_config(CheckedConfig, ["--epochs", "0"], prog="toy")
+    assert exit_info.value.code == 2
+    assert "toy: error: --epochs must be >= 1, got 0" in capsys.readouterr().err
