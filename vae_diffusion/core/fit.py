@@ -1,10 +1,16 @@
-"""The one training loop of the diffusion part, generic over the model and its loss.
+"""The one training loop of the image models, generic over the model and its loss.
 
-``fit(model, dataset, loss_fn, ...)`` trains any ``nn.Module`` whose loss on a batch ``loss_fn(model, batch)``
-returns a scalar: the DDPM (epsilon-prediction loss, with EMA weights), the MNIST classifier (cross-entropy),
-and later a conditioned denoiser (batches that also carry a condition). It follows diffusers'
-``train_unconditional.py``: accelerate picks the device and mixed precision, saves/restores the full state
-(model, optimizer, learning-rate schedule, EMA, RNG) for resuming, and logs to TensorBoard.
+``fit(model, dataset, loss_fn, config, output_dir)`` trains any ``nn.Module`` whose loss on a batch
+``loss_fn(model, batch)`` returns a scalar: the DDPM (epsilon-prediction loss, with EMA weights), the
+text-to-digit model (the same loss on ``(image, caption ids)`` batches) and the MNIST classifier
+(cross-entropy). It follows diffusers' ``examples/unconditional_image_generation/train_unconditional.py``:
+accelerate places the model and chooses mixed precision, saves/restores the full state (model, optimizer,
+learning-rate schedule, EMA, global RNGs) for resuming, and logs to TensorBoard.
+
+Exact resume: besides what accelerate saves, every stream that feeds data is a function of ``(seed, epoch)``
+(:func:`mvadl.seeding.derive_seed`): the shuffling of epoch e is seeded with ``derive_seed(seed, "shuffle", e)``,
+and a dataset with ``set_epoch`` (the captioned MNIST) is told the epoch, so a run resumed after epoch k
+repeats epochs k+1.. of the uninterrupted run exactly.
 """
 from __future__ import annotations
 
@@ -12,9 +18,9 @@ import logging
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from accelerate import Accelerator
@@ -23,6 +29,11 @@ from diffusers.optimization import get_cosine_schedule_with_warmup
 from diffusers.training_utils import EMAModel
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
+
+from mvadl.data import DataError
+from mvadl.runner import option
+from mvadl.seeding import derive_seed
+from vae_diffusion.core.images import DataOptions
 
 logger = logging.getLogger(__name__)
 CHECKPOINT_PATTERN = re.compile(r"^epoch-(\d+)$")
@@ -41,7 +52,7 @@ class FitConfig:
     checkpoints_to_keep: int = 2
     log_every: int = 50  # optimizer steps
     max_grad_norm: float | None = 1.0
-    max_steps_per_epoch: int | None = None  # --quick: cut epochs short, same code path
+    max_steps_per_epoch: int | None = None  # cut epochs short (smoke runs, or "epochs" of a fixed number of steps)
     seed: int = 0
 
 
@@ -50,22 +61,24 @@ class FitResult:
     model: torch.nn.Module  # unwrapped, trained weights (not the EMA ones)
     ema: EMAModel | None
     accelerator: Accelerator
-    epoch_losses: list[float] = field(default_factory=list)
+    epoch_losses: list[float] = field(default_factory=list)  # of the epochs this call ran
     wall_time_s: float = 0.0
     start_epoch: int = 0
 
 
-def add_fit_arguments(parser) -> None:
-    """The command-line options every entry point built on :func:`fit` shares."""
-    parser.add_argument("--mixed-precision", default=None, choices=["no", "fp16", "bf16"],
-                        help="default: bf16 on a GPU, no on CPU")
-    parser.add_argument("--train-limit", type=int, default=None, help="use only the first N training images")
-    parser.add_argument("--resume", default=None, help="checkpoint folder, or 'latest' in --output-dir/checkpoints")
+@dataclass
+class FitOptions(DataOptions):
+    """The options of every entry point built on :func:`fit` (its config dataclasses subclass this one)."""
+
+    mixed_precision: str | None = option(None, "autocast precision; none: bf16 on a GPU, no on the CPU",
+                                            choices=["no", "fp16", "bf16"])
+    train_limit: int | None = option(None, "use only the first N training images")
+    resume: str | None = option(None, "checkpoint folder epoch-N, or 'latest' in OUTPUT_DIR/checkpoints")
 
 
-def default_mixed_precision(requested: str | None) -> str:
+def default_mixed_precision(requested: str | None, device) -> str:
     """``requested``, or bf16 on a GPU and no mixed precision on the CPU."""
-    return requested or ("bf16" if torch.cuda.is_available() else "no")
+    return requested or ("bf16" if torch.device(device).type == "cuda" else "no")
 
 
 def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
@@ -75,21 +88,35 @@ def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
+def resolve_checkpoint(resume: str, checkpoint_dir: Path) -> Path:
+    """The folder ``resume`` names (``"latest"``: the newest in ``checkpoint_dir``); a missing one is a DataError."""
+    path = latest_checkpoint(checkpoint_dir) if resume == "latest" else Path(resume)
+    if path is None:
+        raise DataError(f"{checkpoint_dir}: no epoch-N checkpoint to resume from (--resume latest)")
+    if not path.is_dir() or not CHECKPOINT_PATTERN.match(path.name):
+        raise DataError(f"{path}: not a checkpoint folder epoch-N to resume from")
+    return path
+
+
 def fit(model: torch.nn.Module, dataset: Dataset, loss_fn: Callable[[torch.nn.Module, tuple], torch.Tensor],
-        config: FitConfig, output_dir: str | Path, *, resume: str | None = None,
-        project_name: str = "train") -> FitResult:
+        config: FitConfig, output_dir: str | Path, *, resume: str | None = None, project_name: str = "train",
+        device=None) -> FitResult:
     """Train ``model`` on ``dataset`` by minimising ``loss_fn(model, batch)`` with AdamW + cosine schedule.
 
     ``output_dir`` receives ``logs/`` (TensorBoard) and ``checkpoints/epoch-N/`` (accelerate state);
     ``resume`` is a checkpoint folder or ``"latest"``, and training continues at the epoch after it.
+    ``device``: a CPU device keeps accelerate on the CPU; otherwise accelerate uses the GPU(s) it sees.
     """
     output_dir = Path(output_dir)
     checkpoint_dir = output_dir / "checkpoints"
+    resume_from = resolve_checkpoint(resume, checkpoint_dir) if resume else None
     accelerator = Accelerator(mixed_precision=config.mixed_precision, log_with="tensorboard",
+                              cpu=device is not None and torch.device(device).type == "cpu",
                               project_config=ProjectConfiguration(project_dir=str(output_dir),
                                                                   logging_dir=str(output_dir / "logs")))
     set_seed(config.seed)
-    loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True, drop_last=False)
+    shuffle = torch.Generator()  # re-seeded at every epoch: the order of epoch e depends on (seed, e) only
+    loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True, drop_last=False, generator=shuffle)
     steps_per_epoch = len(loader) if config.max_steps_per_epoch is None else min(len(loader),
                                                                                 config.max_steps_per_epoch)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
@@ -105,13 +132,10 @@ def fit(model: torch.nn.Module, dataset: Dataset, loss_fn: Callable[[torch.nn.Mo
         accelerator.register_for_checkpointing(ema)
 
     start_epoch = 0
-    if resume:
-        path = latest_checkpoint(checkpoint_dir) if resume == "latest" else Path(resume)
-        if path is None or not path.is_dir():
-            raise FileNotFoundError(f"no checkpoint to resume from: {resume!r} (looked in {checkpoint_dir})")
-        accelerator.load_state(str(path))
-        start_epoch = int(CHECKPOINT_PATTERN.match(path.name).group(1))
-        logger.info("resumed from %s at epoch %d", path, start_epoch)
+    if resume_from is not None:
+        accelerator.load_state(str(resume_from))
+        start_epoch = int(CHECKPOINT_PATTERN.match(resume_from.name).group(1))
+        logger.info("resumed from %s at epoch %d", resume_from, start_epoch)
 
     if accelerator.is_main_process:
         tracked = {k: v for k, v in asdict(config).items() if isinstance(v, (int, float, str, bool))}
@@ -120,6 +144,8 @@ def fit(model: torch.nn.Module, dataset: Dataset, loss_fn: Callable[[torch.nn.Mo
     started = time.perf_counter()
     global_step = start_epoch * steps_per_epoch
     for epoch in range(start_epoch, config.epochs):
+        shuffle.manual_seed(derive_seed(config.seed, "shuffle", epoch))
+        loader.set_epoch(epoch)  # passed on to a dataset with set_epoch (per-epoch captions)
         model.train()
         total, count = 0.0, 0
         bar = tqdm(loader, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}",
