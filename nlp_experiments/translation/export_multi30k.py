@@ -1,10 +1,8 @@
 """Export Multi30k through the project's data layer, train ONE joint SentencePiece model, encode every split.
 
-    python -m fairseq_ext.preprocessing.export_multi30k --data-dir DATA --langs en,de,fr --out-dir data-bin/multi30k
-
 Reads ``$DATA_DIR/multi30k/{train,val,test_2016_flickr}.{lang}.gz`` with :func:`mvadl.data.read_parallel`
 (which checks that the files exist, are aligned line by line and have no empty line), then writes under
-``--out-dir``:
+the output folder:
 
 * ``raw/{train,valid,test}.{lang}``: the original sentences (references for sacreBLEU);
 * ``spm.model`` / ``spm.vocab``: one SentencePiece model trained on the training text of all languages,
@@ -12,20 +10,18 @@ Reads ``$DATA_DIR/multi30k/{train,val,test_2016_flickr}.{lang}.gz`` with :func:`
 * ``spm/{train,valid,test}.{lang}``: every split encoded into space-separated pieces, the input of
   ``fairseq-preprocess``;
 * ``langid.json``: a character n-gram language identifier fitted on the training text
-  (:mod:`fairseq_ext.langid`), used for the off-target rate.
+  (:mod:`nlp_experiments.translation.langid`), used for the off-target rate.
 
-fairseq's split names are used (``val`` -> ``valid``, ``test_2016_flickr`` -> ``test``).
+fairseq's split names are used (``val`` -> ``valid``, ``test_2016_flickr`` -> ``test``). The entry point
+:mod:`nlp_experiments.translation.prepare` runs this, then fairseq-preprocess.
 """
 from __future__ import annotations
 
-import argparse
 import io
 import logging
-import sys
 from pathlib import Path
 
-from mvadl.cli import add_seed_argument, run_cli, setup_logging
-from mvadl.data import DataError, add_data_dir_argument, read_parallel
+from mvadl.data import DataError, read_parallel
 from mvadl.data.multi30k import LANGUAGES
 from mvadl.io import atomic_path, atomic_write_text
 
@@ -36,6 +32,7 @@ FAIRSEQ_SPLITS = {"train": "train", "val": "valid", "test_2016_flickr": "test"}
 
 
 def parse_langs(text: str) -> list[str]:
+    """``"en,de,fr"`` -> ``["en", "de", "fr"]``, checked against Multi30k's languages."""
     langs = [lang.strip() for lang in text.split(",") if lang.strip()]
     unknown = [lang for lang in langs if lang not in LANGUAGES]
     if unknown:
@@ -45,7 +42,7 @@ def parse_langs(text: str) -> list[str]:
     return langs
 
 
-def train_sentencepiece(sentences: list[str], prefix: Path, vocab_size: int, seed: int) -> Path:
+def train_sentencepiece(sentences: list[str], prefix: Path, vocab_size: int) -> Path:
     """Train a unigram SentencePiece model on ``sentences`` (all languages mixed); returns ``prefix.model``.
 
     ``character_coverage=1.0`` keeps every accented character of de/fr; ``hard_vocab_limit=False`` lets a
@@ -80,10 +77,10 @@ def write_lines(path: Path, lines: list[str]) -> None:
     atomic_write_text(path, "".join(line + "\n" for line in lines))
 
 
-def export(data_dir: str | None, langs: list[str], out_dir: Path, vocab_size: int, seed: int,
+def export(data_dir: str | Path | None, langs: list[str], out_dir: Path, vocab_size: int,
            max_train_lines: int | None = None) -> dict[str, int]:
     """Do the whole export; returns ``{fairseq_split: number of lines}``."""
-    from fairseq_ext.langid import CharNgramLanguageIdentifier
+    from nlp_experiments.translation.langid import CharNgramLanguageIdentifier
 
     texts = {}
     for split, name in FAIRSEQ_SPLITS.items():
@@ -96,39 +93,10 @@ def export(data_dir: str | None, langs: list[str], out_dir: Path, vocab_size: in
             write_lines(out_dir / "raw" / f"{name}.{lang}", lines)
 
     model = train_sentencepiece([line for lang in langs for line in texts["train"][lang]],
-                                out_dir / "spm", vocab_size, seed)
+                                out_dir / "spm", vocab_size)
     for name, by_lang in texts.items():
         for lang, lines in by_lang.items():
             write_lines(out_dir / "spm" / f"{name}.{lang}", encode_lines(model, lines))
     CharNgramLanguageIdentifier.fit(texts["train"]).save(out_dir / "langid.json")
     return {name: len(by_lang[langs[0]]) for name, by_lang in texts.items()}
 
-
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_data_dir_argument(parser)
-    parser.add_argument("--langs", default="en,de,fr", help="comma-separated languages (default: en,de,fr)")
-    parser.add_argument("--out-dir", type=Path, default=Path("data-bin/multi30k"),
-                        help="output folder (default: data-bin/multi30k)")
-    parser.add_argument("--vocab-size", type=int, default=8000, help="SentencePiece vocabulary size (default: 8000)")
-    parser.add_argument("--max-train-lines", type=int, default=None,
-                        help="use only the first N training lines (quick runs)")
-    add_seed_argument(parser, default=1)
-    return parser.parse_args(argv)
-
-
-def main(args: argparse.Namespace) -> int:
-    setup_logging()
-    try:
-        langs = parse_langs(args.langs)
-        counts = export(args.data_dir, langs, args.out_dir, args.vocab_size, args.seed, args.max_train_lines)
-    except DataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    logger.info("exported %s", counts)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(run_cli(main, parse_args))
