@@ -93,3 +93,36 @@ def test_criterion_logs_through_fairseq_metrics(trained):
              if "train_inner | " in line]
     assert inner and all("gn_ratio_x" in r and "gn_grad_x_00" in r for r in inner)
     assert any(root.joinpath("tb").rglob("events.out.tfevents.*"))
+
+
+def test_adaptive_softmax_loss_equals_fairseq_adaptive_loss(tmp_path):
+    """With --adaptive-softmax-cutoff the criterion's loss is fairseq's adaptive_loss (the exact log-likelihood)."""
+    import fairseq_ext
+    from fairseq import options, tasks
+    from fairseq.criterions.adaptive_loss import AdaptiveLoss
+
+    (tmp_path / "dict.txt").write_text("".join(f"w{i} {100 - i}\n" for i in range(40)))
+    parser = options.get_training_parser()
+    args = options.parse_args_and_arch(parser, [str(tmp_path), "--task", "language_modeling", "--user-dir",
+                                                fairseq_ext.__path__[0], "--cpu", "--arch", "mva_lm_prenorm_shallow",
+                                                "--decoder-embed-dim", "16", "--decoder-ffn-embed-dim", "32",
+                                                "--decoder-attention-heads", "2", "--adaptive-softmax-cutoff", "10,25",
+                                                "--adaptive-input", "--adaptive-input-cutoff", "10,25",
+                                                "--tie-adaptive-weights", "--tie-adaptive-proj", "--dropout", "0",
+                                                "--criterion", "mva_cross_entropy_gradnorm"])
+    task = tasks.setup_task(args)
+    model = task.build_model(args).eval()
+    criterion = task.build_criterion(args)
+    torch.manual_seed(0)
+    tokens = torch.randint(4, 44, (3, 9))
+    sample = {"net_input": {"src_tokens": tokens[:, :-1].contiguous(), "src_lengths": torch.full((3,), 8)},
+              "target": tokens[:, 1:].contiguous(), "ntokens": 24, "nsentences": 3}
+    with torch.no_grad():
+        loss, sample_size, _ = criterion(model, sample)
+        reference, _, _ = AdaptiveLoss(task, sentence_avg=False)(model, sample)
+        # and it is the full-vocabulary cross-entropy of the model's normalized probabilities
+        lprobs = model.get_normalized_probs(model(**sample["net_input"]), log_probs=True)
+        full = -lprobs.gather(-1, sample["target"].unsqueeze(-1)).sum()
+    assert sample_size == 24
+    assert float(loss) == pytest.approx(float(reference), rel=1e-5)
+    assert float(loss) == pytest.approx(float(full), rel=1e-4)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import torch
+import torch.nn.functional as F
 from fairseq.criterions import register_criterion
 from fairseq.criterions.cross_entropy import CrossEntropyCriterion, CrossEntropyCriterionConfig
 from fairseq.logging import metrics
@@ -94,6 +95,29 @@ class CrossEntropyGradNormCriterion(CrossEntropyCriterion):
         self._recorder: Optional[ResidualStreamRecorder] = None
         self._recorded_layers = None
         self._snapshot: Optional[List[torch.Tensor]] = None  # per-layer parameters before the last step
+
+    # ---------------------------------------------------------------- loss
+    def compute_loss(self, model, net_output, sample, reduce=True):
+        """Cross-entropy (sum over tokens, in nats); through the adaptive softmax when the model has one.
+
+        With ``--adaptive-softmax-cutoff`` the decoder's output layer is an adaptive softmax (Grave et al.
+        2017): the loss is then the exact log-likelihood over the full vocabulary, computed cluster by
+        cluster as fairseq's ``adaptive_loss`` does, which is much cheaper than a full 33k-way softmax.
+        """
+        adaptive_softmax = getattr(getattr(getattr(model, "module", model), "decoder", None),
+                                   "adaptive_softmax", None)
+        if adaptive_softmax is None:
+            return super().compute_loss(model, net_output, sample, reduce=reduce)
+        if not reduce:
+            raise NotImplementedError("per-token losses through the adaptive softmax are not supported")
+        target = model.get_targets(sample, net_output).reshape(-1)
+        logits, targets = adaptive_softmax(net_output[0], target)
+        loss = net_output[0].new_zeros(())
+        for cluster_logits, cluster_target in zip(logits, targets):
+            if cluster_target is not None:
+                loss = loss + F.cross_entropy(cluster_logits, cluster_target, ignore_index=self.padding_idx,
+                                              reduction="sum")
+        return loss, loss
 
     # ---------------------------------------------------------------- forward (before backward)
     def forward(self, model, sample, reduce=True):
