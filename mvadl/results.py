@@ -13,8 +13,9 @@ import math
 import os
 import platform
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from mvadl import REPO_ROOT
 from mvadl.io import atomic_write_text

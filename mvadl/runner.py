@@ -28,9 +28,10 @@ import sys
 import time
 import types
 import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from mvadl.seeding import derive_seed, numpy_generator, seed_everything, torch_generator
 
@@ -59,7 +60,17 @@ class ExperimentConfig:
         return dataclasses.asdict(self)
 
 
-Config = TypeVar("Config", bound=ExperimentConfig)
+@dataclass
+class ToolConfig:
+    """Base of a command that is not an experiment (no seed, no device): data fetching, the report."""
+
+    QUICK: ClassVar[dict] = {}
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+Config = TypeVar("Config", ExperimentConfig, ToolConfig)
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -83,7 +94,7 @@ def resolve_device(name: str = "auto"):
 class Context:
     """What a running experiment gets besides its config: device, seeds, clock and the results record."""
 
-    config: ExperimentConfig
+    config: Any
     device: Any
     started: float = field(default_factory=time.perf_counter)
 
@@ -106,9 +117,9 @@ class Context:
         from mvadl.results import describe_device, write_results
 
         return write_results(part, name, config=self.config.as_dict() if config is None else config,
-                             metrics=metrics, seed=self.config.seed,
+                             metrics=metrics, seed=getattr(self.config, "seed", None),
                              wall_time_s=self.elapsed() if wall_time_s is None else wall_time_s,
-                             device=describe_device(self.device), quick=self.config.quick)
+                             device=describe_device(self.device), quick=getattr(self.config, "quick", False))
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -138,7 +149,7 @@ def _add_option(parser: argparse.ArgumentParser, f: dataclasses.Field, tp: Any) 
     parser.add_argument(flag, **kwargs)
 
 
-def build_parser(config_cls: type[ExperimentConfig], prog: str | None = None,
+def build_parser(config_cls: type, prog: str | None = None,
                  doc: str | None = None) -> argparse.ArgumentParser:
     """An argparse parser with one option per field of ``config_cls``."""
     description, _, epilog = (doc or config_cls.__doc__ or "").strip().partition("\n\n")
@@ -173,8 +184,9 @@ def main(run: Callable[[Config, Context], Any], config_cls: type[Config], argv: 
 
     config = parse_config(config_cls, argv, prog, doc)
     setup_logging()
-    seed_everything(config.seed)
-    ctx = Context(config=config, device=resolve_device(config.device))
+    if hasattr(config, "seed"):
+        seed_everything(config.seed)
+    ctx = Context(config=config, device=resolve_device(config.device) if hasattr(config, "device") else None)
     try:
         status = run(config, ctx)
     except DataError as e:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 import pytest
 
@@ -22,7 +22,7 @@ class ToyConfig(ExperimentConfig):
     hidden: list[int] = option([1024, 1024], "hidden widths")
     lr: float = option(1e-3, "learning rate")
     name: str = option("metrics", "results name", choices=["metrics", "other"])
-    subset: Optional[int] = option(None, "first N images only")
+    subset: int | None = option(None, "first N images only")
     figures: bool = option(True, "draw figures")
     QUICK: ClassVar[dict] = {"epochs": 2, "hidden": [8]}
 
