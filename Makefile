@@ -1,5 +1,6 @@
 # One-command entry points. Both create/update .venv first (scripts/install.sh is idempotent).
-#   make test        install, then run the test suite (tiny generated data; real-data checks when DATA_DIR is set)
+#   make test        install, lint (ruff), then run the test suite (tiny generated data; real-data checks when DATA_DIR is set)
+#   make test-slow   the slow end-to-end checks (real scripts in subprocesses) that the default suite leaves out
 #   make report      install, then build report/report.pdf (+ .md, .ipynb) from results/ in seconds
 #   make reproduce   install, fetch/verify data, then run every experiment and write results/
 SHELL := /bin/bash
@@ -9,13 +10,16 @@ DATA_DIR ?= data
 SEED ?=
 export DATA_DIR
 
-.PHONY: install test test-slow report data reproduce reproduce-vae reproduce-diffusion reproduce-guidance reproduce-prenorm reproduce-nmt
+.PHONY: install test lint test-slow report data reproduce reproduce-vae reproduce-diffusion reproduce-guidance reproduce-prenorm reproduce-nmt
 
 install:
 	bash scripts/install.sh
 
-test: install
+test: install lint
 	$(PY) -m pytest -q
+
+lint: install
+	$(PY) -m ruff check .
 
 test-slow: install
 	$(PY) -m pytest -q -m slow
