@@ -207,12 +207,15 @@ def test_generate_into_a_requested_language(toy_data_bin, toy_training, tmp_path
 def test_a_failing_command_is_one_line_naming_its_log(tmp_path):
     import sys
 
+    from nlp_experiments.fairseq_runs import FairseqError, run_logged
+
     log = tmp_path / "train.log"
     command = [sys.executable, "-m", "no_such_fairseq_tool"]
-    with pytest.raises(fairseq_runs.FairseqError, match=re.escape(f"{log}: no_such_fairseq_tool failed (exit 1): ")
+    with pytest.raises(FairseqError, match=re.escape(f"{log}: no_such_fairseq_tool failed (exit 1): ")
                        + ".*No module named no_such_fairseq_tool"):
-        fairseq_runs.run_logged(command, log)
+        run_logged(command, log)
     assert "No module named" in log.read_text()  # the whole output is kept
+    assert run_logged(command, log, check=False) == 1  # or the status, for a caller that records failures
 
 
 def test_unknown_or_malformed_pairs_fail_clearly(toy_data_bin, capsys):

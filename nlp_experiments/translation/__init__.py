@@ -7,7 +7,8 @@ Library modules (no fairseq import; fairseq runs as a subprocess):
 * ``langid``: the character n-gram language identifier (scikit-learn) behind the off-target rate;
 * ``metrics``: sacreBLEU BLEU/chrF through its public API;
 * ``scoring``: fairseq-generate outputs -> BLEU, chrF, off-target rate per model and direction, heat map;
-* ``fairseq_runs``: fairseq command lines, running them with a log, reading a fairseq-train log back;
+* ``fairseq_runs``: the translation's fairseq command lines (run by the shared ``nlp_experiments.fairseq_runs``),
+  reading a fairseq-train log back;
 * ``commandline``: ``train zeroshot`` / ``translate "text"`` (bare words) for the runner's options.
 
 Entry points (``python -m nlp_experiments.translation.<name> --help``; ``scripts/*.sh`` call them):

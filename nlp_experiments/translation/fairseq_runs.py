@@ -1,9 +1,9 @@
-"""fairseq's command-line tools run as subprocesses with this project's plugin, and their logs read back.
+"""The translation experiment's fairseq commands (run as subprocesses with this project's plugin), and their
+logs read back.
 
-Nothing here imports fairseq: each step is ``python -m fairseq_cli.<tool> ... --user-dir fairseq_ext`` in a
-fresh interpreter (the same Python as the caller), exactly the command a user could type, with its output kept
-in a log file next to the run. The device comes from the runner (:func:`device_args`: ``--cpu`` unless the
-run's device is a GPU).
+Nothing here imports fairseq: the commands are run by :mod:`nlp_experiments.fairseq_runs` (``python -m
+fairseq_cli.<tool> ... --user-dir fairseq_ext`` in a fresh interpreter, the output in a log file next to the
+run, a failure a :class:`~nlp_experiments.fairseq_runs.FairseqError` naming that log).
 
 * :func:`prepare_data_bin`: Multi30k -> SentencePiece (:mod:`.export_multi30k`) -> ONE fairseq dictionary over
   every language's training pieces -> every language pair binarized with it (``--srcdict``/``--tgtdict``), so
@@ -20,81 +20,29 @@ import logging
 import re
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mvadl import REPO_ROOT
 from mvadl.data import DataError
-from mvadl.io import atomic_path, atomic_write_text
+from mvadl.io import atomic_write_text
 from mvadl.runner import ExperimentConfig, option
+from nlp_experiments.fairseq_runs import (
+    USER_DIR,
+    FairseqError,
+    device_args,
+    fairseq_command,
+    run_logged,
+    run_to_file,
+)
 from nlp_experiments.translation.languages import DIRECTIONS, LANGS
 
 logger = logging.getLogger(__name__)
 
-#: The plugin, passed to every fairseq command (``--user-dir``).
-USER_DIR = REPO_ROOT / "fairseq_ext"
 #: What ``train`` echoes of fairseq-train's output (all of it is in ``train.log``).
 TRAIN_ECHO = re.compile(r"train_inner|valid on|done training|Loaded checkpoint|Error")
-
-
-class FairseqError(DataError):
-    """A fairseq command failed; the message names its log file and quotes the log's last error line.
-
-    A :class:`DataError`, so the runner prints it as one line: the traceback, if any, is in the log.
-    """
-
-
-def fairseq_command(tool: str, *args: object) -> list[str]:
-    """``python -m fairseq_cli.<tool> args...`` with the interpreter running this code."""
-    return [sys.executable, "-m", f"fairseq_cli.{tool}", *map(str, args)]
-
-
-def device_args(device: Any) -> list[str]:
-    """fairseq's device options for the runner's ``ctx.device``: ``--cpu``, or the GPU's ``--device-id``."""
-    kind, _, index = str(device).partition(":")
-    if kind == "cpu":
-        return ["--cpu"]
-    return ["--device-id", index] if index else []
-
-
-def _last_error(log: Path) -> str:
-    lines = [line.strip() for line in log.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
-    errors = [line for line in lines if "Error" in line or "error:" in line]
-    return (errors or lines or ["(empty log)"])[-1]
-
-
-def run_logged(command: Sequence[str], log: Path, *, append: bool = False, echo: re.Pattern | None = None) -> None:
-    """Run ``command`` with stdout and stderr into ``log`` (and the lines matching ``echo`` onto stdout).
-
-    Raises :class:`FairseqError` naming ``log`` if the command fails.
-    """
-    log.parent.mkdir(parents=True, exist_ok=True)
-    logger.debug("running %s", " ".join(command))
-    with open(log, "a" if append else "w", encoding="utf-8") as out:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                encoding="utf-8", errors="replace", bufsize=1)
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            out.write(line)
-            if echo is not None and echo.search(line):
-                print(line, end="", flush=True)
-        status = proc.wait()
-    if status != 0:
-        raise FairseqError(f"{log}: {command[2]} failed (exit {status}): {_last_error(log)}")
-
-
-def run_to_file(command: Sequence[str], output: Path, log: Path) -> None:
-    """Run ``command`` with stdout into ``output`` (written only if it succeeds) and stderr into ``log``."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(output) as tmp:
-        with open(tmp, "w", encoding="utf-8") as out, open(log, "w", encoding="utf-8") as err:
-            status = subprocess.run(command, stdout=out, stderr=err).returncode
-        if status != 0:
-            raise FairseqError(f"{log}: {command[2]} failed (exit {status}): {_last_error(log)}")
 
 
 # ------------------------------------------------------------------------------------------- data-bin

@@ -12,10 +12,12 @@ the pre-norm product expands to I + sum_k J_A J_LN + ..., an identity path plus 
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
+
+from mvadl.seeding import derive_seed, torch_generator
 
 
 class SelfAttention(nn.Module):
@@ -81,26 +83,37 @@ def analytic_block_jacobian(block: NormBlock, x: torch.Tensor) -> torch.Tensor:
     return layer_norm_jacobian(summed, block.norm) @ (identity + flat_jacobian(block.attention, x))
 
 
-def make_stack(depth: int, dim: int, heads: int, pre_norm: bool, seed: int) -> nn.Sequential:
-    """``depth`` randomly initialized blocks (PyTorch's default init), reproducible from ``seed``."""
-    torch.manual_seed(seed)
-    return nn.Sequential(*[NormBlock(dim, heads, pre_norm) for _ in range(depth)]).double().eval()
+def make_stack(depth: int, dim: int, heads: int, pre_norm: bool, seed: int, base_seed: int = 0) -> nn.Sequential:
+    """``depth`` randomly initialized blocks (PyTorch's default init), drawn from the stream
+    ``derive_seed(base_seed, "jacobian_blocks", seed)`` without touching the global generator.
+
+    The stream depends on neither the depth nor the norm placement: the stack of depth L is the first L blocks
+    of the deeper ones, and the post-norm and pre-norm stacks of a seed have the same weights (common random
+    numbers: the curves differ by the placement of LayerNorm and the depth only).
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(base_seed, "jacobian_blocks", seed))
+        return nn.Sequential(*[NormBlock(dim, heads, pre_norm) for _ in range(depth)]).double().eval()
 
 
 def jacobian_norms_vs_depth(depths: Sequence[int], *, dim: int = 16, tokens: int = 8, heads: int = 2,
-                            seeds: Sequence[int] = (0, 1, 2), input_scale: float = 1.0) -> List[Dict]:
+                            seeds: Sequence[int] = (0, 1, 2), base_seed: int = 0,
+                            input_scale: float = 1.0) -> list[dict]:
     """||d x_L / d x_0|| at initialization for stacks of L post-norm / pre-norm blocks.
 
-    Returns one record per (norm, depth, seed) with the spectral norm, the RMS singular value
-    (||J||_F / sqrt(n)) and the distance of J from the identity relative to sqrt(n) (how much of the
-    map the identity path carries).
+    For each seed s (a repetition; its records say which): the blocks of :func:`make_stack` and one input
+    x_0 ~ N(0, input_scale^2) of shape (tokens, dim) from the stream
+    ``derive_seed(base_seed, "jacobian_input", s)`` (``base_seed``: the study's ``--seed``). Returns one record
+    per (norm, depth, seed) with the spectral norm, the RMS singular value (||J||_F / sqrt(n)), the smallest
+    singular value and the distance of J from the identity relative to sqrt(n) (how much of the map the
+    identity path carries).
     """
     records = []
     for pre_norm in (False, True):
         for depth in depths:
             for seed in seeds:
-                stack = make_stack(depth, dim, heads, pre_norm, seed)
-                generator = torch.Generator().manual_seed(1000 + seed)
+                stack = make_stack(depth, dim, heads, pre_norm, seed, base_seed)
+                generator = torch_generator(base_seed, "jacobian_input", seed)
                 x0 = input_scale * torch.randn(tokens, dim, generator=generator, dtype=torch.float64)
                 jac = flat_jacobian(stack, x0)
                 n = jac.shape[0]
