@@ -7,6 +7,9 @@
 # defines run MODULE ARGS... = python -m vae_diffusion.PART.MODULE ARGS... --seed SEED [--quick].
 PART=$1
 shift
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then  # the calling script's header comment
+  sed -n '2,/^set -euo pipefail/p' "$0" | grep '^#' | cut -c3-; exit 0
+fi
 PY=${PY:-.venv/bin/python}
 SEED=${SEED:-0}
 CLASSIFIER=${CLASSIFIER:-artifacts/mnist_classifier/v1/model.safetensors}

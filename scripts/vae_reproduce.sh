@@ -6,6 +6,7 @@
 # LOG_DIR.
 # The trainings are independent and run side by side; each logs to $LOG_DIR/<name>.log.
 set -euo pipefail
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^set -euo pipefail/p' "$0" | grep '^#' | cut -c3-; exit 0; fi
 PY=${PY:-.venv/bin/python}
 CKPT=${CKPT_DIR:-checkpoints/vae}
 LOGS=${LOG_DIR:-runs/vae}
