@@ -1,5 +1,6 @@
 # One-command entry points. Both create/update .venv first (scripts/install.sh is idempotent).
-#   make test        install, then run the test suite (tiny generated data; real-data checks when DATA_DIR is set)
+#   make test        install, lint (ruff), then run the test suite (tiny generated data; real-data checks when DATA_DIR is set)
+#   make test-slow   the slow end-to-end checks (real scripts in subprocesses) that the default suite leaves out
 #   make report      install, then build report/report.pdf (+ .md, .ipynb) from results/ in seconds
 #   make reproduce   install, fetch/verify data, then run every experiment and write results/
 SHELL := /bin/bash
@@ -9,13 +10,16 @@ DATA_DIR ?= data
 SEED ?=
 export DATA_DIR
 
-.PHONY: install test test-slow report data reproduce reproduce-vae reproduce-diffusion reproduce-guidance reproduce-prenorm reproduce-nmt
+.PHONY: install test lint test-slow report data reproduce reproduce-vae reproduce-diffusion reproduce-guidance reproduce-prenorm reproduce-nmt
 
 install:
 	bash scripts/install.sh
 
-test: install
+test: install lint
 	$(PY) -m pytest -q
+
+lint: install
+	$(PY) -m ruff check .
 
 test-slow: install
 	$(PY) -m pytest -q -m slow
@@ -43,9 +47,10 @@ reproduce-guidance: data
 reproduce-prenorm: data
 	SEED=$(SEED) bash scripts/prenorm_study.sh
 
-# NMT reference runs: both models side by side, one CPU thread each, 60 minutes each
+# NMT reference runs: both models side by side, one CPU thread each, 60 minutes each (python -m
+# nlp_experiments.translation.{prepare,train,evaluate}; each run records itself in results/nmt/)
 reproduce-nmt: data
-	bash scripts/prepare_multi30k.sh
-	OMP_NUM_THREADS=1 bash scripts/train_multilingual.sh zeroshot $(if $(SEED),--seed $(SEED)) & pid=$$!; \
-	OMP_NUM_THREADS=1 bash scripts/train_multilingual.sh direct $(if $(SEED),--seed $(SEED)) && wait $$pid
-	bash scripts/evaluate_multilingual.sh
+	PYTHON=$(PY) bash scripts/prepare_multi30k.sh
+	OMP_NUM_THREADS=1 PYTHON=$(PY) bash scripts/train_multilingual.sh zeroshot $(if $(SEED),--seed $(SEED)) & pid=$$!; \
+	OMP_NUM_THREADS=1 PYTHON=$(PY) bash scripts/train_multilingual.sh direct $(if $(SEED),--seed $(SEED)) && wait $$pid
+	PYTHON=$(PY) bash scripts/evaluate_multilingual.sh

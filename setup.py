@@ -1,5 +1,5 @@
-"""Installable package: the fairseq plugin (fairseq_ext), the image models (vae_diffusion) and the
-shared data/results layer (mvadl).
+"""Installable package: the fairseq plugin (fairseq_ext), the translation tools and drivers around it
+(nlp_experiments), the image models (vae_diffusion) and the shared data/results layer (mvadl).
 
 Dependencies are installed by scripts/install.sh (torch and fairseq need special handling, see the
 README), so ``install_requires`` lists only what pip can resolve on any platform.
@@ -12,6 +12,6 @@ setup(
     description="Reference implementation of the MVA deep-learning assignment: VAE, diffusion, "
     "multilingual translation and pre/post-norm transformers (fairseq plugins).",
     python_requires=">=3.10",
-    packages=find_packages(include=["mvadl*", "fairseq_ext*", "vae_diffusion*"]),
-    install_requires=["numpy", "tqdm", "matplotlib", "sacrebleu", "sentencepiece"],
+    packages=find_packages(include=["mvadl*", "fairseq_ext*", "nlp_experiments*", "vae_diffusion*"]),
+    install_requires=["numpy", "tqdm", "matplotlib", "sacrebleu>=2.3,<3", "sentencepiece", "scikit-learn"],
 )

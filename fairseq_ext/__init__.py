@@ -1,14 +1,17 @@
-"""fairseq ``--user-dir`` plugin of this project.
+"""fairseq ``--user-dir`` plugin of this project (import-only, like fairseq's ``examples/*/*_src``).
 
-Importing the package (``fairseq-train --user-dir fairseq_ext``) first makes two fixes to fairseq:
-the classes fairseq checkpoints hold are allowlisted so checkpoints load with
-``torch.load(weights_only=True)`` (``checkpoint_globals``), and the last batch of a split is no longer
-dropped (``batching_fix``). Then every subpackage is imported so its ``@register_*`` decorators run
-(fairseq itself would not import ``criterions/``).
+``fairseq-train --user-dir fairseq_ext`` imports this package; importing it imports every module so that its
+``@register_task`` / ``@register_model_architecture`` / ``@register_criterion`` decorators run (fairseq
+itself would not import ``criterions/``):
+
+* ``tasks/``: ``mva_multilingual_translation`` (multilingual translation with per-pair validation);
+* ``models/``: the Multi30k translation architectures and the pre/post-norm language-model presets;
+* ``criterions/``: ``mva_cross_entropy_gradnorm`` (per-layer gradient norms);
+* ``compat``: the two fixes to fairseq 0.12 / torch >= 2.6 (checkpoint allowlist, keep the last batch).
+  Importing ``compat`` applies them; that is the plugin's only import side effect, see its docstring for
+  why and how to drop each fix.
+
+The text tools around the plugin (language identifier, sacreBLEU scoring, the Multi30k export, the drivers
+that run fairseq) live in the sibling package ``nlp_experiments``, which does not import fairseq.
 """
-from fairseq_ext import batching_fix, checkpoint_globals
-
-checkpoint_globals.allow_fairseq_checkpoint_globals()
-batching_fix.keep_last_batch()
-
-from fairseq_ext import criterions, models, tasks  # noqa: E402,F401
+from fairseq_ext import compat, criterions, models, tasks  # noqa: F401

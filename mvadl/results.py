@@ -13,8 +13,9 @@ import math
 import os
 import platform
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from mvadl import REPO_ROOT
 from mvadl.io import atomic_write_text
@@ -78,20 +79,32 @@ def to_jsonable(value: Any) -> Any:
     return str(value)
 
 
+class UnknownRevisionError(RuntimeError):
+    """A reference run would be recorded without the git revision of its code."""
+
+
 def write_results(part: str, name: str, *, config: Any, metrics: Mapping[str, Any], seed: int | None,
-                  wall_time_s: float, device: str | None = None) -> Path:
+                  wall_time_s: float, device: str | None = None, quick: bool = False) -> Path:
     """Write ``results/<part>/<name>.json`` atomically and return its path.
 
     ``metrics`` keys are also copied to the top level of the file, so ``json["test_elbo"]`` works as
     well as ``json["metrics"]["test_elbo"]``; the reserved keys below cannot be used as metric names.
+    A reference run (not ``quick``) written into the repository's ``results/`` must know its git
+    revision: outside a git checkout set ``$GIT_REVISION``, else :class:`UnknownRevisionError` is raised
+    before anything is written.
     """
+    revision = git_revision()
+    if revision == "unknown" and not quick and results_dir().resolve() == (REPO_ROOT / "results").resolve():
+        raise UnknownRevisionError(
+            f"results/{part}/{name}.json: the git revision of the code is unknown (no .git here); "
+            "set GIT_REVISION=<commit> for a copy of the tree without its history")
     record = {
         "part": part,
         "name": name,
         "seed": seed,
         "device": device if device is not None else describe_device(),
         "wall_time_s": round(float(wall_time_s), 3),
-        "git_revision": git_revision(),
+        "git_revision": revision,
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "config": to_jsonable(config),
         "metrics": to_jsonable(dict(metrics)),

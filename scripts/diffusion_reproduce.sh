@@ -3,14 +3,16 @@
 # FID/KID of 1000-step samples, scheduler x steps study -> results/diffusion/.
 #   bash scripts/diffusion_reproduce.sh           # full run (H100: ~8 min; CPU: many hours, use a GPU)
 #   bash scripts/diffusion_reproduce.sh --quick   # same commands at smoke-test size, outputs under runs/diffusion_quick
-# Environment: PY (python), SEED (default 0), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR.
+# Environment: PY (python), SEED (default 0), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR, CLASSIFIER.
+# The classifier is retrained into $CKPT (results/diffusion/classifier.json records its accuracy and sha256), but
+# FID/KID are measured with $CLASSIFIER, by default the committed artifacts/mnist_classifier/v1 weights, so the
+# numbers stay comparable with the committed ones; CLASSIFIER=$CKPT/mnist_classifier/model.safetensors measures
+# with the new weights (publish them as artifacts/mnist_classifier/v2 to make them the default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/reproduce_common.sh diffusion "$@"
-WEIGHTS=results/diffusion/mnist_classifier.safetensors
-[[ ${#QUICK[@]} == 0 ]] || WEIGHTS=$CKPT/mnist_classifier.safetensors  # --quick never overwrites the committed one
-run classifier --weights "$WEIGHTS" --output-dir "$CKPT/mnist_classifier"
+run classifier --weights "$CKPT/mnist_classifier/model.safetensors" --output-dir "$CKPT/mnist_classifier"
 run train --output-dir "$CKPT/ddpm_mnist"
-run evaluate --model "$CKPT/ddpm_mnist/pipeline" --classifier "$WEIGHTS"
-run scheduler_study --model "$CKPT/ddpm_mnist/pipeline" --classifier "$WEIGHTS"
+run evaluate --model "$CKPT/ddpm_mnist/pipeline" --classifier "$CLASSIFIER"
+run scheduler_study --model "$CKPT/ddpm_mnist/pipeline" --classifier "$CLASSIFIER"
 echo "[diffusion] done: ${RESULTS_DIR:-results}/diffusion"

@@ -6,16 +6,19 @@
 # LOG_DIR.
 # The trainings are independent and run side by side; each logs to $LOG_DIR/<name>.log.
 set -euo pipefail
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^set -euo pipefail/p' "$0" | grep '^#' | cut -c3-; exit 0; fi
 PY=${PY:-.venv/bin/python}
 CKPT=${CKPT_DIR:-checkpoints/vae}
 LOGS=${LOG_DIR:-runs/vae}
 DEVICE=${DEVICE:-auto}
 SEED=${SEED:-0}
 QUICK=()
+STUDY=(--epochs 10 --is-samples 1000)                            # the Q2 models; --quick sizes them itself
 NAIVE=(--num-images 100 --max-samples 10000 --repeats 10 --is-samples 5000)
 if [[ "${1:-}" == "--quick" ]]; then
   QUICK=(--quick)
-  NAIVE=(--num-images 5 --max-samples 100 --repeats 2 --is-samples 50 --chunk-size 50)
+  STUDY=()
+  NAIVE=(--quick)                                                # naive_mc's QUICK: 5 images, L<=100, 2 repeats
 fi
 mkdir -p "$LOGS"
 train() {
@@ -29,7 +32,7 @@ if [[ "${WITH_IWAE:-0}" == 1 ]]; then                           # optional: IWAE
   train iwae_k50 --iw-samples 50 --no-figures & pids+=($!)
 fi
 ( for z in 2 5 20 50; do                                         # Q2 study: 10-epoch models per latent size
-    train "naive_mc_z$z" --z-dim "$z" --epochs 10 --is-samples 1000 --no-figures
+    train "naive_mc_z$z" --z-dim "$z" "${STUDY[@]}" --no-figures
   done ) & pids+=($!)
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done

@@ -1,10 +1,22 @@
 """A toy multi-parallel corpus in the Multi30k layout: en/de/fr captions built word by word from a small
-lexicon of real words, so they look like their language (for the language identifier) and are aligned."""
+lexicon of real words, so they look like their language (for the language identifier) and are aligned.
+
+Also the session fixtures of the translation tests (a pytest plugin: ``pytest_plugins = ["tests.nmt_toy_corpus"]``
+in tests/test_nmt_*.py and tests/test_fairseq_plugin.py): ONE data-bin and ONE fairseq-train run per test
+session, made as the user makes them, shared by every test that needs them.
+"""
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
+from mvadl import REPO_ROOT
 from tests.conftest import write_lines_gz
 
 LEXICON = {  # concept: (en, de, fr)
@@ -40,3 +52,50 @@ def write_toy_multi30k(root: Path, sizes=(("train", 300), ("val", 24), ("test_20
         for lang, lines in toy_captions(n, seed=offset).items():
             write_lines_gz(root / "multi30k" / f"{split}.{lang}.gz", lines)
     return root
+
+
+# ------------------------------------------------------------------------------------------------ fixtures
+DIRECT_PAIRS = "en-de,de-en,en-fr,fr-en,de-fr,fr-de"
+#: The quick training of the shared fixture: 4 updates of small batches (seconds on a CPU core).
+TOY_TRAIN_ARGS = ["--quick", "--eval-bleu", "--max-update", "4", "--max-tokens", "600"]
+
+
+#: Tiny models on a shared 2-core machine: one thread per process (several threads per tiny matrix product
+#: made a 4-update fairseq-train take 90 s instead of 5 s here).
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def run_command(command: list[str], env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command from the repository root with this Python as PYTHON (one thread); fail the test with its
+    output."""
+    proc = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHON": sys.executable, **ONE_THREAD, **(env or {})})
+    if check:
+        assert proc.returncode == 0, f"{command[:3]} failed:\n{(proc.stdout + proc.stderr)[-4000:]}"
+    return proc
+
+
+@pytest.fixture(scope="session")
+def toy_data_bin(tmp_path_factory) -> Path:
+    """``prepare`` (export, SentencePiece, fairseq-preprocess) of the toy corpus; its root holds multi30k/."""
+    from nlp_experiments.translation.fairseq_runs import prepare_data_bin
+
+    root = write_toy_multi30k(tmp_path_factory.mktemp("toy_multi30k"))
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in ONE_THREAD.items():
+            patch.setenv(name, value)  # for the fairseq-preprocess subprocesses
+        assert prepare_data_bin(root, list(LANGS), root / "bin", vocab_size=80)
+    return root / "bin"
+
+
+@pytest.fixture(scope="session")
+def toy_training(toy_data_bin, tmp_path_factory) -> dict:
+    """``bash scripts/train_multilingual.sh direct --quick --eval-bleu`` (4 updates) on the toy data-bin."""
+    runs = tmp_path_factory.mktemp("nmt_runs")
+    proc = run_command(["bash", "scripts/train_multilingual.sh", "direct", *TOY_TRAIN_ARGS, "--data-bin",
+                        str(toy_data_bin), "--save-dir", str(runs / "ckpt" / "direct"), "--runs-dir", str(runs)],
+                       {"RESULTS_DIR": str(runs / "results")})
+    return {"runs": runs, "stdout": proc.stdout, "stderr": proc.stderr, "save_dir": runs / "ckpt" / "direct",
+            "checkpoint": runs / "ckpt" / "direct" / "checkpoint_best.pt",
+            "record": json.loads((runs / "direct" / "training.json").read_text()),
+            "results": runs / "results"}

@@ -8,7 +8,7 @@ import pytest
 
 from mvadl.data import DataError
 from mvadl.data.catalog import DATASETS, DataFile
-from mvadl.data.fetch import ensure_datasets, verify
+from mvadl.data.download import ensure_datasets, verify
 from tests.conftest import REAL_DATA_DIR, needs_real_data
 
 

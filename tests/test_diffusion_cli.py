@@ -1,63 +1,113 @@
-"""End-to-end smoke test of the diffusion CLIs in their --quick form on tiny generated MNIST."""
+"""The diffusion entry points in their --quick form, in-process through the shared runner, on tiny generated MNIST:
+classifier, DDPM training with an exact resume, evaluation and the scheduler study."""
 import json
 
 import pytest
-from diffusers import DDPMPipeline
+import torch
+from safetensors.torch import load_file
 
+from mvadl.data import DataError
+from mvadl.runner import main
+from vae_diffusion.core import fit as fit_module
+from vae_diffusion.core.artifacts import sha256_file
+from vae_diffusion.core.pipelines import TRAINING_RECORD
 from vae_diffusion.diffusion import classifier, evaluate, scheduler_study, train
+from vae_diffusion.diffusion.evaluation import load_unconditional_pipeline
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-CLIS = (train, classifier, evaluate, scheduler_study)
+def cli(module, config_cls, *argv) -> int:
+    """``python -m <module> ARGV --device cpu`` in this process; returns the exit status."""
+    return main(module.run, config_cls, [*map(str, argv), "--device", "cpu"])
 
 
-@pytest.mark.parametrize("module", CLIS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
-def test_help(module, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        module.parse_args(["--help"])
-    assert exit_info.value.code == 0
-    assert "--seed" in capsys.readouterr().out
+def read(path):
+    return json.loads(path.read_text())
 
 
-def test_quick_pipeline_train_resume_evaluate_study(tiny_mnist, tmp_path, monkeypatch):
-    monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "results"))
+class Interrupted(Exception):
+    """Stands for a run killed right after a checkpoint."""
+
+
+def interrupt_after_first_checkpoint(monkeypatch):
+    """Make :func:`vae_diffusion.core.fit.fit` stop (raise) right after saving epoch 1, as a killed run would."""
+    save = fit_module._save_checkpoint
+
+    def save_then_stop(accelerator, checkpoint_dir, epoch, keep):
+        save(accelerator, checkpoint_dir, epoch, keep)
+        if epoch == 1:
+            raise Interrupted
+
+    monkeypatch.setattr(fit_module, "_save_checkpoint", save_then_stop)
+
+
+def same_weights(a, b) -> bool:
+    first, second = load_file(str(a)), load_file(str(b))
+    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_quick_train_resumes_exactly_then_evaluate_and_study(tiny_mnist, tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    monkeypatch.setenv("RESULTS_DIR", str(results))
     weights = tmp_path / "classifier.safetensors"
-    classifier.main(classifier.parse_args(["--quick", "--data-dir", str(tiny_mnist), "--weights", str(weights),
-                                           "--output-dir", str(tmp_path / "clf")]))
-    assert weights.is_file()
+    assert cli(classifier, classifier.ClassifierConfig, "--quick", "--data-dir", tiny_mnist, "--weights", weights,
+               "--output-dir", tmp_path / "clf") == 0
+    record = read(results / "diffusion" / "classifier_quick.json")
+    assert record["classifier_sha256"] == sha256_file(weights) and 0 <= record["test_accuracy"] <= 1
 
+    # batches of 4 of the 12 training images: 3 steps per epoch, so the order of an epoch matters
+    common = ["--quick", "--data-dir", tiny_mnist, "--batch-size", 4]
+    assert cli(train, train.TrainConfig, *common, "--epochs", 2, "--output-dir", tmp_path / "whole") == 0
+    uninterrupted = read(results / "diffusion" / "ddpm_training_quick.json")
     run_dir = tmp_path / "ddpm"
-    common = ["--quick", "--data-dir", str(tiny_mnist), "--output-dir", str(run_dir)]
-    pipeline_dir = train.main(train.parse_args(common))
-    assert (run_dir / "checkpoints" / "epoch-0001").is_dir()
+    with monkeypatch.context() as patch:
+        interrupt_after_first_checkpoint(patch)
+        with pytest.raises(Interrupted):
+            cli(train, train.TrainConfig, *common, "--epochs", 2, "--output-dir", run_dir)
+    assert (run_dir / "checkpoints" / "epoch-0001").is_dir() and not (run_dir / "pipeline").exists()
     assert any((run_dir / "logs").rglob("events.out.tfevents.*"))
-    train.main(train.parse_args(common + ["--epochs", "2", "--resume", "latest"]))
-    assert (run_dir / "checkpoints" / "epoch-0002").is_dir()
-    record = json.loads((tmp_path / "results" / "diffusion" / "ddpm_training_quick.json").read_text())
-    assert len(record["epoch_losses"]) == 1  # only epoch 2 ran after resuming from epoch 1
-    pipeline = DDPMPipeline.from_pretrained(str(pipeline_dir))
-    assert pipeline.unet.config.sample_size == 32
+    assert cli(train, train.TrainConfig, *common, "--epochs", 2, "--resume", "latest", "--output-dir", run_dir) == 0
+    resumed = read(results / "diffusion" / "ddpm_training_quick.json")
+    assert len(uninterrupted["epoch_losses"]) == 2 and len(resumed["epoch_losses"]) == 1  # only epoch 2 ran
+    assert resumed["epoch_losses"][0] == uninterrupted["epoch_losses"][1]
+    assert same_weights(run_dir / "checkpoints" / "epoch-0002" / "model.safetensors",
+                        tmp_path / "whole" / "checkpoints" / "epoch-0002" / "model.safetensors")
+    pipeline_dir = run_dir / "pipeline"
+    assert same_weights(pipeline_dir / "unet" / "diffusion_pytorch_model.safetensors",  # the EMA weights
+                        tmp_path / "whole" / "pipeline" / "unet" / "diffusion_pytorch_model.safetensors")
+    training = read(pipeline_dir / TRAINING_RECORD)
+    assert training["images_per_epoch"] == 12 and training["images_seen"] == 24
+    assert training["config"]["mixed_precision"] == "no" and training["config"]["epochs"] == 2
 
-    model_args = ["--quick", "--data-dir", str(tiny_mnist), "--model", str(pipeline_dir),
-                  "--classifier", str(weights)]
-    metrics = json.loads(evaluate.main(evaluate.parse_args(model_args)).read_text())
+    model_args = ["--quick", "--data-dir", tiny_mnist, "--model", pipeline_dir, "--classifier", weights]
+    assert cli(evaluate, evaluate.EvaluateConfig, *model_args) == 0
+    metrics = read(results / "diffusion" / "ddpm_metrics_quick.json")["metrics"]
     for key in ("classifier_test_accuracy", "fid", "kid", "fid_real_vs_real", "kid_real_vs_real", "n_samples"):
-        assert key in metrics
+        assert metrics[key] is not None
     assert metrics["n_samples"] == 5  # capped by the 5 tiny test images
+    assert metrics["classifier_sha256"] == sha256_file(weights)
     assert 0 <= metrics["confident_fraction"] <= 1 and metrics["confidence_threshold"] == 0.9
-    training = json.loads((tmp_path / "results" / "diffusion" / "ddpm_training_quick.json").read_text())
-    assert metrics["training_seconds"] == training["metrics"]["training_time_s"]
-    assert training["metrics"]["images_per_epoch"] == 12  # all 12 tiny training images (4 steps x batch >= 12)
-    assert metrics["training_images_seen"] == training["config"]["epochs"] * 12
+    # the training cost comes from the pipeline folder, not from results/
+    assert metrics["training_seconds"] == training["training_time_s"] and metrics["training_images_seen"] == 24
+    assert (results / "diffusion" / "ddpm_samples_quick.png").stat().st_size > 0
 
-    study = json.loads(scheduler_study.main(scheduler_study.parse_args(model_args)).read_text())
+    assert cli(scheduler_study, scheduler_study.SchedulerStudyConfig, *model_args) == 0
+    study = read(results / "diffusion" / "scheduler_metrics_quick.json")
     assert {(c["scheduler"], c["steps"]) for c in study["cells"]} == {
         (name, steps) for name in ("Euler", "Euler Ancestral", "DPM-Solver++ 2M") for steps in (2, 4)}
+    assert study["classifier_sha256"] == sha256_file(weights)
     for name in ("scheduler_grid_quick.png", "scheduler_convergence_quick.png", "scheduler_fid_quick.png"):
-        assert (tmp_path / "results" / "diffusion" / name).stat().st_size > 0
+        assert (results / "diffusion" / name).stat().st_size > 0
 
 
-def test_evaluate_rejects_a_folder_without_a_pipeline(tmp_path):
-    with pytest.raises(FileNotFoundError, match="model_index.json"):
-        evaluate.load_pipeline(tmp_path, "cpu")
+def test_missing_inputs_are_one_line_errors(tiny_mnist, tmp_path, capsys):
+    with pytest.raises(DataError, match="model_index.json"):
+        load_unconditional_pipeline(tmp_path, "cpu")
+    missing = tmp_path / "nowhere"
+    assert cli(evaluate, evaluate.EvaluateConfig, "--quick", "--model", missing) == 1
+    assert capsys.readouterr().err == f"error: {missing}: pipeline folder not found; train one with " \
+                                      "python -m vae_diffusion.diffusion.train\n"
+    assert cli(train, train.TrainConfig, "--quick", "--data-dir", tiny_mnist, "--resume", "latest",
+               "--output-dir", tmp_path / "run") == 1
+    assert "no epoch-N checkpoint to resume from" in capsys.readouterr().err

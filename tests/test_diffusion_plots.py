@@ -1,8 +1,14 @@
 """Plot functions on tiny inputs (Agg backend)."""
 import numpy as np
 
-from vae_diffusion.diffusion.plots import (image_grid, plot_convergence, plot_convergence_panels,
-                                           plot_fid_vs_evaluations, plot_samples, plot_scheduler_grid)
+from vae_diffusion.diffusion.plots import (
+    image_grid,
+    plot_convergence,
+    plot_convergence_panels,
+    plot_fid_vs_evaluations,
+    plot_samples,
+    plot_scheduler_grid,
+)
 
 
 def test_image_grid_shape():

@@ -3,10 +3,16 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
-from vae_diffusion.diffusion.sampling import (CONFIG_FIXES, SCHEDULERS, initial_noise, make_scheduler, sample, sample_in_batches,
-                                              unet_denoiser)
+from vae_diffusion.diffusion.sampling import (
+    CONFIG_FIXES,
+    SCHEDULERS,
+    initial_noise,
+    make_scheduler,
+    sample,
+    sample_in_batches,
+    unet_denoiser,
+)
 from vae_diffusion.diffusion.unet import build_noise_scheduler, build_unet
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -1,12 +1,15 @@
-"""End to end: fairseq-preprocess, fairseq-train with our --user-dir (and resume), fairseq-generate.
+"""The plugin package: import-only layout, the two compatibility fixes (fairseq_ext.compat), and fairseq's own
+command-line tools with ``--user-dir fairseq_ext``.
 
-Runs the real fairseq command-line entry points (``python -m fairseq_cli.*``) on tiny generated
-parallel data on the CPU, so the plugin's import path and the checkpoint allowlist are exercised
-exactly as a user's command would exercise them.
+The checkpoint checks use the session's toy multilingual training (tests/nmt_toy_corpus.py). The slow test
+runs the plain fairseq pipeline (preprocess, train, resume, generate) with the plugin loaded, as a user's
+command would.
 """
 from __future__ import annotations
 
 import ast
+import json
+import os
 import random
 import re
 import subprocess
@@ -17,8 +20,89 @@ import pytest
 import torch
 
 from mvadl import REPO_ROOT
+from tests.nmt_toy_corpus import ONE_THREAD
+
+pytest_plugins = ["tests.nmt_toy_corpus"]
 
 USER_DIR = str(REPO_ROOT / "fairseq_ext")
+
+
+def test_plugin_package_only_imports_and_registers():
+    """``__init__`` is imports only; no module but ``compat`` runs anything at import (besides registering)."""
+    init = ast.parse((REPO_ROOT / "fairseq_ext" / "__init__.py").read_text())
+    assert all(isinstance(node, (ast.Import, ast.ImportFrom)) for node in init.body[1:])
+    assert [alias.name for node in init.body[1:] for alias in node.names] == ["compat", "criterions", "models",
+                                                                              "tasks"]
+    packages = sorted(p.name for p in (REPO_ROOT / "fairseq_ext").iterdir() if p.is_dir() and p.name != "__pycache__")
+    assert packages == ["criterions", "models", "tasks"]  # the tools around the plugin live in nlp_experiments
+    for path in sorted((REPO_ROOT / "fairseq_ext").glob("[!_]*/**/*.py")) + [REPO_ROOT / "fairseq_ext" / "compat.py"]:
+        calls = [node for node in ast.parse(path.read_text()).body
+                 if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)]
+        expected = ["allow_fairseq_checkpoint_globals", "keep_last_batch"] if path.name == "compat.py" else []
+        assert [ast.unparse(call.value.func) for call in calls] == expected, path
+
+
+def test_text_tools_do_not_import_fairseq():
+    """Nothing in nlp_experiments (translation, prenorm, the shared fairseq_runs) imports fairseq or the plugin."""
+    code = ("import sys, pkgutil, importlib, nlp_experiments as n\n"
+            "for m in pkgutil.walk_packages(n.__path__, 'nlp_experiments.'): importlib.import_module(m.name)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('fairseq', 'fairseq_cli', 'fairseq_ext')))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"
+
+
+@pytest.fixture(scope="module")
+def checkpoint_globals(toy_training):
+    """In a fresh interpreter (without the plugin): the unsafe globals of the session's checkpoints, and what
+    ``torch.load(weights_only=True)`` says about them."""
+    checkpoints = sorted(str(p) for p in toy_training["save_dir"].glob("*.pt"))
+    code = ("import json, sys, torch\n"
+            "unsafe = torch.serialization.get_unsafe_globals_in_checkpoint\n"
+            "needed = sorted({g for p in sys.argv[1:] for g in unsafe(p)})\n"
+            "try:\n    torch.load(sys.argv[1], weights_only=True); error = ''\n"
+            "except Exception as e:\n    error = str(e)\n"
+            "print(json.dumps({'needed': needed, 'error': error}))")
+    proc = subprocess.run([sys.executable, "-c", code, *checkpoints], capture_output=True, text=True, check=True)
+    return {"checkpoints": checkpoints, **json.loads(proc.stdout.strip().splitlines()[-1])}
+
+
+def test_allowlist_is_exactly_what_checkpoints_hold(checkpoint_globals):
+    """Every global a fairseq checkpoint pickles is allowlisted, and nothing more is."""
+    from fairseq_ext.compat import FAIRSEQ_CHECKPOINT_GLOBALS
+
+    assert len(checkpoint_globals["checkpoints"]) >= 2  # best and last (and the interval checkpoint)
+    allowed = {f"{g.__module__}.{g.__qualname__}" for g in FAIRSEQ_CHECKPOINT_GLOBALS}
+    assert set(checkpoint_globals["needed"]) == allowed
+    import fairseq_ext  # noqa: F401  (compat allowlists them)
+
+    state = torch.load(checkpoint_globals["checkpoints"][0], weights_only=True)
+    assert state["optimizer_history"][-1]["num_updates"] > 0
+
+
+def test_without_allowlist_weights_only_load_fails(checkpoint_globals):
+    """Why compat allowlists: plain torch.load(weights_only=True) refuses a fairseq checkpoint."""
+    assert "Unsupported global" in checkpoint_globals["error"]
+
+
+def test_last_partial_batch_is_kept():
+    """fairseq drops a last batch that is not a multiple of --required-batch-size-multiple; we keep it.
+
+    The first assertion is the upstream bug: when it fails, fairseq keeps the tail itself and compat's
+    ``keep_last_batch`` can go."""
+    import numpy as np
+    from fairseq.data import data_utils
+
+    from fairseq_ext.compat import original_batch_by_size
+
+    indices = np.arange(20)
+    kwargs = dict(num_tokens_vec=np.full(20, 5), max_sentences=8, required_batch_size_multiple=8)
+    assert sum(map(len, original_batch_by_size(indices, None, **kwargs))) == 16  # the upstream bug
+    batches = data_utils.batch_by_size(indices, None, **kwargs)
+    assert [len(b) for b in batches] == [8, 8, 4]
+    assert np.concatenate(batches).tolist() == list(range(20))
+
+
+# ---------------------------------------------------------------- fairseq's own pipeline with the plugin (slow)
 TINY_TRANSFORMER = [
     "--arch", "transformer", "--share-all-embeddings",
     "--encoder-layers", "1", "--decoder-layers", "1",
@@ -33,7 +117,7 @@ TINY_TRANSFORMER = [
 def fairseq(module: str, *args: str, cwd: Path) -> str:
     """Run ``python -m fairseq_cli.<module>``; return stdout+stderr, failing the test with it on error."""
     proc = subprocess.run([sys.executable, "-m", f"fairseq_cli.{module}", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env={**os.environ, **ONE_THREAD})
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"fairseq_cli.{module} failed:\n{output[-4000:]}"
     return output
@@ -52,70 +136,26 @@ def write_toy_parallel(folder: Path, n: int, seed: int) -> None:
     (folder / f"{folder.name}.tgt").write_text("\n".join(tgt) + "\n")
 
 
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    """Preprocess, train 4 updates, resume to 8, generate; returns the paths and command outputs."""
-    root = tmp_path_factory.mktemp("fairseq_e2e")
+@pytest.mark.slow
+def test_fairseq_pipeline_with_the_plugin(tmp_path):
+    """fairseq-preprocess, fairseq-train --user-dir (4 updates, then resumed to 8), fairseq-generate --user-dir."""
     for split, n in (("train", 160), ("valid", 20), ("test", 20)):
-        (root / split).mkdir()
-        write_toy_parallel(root / split, n, seed=len(split))
+        (tmp_path / split).mkdir()
+        write_toy_parallel(tmp_path / split, n, seed=len(split))
     fairseq("preprocess", "--source-lang", "src", "--target-lang", "tgt", "--joined-dictionary",
             "--trainpref", "train/train", "--validpref", "valid/valid", "--testpref", "test/test",
-            "--destdir", "bin", "--workers", "1", cwd=root)
+            "--destdir", "bin", "--workers", "1", cwd=tmp_path)
     common = ["bin", "--user-dir", USER_DIR, "--save-dir", "ckpt", "--tensorboard-logdir", "tb", *TINY_TRANSFORMER]
-    first = fairseq("train", *common, "--max-update", "4", cwd=root)
-    resumed = fairseq("train", *common, "--max-update", "8", cwd=root)
+    fairseq("train", *common, "--max-update", "4", cwd=tmp_path)
+    resumed = fairseq("train", *common, "--max-update", "8", cwd=tmp_path)
+    assert re.search(r"Loaded checkpoint ckpt/checkpoint_last\.pt \(epoch \d+ @ 4 updates\)", resumed)
+    import fairseq_ext  # noqa: F401  (compat allowlists fairseq's checkpoint classes)
+
+    state = torch.load(tmp_path / "ckpt" / "checkpoint_last.pt", weights_only=True)
+    assert state["optimizer_history"][-1]["num_updates"] == 8
+    assert any((tmp_path / "tb").rglob("events.out.tfevents.*"))
     generated = fairseq("generate", "bin", "--user-dir", USER_DIR, "--path", "ckpt/checkpoint_last.pt",
                         "--gen-subset", "test", "--beam", "2", "--batch-size", "8", "--scoring", "sacrebleu",
-                        "--cpu", cwd=root)
-    return {"root": root, "first": first, "resumed": resumed, "generated": generated}
-
-
-def test_train_resumes_from_its_checkpoint(pipeline):
-    assert re.search(r"Loaded checkpoint ckpt/checkpoint_last\.pt \(epoch \d+ @ 4 updates\)", pipeline["resumed"])
-    import fairseq_ext  # noqa: F401  (allowlists fairseq's checkpoint classes)
-    state = torch.load(pipeline["root"] / "ckpt" / "checkpoint_last.pt", weights_only=True)
-    assert state["optimizer_history"][-1]["num_updates"] == 8
-    assert any((pipeline["root"] / "tb").rglob("events.out.tfevents.*"))
-
-
-def test_generate_scores_with_sacrebleu(pipeline):
-    assert re.search(r"Generate test with beam=2: BLEU = \d+\.\d+ .* \(BP = ", pipeline["generated"])
-    hypotheses = [line for line in pipeline["generated"].splitlines() if line.startswith("H-")]
-    assert len(hypotheses) == 20
-
-
-def test_allowlist_is_exactly_what_checkpoints_hold(pipeline):
-    """Every global a fairseq checkpoint pickles is allowlisted, and nothing more is."""
-    from fairseq_ext.checkpoint_globals import FAIRSEQ_CHECKPOINT_GLOBALS
-
-    # In a fresh interpreter: once fairseq_ext is imported, allowlisted names are no longer "unsafe".
-    code = ("import sys, torch; print(sorted({g for p in sys.argv[1:] "
-            "for g in torch.serialization.get_unsafe_globals_in_checkpoint(p)}))")
-    checkpoints = [str(p) for p in (pipeline["root"] / "ckpt").glob("*.pt")]
-    proc = subprocess.run([sys.executable, "-c", code, *checkpoints], capture_output=True, text=True, check=True)
-    needed = set(ast.literal_eval(proc.stdout))
-    allowed = {f"{g.__module__}.{g.__qualname__}" for g in FAIRSEQ_CHECKPOINT_GLOBALS}
-    assert needed == allowed
-
-
-def test_without_allowlist_weights_only_load_fails(pipeline):
-    """Documents why the plugin allowlists: plain torch.load(weights_only=True) refuses the checkpoint."""
-    code = f"import torch; torch.load({str(pipeline['root'] / 'ckpt' / 'checkpoint_last.pt')!r}, weights_only=True)"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode != 0 and "Unsupported global" in proc.stderr
-
-
-def test_last_partial_batch_is_kept():
-    """fairseq drops a last batch that is not a multiple of --required-batch-size-multiple; we keep it."""
-    import numpy as np
-    import fairseq_ext  # noqa: F401
-    from fairseq.data import data_utils
-    from fairseq_ext.batching_fix import _original_batch_by_size
-
-    indices = np.arange(20)
-    kwargs = dict(num_tokens_vec=np.full(20, 5), max_sentences=8, required_batch_size_multiple=8)
-    assert sum(map(len, _original_batch_by_size(indices, None, **kwargs))) == 16  # the upstream bug
-    batches = data_utils.batch_by_size(indices, None, **kwargs)
-    assert [len(b) for b in batches] == [8, 8, 4]
-    assert np.concatenate(batches).tolist() == list(range(20))
+                        "--cpu", cwd=tmp_path)
+    assert re.search(r"Generate test with beam=2: BLEU = \d+\.\d+ .* \(BP = ", generated)
+    assert len([line for line in generated.splitlines() if line.startswith("H-")]) == 20  # the last batch too

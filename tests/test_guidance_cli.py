@@ -1,44 +1,82 @@
-"""End-to-end smoke test of the Q19 CLIs (--quick) on tiny generated MNIST: train, resume, negative-prompt study."""
+"""The Q19 entry points (--quick) in-process through the shared runner, on tiny generated MNIST: training with an
+exact resume (captions included), then the negative-prompt study."""
 import json
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
+from mvadl.runner import main
+from vae_diffusion.core import fit as fit_module
+from vae_diffusion.core.artifacts import sha256_file
+from vae_diffusion.core.classifier import DEFAULT_WEIGHTS
 from vae_diffusion.guidance import negative_prompt, train
 from vae_diffusion.guidance.pipeline import TextToDigitPipeline
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.mark.parametrize("module", (train, negative_prompt), ids=lambda m: m.__name__.rsplit(".", 1)[-1])
-def test_help(module, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        module.parse_args(["--help"])
-    assert exit_info.value.code == 0
-    assert "--seed" in capsys.readouterr().out
+def cli(module, config_cls, *argv) -> int:
+    return main(module.run, config_cls, [*map(str, argv), "--device", "cpu"])
 
 
-def test_quick_train_resume_and_negative_prompt_study(tiny_mnist, tmp_path, monkeypatch):
-    monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "results"))
+def read(path):
+    return json.loads(path.read_text())
+
+
+class Interrupted(Exception):
+    """Stands for a run killed right after a checkpoint."""
+
+
+def interrupt_after_first_checkpoint(monkeypatch):
+    """Make :func:`vae_diffusion.core.fit.fit` stop (raise) right after saving epoch 1, as a killed run would."""
+    save = fit_module._save_checkpoint
+
+    def save_then_stop(accelerator, checkpoint_dir, epoch, keep):
+        save(accelerator, checkpoint_dir, epoch, keep)
+        if epoch == 1:
+            raise Interrupted
+
+    monkeypatch.setattr(fit_module, "_save_checkpoint", save_then_stop)
+
+
+def same_weights(a, b) -> bool:
+    first, second = load_file(str(a)), load_file(str(b))
+    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_quick_train_resumes_exactly_then_negative_prompt_study(tiny_mnist, tmp_path, monkeypatch, capsys):
+    results = tmp_path / "results"
+    monkeypatch.setenv("RESULTS_DIR", str(results))
+    # batches of 4 of the 12 images, 3 steps per epoch: epoch 2 sees every image again, with new captions
+    common = ["--quick", "--data-dir", tiny_mnist, "--batch-size", 4, "--steps-per-epoch", 3]
+    assert cli(train, train.TrainConfig, *common, "--epochs", 2, "--output-dir", tmp_path / "whole") == 0
+    uninterrupted = read(results / "guidance" / "training_quick.json")
     run_dir = tmp_path / "t2d"
-    common = ["--quick", "--data-dir", str(tiny_mnist), "--output-dir", str(run_dir)]
-    pipeline_dir = train.main(train.parse_args(common))
-    assert (run_dir / "checkpoints" / "epoch-0001").is_dir()
+    with monkeypatch.context() as patch:
+        interrupt_after_first_checkpoint(patch)
+        with pytest.raises(Interrupted):
+            cli(train, train.TrainConfig, *common, "--epochs", 2, "--output-dir", run_dir)
+    assert (run_dir / "checkpoints" / "epoch-0001").is_dir() and not (run_dir / "pipeline").exists()
     assert any((run_dir / "logs").rglob("events.out.tfevents.*"))
-    train.main(train.parse_args(common + ["--epochs", "2", "--resume", "latest"]))
-    assert (run_dir / "checkpoints" / "epoch-0002").is_dir()
-    record = json.loads((tmp_path / "results" / "guidance" / "training_quick.json").read_text())
+    assert cli(train, train.TrainConfig, *common, "--epochs", 2, "--resume", "latest", "--output-dir", run_dir) == 0
+    record = read(results / "guidance" / "training_quick.json")
     assert len(record["metrics"]["epoch_losses"]) == 1  # only epoch 2 ran after resuming from epoch 1
-    assert record["config"]["caption_dropout"] == 0.1
+    assert record["metrics"]["epoch_losses"][0] == uninterrupted["metrics"]["epoch_losses"][1]
+    assert same_weights(run_dir / "checkpoints" / "epoch-0002" / "model.safetensors",
+                        tmp_path / "whole" / "checkpoints" / "epoch-0002" / "model.safetensors")
+    assert record["config"]["caption_dropout"] == 0.1 and record["config"]["mixed_precision"] == "no"
+    pipeline_dir = run_dir / "pipeline"
     pipe = TextToDigitPipeline.from_pretrained(str(pipeline_dir))
     assert pipe.unet.config.cross_attention_dim == pipe.text_encoder.config.hidden_size
 
-    out = negative_prompt.main(negative_prompt.parse_args(["--quick", "--model", str(pipeline_dir)]))
-    result = json.loads(out.read_text())
-    metrics = result["metrics"]
+    assert cli(negative_prompt, negative_prompt.NegativePromptConfig, "--quick", "--model", pipeline_dir) == 0
+    metrics = read(results / "guidance" / "metrics_quick.json")["metrics"]
     for key in ("concept_rate_without_negative", "concept_rate_with_negative", "digit_kept_rate", "mask_iou_mean",
                 "n_samples", "guidance_scale"):
-        assert key in metrics
+        assert metrics[key] is not None
     assert metrics["n_samples"] == 8 and metrics["negative_prompt"] == "red"
+    assert metrics["classifier_sha256"] == sha256_file(DEFAULT_WEIGHTS)
     assert [s["guidance_scale"] for s in metrics["sweep"]] == [1.0, 3.0, 5.0]  # + the main run at scale 5
     scale_one = metrics["sweep"][0]
     assert scale_one["mask_iou_mean"] == 1.0 and scale_one["mean_abs_change"] == 0.0  # no guidance: no effect
@@ -46,8 +84,10 @@ def test_quick_train_resume_and_negative_prompt_study(tiny_mnist, tmp_path, monk
         assert scale_one["centroid_shift_px_median"] == 0.0
     assert len(metrics["per_pair"]["mask_iou"]) == len(metrics["per_pair"]["centroid_shift_px"]) == 8
     for name in ("negative_prompt_quick.png", "difference_map_quick.png", "guidance_sweep_quick.png"):
-        assert (tmp_path / "results" / "guidance" / name).stat().st_size > 0
+        assert (results / "guidance" / name).stat().st_size > 0
 
-    with pytest.raises(ValueError, match="stroke colour"):
-        negative_prompt.main(negative_prompt.parse_args(["--quick", "--model", str(pipeline_dir),
-                                                         "--negative-prompt", "desert"]))
+    capsys.readouterr()
+    assert cli(negative_prompt, negative_prompt.NegativePromptConfig, "--quick", "--model", pipeline_dir,
+               "--negative-prompt", "desert") == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {pipeline_dir}: ") and "stroke colour" in error and error.count("\n") == 1

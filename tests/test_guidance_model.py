@@ -4,8 +4,15 @@ import pytest
 import torch
 from diffusers import DDIMScheduler
 
-from vae_diffusion.guidance.captions import (CAPTION_WORDS, STROKE_PRIOR, CaptionConfig, CaptionedMnist, caption,
-                                             draw_attributes, render)
+from vae_diffusion.guidance.captions import (
+    CAPTION_WORDS,
+    STROKE_PRIOR,
+    CaptionConfig,
+    CaptionedMnist,
+    caption,
+    draw_attributes,
+    render,
+)
 from vae_diffusion.guidance.detect import centroid_shift, mask_iou, read_digits
 from vae_diffusion.guidance.model import TextConditionedDenoiser, build_text_unet
 from vae_diffusion.guidance.pipeline import TextToDigitPipeline, classifier_free_guidance
@@ -62,6 +69,24 @@ def test_dataset_items_and_caption_statistics():
     assert 0.38 < mentions_colour < 0.62
     with pytest.raises(ValueError, match="cannot pad"):
         CaptionedMnist(np.zeros((2, 40, 40), np.uint8), np.zeros(2), lambda c: c)
+
+
+def test_captions_depend_only_on_seed_epoch_and_index():
+    """What makes the resume exact: an item is the same whatever was read before, and new in the next epoch."""
+    tokenizer = build_tokenizer()
+    images, labels = np.stack([stroke_digit()] * 40), np.arange(40) % 10
+
+    def dataset(seed=3):
+        return CaptionedMnist(images, labels, lambda c: tokenize(tokenizer, c), seed=seed)
+
+    forward, backward = dataset(), dataset()
+    ids_forward = [forward[i][1] for i in range(40)]
+    ids_backward = [backward[i][1] for i in reversed(range(40))][::-1]
+    assert all(torch.equal(a, b) for a, b in zip(ids_forward, ids_backward))
+    assert all(torch.equal(forward[i][1], ids_forward[i]) for i in range(40))  # reading again: the same caption
+    forward.set_epoch(1)
+    assert sum(not torch.equal(forward[i][1], ids_forward[i]) for i in range(40)) > 10  # a new draw per epoch
+    assert any(not torch.equal(dataset(seed=4)[i][1], ids_forward[i]) for i in range(40))
 
 
 def test_tokenizer_round_trip_and_unknown_words(tmp_path):

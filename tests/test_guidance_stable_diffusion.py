@@ -12,7 +12,10 @@ import numpy as np
 import pytest
 import torch
 
+from mvadl.data import DataError
+from mvadl.runner import main
 from vae_diffusion.guidance import negative_prompt
+from vae_diffusion.guidance.evaluation import SD_NEGATIVE, SD_PROMPT, generate, load_guided_pipeline
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -69,17 +72,17 @@ def tiny_sd(tmp_path_factory) -> Path:
 
 def test_quick_run_on_a_local_stable_diffusion_folder(tiny_sd, tmp_path, monkeypatch):
     monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "results"))
-    args = negative_prompt.parse_args(["--model", str(tiny_sd), "--quick", "--device", "cpu", "--batch-size", "3"])
-    json_path = negative_prompt.main(args)
+    assert main(negative_prompt.run, negative_prompt.NegativePromptConfig,
+                ["--model", str(tiny_sd), "--quick", "--device", "cpu", "--batch-size", "3"]) == 0
 
     out = tmp_path / "results" / "guidance"
-    assert json_path == out / "stable_diffusion_negative_prompt_quick.json"
+    json_path = out / "stable_diffusion_negative_prompt_quick.json"
     figure = out / "stable_diffusion_negative_prompt_quick.png"
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     record = json.loads(json_path.read_text())
     config, metrics = record["config"], record["metrics"]
-    assert config["prompt"] == negative_prompt.SD_PROMPT == "a photograph of an astronaut riding a horse"
-    assert config["negative_prompt"] == negative_prompt.SD_NEGATIVE == "desert"
+    assert config["prompt"] == SD_PROMPT == "a photograph of an astronaut riding a horse"
+    assert config["negative_prompt"] == SD_NEGATIVE == "desert"
     assert config["pipeline"] == "StableDiffusionPipeline"
     assert config["model"] == str(tiny_sd) and config["num_inference_steps"] == 3
     assert metrics["n_samples"] == 4  # --quick: 4 figure pairs, here in batches of 3 and 1
@@ -89,28 +92,28 @@ def test_quick_run_on_a_local_stable_diffusion_folder(tiny_sd, tmp_path, monkeyp
 
 
 def test_same_seed_same_negative_prompt_gives_the_same_images(tiny_sd):
-    pipe = negative_prompt.load_guided_pipeline(tiny_sd, torch.device("cpu"))
+    pipe = load_guided_pipeline(tiny_sd, torch.device("cpu"))
     kwargs = dict(guidance_scale=5.0, num_inference_steps=2)
-    prompts = [negative_prompt.SD_PROMPT] * 2
-    first = negative_prompt.generate(pipe, prompts, None, seeds=[3, 4], batch_size=2, **kwargs)
-    second = negative_prompt.generate(pipe, prompts, None, seeds=[3, 4], batch_size=2, **kwargs)
+    prompts = [SD_PROMPT] * 2
+    first = generate(pipe, prompts, None, seeds=[3, 4], batch_size=2, **kwargs)
+    second = generate(pipe, prompts, None, seeds=[3, 4], batch_size=2, **kwargs)
     assert first.shape == (2, 16, 16, 3) and first.dtype == np.float32
     assert 0 <= first.min() and first.max() <= 1
     np.testing.assert_array_equal(first, second)
     assert not np.array_equal(first[0], first[1])  # different seeds, different noise
     # image i comes from seeds[i] whatever the batching
-    alone = negative_prompt.generate(pipe, prompts[:1], None, seeds=[4], batch_size=1, **kwargs)
+    alone = generate(pipe, prompts[:1], None, seeds=[4], batch_size=1, **kwargs)
     np.testing.assert_allclose(alone[0], first[1], atol=1e-4)
     # the negative prompt is what changes the image, not the noise
-    negative = negative_prompt.generate(pipe, prompts, "desert", seeds=[3, 4], batch_size=2, **kwargs)
+    negative = generate(pipe, prompts, "desert", seeds=[3, 4], batch_size=2, **kwargs)
     assert np.abs(negative - first).mean() > 0
 
 
 def test_a_folder_without_model_index_is_refused(tmp_path):
     folder = tmp_path / "not-a-pipeline"
     folder.mkdir()
-    with pytest.raises(FileNotFoundError, match=re.escape(str(folder)) + ".*model_index.json"):
-        negative_prompt.load_guided_pipeline(folder, torch.device("cpu"))
+    with pytest.raises(DataError, match=re.escape(str(folder)) + ".*model_index.json"):
+        load_guided_pipeline(folder, torch.device("cpu"))
 
 
 def test_a_pipeline_without_negative_prompt_is_refused(tmp_path):
@@ -120,5 +123,5 @@ def test_a_pipeline_without_negative_prompt_is_refused(tmp_path):
                        norm_num_groups=2, down_block_types=("DownBlock2D",) * 2, up_block_types=("UpBlock2D",) * 2)
     folder = tmp_path / "ddpm"
     DDPMPipeline(unet=unet, scheduler=DDPMScheduler(num_train_timesteps=10)).save_pretrained(str(folder))
-    with pytest.raises(ValueError, match="DDPMPipeline does not take a negative_prompt"):
-        negative_prompt.load_guided_pipeline(folder, torch.device("cpu"))
+    with pytest.raises(DataError, match="DDPMPipeline does not take a negative_prompt"):
+        load_guided_pipeline(folder, torch.device("cpu"))

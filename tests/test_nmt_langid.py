@@ -1,52 +1,66 @@
-"""The character n-gram language identifier (fairseq_ext.langid) and the sacreBLEU statistics helpers."""
+"""The character n-gram language identifier (scikit-learn) and the sacreBLEU metrics (public API)."""
 from __future__ import annotations
 
+import json
 import math
 
+import numpy as np
 import pytest
 
-from fairseq_ext.evaluation.translation_metrics import (
-    METRIC_NAMES, corpus_statistics, decode_sentencepiece, score_from_statistics,
-)
-from fairseq_ext.langid import CharNgramLanguageIdentifier, char_ngrams
+from mvadl.data import DataError
+from nlp_experiments.translation.langid import CharNgramLanguageIdentifier
+from nlp_experiments.translation.metrics import METRIC_NAMES, corpus_score, signature
 from tests.conftest import REAL_DATA_DIR, needs_real_data
 from tests.nmt_toy_corpus import toy_captions
 
 
-def test_char_ngrams_pad_and_lowercase():
-    grams = char_ngrams("Ab", orders=(1, 2))
-    assert grams == {" ": 2, "a": 1, "b": 1, " a": 1, "ab": 1, "b ": 1}
-
-
-def test_accuracy_on_held_out_toy_text(tmp_path):
+def test_accuracy_on_held_out_toy_text_and_json_round_trip(tmp_path):
     identifier = CharNgramLanguageIdentifier.fit(toy_captions(200, seed=0))
     held_out = toy_captions(100, seed=1)
-    predictions = [(lang, identifier.predict(s)) for lang, lines in held_out.items() for s in lines]
-    accuracy = sum(a == b for a, b in predictions) / len(predictions)
-    assert accuracy >= 0.98
-    reloaded = CharNgramLanguageIdentifier.load(identifier.save(tmp_path / "langid.json"))
-    assert [reloaded.predict(s) for _, s in predictions[:20]] == [identifier.predict(s) for _, s in predictions[:20]]
+    sentences = [s for lines in held_out.values() for s in lines]
+    truth = [lang for lang, lines in held_out.items() for _ in lines]
+    predicted = identifier.predict_many(sentences)
+    assert sum(a == b for a, b in zip(truth, predicted)) / len(truth) >= 0.98
+    path = identifier.save(tmp_path / "langid.json")
+    assert json.loads(path.read_text())["format"].startswith("mvadl-langid")  # data, not a pickle
+    reloaded = CharNgramLanguageIdentifier.load(path)
+    assert reloaded.predict_many(sentences) == predicted
+    np.testing.assert_array_equal(reloaded.scores(sentences[:20]), identifier.scores(sentences[:20]))
 
 
 def test_naive_bayes_score_matches_formula():
-    """score_l(x) = sum_g c_g log p(g|l), p(g|l) = (count + alpha) / (N_l + alpha V)."""
-    identifier = CharNgramLanguageIdentifier.fit({"x": ["ab"], "y": ["b"]}, orders=(1,), alpha=1.0)
-    vocabulary = {" ", "a", "b"}
-    # language x: counts " ":2 a:1 b:1 (N=4); sentence "a" has n-grams " ":2, "a":1
-    expected = 2 * math.log(3 / (4 + len(vocabulary))) + math.log(2 / (4 + len(vocabulary)))
-    assert identifier.scores("a")["x"] == pytest.approx(expected)
+    """score_l(x) = sum_g c_g log p(g|l) + log prior, p(g|l) = (count_l(g) + alpha) / (N_l + alpha V), over the
+    character 1-3-grams of each word padded with spaces (char_wb)."""
+    identifier = CharNgramLanguageIdentifier.fit({"x": ["ab"], "y": ["b"]}, alpha=1.0)
+    # char_wb n-grams of " ab ": " ", "a", "b", " " | " a", "ab", "b " | " ab", "ab "; of " b ": " ", "b", " ",
+    # " b", "b ", " b "
+    counts_x = {" ": 2, "a": 1, "b": 1, " a": 1, "ab": 1, "b ": 1, " ab": 1, "ab ": 1}
+    counts_y = {" ": 2, "b": 1, " b": 1, "b ": 1, " b ": 1}
+    vocabulary = set(counts_x) | set(counts_y)
+    assert set(identifier.vectorizer.vocabulary_) == vocabulary
+    # sentence "a": n-grams " ":2, "a":1, " a":1, "a ":1, " a ":1 ("a " and " a " are out of the vocabulary)
+    sentence = {" ": 2, "a": 1, " a": 1}
+    expected = {lang: math.log(0.5) + sum(c * math.log((counts.get(g, 0) + 1) / (sum(counts.values()) + len(
+        vocabulary))) for g, c in sentence.items()) for lang, counts in (("x", counts_x), ("y", counts_y))}
+    scores = dict(zip(identifier.languages, identifier.scores(["a"])[0]))
+    assert scores == pytest.approx(expected)
+    assert identifier.predict("a") == "x"
 
 
-def test_off_target_rate():
+def test_off_target_rate_and_errors(tmp_path):
     identifier = CharNgramLanguageIdentifier.fit(toy_captions(200, seed=0))
     fr = toy_captions(10, seed=2)["fr"]
     de = toy_captions(10, seed=2)["de"]
     assert identifier.off_target_rate(fr, "fr") == 0.0
     assert identifier.off_target_rate(fr[:5] + de[:5], "fr") == 0.5
+    assert identifier.off_target_rate([], "fr") == 0.0
     with pytest.raises(ValueError, match="no profile"):
         identifier.off_target_rate(fr, "cs")
-    with pytest.raises(FileNotFoundError, match="prepare_multi30k"):
-        CharNgramLanguageIdentifier.load("/nonexistent/langid.json")
+    with pytest.raises(DataError, match="langid.json: language identifier profile not found.*prepare_multi30k"):
+        CharNgramLanguageIdentifier.load(tmp_path / "langid.json")
+    (tmp_path / "old.json").write_text(json.dumps({"orders": [1, 2, 3], "log_probs": {}}))
+    with pytest.raises(DataError, match="old.json: not a language identifier profile.*--force"):
+        CharNgramLanguageIdentifier.load(tmp_path / "old.json")
 
 
 @needs_real_data
@@ -56,22 +70,19 @@ def test_accuracy_on_real_multi30k_val():
     identifier = CharNgramLanguageIdentifier.fit({k: v[:3000] for k, v in read_parallel(
         "train", ["en", "de", "fr"], REAL_DATA_DIR).items()})
     val = read_parallel("val", ["en", "de", "fr"], REAL_DATA_DIR)
-    correct = sum(identifier.predict(s) == lang for lang, lines in val.items() for s in lines)
+    correct = sum(p == lang for lang, lines in val.items() for p in identifier.predict_many(lines))
     assert correct / sum(map(len, val.values())) >= 0.98
 
 
-def test_summed_statistics_give_corpus_scores():
+def test_metrics_are_sacrebleu_corpus_scores():
     import sacrebleu
 
     hyps = ["a dog runs on the grass .", "two men talk", "the red car is fast .", "a cat"]
     refs = ["a dog runs on grass .", "two men are talking .", "a red car .", "a cat sleeps ."]
-    for name, corpus in (("bleu", sacrebleu.corpus_bleu), ("chrf", sacrebleu.corpus_chrf)):
-        halves = [corpus_statistics(name, hyps[:2], refs[:2]), corpus_statistics(name, hyps[2:], refs[2:])]
-        summed = [a + b for a, b in zip(*halves)]
-        assert score_from_statistics(name, summed) == pytest.approx(corpus(hyps, [refs]).score)
-    assert set(METRIC_NAMES) == {"bleu", "chrf"}
-    assert score_from_statistics("bleu", [0.0] * 10) == 0.0
-
-
-def test_decode_sentencepiece():
-    assert decode_sentencepiece("\u2581Un \u2581chien \u2581cour t .") == "Un chien court."
+    assert corpus_score("bleu", hyps, refs) == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score)
+    assert corpus_score("chrf", hyps, refs) == pytest.approx(sacrebleu.corpus_chrf(hyps, [refs]).score)
+    assert set(METRIC_NAMES) == {"bleu", "chrf"} and corpus_score("bleu", [], []) == 0.0
+    assert signature("bleu").startswith("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.")
+    assert signature("chrf").startswith("nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:2.")
+    with pytest.raises(ValueError, match="3 hypotheses for 4 references"):
+        corpus_score("bleu", hyps[:3], refs)

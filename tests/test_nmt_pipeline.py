@@ -1,44 +1,28 @@
 """Multilingual translation end to end on a toy corpus: prepare -> task/model checks -> train -> generate.
 
-The toy corpus (tests/nmt_toy_corpus.py) has the Multi30k layout, so the real scripts run on it:
-``scripts/prepare_multi30k.sh`` (joint SentencePiece, one dictionary), ``scripts/train_multilingual.sh
-direct --quick --eval-bleu`` (fairseq-train with ``--user-dir fairseq_ext``) and ``fairseq-generate
---user-dir fairseq_ext`` into a requested language.
+The toy corpus (tests/nmt_toy_corpus.py) has the Multi30k layout, so the real commands run on it: ``prepare``
+(joint SentencePiece, one dictionary, fairseq-preprocess), ``bash scripts/train_multilingual.sh direct --quick
+--eval-bleu`` (fairseq-train with ``--user-dir fairseq_ext``, once per session) and fairseq-generate into a
+requested language.
 """
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
+import shutil
 from argparse import Namespace
 from pathlib import Path
 
 import pytest
 import torch
 
-from mvadl import REPO_ROOT
-from tests.nmt_toy_corpus import write_toy_multi30k
+from mvadl.runner import main, parse_config
+from nlp_experiments.translation import fairseq_runs
+from nlp_experiments.translation.commandline import bare_words_as
+from tests.nmt_toy_corpus import DIRECT_PAIRS, ONE_THREAD, TOY_TRAIN_ARGS, run_command, write_toy_multi30k
 
-USER_DIR = str(REPO_ROOT / "fairseq_ext")
-DIRECT_PAIRS = "en-de,de-en,en-fr,fr-en,de-fr,fr-de"
+pytest_plugins = ["tests.nmt_toy_corpus"]
 
-
-def run(command: list[str], env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHON": sys.executable, **(env or {})})
-    if check:
-        assert proc.returncode == 0, f"{command[:3]} failed:\n{(proc.stdout + proc.stderr)[-4000:]}"
-    return proc
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory) -> Path:
-    root = write_toy_multi30k(tmp_path_factory.mktemp("toy_multi30k"))
-    out = root / "bin"
-    run(["bash", "scripts/prepare_multi30k.sh", "--out-dir", str(out), "--vocab-size", "80"], {"DATA_DIR": str(root)})
-    return out
+USER_DIR = str(fairseq_runs.USER_DIR)
 
 
 def build_task(data_bin: Path, *extra: str, pairs: str = DIRECT_PAIRS):
@@ -54,21 +38,26 @@ def build_task(data_bin: Path, *extra: str, pairs: str = DIRECT_PAIRS):
     return cfg, tasks.setup_task(cfg.task)
 
 
-def test_prepare_writes_one_shared_dictionary_and_is_idempotent(prepared):
-    dicts = {lang: (prepared / f"dict.{lang}.txt").read_text() for lang in ("en", "de", "fr")}
-    assert dicts["en"] == dicts["de"] == dicts["fr"] == (prepared / "dict.txt").read_text()
+def test_prepare_writes_one_shared_dictionary_and_is_idempotent(toy_data_bin, capsys):
+    from nlp_experiments.translation.prepare import PrepareConfig, run
+
+    dicts = {lang: (toy_data_bin / f"dict.{lang}.txt").read_text() for lang in ("en", "de", "fr")}
+    assert dicts["en"] == dicts["de"] == dicts["fr"] == (toy_data_bin / "dict.txt").read_text()
     for pair in ("en-de", "en-fr", "de-fr"):
         for split in ("train", "valid", "test"):
-            assert (prepared / f"{split}.{pair}.{pair[:2]}.bin").is_file()
-    assert (prepared / "spm.model").is_file() and (prepared / "langid.json").is_file()
-    assert (prepared / "raw" / "test.fr").read_text().splitlines()[0].endswith(" .")
-    again = run(["bash", "scripts/prepare_multi30k.sh", "--out-dir", str(prepared), "--vocab-size", "80"],
-                {"DATA_DIR": str(prepared.parent)})
-    assert "up to date" in again.stdout
+            assert (toy_data_bin / f"{split}.{pair}.{pair[:2]}.bin").is_file()
+    assert (toy_data_bin / "spm.model").is_file() and (toy_data_bin / "langid.json").is_file()
+    assert (toy_data_bin / "raw" / "test.fr").read_text().splitlines()[0].endswith(" .")
+    stamp = (toy_data_bin / ".stamp").read_text()
+    assert main(run, PrepareConfig, ["--data-dir", str(toy_data_bin.parent), "--out-dir", str(toy_data_bin),
+                                     "--vocab-size", "80", "--device", "cpu"]) == 0
+    assert (toy_data_bin / ".stamp").read_text() == stamp and "up to date" in capsys.readouterr().err
+    assert parse_config(PrepareConfig, ["--quick"]).vocab_size == 1000  # QUICK, unless given explicitly
+    assert parse_config(PrepareConfig, ["--quick", "--vocab-size", "80"]).vocab_size == 80
 
 
-def test_batches_carry_the_right_language_tokens(prepared):
-    args, task = build_task(prepared)
+def test_batches_carry_the_right_language_tokens(toy_data_bin, one_torch_thread):
+    args, task = build_task(toy_data_bin)
     dictionary = task.source_dictionary
     langtok = {lang: dictionary.index(f"__{lang}__") for lang in ("en", "de", "fr")}
     assert len(set(langtok.values())) == 3 and dictionary.unk() not in langtok.values()
@@ -95,8 +84,8 @@ def test_batches_carry_the_right_language_tokens(prepared):
     assert {f"{names[s]}-{names[t]}" for s, t in seen} == set(DIRECT_PAIRS.split(","))
 
 
-def test_all_embeddings_are_one_tensor(prepared):
-    cfg, task = build_task(prepared)
+def test_all_embeddings_are_one_tensor(toy_data_bin, one_torch_thread):
+    cfg, task = build_task(toy_data_bin)
     model = task.build_model(cfg.model)
     shared = model.encoder.embed_tokens.weight
     assert model.decoder.embed_tokens.weight is shared
@@ -104,28 +93,36 @@ def test_all_embeddings_are_one_tensor(prepared):
     assert shared.shape == (len(task.source_dictionary), 256)
     assert (len(model.encoder.layers), len(model.decoder.layers)) == (3, 3)
     assert model.encoder.layers[0].self_attn.num_heads == 4 and model.encoder.layers[0].fc1.out_features == 1024
-    small_cfg, small = build_task(prepared, "--encoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64")
+    small_cfg, small = build_task(toy_data_bin, "--encoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64")
     small_model = small.build_model(small_cfg.model)
     assert small_model.decoder.embed_tokens.embedding_dim == 32  # flags override the architecture's defaults
 
 
-def test_per_pair_validation_metrics(prepared):
+def test_per_pair_validation_metrics_are_corpus_scores_over_batches(toy_data_bin, one_torch_thread):
+    """Per-pair loss, BLEU, chrF and off-target rate; BLEU/chrF of a validation in two batches are the corpus
+    scores of all its translations (sacreBLEU's corpus_score), not a mean of batch scores."""
     from fairseq import utils
     from fairseq.logging import metrics
 
+    from nlp_experiments.translation.metrics import corpus_score
+
     torch.manual_seed(0)
-    args, task = build_task(prepared, "--encoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64",
+    args, task = build_task(toy_data_bin, "--encoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64",
                             "--encoder-layers", "1", "--decoder-layers", "1", "--eval-pair-bleu",
                             "--eval-pair-generation-args", '{"beam": 1, "max_len_a": 0, "max_len_b": 5}')
     model, criterion = task.build_model(args.model), task.build_criterion(args.criterion)
     task.load_dataset("valid")
     valid = task.dataset("valid")
-    batch = valid.collater([valid[i] for i in range(len(valid))])
-    loss, sample_size, log = task.valid_step(batch, model, criterion)
-    pooled_loss, pooled_size, _ = super(type(task), task).valid_step(batch, model, criterion)
-    assert float(loss) == pytest.approx(float(pooled_loss), rel=1e-4) and sample_size == pooled_size
+    halves = [valid.collater([valid[i] for i in range(start, len(valid), 2)]) for start in (0, 1)]
+    logs = []
+    task.begin_valid_epoch(1, model)
     with metrics.aggregate(new_root=True) as agg:
-        task.reduce_metrics([log], criterion)
+        for half in halves:
+            loss, sample_size, log = task.valid_step(half, model, criterion)
+            pooled_loss, pooled_size, _ = super(type(task), task).valid_step(half, model, criterion)
+            assert float(loss) == pytest.approx(float(pooled_loss), rel=1e-4) and sample_size == pooled_size
+            task.reduce_metrics([log], criterion)
+            logs.append(log)
         values = agg.get_smoothed_values()
     pairs = DIRECT_PAIRS.split(",")
     for prefix in ("loss", "bleu", "chrf", "off_target"):
@@ -134,42 +131,72 @@ def test_per_pair_validation_metrics(prepared):
         assert values[f"{prefix}_mean"] == pytest.approx(sum(per_pair) / len(per_pair), abs=1e-3)
     assert all(0.0 <= values[f"off_target_{pair}"] <= 1.0 for pair in pairs)
     assert utils.item(values["loss"]) > 0
+    translations = [t for log in logs for t in log["pair_translations:de-fr"]]  # both batches
+    assert len(translations) == 24 and task.validation_translations["de-fr"] == translations
+    hypotheses, references = [h for h, _ in translations], [r for _, r in translations]
+    assert values["chrf_de-fr"] == pytest.approx(round(corpus_score("chrf", hypotheses, references), 2))
+    assert values["bleu_de-fr"] == pytest.approx(round(corpus_score("bleu", hypotheses, references), 2))
+    task.begin_valid_epoch(2, model)  # the next validation starts afresh
+    with metrics.aggregate(new_root=True):
+        task.reduce_metrics([logs[0]], criterion)
+    assert task.validation_translations["de-fr"] == logs[0]["pair_translations:de-fr"]
 
 
-@pytest.fixture(scope="module")
-def trained(prepared, tmp_path_factory):
-    runs = tmp_path_factory.mktemp("nmt_runs")
-    out = run(["bash", "scripts/train_multilingual.sh", "direct", "--quick", "--eval-bleu", "--data-bin",
-               str(prepared), "--save-dir", str(runs / "ckpt" / "direct")], {"RUNS_DIR": str(runs), "QUICK_MAX_UPDATE": "6"})
-    return {"runs": runs, "stdout": out.stdout, "checkpoint": runs / "ckpt" / "direct" / "checkpoint_best.pt"}
-
-
-def test_training_logs_per_pair_scores_to_console_and_tensorboard(trained):
-    valid_lines = [line for line in trained["stdout"].splitlines() if "valid on 'valid' subset" in line]
+def test_training_logs_per_pair_scores_and_records_the_run(toy_training):
+    valid_lines = [line for line in toy_training["stdout"].splitlines() if "valid on 'valid' subset" in line]
     assert valid_lines and all(f"bleu_{p} " in valid_lines[-1] for p in DIRECT_PAIRS.split(","))
     assert "loss_mean" in valid_lines[-1] and "off_target_mean" in valid_lines[-1]
-    assert any((trained["runs"] / "direct" / "tb" / "valid").glob("events.out.tfevents.*"))
-    meta = json.loads((trained["runs"] / "direct" / "meta.json").read_text())
-    assert meta["updates"] == 6 and meta["lang_pairs"] == DIRECT_PAIRS
-    assert trained["checkpoint"].is_file()
+    assert any((toy_training["runs"] / "direct" / "tb" / "valid").glob("events.out.tfevents.*"))
+    record = toy_training["record"]
+    assert record["updates"] == 4 and record["lang_pairs"] == DIRECT_PAIRS.split(",")
+    assert record["resumed_from_updates"] == 0 and record["train_wps"] > 0
+    assert record["validation"] == fairseq_runs.training_metrics(toy_training["runs"] / "direct" / "train.log")[
+        "validation"] and record["validation"][-1]["updates"] == 4
+    assert record["config"]["arch"] == "mva_transformer_multi30k" and record["config"]["max_update"] == 4
+    assert record["config"]["lr"] == 2e-3 and record["seed"] == 1 and record["device"].startswith("cpu")
+    assert record["git_revision"] != "unknown"
+    assert (toy_training["results"] / "nmt" / "training_direct_quick.json").read_text() == (
+        toy_training["runs"] / "direct" / "training.json").read_text()
+    assert toy_training["checkpoint"].is_file()
 
 
-def test_generate_into_a_requested_language(prepared, trained):
+@pytest.mark.slow
+def test_training_resumes_from_its_checkpoint(toy_data_bin, toy_training, tmp_path):
+    """A second call continues from checkpoint_last.pt (fairseq loads it with weights_only) and appends its log."""
+    runs = tmp_path / "runs"
+    shutil.copytree(toy_training["runs"] / "direct", runs / "direct")
+    shutil.copytree(toy_training["save_dir"], tmp_path / "ckpt")
+    proc = run_command(["bash", "scripts/train_multilingual.sh", "direct", *TOY_TRAIN_ARGS, "--max-update", "8",
+                        "--data-bin", str(toy_data_bin), "--save-dir", str(tmp_path / "ckpt"), "--runs-dir",
+                        str(runs)], {"RESULTS_DIR": str(tmp_path / "results")})
+    assert re.search(r"Loaded checkpoint \S+checkpoint_last\.pt \(epoch \d+ @ 4 updates\)", proc.stdout)
+    record = fairseq_runs.read_training_record(runs / "direct")
+    assert record["updates"] == 8 and record["resumed_from_updates"] == 4
+    assert [v["updates"] for v in record["validation"]] == [4, 8]  # both runs' validations, one log
+    import fairseq_ext  # noqa: F401  (the plugin's compat module allowlists what fairseq checkpoints hold)
+
+    state = torch.load(tmp_path / "ckpt" / "checkpoint_last.pt", weights_only=True)
+    assert state["optimizer_history"][-1]["num_updates"] == 8
+
+
+def test_generate_into_a_requested_language(toy_data_bin, toy_training, tmp_path, monkeypatch, one_torch_thread):
     """fairseq-generate --user-dir translates de->fr; the decoder is forced to start with __fr__."""
-    proc = run([sys.executable, "-m", "fairseq_cli.generate", str(prepared), "--user-dir", USER_DIR,
-                "--path", str(trained["checkpoint"]), "--task", "mva_multilingual_translation",
-                "--lang-pairs", DIRECT_PAIRS, "--langs", "en,de,fr", "--source-lang", "de", "--target-lang", "fr",
-                "--encoder-langtok", "src", "--decoder-langtok", "--gen-subset", "test", "--beam", "1",
-                "--max-len-a", "0", "--max-len-b", "8", "--batch-size", "32", "--post-process", "sentencepiece",
-                "--scoring", "sacrebleu", "--cpu"])
-    assert len([line for line in proc.stdout.splitlines() if line.startswith("D-")]) == 24
-    assert re.search(r"Generate test with beam=1: BLEU = \d+\.\d+", proc.stdout + proc.stderr)
+    command = fairseq_runs.generate_command(toy_data_bin, toy_training["checkpoint"], "de-fr", "test", beam=1,
+                                            batch_size=32, device="cpu") + ["--max-len-a", "0", "--max-len-b", "8"]
+    assert "--cpu" in command and command[command.index("--target-lang") + 1] == "fr"
+    output = tmp_path / "de-fr.txt"
+    for name, value in ONE_THREAD.items():
+        monkeypatch.setenv(name, value)
+    fairseq_runs.generate(command, output)
+    assert len([line for line in output.read_text().splitlines() if line.startswith("D-")]) == 24
+    assert re.search(r"Generate test with beam=1: BLEU = \d+\.\d+", output.read_text())
 
     # The same checkpoint in-process: every hypothesis begins with the requested language's token.
     from fairseq import checkpoint_utils
 
     models, _, task = checkpoint_utils.load_model_ensemble_and_task(
-        [str(trained["checkpoint"])], arg_overrides={"data": str(prepared), "source_lang": "de", "target_lang": "fr"})
+        [str(toy_training["checkpoint"])],
+        arg_overrides={"data": str(toy_data_bin), "source_lang": "de", "target_lang": "fr"})
     task.load_dataset("test")
     dataset = task.dataset("test")
     sample = dataset.collater([dataset[i] for i in range(4)])
@@ -179,10 +206,25 @@ def test_generate_into_a_requested_language(prepared, trained):
     assert [h[0]["tokens"][0].item() for h in hypotheses] == [fr] * 4
 
 
-def test_unknown_or_malformed_pairs_fail_clearly(prepared):
-    from fairseq_ext.tasks.multilingual_translation_eval import check_language_pairs
+def test_a_failing_command_is_one_line_naming_its_log(tmp_path):
+    import sys
 
-    base = dict(data=str(prepared), langs=["en", "de", "fr"], source_lang=None, target_lang=None,
+    from nlp_experiments.fairseq_runs import FairseqError, run_logged
+
+    log = tmp_path / "train.log"
+    command = [sys.executable, "-m", "no_such_fairseq_tool"]
+    with pytest.raises(FairseqError, match=re.escape(f"{log}: no_such_fairseq_tool failed (exit 1): ")
+                       + ".*No module named no_such_fairseq_tool"):
+        run_logged(command, log)
+    assert "No module named" in log.read_text()  # the whole output is kept
+    assert run_logged(command, log, check=False) == 1  # or the status, for a caller that records failures
+
+
+def test_unknown_or_malformed_pairs_fail_clearly(toy_data_bin, capsys):
+    from fairseq_ext.tasks.multilingual_translation_eval import check_language_pairs
+    from nlp_experiments.translation.train import TrainConfig
+
+    base = dict(data=str(toy_data_bin), langs=["en", "de", "fr"], source_lang=None, target_lang=None,
                 train_subset="train")
     with pytest.raises(ValueError, match="'cs' is not in --langs"):
         check_language_pairs(Namespace(**base, lang_pairs="en-de,en-cs"))
@@ -191,32 +233,107 @@ def test_unknown_or_malformed_pairs_fail_clearly(prepared):
     with pytest.raises(ValueError, match="no dictionary .*dict.cs.txt"):
         check_language_pairs(Namespace(**{**base, "langs": None}, lang_pairs="en-cs"))
     check_language_pairs(Namespace(**base, lang_pairs=DIRECT_PAIRS))
-    proc = run(["bash", "scripts/train_multilingual.sh", "en-xx"], check=False)
-    assert proc.returncode == 2 and "unknown configuration 'en-xx'" in proc.stderr
+    for argv, message in ((["en-xx"], "invalid choice: 'en-xx'"), (["--seed", "2"], "which model?")):
+        with pytest.raises(SystemExit) as exit_info:
+            parse_config(TrainConfig, bare_words_as("--model", TrainConfig, argv))
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    config = parse_config(TrainConfig, bare_words_as("--model", TrainConfig, ["zeroshot", "--quick", "--lr", "1e-3"]))
+    assert (config.model, config.lr, config.max_update, config.arch) == (
+        "zeroshot", 1e-3, 20, "mva_transformer_multi30k")
+    default = parse_config(TrainConfig, ["--model", "direct"])
+    assert (default.max_update, default.stop_time_hours, default.arch, default.lr, default.seed) == (
+        6000, 1.0, "mva_transformer_multi30k_cpu", 2e-3, 1)
 
 
-def test_misaligned_or_missing_data_fail_clearly(tmp_path):
-    from fairseq_ext.preprocessing import export_multi30k
+def test_train_command_is_the_reference_recipe(tmp_path):
+    from nlp_experiments.translation.train import TrainConfig
+
+    config = parse_config(TrainConfig, ["--model", "zeroshot"])
+    command = fairseq_runs.train_command(config, ("en-de", "de-en"), tmp_path / "ckpt", tmp_path / "run", "cpu")
+    text = " ".join(command)
+    for expected in ("--task mva_multilingual_translation --lang-pairs en-de,de-en --langs en,de,fr",
+                     "--arch mva_transformer_multi30k_cpu --share-all-embeddings", "--lr 0.002 ",
+                     "--warmup-updates 400 ", "--max-update 6000 --stop-time-hours 1.0", "--max-tokens 4096",
+                     "--best-checkpoint-metric loss_mean", "--seed 1 ", "--validate-interval-updates 500"):
+        assert expected in text, expected
+    assert command[-1] == "--cpu" and "--eval-pair-bleu" not in command and "--max-valid-steps" not in command
+    gpu = fairseq_runs.train_command(config, ("en-de",), tmp_path, tmp_path, "cuda:1")
+    assert "--cpu" not in gpu and gpu[-2:] == ["--device-id", "1"]
+
+
+def test_misaligned_or_missing_data_fail_clearly(tmp_path, capsys):
+    from mvadl.data import DataError
+    from nlp_experiments.translation.export_multi30k import parse_langs
+    from nlp_experiments.translation.prepare import PrepareConfig, run
     from tests.conftest import write_lines_gz
 
     root = write_toy_multi30k(tmp_path / "data", sizes=(("train", 10), ("val", 3), ("test_2016_flickr", 3)))
     write_lines_gz(root / "multi30k" / "train.fr.gz", ["Un chien ."] * 9)
-    args = export_multi30k.parse_args(["--data-dir", str(root), "--out-dir", str(tmp_path / "out")])
-    assert export_multi30k.main(args) == 1
-    proc = run(["bash", "scripts/prepare_multi30k.sh", "--out-dir", str(tmp_path / "out")], {"DATA_DIR": str(root)},
-               check=False)
-    assert proc.returncode != 0 and "misaligned Multi30k files" in proc.stderr and "train.fr.gz: 9 lines" in proc.stderr
-    assert not (tmp_path / "out").exists()
-    proc = run(["bash", "scripts/prepare_multi30k.sh"], {"DATA_DIR": str(tmp_path / "nowhere")}, check=False)
-    assert proc.returncode == 1 and "missing" in proc.stderr and "multi30k" in proc.stderr
-    with pytest.raises(Exception, match="unknown language"):
-        export_multi30k.parse_langs("en,xx")
+    assert main(run, PrepareConfig, ["--data-dir", str(root), "--out-dir", str(tmp_path / "out"), "--device",
+                                     "cpu"]) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("error: misaligned Multi30k files") and "train.fr.gz: 9 lines" in error
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.tmp").exists()
+    assert main(run, PrepareConfig, ["--data-dir", str(tmp_path / "nowhere"), "--device", "cpu"]) == 1
+    assert capsys.readouterr().err.strip().endswith(
+        "nowhere/multi30k: missing (run scripts/get_data.sh or set DATA_DIR)")
+    with pytest.raises(DataError, match="unknown language"):
+        parse_langs("en,xx")
 
 
-def test_translate_script_checks_its_arguments(tmp_path):
-    """Fast checks only; the translation itself is fairseq-interactive on the checkpoint tested above."""
-    proc = run(["bash", "scripts/translate.sh", "Ein Hund ."], check=False)
-    assert proc.returncode == 2 and "--to LANG is required" in proc.stderr
-    proc = run(["bash", "scripts/translate.sh", "--to", "fr", "--checkpoint", str(tmp_path / "none.pt"), "x"],
-               check=False)
-    assert proc.returncode == 1 and "no checkpoint" in proc.stderr
+def test_translate_checks_its_arguments_and_identifies_the_source(toy_data_bin, tmp_path, capsys, monkeypatch):
+    """Argument checks, and the fairseq-interactive call it makes (faked here; the slow test runs it)."""
+    import subprocess
+
+    from nlp_experiments.translation.translate import TranslateConfig, run
+
+    with pytest.raises(SystemExit) as exit_info:
+        parse_config(TranslateConfig, bare_words_as("--text", TranslateConfig, ["Ein Hund ."]))
+    assert exit_info.value.code == 2 and "--to LANG is required" in capsys.readouterr().err
+    missing = bare_words_as("--text", TranslateConfig, ["--to", "fr", "--checkpoint", str(tmp_path / "none.pt"), "x"])
+    assert main(run, TranslateConfig, missing) == 1 and "none.pt: no checkpoint" in capsys.readouterr().err
+
+    calls = []
+
+    def fake_run(command, **kwargs):
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 0, stdout="S-1\tb\nD-1\t-0.1\tdeux\nD-0\t-0.2\tun\n", stderr="")
+
+    monkeypatch.setattr(fairseq_runs.subprocess, "run", fake_run)
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(b"")
+    argv = ["--to", "fr", "--checkpoint", str(checkpoint), "--data-bin", str(toy_data_bin), "--device", "cpu",
+            "Ein Hund rennt auf der Straße .", "Eine Katze spielt im Wasser ."]
+    assert main(run, TranslateConfig, bare_words_as("--text", TranslateConfig, argv)) == 0
+    assert capsys.readouterr().out.splitlines() == ["un", "deux"]  # in input order
+    command = calls[0]
+    assert command[command.index("--source-lang") + 1] == "de" and command[command.index("--target-lang") + 1] == "fr"
+    assert "--cpu" in command and command[command.index("--path") + 1] == str(checkpoint)
+    explicit = bare_words_as("--text", TranslateConfig, ["--from", "en", *argv])
+    assert main(run, TranslateConfig, explicit) == 0 and calls[1][calls[1].index("--source-lang") + 1] == "en"
+
+
+@pytest.mark.slow
+def test_translate_script_translates(toy_data_bin, toy_training):
+    proc = run_command(["bash", "scripts/translate.sh", "--to", "fr", "--data-bin", str(toy_data_bin),
+                        "--checkpoint", str(toy_training["checkpoint"]), "--beam", "1",
+                        "Ein Hund rennt auf der Straße .", "Eine Katze spielt im Wasser ."])
+    assert len(proc.stdout.splitlines()) == 2 and "identified as 'de'" in proc.stderr
+
+
+@pytest.mark.slow
+def test_evaluate_script_quick_on_the_toy_model(toy_data_bin, toy_training, tmp_path):
+    """``bash scripts/evaluate_multilingual.sh --quick``: real fairseq-generate per direction, then scores."""
+    import json
+
+    runs = tmp_path / "runs"
+    shutil.copytree(toy_training["runs"] / "direct", runs / "direct")
+    run_command(["bash", "scripts/evaluate_multilingual.sh", "--quick", "--models", "direct", "--splits", "test",
+                 "--data-bin", str(toy_data_bin), "--checkpoints", str(toy_training["save_dir"].parent),
+                 "--runs-dir", str(runs)], {"RESULTS_DIR": str(tmp_path / "results")})
+    result = json.loads((tmp_path / "results" / "nmt" / "scores_quick.json").read_text())
+    assert set(result["direct"]) == set(DIRECT_PAIRS.split(",")) and result["config"]["beam"] == 1
+    assert all(0 <= entry["off_target"] <= 1 and entry["bleu"] >= 0 for entry in result["direct"].values())
+    assert result["training"]["direct"]["updates"] == 4 and result["git_revision"] != "unknown"
+    generated = (runs / "generate" / "direct" / "test" / "de-fr.txt").read_text().splitlines()
+    assert len([line for line in generated if line.startswith("D-")]) == 24

@@ -1,4 +1,4 @@
-"""Scoring of fairseq-generate outputs over directions and models, results file and heat map."""
+"""Scoring of fairseq-generate outputs, reading fairseq-train logs back, and the evaluation's results file."""
 from __future__ import annotations
 
 import json
@@ -6,20 +6,28 @@ import json
 import pytest
 import sacrebleu
 
-from fairseq_ext.evaluation import score_directions as sd
-from fairseq_ext.langid import CharNgramLanguageIdentifier
+from mvadl.data import DataError
+from mvadl.runner import main
+from nlp_experiments.translation import fairseq_runs
+from nlp_experiments.translation import scoring as sd
+from nlp_experiments.translation.langid import CharNgramLanguageIdentifier
+from nlp_experiments.translation.languages import DIRECTIONS, MODEL_PAIRS, evaluation_directions, models_to_evaluate
 from tests.nmt_toy_corpus import toy_captions
 
 
-def write_generate_output(path, hypotheses, order=None):
+def generate_output_text(hypotheses, order=None) -> str:
     """Lines as fairseq-generate prints them (S/T/H/D/P), in a shuffled id order like batching gives."""
     order = order or list(range(len(hypotheses)))[::-1]
     lines = []
     for i in order:
         lines += [f"S-{i}\tsrc", f"T-{i}\tref", f"H-{i}\t-0.5\t{hypotheses[i]}", f"D-{i}\t-0.5\t{hypotheses[i]}",
                   f"P-{i}\t-0.1 -0.2"]
+    return "\n".join(lines + ["Generate test with beam=5: BLEU = 1.0"]) + "\n"
+
+
+def write_generate_output(path, hypotheses, order=None):
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines + ["Generate test with beam=5: BLEU = 1.0"]) + "\n", encoding="utf-8")
+    path.write_text(generate_output_text(hypotheses, order), encoding="utf-8")
     return path
 
 
@@ -27,11 +35,13 @@ def test_read_generate_output_restores_corpus_order(tmp_path):
     hyps = ["Un chien .", "Deux hommes .", "Une voiture rouge ."]
     assert sd.read_generate_output(write_generate_output(tmp_path / "g.txt", hyps, order=[2, 0, 1])) == hyps
     (tmp_path / "bad.txt").write_text("D-0\t-1\ta\nD-2\t-1\tb\n")
-    with pytest.raises(ValueError, match="ids are not"):
+    with pytest.raises(DataError, match="bad.txt: hypothesis ids are not"):
         sd.read_generate_output(tmp_path / "bad.txt")
     (tmp_path / "none.txt").write_text("H-0\t-1\ta\n")
-    with pytest.raises(ValueError, match="post-process sentencepiece"):
+    with pytest.raises(DataError, match="none.txt: no 'D-' lines .*post-process sentencepiece"):
         sd.read_generate_output(tmp_path / "none.txt")
+    with pytest.raises(DataError, match="missing.txt: no fairseq-generate output"):
+        sd.read_generate_output(tmp_path / "missing.txt")
 
 
 def test_score_direction_is_sacrebleu_and_off_target():
@@ -47,42 +57,22 @@ def test_score_direction_is_sacrebleu_and_off_target():
         sd.score_direction(hyps[:3], refs, "fr")
 
 
-def test_main_writes_scores_json_and_figure(tmp_path, monkeypatch):
-    monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "results"))
-    captions = {split: toy_captions(8, seed=s) for s, split in enumerate(("test", "valid"))}
-    for split, by_lang in captions.items():
-        for lang, lines in by_lang.items():
-            (tmp_path / "raw").mkdir(exist_ok=True)
-            (tmp_path / "raw" / f"{split}.{lang}").write_text("\n".join(lines) + "\n")
-    for model in ("zeroshot", "direct"):
-        for split, by_lang in captions.items():
-            for direction in sd.DIRECTIONS:
-                tgt = direction.split("-")[1]
-                wrong = "en" if model == "zeroshot" and direction in ("de-fr", "fr-de") else tgt
-                write_generate_output(tmp_path / "gen" / model / split / f"{direction}.txt", by_lang[wrong])
-    (tmp_path / "runs" / "direct").mkdir(parents=True)
-    (tmp_path / "runs" / "direct" / "meta.json").write_text(json.dumps(
-        {"updates": 7, "wall_time_s": 3, "device": "cpu", "seed": 1}))
-    (tmp_path / "runs" / "direct" / "train.log").write_text(
-        "2026-11-28 10:00:00 | INFO | train | epoch 001 | loss 9.1 | num_updates 4\n"
-        "2026-11-28 10:00:01 | INFO | valid | epoch 001 | valid on 'valid' subset | loss 5.653 | nll_loss 4.9 "
-        "| ppl 29.8 | wps 1500 | num_updates 4\n"
-        "2026-11-28 10:00:02 | INFO | valid | epoch 002 | valid on 'valid' subset | loss 4.2 | nll_loss 3.1 "
-        "| ppl 8.6 | num_updates 7 | best_loss 4.2\n")
-    CharNgramLanguageIdentifier.fit(toy_captions(200, seed=9)).save(tmp_path / "langid.json")
-    args = sd.parse_args(["--generations", str(tmp_path / "gen"), "--references", str(tmp_path / "raw"),
-                          "--langid", str(tmp_path / "langid.json"), "--runs", str(tmp_path / "runs")])
-    assert sd.main(args) == 0
-    result = json.loads((tmp_path / "results" / "nmt" / "scores.json").read_text())
-    assert result["direct"]["de-fr"]["bleu"] == pytest.approx(100.0)
-    assert result["direct"]["de-fr"]["off_target"] == 0.0 and result["zeroshot"]["de-fr"]["off_target"] == 1.0
-    assert set(result["direct"]["en-de"]["val"]) == {"bleu", "chrf", "off_target", "output_languages"}
-    assert result["zeroshot"]["de-fr"]["output_languages"]["en"] == 1.0
-    assert result["signatures"]["bleu"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
-    assert result["training"]["direct"]["updates"] == 7 and result["training"]["zeroshot"] == {}
-    assert result["training"]["direct"]["validation"] == [
-        {"epoch": 1, "updates": 4, "valid_loss": 5.653}, {"epoch": 2, "updates": 7, "valid_loss": 4.2}]
-    assert (tmp_path / "results" / "nmt" / "scores.png").stat().st_size > 1000
+def test_score_models_fails_on_any_missing_input(tmp_path):
+    """No silently smaller table: a missing generation or reference file, or a short one, is an error."""
+    refs = toy_captions(4, seed=0)["fr"]
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "test.fr").write_text("\n".join(refs) + "\n")
+    write_generate_output(tmp_path / "gen" / "direct" / "test" / "en-fr.txt", refs)
+    scores = sd.score_models(tmp_path / "gen", tmp_path / "raw", {"direct": ["en-fr"]}, splits=["test"])
+    assert scores["direct"]["en-fr"]["bleu"] == 100.0
+    with pytest.raises(DataError, match="direct/test/de-fr.txt: no fairseq-generate output"):
+        sd.score_models(tmp_path / "gen", tmp_path / "raw", {"direct": ["en-fr", "de-fr"]}, splits=["test"])
+    with pytest.raises(DataError, match="raw/valid.fr: reference sentences not found"):
+        write_generate_output(tmp_path / "gen" / "direct" / "valid" / "en-fr.txt", refs)
+        sd.score_models(tmp_path / "gen", tmp_path / "raw", {"direct": ["en-fr"]})
+    write_generate_output(tmp_path / "gen" / "direct" / "test" / "en-fr.txt", refs[:3])
+    with pytest.raises(DataError, match="en-fr.txt: 3 hypotheses for the 4 sentences of .*test.fr"):
+        sd.score_models(tmp_path / "gen", tmp_path / "raw", {"direct": ["en-fr"]}, splits=["test"])
 
 
 def test_plot_scores_marks_missing_cells():
@@ -92,11 +82,131 @@ def test_plot_scores_marks_missing_cells():
     heat_maps = [ax for ax in fig.axes if ax.get_title()]
     assert [ax.get_title() for ax in heat_maps] == ["BLEU (test 2016 flickr)", "off-target rate (share of outputs)"]
     texts = [t.get_text() for t in heat_maps[0].texts]
-    assert len(texts) == 2 * len(sd.DIRECTIONS) and "31.5" in texts and "n/a" in texts
+    assert len(texts) == 2 * len(DIRECTIONS) and "31.5" in texts and "n/a" in texts
     assert [t.get_text() for t in heat_maps[0].get_xticklabels()] == ["zeroshot", "direct"]
 
 
-def test_help_runs(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        sd.parse_args(["--help"])
-    assert exit_info.value.code == 0 and "--generations" in capsys.readouterr().out
+TRAIN_LOG = """\
+2026-11-28 10:00:00 | INFO | fairseq.checkpoint_utils | Loaded checkpoint ckpt/checkpoint_last.pt (epoch 1 @ 2 updates)
+2026-11-28 10:00:00 | INFO | train_inner | epoch 001:      4 / 15 loss=9.1, wps=1500.5, num_updates=4, lr=0.002
+2026-11-28 10:00:01 | INFO | valid | epoch 001 | valid on 'valid' subset | loss 5.653 | nll_loss 4.9 | ppl 29.8 \
+| wps 1500 | num_updates 4
+2026-11-28 10:00:01 | INFO | train | epoch 001 | loss 8.9 | nll_loss 8.8 | wps 1234.5 | ups 0.5 | num_updates 4
+2026-11-28 10:00:02 | INFO | valid | epoch 002 | valid on 'valid' subset | loss 4.2 | nll_loss 3.1 | ppl 8.6 \
+| num_updates 7 | best_loss 4.2
+2026-11-28 10:00:02 | INFO | train_inner | epoch 002:      3 / 15 loss=8.1, wps=1700.0, num_updates=7, lr=0.002
+"""
+
+
+def test_training_metrics_read_the_fairseq_log(tmp_path):
+    log = tmp_path / "train.log"
+    log.write_text(TRAIN_LOG)
+    assert fairseq_runs.training_metrics(log) == {
+        "updates": 7, "train_wps": 1234.5, "resumed_from_updates": 2,
+        "validation": [{"epoch": 1, "updates": 4, "valid_loss": 5.653}, {"epoch": 2, "updates": 7, "valid_loss": 4.2}]}
+    log.write_text("2026-11-28 10:00:00 | INFO | fairseq_cli.train | no updates\n")
+    with pytest.raises(DataError, match="train.log: no 'num_updates'"):
+        fairseq_runs.training_metrics(log)
+
+
+def test_model_configurations():
+    assert MODEL_PAIRS["zeroshot"] == ("en-de", "de-en", "en-fr", "fr-en") and MODEL_PAIRS["direct"] == DIRECTIONS
+    assert evaluation_directions("zeroshot") == DIRECTIONS and evaluation_directions("bilingual_en_fr") == (
+        "en-fr", "fr-en")
+    assert evaluation_directions("my_model") == DIRECTIONS
+
+
+# ---------------------------------------------------------------------------------------- evaluate, in-process
+def training_record(model: str, seed: int = 1) -> dict:
+    """A training record as ``train`` writes it (results record of mvadl.results)."""
+    return {"part": "nmt", "name": f"training_{model}", "seed": seed, "device": "cpu (2 cores, x86_64)",
+            "wall_time_s": 3600.0, "git_revision": "abc123",
+            "config": {"arch": "mva_transformer_multi30k_cpu", "lr": 0.002, "max_update": 6000, "quick": False},
+            "metrics": {"model": model, "lang_pairs": list(MODEL_PAIRS[model]), "updates": 1800, "train_wps": 1750.5,
+                        "resumed_from_updates": 0, "validation": [{"epoch": 1, "updates": 500, "valid_loss": 6.1}]}}
+
+
+@pytest.fixture
+def evaluation_inputs(tmp_path):
+    """A data-bin (references, langid.json), checkpoints and training records of zeroshot, direct and
+    bilingual_en_de (the checkpoints are empty files: generation is faked)."""
+    captions = {split: toy_captions(8, seed=s) for s, split in enumerate(("test", "valid"))}
+    data_bin = tmp_path / "bin"
+    (data_bin / "raw").mkdir(parents=True)
+    for split, by_lang in captions.items():
+        for lang, lines in by_lang.items():
+            (data_bin / "raw" / f"{split}.{lang}").write_text("\n".join(lines) + "\n")
+    (data_bin / "spm.model").write_bytes(b"")
+    CharNgramLanguageIdentifier.fit(toy_captions(200, seed=9)).save(data_bin / "langid.json")
+    for model in ("zeroshot", "direct", "bilingual_en_de"):
+        (tmp_path / "ckpt" / model).mkdir(parents=True)
+        (tmp_path / "ckpt" / model / "checkpoint_best.pt").write_bytes(b"")
+        (tmp_path / "runs" / model).mkdir(parents=True)
+        (tmp_path / "runs" / model / "training.json").write_text(json.dumps(training_record(model)))
+    return {"root": tmp_path, "captions": captions,
+            "argv": ["--data-bin", str(data_bin), "--checkpoints", str(tmp_path / "ckpt"), "--runs-dir",
+                     str(tmp_path / "runs"), "--device", "cpu"]}
+
+
+def fake_fairseq_generate(captions, calls):
+    """Stands in for ``run_to_file(fairseq-generate ...)``: the references of the target language, except that
+    zeroshot answers de<->fr in English."""
+    def run_to_file(command, output, log):
+        calls.append(command)
+        arg = {command[i]: command[i + 1] for i in range(len(command) - 1) if command[i].startswith("--")}
+        model = output.parent.parent.name
+        wrong = "en" if model == "zeroshot" and {arg["--source-lang"], arg["--target-lang"]} == {"de", "fr"} else None
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(generate_output_text(captions[arg["--gen-subset"]][wrong or arg["--target-lang"]]))
+        log.write_text("")
+    return run_to_file
+
+
+def test_evaluate_generates_every_model_and_direction_and_records_scores(evaluation_inputs, tmp_path, monkeypatch):
+    from nlp_experiments.translation.evaluate import EvaluateConfig, run
+
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "results"))
+    calls = []
+    monkeypatch.setattr(fairseq_runs, "run_to_file", fake_fairseq_generate(evaluation_inputs["captions"], calls))
+    assert main(run, EvaluateConfig, [*evaluation_inputs["argv"], "--quick"]) == 0
+    assert len(calls) == 2 * (6 + 6 + 2)  # splits x (zeroshot, direct: 6 directions; bilingual_en_de: 2)
+    assert all("--cpu" in c and c[c.index("--beam") + 1] == "1" and "fairseq_cli.generate" in c for c in calls)
+    result = json.loads((tmp_path / "results" / "nmt" / "scores_quick.json").read_text())  # --quick's name
+    assert result["config"]["models"] == ["zeroshot", "direct", "bilingual_en_de"] and result["config"]["beam"] == 1
+    assert result["direct"]["de-fr"]["bleu"] == pytest.approx(100.0)
+    assert result["direct"]["de-fr"]["off_target"] == 0.0 and result["zeroshot"]["de-fr"]["off_target"] == 1.0
+    assert set(result["direct"]["en-de"]["val"]) == {"bleu", "chrf", "off_target", "output_languages"}
+    assert result["zeroshot"]["de-fr"]["output_languages"]["en"] == 1.0
+    assert set(result["bilingual_en_de"]) == {"en-de", "de-en"}
+    assert result["signatures"]["bleu"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
+    training = result["training"]["direct"]
+    assert (training["updates"], training["train_wps"], training["lang_pairs"], training["arch"]) == (
+        1800, 1750.5, ",".join(DIRECTIONS), "mva_transformer_multi30k_cpu")
+    assert training["validation"] == [{"epoch": 1, "updates": 500, "valid_loss": 6.1}]
+    assert result["seed"] == 1 and result["device"] == "cpu (2 cores, x86_64)"
+    assert (tmp_path / "results" / "nmt" / "scores_quick.png").stat().st_size > 1000
+
+    calls.clear()  # --no-generate re-scores what is there
+    assert main(run, EvaluateConfig, [*evaluation_inputs["argv"], "--no-generate", "--models", "direct",
+                                      "--splits", "test", "--name", "rescored"]) == 0
+    assert not calls and "val" not in json.loads((tmp_path / "results" / "nmt" / "rescored.json").read_text())[
+        "direct"]["en-de"]
+
+
+def test_evaluate_fails_with_one_line_and_writes_nothing(evaluation_inputs, tmp_path, monkeypatch, capsys):
+    from nlp_experiments.translation.evaluate import EvaluateConfig, run
+
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "results"))
+    root, argv = evaluation_inputs["root"], evaluation_inputs["argv"]
+    assert main(run, EvaluateConfig, [*argv, "--no-generate", "--models", "direct"]) == 1
+    assert capsys.readouterr().err.strip().endswith(
+        "direct/test/en-de.txt: no fairseq-generate output (run the evaluation's generation step)")
+    (root / "runs" / "zeroshot" / "training.json").unlink()
+    assert main(run, EvaluateConfig, argv) == 1
+    assert "zeroshot/training.json: no training record" in capsys.readouterr().err
+    assert main(run, EvaluateConfig, [*argv, "--models", "direct,bilingual_en_fr"]) == 1
+    assert "bilingual_en_fr/checkpoint_best.pt: no checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
+    assert models_to_evaluate(None, root / "ckpt") == ["zeroshot", "direct", "bilingual_en_de"]
+    with pytest.raises(SystemExit):
+        main(run, EvaluateConfig, [*argv, "--splits", "train"])

@@ -1,9 +1,7 @@
-"""The gradient-norm criterion: pure probes, and one real fairseq-train run on tiny generated text."""
+"""The gradient-norm criterion: pure probes, and one real fairseq-train run of the study on tiny generated text."""
 import json
 import math
 import random
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -14,7 +12,6 @@ from fairseq_ext.criterions.residual_probes import (
     jacobian_rms_by_projection,
     relative_update_size,
 )
-from mvadl import REPO_ROOT
 
 
 def test_jacobian_probe_is_one_for_identity_and_scale_for_linear():
@@ -47,35 +44,39 @@ def test_update_size_and_record_flattening():
     assert finite_or_none({"a": [float("inf"), 1.0]}) == {"a": [None, 1.0]}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained(tmp_path_factory):
-    """fairseq-preprocess + 6 updates of fairseq-train with the criterion on a 2-layer post-norm LM."""
+    """A tiny WikiText-2 (10,500 word types: the study's adaptive-softmax cutoffs 2000,10000 need more than
+    10,000) binarized and one 6-update run of the 2-layer post-norm LM, both by the study's own code
+    (real fairseq-preprocess and fairseq-train subprocesses, one thread each); then the run's record."""
+    from nlp_experiments.prenorm.plan import RunSpec
+    from nlp_experiments.prenorm.records import record_run
+    from nlp_experiments.prenorm.training import TrainingOptions, binarize_wikitext2, train_run
+
     root = tmp_path_factory.mktemp("gradnorm_e2e")
     rng = random.Random(0)
-    words = [f"w{i}" for i in range(30)]
-    for split, n in (("train", 200), ("valid", 20)):
-        (root / f"{split}.txt").write_text("\n".join(" ".join(rng.choices(words, k=12)) for _ in range(n)) + "\n")
-    run = lambda *a: subprocess.run([sys.executable, "-m", *a], cwd=root, capture_output=True, text=True,  # noqa
-                                    timeout=300)
-    proc = run("fairseq_cli.preprocess", "--only-source", "--trainpref", "train.txt", "--validpref",
-               "valid.txt", "--destdir", "bin", "--workers", "1")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    proc = run("fairseq_cli.train", "bin", "--user-dir", str(REPO_ROOT / "fairseq_ext"),
-               "--task", "language_modeling", "--arch", "mva_lm_postnorm_shallow",
-               "--decoder-embed-dim", "16", "--decoder-ffn-embed-dim", "32", "--decoder-attention-heads", "2",
-               "--criterion", "mva_cross_entropy_gradnorm", "--gradnorm-log-interval", "2",
-               "--gradnorm-jsonl", "gradnorm.jsonl", "--jacobian-probe-interval", "4",
-               "--tokens-per-sample", "16", "--sample-break-mode", "none", "--batch-size", "4",
-               "--optimizer", "adam", "--lr", "1e-3", "--max-update", "6", "--cpu", "--num-workers", "0",
-               "--no-progress-bar", "--log-format", "json", "--log-interval", "2", "--seed", "1",
-               "--no-save", "--tensorboard-logdir", "tb")
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    return root, proc.stdout + proc.stderr
+    words = [f"w{i}" for i in range(10_500)]
+    rng.shuffle(words)
+    data = root / "data" / "wikitext-2"
+    data.mkdir(parents=True)
+    lines = [" ".join(words[i:i + 12]) for i in range(0, len(words), 12)]
+    (data / "train.txt").write_text("\n".join(lines) + "\n")
+    for split in ("valid", "test"):
+        (data / f"{split}.txt").write_text("\n".join(" ".join(rng.choices(words, k=12)) for _ in range(20)) + "\n")
+    options = TrainingOptions(runs_dir=str(root / "runs"), data_bin=str(root / "bin"), max_update=6,
+                              tokens_per_sample=16, batch_size=4, log_interval=2, probe_interval=4,
+                              validate_interval_updates=6, validate_interval=None, max_valid_steps=1)
+    assert binarize_wikitext2(str(root / "data"), root / "bin", root / "preprocess.log")
+    assert not binarize_wikitext2(str(root / "data"), root / "bin", root / "preprocess.log")  # done once
+    run_dir = train_run(options, RunSpec("postnorm", "shallow", "1e-3", 2, 1), "cpu")
+    record = record_run(run_dir, root / "results", device="cpu (test)")
+    return run_dir, (run_dir / "train.log").read_text(), json.loads(record.read_text())
 
 
 def test_criterion_writes_one_record_per_interval(trained):
-    root, _ = trained
-    records = [json.loads(line) for line in (root / "gradnorm.jsonl").read_text().splitlines()]
+    run_dir, log, _ = trained
+    assert json.loads((run_dir / "meta.json").read_text())["exit_code"] == 0, log[-3000:]
+    records = [json.loads(line) for line in (run_dir / "gradnorm.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [0, 2, 4]
     for r in records:
         assert len(r["grad_x"]) == 3 and len(r["grad_param"]) == 2  # x_0, x_1, x_2; 2 layers
@@ -88,18 +89,31 @@ def test_criterion_writes_one_record_per_interval(trained):
 
 
 def test_criterion_logs_through_fairseq_metrics(trained):
-    root, output = trained
-    inner = [json.loads(line.split("train_inner | ", 1)[1]) for line in output.splitlines()
-             if "train_inner | " in line]
-    assert inner and all("gn_ratio_x" in r and "gn_grad_x_00" in r for r in inner)
-    assert any(root.joinpath("tb").rglob("events.out.tfevents.*"))
+    _, log, _ = trained
+    inner = [json.loads(line.split("train_inner | ", 1)[1]) for line in log.splitlines() if "train_inner | " in line]
+    assert [int(r["num_updates"]) for r in inner] == [2, 4, 6]
+    assert all("gn_ratio_x" in r and "gn_grad_x_00" in r for r in inner)
+
+
+def test_record_of_a_real_run(trained):
+    """The record reads fairseq's own log: the model that was built, the settings it ran with, the losses."""
+    _, _, record = trained
+    fairseq = record["config"]["fairseq"]
+    assert fairseq["model"]["decoder_layers"] == 2 and fairseq["model"]["decoder_normalize_before"] is False
+    assert fairseq["model"]["adaptive_softmax_cutoff"] == "2000,10000" and fairseq["model"]["dropout"] == 0.0
+    assert fairseq["task"]["tokens_per_sample"] == 16 and fairseq["batch_size"] == 4 and fairseq["lr"] == [1e-3]
+    assert fairseq["lr_scheduler"]["_name"] == "polynomial_decay" and fairseq["lr_scheduler"]["warmup_updates"] == 2
+    assert record["updates"] == 6 and record["layers"] == 2 and record["tokens_seen"] == 6 * 4 * 16
+    assert not record["diverged"] and record["exit_code"] == 0 and 0 < record["final_valid_loss"] < 20
+    assert record["config"]["arch"] == "mva_lm_postnorm_shallow" and record["seed"] == 1
 
 
 def test_adaptive_softmax_loss_equals_fairseq_adaptive_loss(tmp_path):
     """With --adaptive-softmax-cutoff the criterion's loss is fairseq's adaptive_loss (the exact log-likelihood)."""
-    import fairseq_ext
     from fairseq import options, tasks
     from fairseq.criterions.adaptive_loss import AdaptiveLoss
+
+    import fairseq_ext
 
     (tmp_path / "dict.txt").write_text("".join(f"w{i} {100 - i}\n" for i in range(40)))
     parser = options.get_training_parser()

@@ -1,13 +1,16 @@
-"""Q20 checked numerically: analytic d x_{l+1} / d x_l of eq. 31 / eq. 32 equals autograd's Jacobian."""
+"""Q20 checked numerically: analytic d x_{l+1} / d x_l of eq. 31 / eq. 32 equals autograd's Jacobian; the
+Jacobian-vs-depth records are those products, reproducible from their seeds."""
 import pytest
 import torch
 
-from fairseq_ext.analysis.norm_jacobians import (
+from mvadl.seeding import torch_generator
+from nlp_experiments.prenorm.jacobians import (
     NormBlock,
     analytic_block_jacobian,
     flat_jacobian,
     jacobian_norms_vs_depth,
     layer_norm_jacobian,
+    make_stack,
 )
 
 
@@ -53,10 +56,27 @@ def test_identity_path_only_in_pre_norm():
             assert torch.linalg.svdvals(jac)[-1] < 1e-8
 
 
-def test_jacobian_norm_vs_depth_records():
-    records = jacobian_norms_vs_depth([1, 3], dim=8, tokens=4, heads=2, seeds=(0,))
-    assert {(r["norm"], r["depth"]) for r in records} == {(n, d) for n in ("postnorm", "prenorm") for d in (1, 3)}
-    for r in records:
-        assert r["spectral_norm"] >= r["rms_singular_value"] > 0
+def test_jacobian_norm_vs_depth_records_are_the_chain_rule_products():
+    """A depth-1 record is the norms of the analytic block Jacobian at the record's input; the stacks share
+    their blocks across depths and norm placements; the global generator is left alone."""
+    state = torch.random.get_rng_state()
+    records = jacobian_norms_vs_depth([1, 3], dim=8, tokens=4, heads=2, seeds=(0, 5), base_seed=7)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert [(r["norm"], r["depth"], r["seed"]) for r in records] == [
+        (n, d, s) for n in ("postnorm", "prenorm") for d in (1, 3) for s in (0, 5)]
+    for record in (r for r in records if r["depth"] == 1):
+        block = make_stack(1, 8, 2, record["norm"] == "prenorm", record["seed"], base_seed=7)[0]
+        x0 = torch.randn(4, 8, generator=torch_generator(7, "jacobian_input", record["seed"]), dtype=torch.float64)
+        singular = torch.linalg.svdvals(analytic_block_jacobian(block, x0))
+        assert record["spectral_norm"] == pytest.approx(float(singular[0]), rel=1e-9)
+        assert record["min_singular_value"] == pytest.approx(float(singular[-1]), rel=1e-6, abs=1e-12)
     post = [r for r in records if r["norm"] == "postnorm"]
     assert all(r["min_singular_value"] < 1e-6 for r in post)  # LN removes the mean direction
+    assert all(r["min_singular_value"] > 1e-3 for r in records if r["norm"] == "prenorm" and r["depth"] == 1)
+    deep, shallow = make_stack(3, 8, 2, True, 5, 7), make_stack(1, 8, 2, False, 5, 7)
+    assert torch.equal(deep[0].attention.attention.in_proj_weight, shallow[0].attention.attention.in_proj_weight)
+    assert not torch.equal(deep[0].attention.attention.in_proj_weight,
+                           make_stack(1, 8, 2, True, 0, 7)[0].attention.attention.in_proj_weight)
+    again = jacobian_norms_vs_depth([1, 3], dim=8, tokens=4, heads=2, seeds=(0, 5), base_seed=7)
+    assert again == records
+    assert jacobian_norms_vs_depth([1], dim=8, tokens=4, heads=2, seeds=(0,), base_seed=8)[0] != records[0]

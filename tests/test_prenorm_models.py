@@ -1,12 +1,11 @@
 """The pre/post-norm presets build, through fairseq, models with the intended norm placement and depth."""
-import argparse
 
 import pytest
 import torch
-
-import fairseq_ext  # noqa: F401  (registers the presets)
 from fairseq import options, tasks
 from fairseq.models.transformer_lm import TransformerLanguageModel
+
+import fairseq_ext  # noqa: F401  (registers the presets)
 
 PRESETS = {
     "mva_lm_postnorm_shallow": (False, 2),
@@ -52,7 +51,7 @@ def test_layer_computes_the_intended_equation(data_dir):
         model = build(data_dir, "--arch", arch, "--dropout", "0").eval()
         tokens = torch.randint(4, 20, (2, 7))
         out = {}
-        model.decoder.layers[0].register_forward_hook(lambda m, a, o: out.update(x=o[0]))
+        model.decoder.layers[0].register_forward_hook(lambda m, a, o, out=out: out.update(x=o[0]))
         model(tokens)
         x = out["x"]
         unit = torch.allclose(x.mean(-1), torch.zeros_like(x.mean(-1)), atol=1e-4) and torch.allclose(

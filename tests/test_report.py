@@ -90,9 +90,9 @@ def test_cli_reports_a_missing_file_in_one_line_and_writes_nothing(results_copy,
 def test_results_tree_errors():
     tree = ResultsTree(RESULTS)
     with pytest.raises(ReportDataError, match=r"results/nope/: missing results folder"):
-        tree.nope
+        _ = tree.nope
     with pytest.raises(ReportDataError, match=r"no element 99 in 'hidden'"):
-        tree.vae.metrics.hidden[99]
+        _ = tree.vae.metrics.hidden[99]
     assert tree.vae.metrics.hidden[0] == 1024 and "results/vae/metrics.json" in tree.files()
 
 

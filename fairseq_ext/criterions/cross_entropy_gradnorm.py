@@ -31,7 +31,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional  # noqa: UP035  (FairseqDataclass fields: fairseq and omegaconf read typing's forms)
 
 import torch
 import torch.nn.functional as F
@@ -57,13 +57,13 @@ SCALARS = ("ratio_x", "ratio_param", "update_rel_total")
 class CrossEntropyGradNormConfig(CrossEntropyCriterionConfig):
     gradnorm_log_interval: int = field(
         default=10, metadata={"help": "record per-layer gradient norms every N updates (and at update 0)"})
-    gradnorm_jsonl: Optional[str] = field(
+    gradnorm_jsonl: Optional[str] = field(  # noqa: UP045  (fairseq's interpret_dc_type reads typing.Optional)
         default=None, metadata={"help": "append one JSON line per recorded update to this file"})
     jacobian_probe_interval: int = field(
         default=0, metadata={"help": "estimate ||d x_L / d x_l|| every N updates (and at update 0); 0: never"})
     jacobian_probe_samples: int = field(
         default=2, metadata={"help": "random projections per Jacobian estimate"})
-    update_freq: List[int] = II("optimization.update_freq")
+    update_freq: List[int] = II("optimization.update_freq")  # noqa: UP006  (as fairseq's own configs)
     seed: int = II("common.seed")
 
 
@@ -92,9 +92,9 @@ class CrossEntropyGradNormCriterion(CrossEntropyCriterion):
         self.update_freq = int(update_freq[0]) if update_freq else 1
         self.generator = torch.Generator().manual_seed(int(seed))
         self._train_forwards = 0
-        self._recorder: Optional[ResidualStreamRecorder] = None
+        self._recorder: ResidualStreamRecorder | None = None
         self._recorded_layers = None
-        self._snapshot: Optional[List[torch.Tensor]] = None  # per-layer parameters before the last step
+        self._snapshot: list[torch.Tensor] | None = None  # per-layer parameters before the last step
 
     # ---------------------------------------------------------------- loss
     def compute_loss(self, model, net_output, sample, reduce=True):
@@ -234,6 +234,6 @@ def finite_or_none(value):
     return value
 
 
-def parameters_by_layer(model, layers) -> List[torch.Tensor]:
+def parameters_by_layer(model, layers) -> list[torch.Tensor]:
     """Flat copies of the parameters of each layer, then of the whole model (for relative update sizes)."""
     return [flat_parameters(layer) for layer in layers] + [flat_parameters(model)]

@@ -7,7 +7,7 @@ are tested directly; :class:`ResidualStreamRecorder` only collects the tensors d
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -24,7 +24,7 @@ class ResidualStreamRecorder:
         if len(layers) == 0:
             raise ValueError("the model has no layers to record")
         self.active = False
-        self.streams: List[torch.Tensor] = []
+        self.streams: list[torch.Tensor] = []
         self._handles = [layer.register_forward_pre_hook(self._keep_input) for layer in layers]
         self._handles.append(layers[-1].register_forward_hook(self._keep_output))
 
@@ -40,7 +40,7 @@ class ResidualStreamRecorder:
         self.streams = []
         self.active = True
 
-    def stop(self) -> List[torch.Tensor]:
+    def stop(self) -> list[torch.Tensor]:
         self.active = False
         streams, self.streams = self.streams, []
         return streams
@@ -51,7 +51,7 @@ class ResidualStreamRecorder:
 
 
 def jacobian_rms_by_projection(top: torch.Tensor, streams: Sequence[torch.Tensor], num_samples: int,
-                               generator: Optional[torch.Generator] = None) -> List[float]:
+                               generator: torch.Generator | None = None) -> list[float]:
     """Root-mean-square singular value of J_l = d x_L / d x_l for every l, from vector-Jacobian products.
 
     For v ~ N(0, I), E ||v^T J_l||^2 = ||J_l||_F^2, so with n = numel(x_L)
@@ -93,7 +93,7 @@ def relative_update_size(before: torch.Tensor, after: torch.Tensor) -> float:
     return float((after - before).norm() / before.norm().clamp_min(1e-12))
 
 
-def safe_ratio(numerator: float, denominator: float) -> Optional[float]:
+def safe_ratio(numerator: float, denominator: float) -> float | None:
     """numerator / denominator, or None when it is undefined or not finite."""
     if denominator == 0 or not math.isfinite(numerator) or not math.isfinite(denominator):
         return None

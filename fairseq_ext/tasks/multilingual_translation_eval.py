@@ -9,10 +9,13 @@ one shared dictionary, several pairs sampled into one iterator, target-language 
   unweighted mean over pairs (base 2, like fairseq's ``loss``);
 * with ``--eval-pair-bleu`` it also translates each validation sentence into its requested language
   (greedy by default; ``--eval-pair-generation-args``), removes the language token and SentencePiece,
-  and logs sacreBLEU ``bleu_<pair>`` / ``chrf_<pair>`` (corpus scores from summed statistics) and
-  ``off_target_<pair>``, the share of outputs that a character n-gram language identifier
-  (:mod:`fairseq_ext.langid`, ``langid.json`` written by ``scripts/prepare_multi30k.sh``) puts in another
-  language than the requested one, with the means over pairs ``bleu_mean``, ``chrf_mean``, ``off_target_mean``.
+  and logs sacreBLEU ``bleu_<pair>`` / ``chrf_<pair>`` (corpus scores of the whole validation split, by
+  sacreBLEU's public ``corpus_score`` of the translations of all its batches, which the task collects from the
+  validation logging outputs: :meth:`MultilingualTranslationPairEvalTask.reduce_metrics`)
+  and ``off_target_<pair>``, the share of outputs that a character n-gram language identifier
+  (:mod:`nlp_experiments.translation.langid`, ``langid.json`` written by ``scripts/prepare_multi30k.sh``) puts
+  in another language than the requested one, with the means over pairs ``bleu_mean``, ``chrf_mean``,
+  ``off_target_mean``.
 
 All of these go through fairseq's metrics, so they reach the console, the json log and TensorBoard, and
 ``--best-checkpoint-metric loss_mean`` (or ``bleu_mean --maximize-best-checkpoint-metric``) selects the
@@ -35,22 +38,22 @@ from fairseq.logging import metrics
 from fairseq.tasks import register_task
 from fairseq.tasks.translation_multi_simple_epoch import TranslationMultiSimpleEpochTask
 
-from fairseq_ext.evaluation.translation_metrics import (
-    METRIC_NAMES, corpus_statistics, decode_sentencepiece, score_from_statistics, statistics_width,
-)
+from nlp_experiments.translation.metrics import METRIC_NAMES, corpus_score
 
 logger = logging.getLogger(__name__)
 
 
 class LanguagePairTaggedDataset(ConcatDataset):
-    """The language-pair datasets of one split, concatenated, with each batch tagged by pair.
+    """The language-pair datasets of one split, concatenated, with each batch tagged by pair and split.
 
-    ``sample["id"]`` is the index in the concatenation (unique across pairs) and ``sample["lang_pair"]``
+    ``sample["split"]`` is the split's name, ``sample["id"]`` the index in the concatenation (unique across pairs)
+    and ``sample["lang_pair"]``
     lists, in the batch's order, the pair (``"de-fr"``) of each sentence.
     """
 
-    def __init__(self, keyed_datasets):
+    def __init__(self, keyed_datasets, split: str):
         super().__init__([dataset for _, dataset in keyed_datasets])
+        self.split = split
         # fairseq's keys are "<data category>:<src>-<tgt>", e.g. "main:de-fr".
         self.lang_pairs = [key.split(":", 1)[-1] for key, _ in keyed_datasets]
 
@@ -66,6 +69,7 @@ class LanguagePairTaggedDataset(ConcatDataset):
         batch = super().collater(samples, **extra_args)
         if batch and "id" in batch:
             batch["lang_pair"] = [self.lang_pair_of(i) for i in batch["id"].tolist()]
+            batch["split"] = self.split
         return batch
 
 
@@ -143,6 +147,14 @@ class MultilingualTranslationPairEvalTask(TranslationMultiSimpleEpochTask):
         super().__init__(args, langs, dicts, training)
         self.sequence_generator = None
         self._language_identifier = None
+        #: ``{pair: [(hypothesis, reference), ...]}`` of the split being validated (``--eval-pair-bleu``)
+        self.validation_translations: dict[str, list[tuple[str, str]]] = {}
+        self._validation_split = None
+
+    def begin_valid_epoch(self, epoch, model):
+        """A new validation: forget the previous one's translations."""
+        super().begin_valid_epoch(epoch, model)
+        self.validation_translations, self._validation_split = {}, None
 
     # ----------------------------------------------------------------------------------------- data
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
@@ -153,7 +165,7 @@ class MultilingualTranslationPairEvalTask(TranslationMultiSimpleEpochTask):
         shard_epoch = self.data_manager.estimate_global_pass_epoch(epoch)
         datasets, _ = self.data_manager.load_split_datasets(
             split, self.training, epoch=epoch, combine=combine, shard_epoch=shard_epoch, **kwargs)
-        self.datasets[split] = LanguagePairTaggedDataset(datasets)
+        self.datasets[split] = LanguagePairTaggedDataset(datasets, split)
         logger.info("%s: %s", split, ", ".join(f"{pair} ({len(d)})" for pair, d in
                                              zip(self.datasets[split].lang_pairs, self.datasets[split].datasets)))
 
@@ -175,7 +187,7 @@ class MultilingualTranslationPairEvalTask(TranslationMultiSimpleEpochTask):
     @property
     def language_identifier(self):
         if self._language_identifier is None:
-            from fairseq_ext.langid import CharNgramLanguageIdentifier
+            from nlp_experiments.translation.langid import CharNgramLanguageIdentifier
 
             path = self.args.langid_profile or os.path.join(utils.split_paths(self.args.data)[0], "langid.json")
             if os.path.exists(path):
@@ -228,6 +240,8 @@ class MultilingualTranslationPairEvalTask(TranslationMultiSimpleEpochTask):
                 logging_output[f"pair_sample_size:{pair}"] = float(sample_size)
                 if self.sequence_generator is not None:
                     logging_output.update(self._generation_log(pair, sub, model))
+        if self.sequence_generator is not None:
+            logging_output["valid_split"] = sample.get("split")
         return total_loss, total_size, logging_output
 
     def _generation_log(self, pair, sample, model) -> dict:
@@ -235,54 +249,71 @@ class MultilingualTranslationPairEvalTask(TranslationMultiSimpleEpochTask):
         hypotheses, references = self.translate_sub_batch(sample, model, tgt_lang)
         if self.args.eval_pair_print_samples:
             logger.info("[%s] hypothesis: %s | reference: %s", pair, hypotheses[0], references[0])
-        log = {f"pair_hypotheses:{pair}": float(len(hypotheses))}
-        for name in METRIC_NAMES:
-            for i, value in enumerate(corpus_statistics(name, hypotheses, references)):
-                log[f"pair_{name}_stat{i}:{pair}"] = value
+        log = {f"pair_hypotheses:{pair}": float(len(hypotheses)),
+               f"pair_translations:{pair}": list(zip(hypotheses, references))}
         identifier = self.language_identifier
         if identifier:
-            log[f"pair_off_target:{pair}"] = float(sum(identifier.predict(h) != tgt_lang for h in hypotheses))
+            predicted = identifier.predict_many(hypotheses)
+            log[f"pair_off_target:{pair}"] = float(sum(lang != tgt_lang for lang in predicted))
         return log
 
+    @staticmethod
+    def logging_outputs_can_be_summed(criterion) -> bool:
+        """No: validation logging outputs may hold translations (text), which only fairseq's all_gather_list
+        moves between workers (with several workers and long validation batches raise --all-gather-list-size)."""
+        return False
+
     def reduce_metrics(self, logging_outputs, criterion):
-        """Per-pair sums as hidden meters (``_pair_...``), per-pair and mean scores as derived metrics."""
+        """Per-pair sums as hidden meters (``_pair_...``), per-pair and mean scores as derived metrics.
+
+        BLEU and chrF are corpus scores, which sums of batch scores cannot give: the (hypothesis, reference)
+        pairs of the validation logging outputs (gathered from every worker) are collected in
+        :attr:`validation_translations`, reset when a validation (:meth:`begin_valid_epoch`) or a split begins,
+        and the derived metrics score all of them with sacreBLEU's ``corpus_score``.
+        """
         super().reduce_metrics(logging_outputs, criterion)
         sums = {}
         for log in logging_outputs:
+            split = log.get("valid_split")
+            if split is not None and split != self._validation_split:
+                self.validation_translations, self._validation_split = {}, split
             for key, value in log.items():
-                if key.startswith("pair_"):
+                if key.startswith("pair_translations:"):
+                    self.validation_translations.setdefault(key.split(":", 1)[1], []).extend(value)
+                elif key.startswith("pair_"):
                     sums[key] = sums.get(key, 0.0) + float(utils.item(value))
         if not sums:
             return
         for key, value in sums.items():
             metrics.log_scalar_sum("_" + key, value)
         pairs = sorted({key.split(":", 1)[1] for key in sums if key.startswith("pair_sample_size:")})
+        scored = [pair for pair in pairs if f"pair_hypotheses:{pair}" in sums]
         for pair in pairs:
             metrics.log_derived(f"loss_{pair}", lambda m, p=pair: pair_loss(m, p))
-            if f"pair_hypotheses:{pair}" in sums:
+            if pair in scored:
                 for name in METRIC_NAMES:
-                    metrics.log_derived(f"{name}_{pair}", lambda m, p=pair, n=name: pair_score(m, p, n))
+                    metrics.log_derived(f"{name}_{pair}", lambda m, p=pair, n=name: self.pair_score(p, n))
             if f"pair_off_target:{pair}" in sums:
                 metrics.log_derived(f"off_target_{pair}", lambda m, p=pair: pair_off_target(m, p))
         metrics.log_derived("loss_mean", lambda m: mean_over_pairs(m, pair_loss, "_pair_sample_size:"))
-        if any(key.startswith("pair_hypotheses:") for key in sums):
+        if scored:
             for name in METRIC_NAMES:
                 metrics.log_derived(f"{name}_mean", lambda m, n=name: mean_over_pairs(
-                    m, lambda mm, p: pair_score(mm, p, n), "_pair_hypotheses:"))
+                    m, lambda mm, p: self.pair_score(p, n), "_pair_hypotheses:"))
         if any(key.startswith("pair_off_target:") for key in sums):
             metrics.log_derived("off_target_mean",
                                 lambda m: mean_over_pairs(m, pair_off_target, "_pair_off_target:"))
+
+    def pair_score(self, pair: str, name: str) -> float:
+        """sacreBLEU corpus ``name`` score of every translation of ``pair`` in the split being validated."""
+        translations = self.validation_translations.get(pair, [])
+        return round(corpus_score(name, [h for h, _ in translations], [r for _, r in translations]), 2)
 
 
 def pair_loss(meters, pair: str) -> float:
     """Loss of one pair in bits per token: summed loss / summed sample size / ln 2 (fairseq's convention)."""
     size = meters[f"_pair_sample_size:{pair}"].sum
     return round(meters[f"_pair_loss:{pair}"].sum / size / math.log(2), 3) if size else float("nan")
-
-
-def pair_score(meters, pair: str, name: str) -> float:
-    stats = [meters[f"_pair_{name}_stat{i}:{pair}"].sum for i in range(statistics_width(name))]
-    return round(score_from_statistics(name, stats), 2)
 
 
 def pair_off_target(meters, pair: str) -> float:

@@ -2,8 +2,8 @@
 file of a split being translations of the same caption."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from mvadl.data._files import read_lines, require_folder
 from mvadl.data.errors import DataError

@@ -10,8 +10,10 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
+from mvadl.data.errors import DataError
 
-class ReportDataError(Exception):
+
+class ReportDataError(DataError):
     """A template asked for a results file or key that does not exist (the message names both)."""
 
 

@@ -1,23 +1,13 @@
 """Figures of the diffusion part; each takes arrays/records and returns a matplotlib Figure."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from mvadl.plotting import new_figure
-
-
-def image_grid(images: np.ndarray, nrow: int) -> np.ndarray:
-    """Tile ``[N, H, W]`` images into one ``[rows*H, nrow*W]`` array with 1-pixel gaps."""
-    n, h, w = images.shape
-    rows = -(-n // nrow)
-    canvas = np.ones((rows * (h + 1) - 1, nrow * (w + 1) - 1), dtype=np.float32)
-    for i, image in enumerate(images):
-        r, c = divmod(i, nrow)
-        canvas[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = image
-    return canvas
+from vae_diffusion.core.images import image_grid
 
 
 def plot_samples(images: np.ndarray, nrow: int = 8, title: str = "") -> Figure:

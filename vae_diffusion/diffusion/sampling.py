@@ -13,14 +13,25 @@ solvers start from a different noise level for every number of steps.
 from __future__ import annotations
 
 import inspect
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
-from diffusers import (DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler,
-                       EulerDiscreteScheduler, HeunDiscreteScheduler, LMSDiscreteScheduler, UNet2DModel,
-                       UniPCMultistepScheduler)
+from diffusers import (
+    DDIMScheduler,
+    DDPMScheduler,
+    DPMSolverMultistepScheduler,
+    EulerAncestralDiscreteScheduler,
+    EulerDiscreteScheduler,
+    HeunDiscreteScheduler,
+    LMSDiscreteScheduler,
+    UNet2DModel,
+    UniPCMultistepScheduler,
+)
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
+
+from mvadl.seeding import torch_generator
 
 #: Display name -> (scheduler class, extra config, stochastic?). Stochastic samplers inject fresh noise each step.
 SCHEDULERS: dict[str, tuple[type, dict, bool]] = {
@@ -70,6 +81,25 @@ def make_scheduler(name: str, config, overrides: dict | None = None, *, fixes: b
     return cls.from_config(config, **{**extra, **(CONFIG_FIXES.get(name, {}) if fixes else {}), **overrides})
 
 
+def parse_scheduler_overrides(text: str | dict) -> dict[str, dict]:
+    """Config entries per registered scheduler, from JSON text ``{"DDIM": {"clip_sample": true}, ...}`` (or the
+    dict itself); anything else, or an unknown scheduler name, is a ValueError that says what is expected."""
+    if isinstance(text, str):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"scheduler overrides are not JSON: {error}") from None
+    else:
+        value = text
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ValueError('scheduler overrides: expected {"scheduler name": {"config entry": value, ...}, ...}, '
+                         f"got {text!r}")
+    unknown = sorted(set(value) - set(SCHEDULERS))
+    if unknown:
+        raise ValueError(f"scheduler overrides: unknown schedulers {unknown}; known: {', '.join(SCHEDULERS)}")
+    return value
+
+
 def unet_denoiser(unet: UNet2DModel) -> Denoiser:
     """Wrap an unconditional UNet as ``denoiser(x, t) -> model output`` (a conditioned model closes over its
     condition the same way)."""
@@ -111,18 +141,23 @@ def sample(denoiser: Denoiser, scheduler: SchedulerMixin, noise: torch.Tensor, n
 
 
 def initial_noise(n: int, shape: tuple[int, ...], seed: int) -> torch.Tensor:
-    """The same unit-Gaussian z_T for a given seed on every device (drawn on the CPU)."""
-    return torch.randn((n, *shape), generator=torch.Generator("cpu").manual_seed(seed))
+    """The same unit-Gaussian z_T for a given seed on every device (drawn on the CPU).
+
+    It is the run's base stream (``derive_seed(seed)`` is ``seed``): the committed figures and the report name
+    the seed of their z_T, so this stays ``torch.Generator().manual_seed(seed)``.
+    """
+    return torch.randn((n, *shape), generator=torch_generator(seed))
 
 
 def sample_in_batches(denoiser: Denoiser, scheduler_factory: Callable[[], SchedulerMixin], noise: torch.Tensor,
                       num_inference_steps: int, *, seed: int, device, batch_size: int = 1000,
                       step_kwargs: dict | None = None) -> SampleResult:
     """:func:`sample` over ``noise`` (CPU) in batches; each batch gets a fresh scheduler (multistep solvers keep
-    state) and a CPU generator seeded from ``seed`` and the batch index, so results do not depend on the device."""
+    state) and a CPU generator seeded with ``derive_seed(seed, "sample_batch", index)``, so results do not depend on
+    the device."""
     images, evaluations = [], 0
     for index, start in enumerate(range(0, len(noise), batch_size)):
-        generator = torch.Generator("cpu").manual_seed(seed * 100_003 + index)
+        generator = torch_generator(seed, "sample_batch", index)
         result = sample(denoiser, scheduler_factory(), noise[start:start + batch_size].to(device),
                         num_inference_steps, generator, step_kwargs)
         images.append(result.images)

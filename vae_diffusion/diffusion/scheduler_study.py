@@ -14,126 +14,117 @@ Writes results/diffusion/scheduler_metrics.json, scheduler_grid.png, scheduler_c
 """
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import logging
+import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
-from mvadl.cli import run_cli, seed_everything, setup_logging
 from mvadl.plotting import save_figure
-from mvadl.results import describe_device, results_dir, write_results
-from vae_diffusion.diffusion.classifier import load_classifier
-from vae_diffusion.diffusion.data import to_mnist_range
-from vae_diffusion.diffusion.evaluate import (classifier_features, distances, evaluation_parser, load_pipeline,
-                                              pick_device, real_features)
+from mvadl.results import results_dir
+from mvadl.runner import Context, main, option
+from vae_diffusion.core.artifacts import sha256_file
+from vae_diffusion.core.classifier import load_classifier
+from vae_diffusion.core.images import to_mnist_range
+from vae_diffusion.core.metrics import ClassifierFeatures, FeatureDistances, rms_distance
+from vae_diffusion.diffusion.evaluation import PipelineEvaluationOptions, load_unconditional_pipeline, real_digits
 from vae_diffusion.diffusion.plots import plot_convergence, plot_fid_vs_evaluations, plot_scheduler_grid
-from vae_diffusion.diffusion.sampling import SCHEDULERS, initial_noise, make_scheduler, sample_in_batches, unet_denoiser
+from vae_diffusion.diffusion.sampling import (
+    SCHEDULERS,
+    initial_noise,
+    make_scheduler,
+    parse_scheduler_overrides,
+    sample_in_batches,
+    unet_denoiser,
+)
 
 logger = logging.getLogger(__name__)
 
 
-def rms_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Root-mean-square difference between two image batches, in pixel values clipped to [-1, 1]."""
-    return float((a.float().clamp(-1, 1) - b.float().clamp(-1, 1)).pow(2).mean().sqrt())
+@dataclass
+class SchedulerStudyConfig(PipelineEvaluationOptions):
+    """Schedulers x numbers of steps from one initial noise (the reference study's settings)."""
+
+    schedulers: list[str] = option(list(SCHEDULERS), "registered schedulers to run", choices=list(SCHEDULERS),
+                                   metavar="NAME")
+    steps: list[int] = option([5, 10, 20, 50, 100], "numbers of inference steps")
+    reference_steps: int = option(200, "steps of each scheduler's own reference")
+    n_samples: int = option(500, "samples per cell for FID/KID")
+    n_convergence: int = option(256, "samples compared to the reference")
+    grid_images: int = option(4, "digits shown per grid cell (a square number)")
+    batch_size: int = option(500, "images sampled at once")
+    config_fixes: bool = option(True, "apply CONFIG_FIXES on top of the inherited DDPM config "
+                                      "(--no-config-fixes: the inherited config only)")
+    scheduler_overrides: dict = option({}, 'JSON config entries per scheduler, applied last, e.g. '
+                                           '\'{"DDIM": {"clip_sample": true}}\'', metavar="JSON")
+    QUICK: ClassVar[dict] = {"schedulers": ["Euler", "Euler Ancestral", "DPM-Solver++ 2M"], "steps": [2, 4],
+                             "reference_steps": 6, "n_samples": 8, "n_convergence": 4}
+
+    def __post_init__(self) -> None:
+        # the command line hands the option over as JSON text
+        self.scheduler_overrides = parse_scheduler_overrides(self.scheduler_overrides)
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = evaluation_parser(__doc__.split("\n")[0])
-    p.add_argument("--schedulers", nargs="+", default=list(SCHEDULERS), choices=list(SCHEDULERS))
-    p.add_argument("--steps", type=int, nargs="+", default=[5, 10, 20, 50, 100])
-    p.add_argument("--reference-steps", type=int, default=200, help="steps of each scheduler's own reference")
-    p.add_argument("--n-samples", type=int, default=500, help="samples per cell for FID/KID")
-    p.add_argument("--n-convergence", type=int, default=256, help="samples compared to the reference")
-    p.add_argument("--grid-images", type=int, default=4, help="digits shown per grid cell (a square number)")
-    p.add_argument("--batch-size", type=int, default=500)
-    p.add_argument("--no-config-fixes", dest="config_fixes", action="store_false",
-                   help="build every scheduler from the inherited DDPM config only (leave out CONFIG_FIXES)")
-    p.add_argument("--scheduler-overrides", type=scheduler_overrides, default={}, metavar="JSON",
-                   help='config entries per scheduler, applied last, e.g. \'{"DDIM": {"clip_sample": true}}\'')
-    p.add_argument("--quick", action="store_true", help="smoke test: 3 schedulers, steps 2 and 4, 8 samples")
-    args = p.parse_args(argv)
-    unknown = sorted(set(args.scheduler_overrides) - set(SCHEDULERS))
-    if unknown:
-        p.error(f"--scheduler-overrides: unknown schedulers {unknown}; known: {', '.join(SCHEDULERS)}")
-    return args
-
-
-def scheduler_overrides(text: str) -> dict[str, dict]:
-    """Parse ``--scheduler-overrides``: a JSON object ``{scheduler name: {config entry: value}}``."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise argparse.ArgumentTypeError(f"not JSON: {error}") from None
-    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-        raise argparse.ArgumentTypeError('expected {"scheduler name": {"config entry": value, ...}, ...}')
-    return value
-
-
-def main(args: argparse.Namespace) -> Path:
-    setup_logging()
-    seed_everything(args.seed)
-    if args.quick:
-        args.schedulers, args.steps = ["Euler", "Euler Ancestral", "DPM-Solver++ 2M"], [2, 4]
-        args.reference_steps, args.n_samples, args.n_convergence = 6, 8, 4
-    started = time.perf_counter()
-    device = pick_device()
-    pipeline = load_pipeline(args.model, device)
-    classifier = load_classifier(args.classifier, device)
+def run(config: SchedulerStudyConfig, ctx: Context) -> Path:
+    device = ctx.device
+    pipeline = load_unconditional_pipeline(config.model, device)
+    classifier = load_classifier(config.classifier, device)
     unet = pipeline.unet
     denoiser = unet_denoiser(unet)
     shape = (unet.config.in_channels, unet.config.sample_size, unet.config.sample_size)
-    noise = initial_noise(args.n_samples, shape, args.seed)  # one z_T for every cell
+    noise = initial_noise(config.n_samples, shape, config.seed)  # one z_T for every cell
     n = len(noise)
-    test_features = real_features(classifier, "test", n, args.data_dir, check_count=not args.quick)
-    floor = distances(real_features(classifier, "train", n, args.data_dir, seed=args.seed,
-                                    check_count=not args.quick), test_features, seed=args.seed)
+    check_count = not config.quick
+    test_digits = real_digits("test", n, config.data_dir, check_count=check_count)
+    distances = FeatureDistances(ClassifierFeatures(classifier), test_digits)
+    floor = distances(real_digits("train", n, config.data_dir, seed=config.seed, check_count=check_count),
+                      seed=config.seed)
     records, cells, captions, convergence = [], {}, {}, {}
-    n_conv = min(args.n_convergence, n)
-    for name in args.schedulers:
+    n_conv = min(config.n_convergence, n)
+    for name in config.schedulers:
         def factory(name=name):
-            return make_scheduler(name, pipeline.scheduler.config, args.scheduler_overrides.get(name),
-                                  fixes=args.config_fixes)
+            return make_scheduler(name, pipeline.scheduler.config, config.scheduler_overrides.get(name),
+                                  fixes=config.config_fixes)
 
-        reference = sample_in_batches(denoiser, factory, noise[:n_conv], args.reference_steps, seed=args.seed,
-                                      device=device, batch_size=args.batch_size).images
+        reference = sample_in_batches(denoiser, factory, noise[:n_conv], config.reference_steps, seed=config.seed,
+                                      device=device, batch_size=config.batch_size).images
         convergence[name] = []
-        for steps in args.steps:
+        for steps in config.steps:
             t0 = time.perf_counter()
-            result = sample_in_batches(denoiser, factory, noise, steps, seed=args.seed, device=device,
-                                       batch_size=args.batch_size)
+            result = sample_in_batches(denoiser, factory, noise, steps, seed=config.seed, device=device,
+                                       batch_size=config.batch_size)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             seconds = time.perf_counter() - t0
-            scores = distances(classifier_features(classifier, result.images), test_features, seed=args.seed)
+            scores = distances(to_mnist_range(result.images), seed=config.seed)
             to_reference = rms_distance(result.images[:n_conv], reference)
             convergence[name].append(to_reference)
             records.append({"scheduler": name, "steps": steps, "model_evaluations": result.model_evaluations,
                             "seconds": seconds, "rms_to_reference": to_reference, **scores})
-            cells[(steps, name)] = to_mnist_range(result.images[:args.grid_images]).squeeze(1).numpy()
+            cells[(steps, name)] = to_mnist_range(result.images[:config.grid_images]).squeeze(1).numpy()
             captions[(steps, name)] = f"FID {scores['fid']:.2f}, {result.model_evaluations} NFE"
             logger.info("%-16s %4d steps: FID %.3f KID %.5f NFE %d %.1fs, RMS to ref %.4f", name, steps,
                         scores["fid"], scores["kid"], result.model_evaluations, seconds, to_reference)
     figure_dir = results_dir() / "diffusion"
-    suffix = "_quick" if args.quick else ""
-    stochastic = {name: SCHEDULERS[name][2] for name in args.schedulers}
-    save_figure(plot_scheduler_grid(cells, args.steps, args.schedulers, captions),
+    suffix = "_quick" if config.quick else ""
+    stochastic = {name: SCHEDULERS[name][2] for name in config.schedulers}
+    save_figure(plot_scheduler_grid(cells, config.steps, config.schedulers, captions),
                 figure_dir / f"scheduler_grid{suffix}.png")
-    save_figure(plot_convergence(args.steps, convergence, args.reference_steps, stochastic),
+    save_figure(plot_convergence(config.steps, convergence, config.reference_steps, stochastic),
                 figure_dir / f"scheduler_convergence{suffix}.png")
     save_figure(plot_fid_vs_evaluations(records, floor["fid"]), figure_dir / f"scheduler_fid{suffix}.png")
-    config = {"study": vars(args), "scheduler_configs": {
-        name: dict(make_scheduler(name, pipeline.scheduler.config, args.scheduler_overrides.get(name),
-                                  fixes=args.config_fixes).config) for name in args.schedulers}}
-    return write_results("diffusion", f"scheduler_metrics{suffix}", config=config,
-                         metrics={"cells": records, "n_samples": n, "n_convergence": n_conv,
-                                  "reference_steps": args.reference_steps, "stochastic": stochastic,
-                                  "fid_real_vs_real": floor["fid"], "kid_real_vs_real": floor["kid"]},
-                         seed=args.seed, wall_time_s=time.perf_counter() - started, device=describe_device(device))
+    recorded_config = {"study": config.as_dict(), "scheduler_configs": {
+        name: dict(make_scheduler(name, pipeline.scheduler.config, config.scheduler_overrides.get(name),
+                                  fixes=config.config_fixes).config) for name in config.schedulers}}
+    return ctx.record("diffusion", f"scheduler_metrics{suffix}",
+                      {"cells": records, "n_samples": n, "n_convergence": n_conv,
+                       "reference_steps": config.reference_steps, "stochastic": stochastic,
+                       "fid_real_vs_real": floor["fid"], "kid_real_vs_real": floor["kid"],
+                       "classifier_sha256": sha256_file(config.classifier)}, config=recorded_config)
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main, parse_args))
+    sys.exit(main(run, SchedulerStudyConfig, prog="python -m vae_diffusion.diffusion.scheduler_study", doc=__doc__))

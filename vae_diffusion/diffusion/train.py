@@ -4,114 +4,87 @@
     python -m vae_diffusion.diffusion.train --quick --output-dir /tmp/ddpm_quick          # CPU: < 1 min
 
 The loss is the simplified DDPM objective (Ho et al. 2020, and Q15/Q17 of the report):
-``|| eps - eps_theta(sqrt(abar_t) z_0 + sqrt(1 - abar_t) eps, t) ||^2`` with t uniform and z_t from eq. 26.
+``|| eps - eps_theta(sqrt(abar_t) z_0 + sqrt(1 - abar_t) eps, t) ||^2`` with t uniform and z_t from eq. 26
+(``diffusion/losses.py``), minimised by the shared loop ``core/fit.py`` (accelerate, EMA, exact resume,
+TensorBoard). Writes OUTPUT_DIR/pipeline (with training_record.json) and results/diffusion/ddpm_training.json.
 """
 from __future__ import annotations
 
-import argparse
-import sys
 import logging
-import time
+import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-import torch
-import torch.nn.functional as F
-from diffusers import DDPMPipeline, DDPMScheduler
+from diffusers import DDPMPipeline
 from torch.utils.data import TensorDataset
 
-from mvadl.cli import add_seed_argument, run_cli, seed_everything, setup_logging
-from mvadl.data import add_data_dir_argument
-from mvadl.results import describe_device, write_results
-from vae_diffusion.diffusion.data import load_mnist_tensors
-from vae_diffusion.diffusion.training import FitConfig, add_fit_arguments, default_mixed_precision, fit
-from vae_diffusion.diffusion.unet import DEFAULT_WIDTHS, build_noise_scheduler, build_unet
+from mvadl.runner import Context, main, option
+from vae_diffusion.core.fit import FitConfig, FitOptions, default_mixed_precision, fit
+from vae_diffusion.core.images import mnist_split, to_model_range
+from vae_diffusion.core.pipelines import write_training_record
+from vae_diffusion.diffusion.losses import epsilon_prediction_loss
+from vae_diffusion.diffusion.unet import DEFAULT_RUN_DIR, DEFAULT_WIDTHS, build_noise_scheduler, build_unet
 
 logger = logging.getLogger(__name__)
 
 
-def epsilon_prediction_loss(noise_scheduler: DDPMScheduler):
-    """``loss_fn`` for :func:`fit`: noise a clean batch to a uniform t with eq. 26 and regress the noise.
+@dataclass
+class TrainConfig(FitOptions):
+    """Train an unconditional DDPM on MNIST (the reference run's settings)."""
 
-    A batch is ``(clean, *condition)``; the model is called as ``model(z_t, t, *condition)`` (a conditioned
-    denoiser such as ``vae_diffusion.guidance.model.TextConditionedDenoiser`` takes the caption's token ids).
-    """
-    num_timesteps = noise_scheduler.config.num_train_timesteps
-
-    def loss_fn(model: torch.nn.Module, batch) -> torch.Tensor:
-        clean, *condition = batch
-        noise = torch.randn_like(clean)
-        timesteps = torch.randint(0, num_timesteps, (clean.shape[0],), device=clean.device)
-        noisy = noise_scheduler.add_noise(clean, noise, timesteps)  # sqrt(abar_t) z_0 + sqrt(1 - abar_t) eps
-        return F.mse_loss(model(noisy, timesteps, *condition).sample.float(), noise.float())
-
-    return loss_fn
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_seed_argument(p)
-    add_data_dir_argument(p)
-    p.add_argument("--output-dir", default="checkpoints/ddpm_mnist",
-                   help="receives pipeline/ (the DDPMPipeline), checkpoints/ and logs/ (TensorBoard)")
-    p.add_argument("--epochs", type=int, default=None, help="default: 16 (1 with --quick)")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--learning-rate", type=float, default=5e-4)
-    p.add_argument("--warmup-steps", type=int, default=500)
-    p.add_argument("--ema-decay", type=float, default=0.9995)
-    p.add_argument("--sample-size", type=int, default=32, help="28 or padded 32")
-    p.add_argument("--widths", type=int, nargs="+", default=list(DEFAULT_WIDTHS),
-                   help="UNet channels per resolution level")
-    p.add_argument("--layers-per-block", type=int, default=2)
-    p.add_argument("--attention-levels", type=int, nargs="*", default=[],
-                   help="levels (0 = full resolution) with self-attention")
-    p.add_argument("--num-train-timesteps", type=int, default=1000)
-    p.add_argument("--beta-schedule", default="linear", choices=["linear", "scaled_linear", "squaredcos_cap_v2"])
-    add_fit_arguments(p)
-    p.add_argument("--quick", action="store_true",
-                   help="smoke test: 256 images, tiny UNet, 1 epoch of at most 4 steps (same code path)")
-    return p.parse_args(argv)
+    output_dir: str = option(DEFAULT_RUN_DIR, "receives pipeline/ (the DDPMPipeline), checkpoints/ and logs/ "
+                                              "(TensorBoard)")
+    epochs: int = option(16, "training epochs (a resumed run continues up to this total)")
+    batch_size: int = option(256, "images per optimizer step")
+    learning_rate: float = option(5e-4, "AdamW peak learning rate (cosine decay)")
+    warmup_steps: int = option(500, "linear learning-rate warm-up steps")
+    ema_decay: float = option(0.9995, "decay of the EMA weights the pipeline ships")
+    sample_size: int = option(32, "image size: 28, or MNIST padded to 32")
+    widths: list[int] = option(list(DEFAULT_WIDTHS), "UNet channels per resolution level")
+    layers_per_block: int = option(2, "ResNet blocks per UNet level")
+    attention_levels: list[int] = option([], "levels (0 = full resolution) with self-attention")
+    num_train_timesteps: int = option(1000, "T, the number of diffusion steps")
+    beta_schedule: str = option("linear", "noise schedule of the DDPMScheduler",
+                                choices=["linear", "scaled_linear", "squaredcos_cap_v2"])
+    max_steps_per_epoch: int | None = option(None, "cut every epoch after N optimizer steps (none: whole epochs)")
+    QUICK: ClassVar[dict] = {"epochs": 1, "train_limit": 256, "widths": [16, 32], "layers_per_block": 1,
+                             "batch_size": 32, "warmup_steps": 0, "max_steps_per_epoch": 4}
 
 
-def main(args: argparse.Namespace) -> Path:
-    setup_logging()
-    seed_everything(args.seed)
-    if args.quick:
-        args.train_limit, args.widths, args.layers_per_block = 256, [16, 32], 1
-        args.batch_size, args.warmup_steps = 32, 0
-    if args.epochs is None:
-        args.epochs = 1 if args.quick else 16
-    args.mixed_precision = default_mixed_precision(args.mixed_precision)
-    images, _ = load_mnist_tensors("train", args.data_dir, size=args.sample_size,
-                                   limit=args.train_limit, check_count=args.train_limit is None)
-    unet = build_unet(args.sample_size, args.widths, args.layers_per_block, args.attention_levels)
-    noise_scheduler = build_noise_scheduler(args.num_train_timesteps, args.beta_schedule)
-    logger.info("UNet2DModel: %.2fM parameters; %d training images", sum(p.numel() for p in unet.parameters()) / 1e6,
-                len(images))
-    config = FitConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                       warmup_steps=args.warmup_steps, ema_decay=args.ema_decay,
-                       mixed_precision=args.mixed_precision, seed=args.seed,
-                       max_steps_per_epoch=4 if args.quick else None)
-    started = time.perf_counter()
-    result = fit(unet, TensorDataset(images), epsilon_prediction_loss(noise_scheduler), config, args.output_dir,
-                 resume=args.resume, project_name="ddpm_mnist")
+def run(config: TrainConfig, ctx: Context) -> Path:
+    mixed_precision = default_mixed_precision(config.mixed_precision, ctx.device)
+    grey, _ = mnist_split("train", config.data_dir, limit=config.train_limit, check_count=config.train_limit is None)
+    images = to_model_range(grey, config.sample_size)
+    unet = build_unet(config.sample_size, config.widths, config.layers_per_block, config.attention_levels)
+    noise_scheduler = build_noise_scheduler(config.num_train_timesteps, config.beta_schedule)
+    parameters = sum(p.numel() for p in unet.parameters())
+    logger.info("UNet2DModel: %.2fM parameters; %d training images", parameters / 1e6, len(images))
+    fit_config = FitConfig(epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
+                           warmup_steps=config.warmup_steps, ema_decay=config.ema_decay,
+                           mixed_precision=mixed_precision, seed=config.seed,
+                           max_steps_per_epoch=config.max_steps_per_epoch)
+    result = fit(unet, TensorDataset(images), epsilon_prediction_loss(noise_scheduler), fit_config, config.output_dir,
+                 resume=config.resume, project_name="ddpm_mnist", device=ctx.device)
     model = result.model
     if result.ema is not None:
         result.ema.copy_to(model.parameters())  # the pipeline ships the EMA weights
-    pipeline_dir = Path(args.output_dir) / "pipeline"
+    pipeline_dir = Path(config.output_dir) / "pipeline"
     DDPMPipeline(unet=model.float().cpu(), scheduler=noise_scheduler).save_pretrained(pipeline_dir)
     logger.info("saved DDPMPipeline to %s", pipeline_dir)
-    write_results("diffusion", "ddpm_training" + ("_quick" if args.quick else ""), config=args,
-                  metrics={"epoch_losses": result.epoch_losses, "final_epoch_loss": result.epoch_losses[-1]
-                           if result.epoch_losses else None,
-                           "parameters": sum(p.numel() for p in model.parameters()),
-                           "training_time_s": result.wall_time_s,
-                           "images_per_epoch": min(len(images), (config.max_steps_per_epoch or len(images))
-                                                   * args.batch_size)},
-                  seed=args.seed, wall_time_s=time.perf_counter() - started,
-                  device=describe_device(result.accelerator.device))
+    # every epoch visits every training image once (the loader keeps its last partial batch), unless cut short
+    images_per_epoch = min(len(images), (config.max_steps_per_epoch or len(images)) * config.batch_size)
+    recorded_config = {**config.as_dict(), "mixed_precision": mixed_precision}
+    write_training_record(pipeline_dir, {"config": recorded_config, "training_time_s": result.wall_time_s,
+                                         "images_per_epoch": images_per_epoch,
+                                         "images_seen": config.epochs * images_per_epoch})
+    metrics = {"epoch_losses": result.epoch_losses,
+               "final_epoch_loss": result.epoch_losses[-1] if result.epoch_losses else None,
+               "parameters": parameters, "training_time_s": result.wall_time_s,
+               "images_per_epoch": images_per_epoch}
+    ctx.record("diffusion", "ddpm_training" + ("_quick" if config.quick else ""), metrics, config=recorded_config)
     return pipeline_dir
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main, parse_args))
+    sys.exit(main(run, TrainConfig, prog="python -m vae_diffusion.diffusion.train", doc=__doc__))

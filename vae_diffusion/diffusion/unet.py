@@ -6,11 +6,14 @@ The defaults are the run reported in the report (Part 2 and its appendix): 32x32
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from diffusers import DDPMScheduler, UNet2DModel
 
 DEFAULT_WIDTHS = (32, 64, 128)
+#: Where ``python -m vae_diffusion.diffusion.train`` writes by default, and the pipeline the evaluations read.
+DEFAULT_RUN_DIR = "checkpoints/ddpm_mnist"
+DEFAULT_PIPELINE = f"{DEFAULT_RUN_DIR}/pipeline"
 
 
 def build_unet(sample_size: int = 32, widths: Sequence[int] = DEFAULT_WIDTHS, layers_per_block: int = 2,

@@ -1,0 +1,11 @@
+"""Text-guided diffusion and negative prompts (Q19): a text-to-digit model trained from scratch on captioned
+coloured MNIST, and the negative-prompt study.
+
+Library: ``captions`` (rendering and the caption distribution), ``text_encoder`` (tokenizer and encoder),
+``model`` (the text-conditioned UNet), ``pipeline`` (``TextToDigitPipeline``: classifier-free guidance and
+negative prompts), ``detect`` (reading generated digits back), ``evaluation`` (the study's pipeline loading,
+generation and pair metrics), ``plots``. Shared with the diffusion part: ``vae_diffusion.core`` (training loop,
+MNIST classifier, images) and the diffusion library (sampling loop, noise schedule, loss).
+
+Entry points (``python -m vae_diffusion.guidance.<name>``, run by ``mvadl.runner``): ``train``, ``negative_prompt``.
+"""

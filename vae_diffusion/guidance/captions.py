@@ -12,6 +12,10 @@ unconditional case that classifier-free guidance needs). When a caption leaves t
 to fill it in from the data's prior, and that prior is deliberately skewed: half of all digits are red
 (:data:`STROKE_PRIOR`). A prompt such as "a seven" therefore yields red strokes about half of the time, a
 concept the prompt did not ask for, which a negative prompt "red" can then remove (assignment Q19).
+
+Randomness: an image's colours come from the run's base stream (``seed``); the caption of image i in epoch e
+is drawn from its own stream ``derive_seed(seed, "caption", e, i)``, so it depends on nothing else (not on the
+order of access, not on earlier epochs) and a resumed run sees exactly the captions of the uninterrupted one.
 """
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from mvadl.seeding import numpy_generator
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 #: Stroke colours (RGB in [0, 1]) and their share of the training data: red is the default colour of a digit.
@@ -65,8 +71,9 @@ def render(grey: np.ndarray, stroke: str, background: str) -> np.ndarray:
 
 
 def draw_attributes(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stroke and background colour names for ``n`` images, drawn from the priors with ``seed``."""
-    rng = np.random.default_rng(seed)
+    """Stroke and background colour names for ``n`` images, drawn from the priors with the base stream of
+    ``seed`` (``derive_seed(seed)`` is ``seed``: the trained model's data, kept as it was)."""
+    rng = numpy_generator(seed)
     strokes = rng.choice(list(STROKE_PRIOR), size=n, p=list(STROKE_PRIOR.values()))
     backgrounds = rng.choice(list(BACKGROUND_PRIOR), size=n, p=list(BACKGROUND_PRIOR.values()))
     return strokes, backgrounds
@@ -75,7 +82,8 @@ def draw_attributes(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 class CaptionedMnist(Dataset):
     """``(image [3, size, size] in [-1, 1], input_ids)`` pairs.
 
-    Each image's colours are fixed at construction (``seed``); its caption is drawn anew at every access, so
+    Each image's colours are fixed at construction (``seed``); its caption is drawn anew in every epoch
+    (:meth:`set_epoch`, which the training loop calls), from the stream ``(seed, "caption", epoch, index)``, so
     over the epochs an image is seen with and without each attribute mentioned. ``tokenize`` maps a caption to
     a 1-D LongTensor of fixed length (see :func:`vae_diffusion.guidance.text_encoder.tokenize`).
     """
@@ -92,7 +100,12 @@ class CaptionedMnist(Dataset):
         self.strokes, self.backgrounds = draw_attributes(len(images), seed)
         self.tokenize = tokenize
         self.config = config
-        self.generator = np.random.default_rng(seed + 1)
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the captions of ``epoch`` from now on."""
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -107,4 +120,5 @@ class CaptionedMnist(Dataset):
 
     def __getitem__(self, index: int):
         image = torch.from_numpy(render(self.grey[index], self.strokes[index], self.backgrounds[index]))
-        return image * 2.0 - 1.0, self.tokenize(self.caption_for(index, self.generator))
+        rng = numpy_generator(self.seed, "caption", self.epoch, int(index))
+        return image * 2.0 - 1.0, self.tokenize(self.caption_for(index, rng))

@@ -6,7 +6,7 @@ For an image ``x`` (``[3, H, W]`` in [0, 1]) rendered as ``(1 - g) b + g s`` (``
 - stroke coverage ``g ~ ||x - b|| / ||s - b||``, with the stroke colour ``s`` estimated as the mean colour of
   the pixels farther than ``STROKE_THRESHOLD`` from ``b``; the stroke mask is ``g > 0.5``;
 - stroke colour name: the palette colour nearest to ``s``; background name likewise;
-- digit: the MNIST classifier (``vae_diffusion.diffusion.classifier``) applied to ``g`` (a grey MNIST-like
+- digit: the MNIST classifier (``vae_diffusion.core.classifier``) applied to ``g`` (a grey MNIST-like
   image, centre-cropped to 28x28).
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vae_diffusion.diffusion.classifier import MnistClassifier, predict_in_batches
+from vae_diffusion.core.classifier import MnistClassifier, predict_in_batches
 from vae_diffusion.guidance.captions import BACKGROUND_COLOURS, STROKE_COLOURS
 
 STROKE_THRESHOLD = 0.3  # RGB distance from the background beyond which a pixel counts as stroke

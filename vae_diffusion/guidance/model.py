@@ -8,7 +8,7 @@ which is where most of the compute would go), 64-d text states.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from diffusers import UNet2DConditionModel
@@ -17,6 +17,9 @@ from torch import nn
 from vae_diffusion.guidance.text_encoder import CaptionTextEncoder
 
 DEFAULT_WIDTHS = (32, 64, 96)
+#: Where ``python -m vae_diffusion.guidance.train`` writes by default, and the pipeline the study reads.
+DEFAULT_RUN_DIR = "checkpoints/text_to_digit"
+DEFAULT_PIPELINE = f"{DEFAULT_RUN_DIR}/pipeline"
 
 
 def build_text_unet(sample_size: int = 32, widths: Sequence[int] = DEFAULT_WIDTHS, layers_per_block: int = 1,

@@ -9,7 +9,7 @@ empty prompt "" (the unconditional model learnt through caption dropout); a nega
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import textwrap
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure

@@ -12,17 +12,17 @@ returns one state per token, ``h = TransformerEncoder(E[ids] + P[positions])`` o
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
-from torch import nn
 from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
 from tokenizers.normalizers import Lowercase
 from tokenizers.pre_tokenizers import Whitespace
 from tokenizers.processors import TemplateProcessing
+from torch import nn
 from transformers import PreTrainedTokenizerFast
 
 from vae_diffusion.guidance.captions import CAPTION_WORDS

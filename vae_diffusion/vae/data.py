@@ -10,6 +10,8 @@ import torch
 
 from mvadl.data import load_mnist
 
+#: Defines the evaluation set: every reported test number (and the committed results) uses this one draw, so it
+#: stays a constant and is not derived from the run's --seed.
 TEST_BINARIZATION_SEED = 1234
 BINARIZATION = f"dynamic (train, fresh draw per epoch); fixed seed {TEST_BINARIZATION_SEED} (test)"
 
@@ -31,3 +33,16 @@ def binarize(probabilities: torch.Tensor, generator: torch.Generator | None = No
 def fixed_binarization(probabilities: torch.Tensor, seed: int = TEST_BINARIZATION_SEED) -> torch.Tensor:
     """The reproducible binarization used for every evaluation (CPU generator, so identical on any device)."""
     return binarize(probabilities.cpu(), torch.Generator().manual_seed(seed))
+
+
+def train_and_test_sets(root=None, *, train_subset: int | None = None, test_subset: int | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training pixel probabilities [N, 784], the fixed binarization of the test set [M, 784]), on the CPU.
+
+    The training images are binarized afresh every epoch by :func:`binarize`; with a subset the official
+    image counts are not checked.
+    """
+    check_count = train_subset is None and test_subset is None
+    train = pixel_probabilities("train", root, check_count=check_count, limit=train_subset)
+    test = fixed_binarization(pixel_probabilities("test", root, check_count=check_count, limit=test_subset))
+    return train, test

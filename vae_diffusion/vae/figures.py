@@ -1,71 +1,31 @@
-"""Figures of a VAE training run, made from its saved arrays (``<prefix>arrays.npz``) and results JSON.
+"""Redraw the figures of a VAE training run from its saved arrays (<prefix>arrays.npz) and results JSON.
 
     python -m vae_diffusion.vae.figures                 # re-draw results/vae/*.png of the main run
+    python -m vae_diffusion.vae.figures --name iwae_k50 # the figures of another run (files iwae_k50_*.png)
 """
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
+import sys
+from dataclasses import dataclass
 
-import numpy as np
-import torch
-
-from mvadl.io import atomic_path
-from mvadl.plotting import save_figure
 from mvadl.results import results_dir
-from vae_diffusion.vae import plots
+from mvadl.runner import Context, ExperimentConfig, main, option
+from vae_diffusion.vae.run_figures import make_figures
 
 
-def prefix(name: str) -> str:
-    """Files of the main run ('metrics') have no prefix; other runs' files start with '<name>_'."""
-    return "" if name == "metrics" else f"{name}_"
+@dataclass
+class FiguresConfig(ExperimentConfig):
+    """Redraw the figures of a VAE training run (nothing random; no --quick size)."""
+
+    name: str = option("metrics", "results name of the run (results/vae/<name>.json)")
 
 
-def save_arrays(folder: Path, name: str, sample_grids: dict[int, torch.Tensor], inputs: torch.Tensor,
-                reconstructions: torch.Tensor) -> Path:
-    """Store sample grids and reconstructions as uint8 (pixel means * 255) in ``<prefix>arrays.npz``."""
-    to_uint8 = lambda t: (t.reshape(len(t), 28, 28).clamp(0, 1) * 255).round().to(torch.uint8).numpy()  # noqa: E731
-    arrays = {f"samples_epoch_{e:03d}": to_uint8(g) for e, g in sample_grids.items()}
-    arrays.update(reconstruction_inputs=to_uint8(inputs), reconstruction_means=to_uint8(reconstructions))
-    path = folder / f"{prefix(name)}arrays.npz"
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
-    return path
-
-
-def make_figures(folder: Path, name: str, arrays_path: Path | None = None) -> list[Path]:
-    """Write the sample grids per epoch, the side-by-side figure, reconstructions and training curves."""
-    folder = Path(folder)
-    record = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
-    arrays = np.load(arrays_path or folder / f"{prefix(name)}arrays.npz")
-    grids = {int(k.rsplit("_", 1)[1]): arrays[k] / 255.0 for k in arrays.files if k.startswith("samples_epoch_")}
-    model = f"VAE, latent size {record['z_dim']}, hidden {'x'.join(map(str, record['hidden']))}"
-    out = []
-    for epoch, grid in sorted(grids.items()):
-        when = "before training" if epoch == 0 else f"after {epoch} epochs"
-        out.append(save_figure(plots.sample_grid_figure(grid, f"{when}\n(64 prior samples, Bernoulli means)"),
-                               folder / f"{prefix(name)}samples_epoch_{epoch:03d}.png"))
-    out.append(save_figure(plots.samples_over_training_figure(
-        grids, f"{model}: Bernoulli means f(z) of the same 64 prior draws z ~ N(0, I)"),
-        folder / f"{prefix(name)}samples_over_training.png"))
-    out.append(save_figure(plots.reconstruction_figure(
-        arrays["reconstruction_inputs"] / 255.0, arrays["reconstruction_means"] / 255.0,
-        f"{model}: test reconstructions after {record['epochs']} epochs"),
-        folder / f"{prefix(name)}reconstructions.png"))
-    out.append(save_figure(plots.training_curves_figure(record["history"], f"{model}: training curves"),
-                           folder / f"{prefix(name)}training_curves.png"))
-    return out
-
-
-def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m vae_diffusion.vae.figures", description=__doc__.split("\n")[0])
-    p.add_argument("--name", default="metrics", help="results name of the run (results/vae/<name>.json)")
-    args = p.parse_args()
-    for path in make_figures(results_dir() / "vae", args.name):
+def run(config: FiguresConfig, ctx: Context) -> list:
+    paths = make_figures(results_dir() / "vae", config.name)
+    for path in paths:
         print(path)
+    return paths
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(run, FiguresConfig, prog="python -m vae_diffusion.vae.figures", doc=__doc__))

@@ -1,7 +1,8 @@
 """Evaluating a trained VAE on a (fixed-binarized) test set: ELBO, importance-sampled and naive log p(x).
 
 Everything is batched over images and chunked over samples, so memory stays bounded for k = 5000;
-per-chunk logsumexps are combined with another logsumexp (exact, no under/overflow).
+per-chunk logsumexps are combined with another logsumexp (exact, no under/overflow). Every estimator takes
+the seed of its noise (a run derives it with ``ctx.seed(...)``), so an evaluation is repeatable.
 """
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from tqdm.auto import tqdm
 from vae_diffusion.vae import losses
 from vae_diffusion.vae.model import VAE
 
-EVAL_NOISE_SEED = 4321
-
 
 def _batches(x: torch.Tensor, batch_size: int):
     for start in range(0, len(x), batch_size):
@@ -22,7 +21,7 @@ def _batches(x: torch.Tensor, batch_size: int):
 
 
 @torch.no_grad()
-def evaluate_elbo(model: VAE, x: torch.Tensor, *, batch_size: int = 1000, seed: int = EVAL_NOISE_SEED,
+def evaluate_elbo(model: VAE, x: torch.Tensor, *, seed: int, batch_size: int = 1000,
                   device: torch.device | str = "cpu") -> dict[str, float]:
     """Mean ELBO (eq. 15, one z per image), reconstruction log-likelihood and KL over ``x``, in nats."""
     model.eval()
@@ -37,8 +36,8 @@ def evaluate_elbo(model: VAE, x: torch.Tensor, *, batch_size: int = 1000, seed: 
 
 
 @torch.no_grad()
-def importance_sampled_log_px(model: VAE, x: torch.Tensor, num_samples: int, *, batch_size: int = 100,
-                              chunk_size: int = 500, seed: int = EVAL_NOISE_SEED,
+def importance_sampled_log_px(model: VAE, x: torch.Tensor, num_samples: int, *, seed: int, batch_size: int = 100,
+                              chunk_size: int = 500,
                               device: torch.device | str = "cpu", progress: bool = False) -> torch.Tensor:
     """Per-image log p(x) ~ log (1/k) sum_k p(x, z_k) / q(z_k|x), z_k ~ q(z|x) (eq. 13 by Monte-Carlo).
 
@@ -77,3 +76,34 @@ def naive_monte_carlo_log_px(model: VAE, x: torch.Tensor, sample_counts: list[in
     index = torch.tensor([n - 1 for n in sample_counts], device=cumulative.device)
     counts = torch.tensor(sample_counts, dtype=torch.float64, device=cumulative.device)
     return (cumulative[index] - counts.log()[:, None]).cpu()
+
+
+def sample_count_grid(max_samples: int) -> list[int]:
+    """1, 2, 5, 10, 20, 50, ... up to and including ``max_samples``."""
+    counts, decade = [], 1
+    while decade <= max_samples:
+        counts += [m * decade for m in (1, 2, 5) if m * decade <= max_samples]
+        decade *= 10
+    return counts if counts[-1] == max_samples else counts + [max_samples]
+
+
+def naive_against_importance_sampling(model: VAE, x: torch.Tensor, sample_counts: list[int],
+                                      repeat_generators: list[torch.Generator], *, is_samples: int, is_seed: int,
+                                      chunk_size: int = 1000, device: torch.device | str = "cpu") -> dict:
+    """Bias and noise of the naive estimate (eq. 7) for every L in ``sample_counts`` (Q2).
+
+    The reference is the importance-sampled log p(x) with k = ``is_samples``; each generator of
+    ``repeat_generators`` (on ``device``) drives one independent stream of prior samples. Per L:
+    bias = mean over streams and images of (naive - reference); noise = std over streams, averaged over images.
+    """
+    reference = importance_sampled_log_px(model, x, is_samples, seed=is_seed, device=device).double()  # [N]
+    estimates = torch.stack([naive_monte_carlo_log_px(model, x, sample_counts, chunk_size=chunk_size, device=device,
+                                                      generator=generator)
+                             for generator in repeat_generators])  # [R, C, N]
+    error = estimates - reference
+    return {"z_dim": model.z_dim, "sample_counts": list(sample_counts),
+            "is_log_px_mean": reference.mean().item(),
+            "naive_log_px_mean": estimates.mean(dim=(0, 2)).tolist(),
+            "bias_mean": error.mean(dim=(0, 2)).tolist(),
+            "noise_std": estimates.std(dim=0).mean(dim=1).tolist(),
+            "rmse": error.pow(2).mean(dim=(0, 2)).sqrt().tolist()}

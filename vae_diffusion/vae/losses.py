@@ -45,7 +45,10 @@ def log_standard_normal(z: torch.Tensor) -> torch.Tensor:
 
 
 def log_diagonal_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """log q(z|x) for q = N(mu, diag sigma^2) of eq. 18: -1/2 sum_d ((z_d - mu_d)^2 / sigma_d^2 + log sigma_d^2 + log 2 pi)."""
+    """log q(z|x) for q = N(mu, diag sigma^2) of eq. 18:
+
+    log q(z|x) = -1/2 sum_d ((z_d - mu_d)^2 / sigma_d^2 + log sigma_d^2 + log 2 pi)
+    """
     return -0.5 * ((z - mu).pow(2) / logvar.exp() + logvar + LOG_2PI).sum(-1)
 
 

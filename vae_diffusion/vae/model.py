@@ -1,7 +1,8 @@
 """MLP encoder q_phi(z|x) (eq. 18) and MLP Bernoulli decoder p_theta(x|z) (eq. 4); knows nothing of training."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -9,6 +10,20 @@ from torch import nn
 from vae_diffusion.vae import losses
 
 IMAGE_PIXELS = 28 * 28
+
+
+class ImportanceTerms(NamedTuple):
+    """Per-sample terms of K draws z_k ~ q(z|x) for N images: ``[K, N]`` each, except ``kl`` ``[N]``."""
+
+    log_px_given_z: torch.Tensor  # log p(x|z_k), eq. 4
+    log_pz: torch.Tensor  # log p(z_k), eq. 3
+    log_qz: torch.Tensor  # log q(z_k|x), eq. 18
+    kl: torch.Tensor  # KL(q(z|x) || p(z)) in closed form, eq. 12 (does not depend on the draws)
+
+    @property
+    def log_weights(self) -> torch.Tensor:
+        """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) (eq. 14, left)."""
+        return losses.elbo_joint(self.log_px_given_z, self.log_pz, self.log_qz)
 
 
 def mlp(sizes: Sequence[int]) -> nn.Sequential:
@@ -55,7 +70,7 @@ class VAE(nn.Module):
         self.decoder = BernoulliDecoder(z_dim, list(hidden)[::-1], x_dim)
 
     @classmethod
-    def from_config(cls, config: dict) -> "VAE":
+    def from_config(cls, config: dict) -> VAE:
         return cls(z_dim=config["z_dim"], hidden=config["hidden"], x_dim=config["x_dim"])
 
     def elbo_terms(self, x: torch.Tensor, generator: torch.Generator | None = None
@@ -67,15 +82,22 @@ class VAE(nn.Module):
         recon = losses.bernoulli_log_likelihood(self.decoder(z), x)
         return recon, losses.kl_diagonal_gaussian_to_standard_normal(mu, logvar)
 
-    def log_importance_weights(self, x: torch.Tensor, num_samples: int,
-                               generator: torch.Generator | None = None) -> torch.Tensor:
-        """[K, N] log w_k = log p(x, z_k) - log q(z_k|x), z_k ~ q(z|x) reparameterised (eq. 13 integrand)."""
+    def importance_terms(self, x: torch.Tensor, num_samples: int,
+                         generator: torch.Generator | None = None) -> ImportanceTerms:
+        """The terms of K reparameterised samples z_k ~ q(z|x) per image x (eq. 13/14 integrands), see
+        :class:`ImportanceTerms`."""
         mu, logvar = self.encoder(x)
         eps = torch.randn((num_samples, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
         z = losses.reparameterize(mu, logvar, eps)
-        log_px_given_z = losses.bernoulli_log_likelihood(self.decoder(z), x)
-        return losses.elbo_joint(log_px_given_z, losses.log_standard_normal(z),
-                                 losses.log_diagonal_normal(z, mu, logvar))
+        return ImportanceTerms(log_px_given_z=losses.bernoulli_log_likelihood(self.decoder(z), x),
+                               log_pz=losses.log_standard_normal(z),
+                               log_qz=losses.log_diagonal_normal(z, mu, logvar),
+                               kl=losses.kl_diagonal_gaussian_to_standard_normal(mu, logvar))
+
+    def log_importance_weights(self, x: torch.Tensor, num_samples: int,
+                               generator: torch.Generator | None = None) -> torch.Tensor:
+        """[K, N] log w_k = log p(x, z_k) - log q(z_k|x), z_k ~ q(z|x) reparameterised (eq. 13 integrand)."""
+        return self.importance_terms(x, num_samples, generator).log_weights
 
     @torch.no_grad()
     def pixel_means(self, z: torch.Tensor) -> torch.Tensor:

@@ -1,24 +1,21 @@
 """Figures of the VAE part. Each function takes arrays/records and returns a matplotlib Figure."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
+import torch
 from matplotlib.figure import Figure
+from torchvision.utils import make_grid
 
 from mvadl.plotting import new_figure
 
 
 def image_grid(images: np.ndarray, ncols: int = 8, pad: int = 2) -> np.ndarray:
-    """Tile [N, 28, 28] (or [N, 784]) images in [0, 1] into one 2-D array with ``pad`` white pixels between."""
-    images = np.asarray(images, dtype=np.float32).reshape(len(images), 28, 28)
-    nrows = int(np.ceil(len(images) / ncols))
-    side = 28 + pad
-    grid = np.ones((nrows * side + pad, ncols * side + pad), dtype=np.float32)
-    for i, image in enumerate(images):
-        r, c = divmod(i, ncols)
-        grid[pad + r * side: pad + r * side + 28, pad + c * side: pad + c * side + 28] = image
-    return grid
+    """Tile [N, 28, 28] (or [N, 784]) images in [0, 1] into one 2-D array with ``pad`` white pixels between
+    (``torchvision.utils.make_grid``, rows of ``ncols`` images)."""
+    images = torch.as_tensor(np.asarray(images, dtype=np.float32)).reshape(len(images), 1, 28, 28)
+    return make_grid(images, nrow=ncols, padding=pad, pad_value=1.0)[0].numpy()
 
 
 def _show(ax, grid: np.ndarray, title: str) -> None:
@@ -57,10 +54,13 @@ def reconstruction_figure(inputs: np.ndarray, reconstructions: np.ndarray, title
 
 
 def training_curves_figure(history: Sequence[Mapping[str, float]], title: str) -> Figure:
-    """Train/test ELBO and test KL / reconstruction term per epoch (nats per image)."""
+    """Train/test ELBO (and the train IWAE bound of a K > 1 run) and test KL / reconstruction term per epoch
+    (nats per image)."""
     epochs = [h["epoch"] for h in history]
     fig, axes = new_figure(1, 2, size=(10, 3.6))
     axes[0].plot(epochs, [h["train_elbo"] for h in history], label="train ELBO (dynamic binarization)")
+    if history and all("train_iwae_bound" in h for h in history):  # IWAE training (K > 1): the objective it maximised
+        axes[0].plot(epochs, [h["train_iwae_bound"] for h in history], label="train IWAE bound L_K")
     axes[0].plot(epochs, [h["test_elbo"] for h in history], label="test ELBO (fixed binarization)")
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("ELBO (nats / image)")

@@ -1,1 +1,0 @@
-"""Scoring of translation outputs (sacreBLEU statistics, aggregation over directions and models, figures)."""

@@ -1,1 +1,0 @@
-"""Text preparation for the translation experiments (run before fairseq-preprocess; not a fairseq plugin)."""

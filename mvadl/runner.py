@@ -1,0 +1,195 @@
+"""The one runner of every Python experiment: a config dataclass in, a results record out.
+
+An experiment module is thin::
+
+    @dataclass
+    class TrainConfig(ExperimentConfig):
+        epochs: int = option(80, "total number of training epochs")
+        QUICK: ClassVar[dict] = {"epochs": 2}          # what --quick changes (unless given explicitly)
+
+    def run(config: TrainConfig, ctx: Context) -> dict:
+        ...                                              # library calls only
+        return ctx.record("vae", "metrics", metrics)   # results/vae/metrics.json
+
+    if __name__ == "__main__":
+        sys.exit(main(run, TrainConfig, prog="python -m vae_diffusion.vae.train", doc=__doc__))
+
+:func:`main` does, once for every experiment: the command line from the dataclass (``--batch-size`` for
+``batch_size``; ``--help`` lists every default), ``--quick`` overrides, logging, the global seeds, the device,
+and the error boundary: the project's data errors (:class:`mvadl.data.DataError`) become one line
+``error: <file>: <problem>`` and exit status 1; anything else is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+import time
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from mvadl.seeding import derive_seed, numpy_generator, seed_everything, torch_generator
+
+logger = logging.getLogger(__name__)
+
+
+def option(default: Any, help: str, **argparse_kwargs: Any) -> Any:
+    """A config field with its ``--help`` text (and extra argparse settings such as ``choices``)."""
+    if isinstance(default, (list, dict, set)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **argparse_kwargs})
+    return field(default=default, metadata={"help": help, **argparse_kwargs})
+
+
+@dataclass
+class ExperimentConfig:
+    """Options every experiment has. Subclasses add theirs (with defaults) and declare ``QUICK``."""
+
+    seed: int = option(0, "seed of the run; every random stream is derived from it")
+    device: str = option("auto", "'auto' (the GPU when torch sees one), 'cpu', 'cuda' or 'cuda:N'")
+    quick: bool = option(False, "smoke run of the same code path in about a minute (see QUICK)")
+
+    #: Field values that ``--quick`` sets, unless the same option is given on the command line.
+    QUICK: ClassVar[dict] = {}
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class ToolConfig:
+    """Base of a command that is not an experiment (no seed, no device): data fetching, the report."""
+
+    QUICK: ClassVar[dict] = {}
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+Config = TypeVar("Config", ExperimentConfig, ToolConfig)
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    # force: a library imported earlier (fairseq) may already have configured the root logger at DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True,
+                        datefmt="%H:%M:%S")
+
+
+def resolve_device(name: str = "auto"):
+    """``torch.device(name)``; ``"auto"`` is the GPU when torch sees one (TF32 matmuls allowed), else the CPU."""
+    import torch
+
+    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    return device
+
+
+@dataclass
+class Context:
+    """What a running experiment gets besides its config: device, seeds, clock and the results record."""
+
+    config: Any
+    device: Any
+    started: float = field(default_factory=time.perf_counter)
+
+    def seed(self, *keys: object) -> int:
+        """The seed of the stream ``keys`` (:func:`mvadl.seeding.derive_seed` of the run's seed)."""
+        return derive_seed(self.config.seed, *keys)
+
+    def torch_generator(self, *keys: object, device: Any = "cpu"):
+        return torch_generator(self.config.seed, *keys, device=device)
+
+    def numpy_generator(self, *keys: object):
+        return numpy_generator(self.config.seed, *keys)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def record(self, part: str, name: str, metrics: Mapping[str, Any], *, config: Any = None,
+               wall_time_s: float | None = None) -> Path:
+        """Write ``results/<part>/<name>.json`` with the config, metrics, seed, device, wall time, git revision."""
+        from mvadl.results import describe_device, write_results
+
+        return write_results(part, name, config=self.config.as_dict() if config is None else config,
+                             metrics=metrics, seed=getattr(self.config, "seed", None),
+                             wall_time_s=self.elapsed() if wall_time_s is None else wall_time_s,
+                             device=describe_device(self.device), quick=getattr(self.config, "quick", False))
+
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return rest[0], True
+    return tp, False
+
+
+def _add_option(parser: argparse.ArgumentParser, f: dataclasses.Field, tp: Any) -> None:
+    meta = dict(f.metadata)
+    help_text = meta.pop("help", "")
+    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+    flag = "--" + f.name.replace("_", "-")
+    tp, optional = _unwrap_optional(tp)
+    kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, **meta}
+    shown = "none" if default is None else default
+    if tp is bool:
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif typing.get_origin(tp) in (list, tuple):
+        kwargs.update(nargs="*", type=typing.get_args(tp)[0])
+        shown = " ".join(map(str, default)) if default else "none"
+    else:
+        kwargs["type"] = tp if tp in (int, float, str, Path) else str
+    kwargs["help"] = f"{help_text} (default: {shown})".replace("%", "%%")
+    parser.add_argument(flag, **kwargs)
+
+
+def build_parser(config_cls: type, prog: str | None = None,
+                 doc: str | None = None) -> argparse.ArgumentParser:
+    """An argparse parser with one option per field of ``config_cls``."""
+    description, _, epilog = (doc or config_cls.__doc__ or "").strip().partition("\n\n")
+    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog or None,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    hints = typing.get_type_hints(config_cls)
+    for f in dataclasses.fields(config_cls):
+        _add_option(parser, f, hints[f.name])
+    return parser
+
+
+def parse_config(config_cls: type[Config], argv: list[str] | None = None, prog: str | None = None,
+                 doc: str | None = None) -> Config:
+    """The config of a command line: defaults, then ``QUICK`` when ``--quick``, then what the user gave."""
+    parser = build_parser(config_cls, prog, doc)
+    given = vars(parser.parse_args(argv))
+    values = dict(config_cls.QUICK) if given.get("quick") else {}
+    unknown = set(values) - {f.name for f in dataclasses.fields(config_cls)}
+    if unknown:
+        raise TypeError(f"{config_cls.__name__}.QUICK names unknown fields {sorted(unknown)}")
+    values.update(given)
+    try:
+        return config_cls(**values)
+    except ValueError as e:  # a config's __post_init__ refusing a value: one usage line, like argparse's own
+        parser.error(str(e))
+
+
+def main(run: Callable[[Config, Context], Any], config_cls: type[Config], argv: list[str] | None = None, *,
+         prog: str | None = None, doc: str | None = None) -> int:
+    """Parse, set up, ``run(config, ctx)`` and turn data errors into one line. Returns the exit status."""
+    from mvadl.data.errors import DataError
+
+    config = parse_config(config_cls, argv, prog, doc)
+    setup_logging()
+    if hasattr(config, "seed"):
+        seed_everything(config.seed)
+    ctx = Context(config=config, device=resolve_device(config.device) if hasattr(config, "device") else None)
+    try:
+        status = run(config, ctx)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return status if isinstance(status, int) and not isinstance(status, bool) else 0

@@ -1,0 +1,319 @@
+"""The study's figures: each function takes loaded runs (:func:`nlp_experiments.prenorm.records.load_run`),
+summary entries or Jacobian records and returns a matplotlib Figure; :func:`save_study_figures` draws them all.
+
+* ``grid_valid_ppl.png`` (:func:`plot_grid`): final validation perplexity of the deep grid;
+* ``gradnorm_heatmaps[_main].png``, ``gradnorm_param_heatmaps[_main].png`` (:func:`plot_heatmaps`): per-layer
+  gradient norms against updates, of the residual stream and of the layer parameters;
+* ``ratio_vs_steps.png`` (:func:`plot_ratio_vs_steps`): bottom/top gradient ratios against updates;
+* ``gradnorm_at_init.png`` (:func:`plot_gradnorm_at_init`): each layer's parameter-gradient norm at update 0;
+* ``loss_curves.png`` (:func:`plot_loss_curves`): training and validation loss;
+* ``jacobian_vs_depth.png`` (:func:`plot_jacobian_vs_depth`): ||d x_L / d x_0|| of random stacks against
+  depth, and the probe of d x_L / d x_l inside the trained models.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.ticker import MaxNLocator
+
+from mvadl.plotting import new_figure, save_figure
+from nlp_experiments.prenorm.plan import DEPTHS, GRID_SEED, NORMS
+from nlp_experiments.prenorm.summary import TINY
+
+NORM_COLORS = {"postnorm": "tab:red", "prenorm": "tab:blue"}
+NORM_LABELS = {"postnorm": "post-norm (eq. 31)", "prenorm": "pre-norm (eq. 32)"}
+WARMUP_STYLES = ("-", "--", ":", "-.")
+
+
+def _lr_label(run: dict) -> str:
+    return f"LR {run['lr_text']}"
+
+
+def _label(run: dict, with_lr: bool = False) -> str:
+    warm = f"warm-up {run['warmup_updates']}" if run["warmup_updates"] else "no warm-up"
+    out = f"{NORM_LABELS[run['norm']].split(' (')[0]}, {warm}"
+    return f"{out}, {_lr_label(run)}" if with_lr else out
+
+
+def _find(runs: list[dict], **want) -> dict | None:
+    for run in runs:
+        if all(run.get(k) == v for k, v in want.items()):
+            return run
+    return None
+
+
+def _grid_axes(runs: list[dict]):
+    deep1 = [r for r in runs if r["depth"] == "deep" and r["seed"] == GRID_SEED]
+    lrs = sorted({r["lr_text"] for r in deep1}, key=float)
+    warmups = sorted({r["warmup_updates"] for r in deep1})
+    return lrs, warmups
+
+
+def _warmup_style(warmups: list[int], warmup: int) -> str:
+    return WARMUP_STYLES[warmups.index(warmup) % len(WARMUP_STYLES)] if warmup in warmups else "-"
+
+
+def plot_grid(entries: list[dict], runs: list[dict], unigram_bits: float | None, target_ppl: float):
+    """Final valid perplexity of the deep models (seed 1) vs warm-up length, one line per norm x peak LR."""
+    lrs, warmups = _grid_axes(runs)
+    fig, ax = new_figure(1, 1, size=(7, 4.5))
+    markers = ("o", "s", "^", "D")
+    for i, lr in enumerate(lrs):
+        for norm in NORMS:
+            points = []
+            for k, warmup in enumerate(warmups):
+                run = _find(runs, depth="deep", seed=GRID_SEED, norm=norm, lr_text=lr, warmup_updates=warmup)
+                entry = next((e for e in entries if run and e["name"] == run["name"]), None)
+                if entry and entry["final_valid_ppl"] is not None:
+                    points.append((k, entry["final_valid_ppl"]))
+            if points:
+                ax.plot(*zip(*points), marker=markers[i % len(markers)], color=NORM_COLORS[norm],
+                        linestyle="-" if i == 0 else "--", label=f"{NORM_LABELS[norm].split(' (')[0]}, LR {lr}")
+    if unigram_bits is not None:
+        ax.axhline(2 ** unigram_bits, color="gray", linestyle=":", label=f"unigram ({2 ** unigram_bits:.0f})")
+    ax.axhline(target_ppl, color="black", linestyle=":", linewidth=0.8, label=f"target {target_ppl:.0f}")
+    ax.set_xticks(range(len(warmups)), [str(w) for w in warmups])
+    ax.set_xlabel("warm-up length (updates)")
+    ax.set_yscale("log")
+    ax.set_ylabel("final validation perplexity (per word)")
+    ax.set_title(f"12-layer LMs, seed {GRID_SEED}: validation perplexity at the last update")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _panels(runs: list[dict], main: tuple):
+    """(title, runs) of the ratio / loss figures: one panel per peak LR (deep, seed 1), one for the main setting."""
+    lrs, _ = _grid_axes(runs)
+    panels = [(f"deep, LR {lr}, seed {GRID_SEED}", [r for r in runs if r["depth"] == "deep" and r["seed"] == GRID_SEED
+                                                    and r["lr_text"] == lr]) for lr in lrs]
+    main_runs = [r for r in runs if (r["lr_text"], r["warmup_updates"]) == main]
+    panels.append((f"LR {main[0]}, warm-up {main[1]}: seeds, shallow", main_runs))
+    return panels
+
+
+def _main_style(run: dict):
+    seeds_alpha = {1: 1.0, 2: 0.75, 3: 0.55}
+    if run["depth"] == "shallow":
+        return dict(linestyle=":", linewidth=1.5, alpha=0.9, label=f"{run['norm'][:-4]}-norm, shallow (2 layers)")
+    return dict(linestyle="-", linewidth=1.2, alpha=seeds_alpha.get(run["seed"], 0.5),
+                label=f"{run['norm'][:-4]}-norm, deep, seed {run['seed']}")
+
+
+def plot_ratio_vs_steps(runs: list[dict], main: tuple):
+    """Bottom/top gradient-norm ratios vs updates: rows = residual stream / layer parameters."""
+    _, warmups = _grid_axes(runs)
+    panels = _panels(runs, main)
+    fig, axes = new_figure(2, len(panels), size=(5.2 * len(panels), 8.5), squeeze=False, constrained_layout=True)
+    for col, (title, chosen) in enumerate(panels):
+        for row, (key, ylabel) in enumerate((("ratio_x", "||dL/dx_0|| / ||dL/dx_L||"),
+                                             ("ratio_param", "||dL/dθ_1|| / ||dL/dθ_L||"))):
+            ax = axes[row][col]
+            for run in chosen:
+                steps = [s for s, v in zip(run["series"]["step"], run["series"][key]) if v is not None]
+                values = [max(v, TINY) for v in run["series"][key] if v is not None]
+                if col < len(panels) - 1:
+                    style = dict(linestyle=_warmup_style(warmups, run["warmup_updates"]), linewidth=1.2,
+                                 label=_label(run))
+                else:
+                    style = _main_style(run)
+                ax.plot(steps, values, color=NORM_COLORS[run["norm"]], **style)
+            ax.set_yscale("log")
+            ax.set_xlabel("update")
+            ax.set_ylabel(ylabel)
+            ax.set_title(("residual stream, " if row == 0 else "layer parameters, ") + title, fontsize=9)
+            if row == 0:
+                ax.legend(fontsize=7, loc="best")
+    fig.suptitle("Bottom/top gradient-norm ratio during training (1 = flat; ≪ 1 = vanishing toward the bottom)")
+    return fig
+
+
+def plot_heatmaps(grid: list[list[dict | None]], row_labels: list[str], key: str, title: str):
+    """log10 per-layer gradient norm (layer x update) of each run of ``grid`` (rows x columns, None = empty)."""
+    nrows, ncols = len(grid), max(len(row) for row in grid)
+    fig, axes = new_figure(nrows, ncols, size=(3.6 * ncols + 1.5, 2.5 * nrows + 0.8), squeeze=False,
+                           constrained_layout=True)
+    matrices = {}
+    for i, row in enumerate(grid):
+        for j, run in enumerate(row):
+            if run is None:
+                continue
+            pairs = [(s, v) for s, v in zip(run["series"]["step"], run["series"][key]) if v]
+            if not pairs:
+                continue
+            mat = np.array([[max(x if x is not None else TINY, TINY) for x in v] for _, v in pairs]).T
+            matrices[(i, j)] = (np.log10(mat), [s for s, _ in pairs], run)
+    finite = [m[np.isfinite(m)] for m, _, _ in matrices.values()]
+    vmin = min((np.percentile(f, 1) for f in finite if f.size), default=-6)
+    vmax = max((f.max() for f in finite if f.size), default=0)
+    image = None
+    for i in range(nrows):
+        for j in range(ncols):
+            ax = axes[i][j]
+            ax.grid(False)
+            if (i, j) not in matrices:
+                ax.set_axis_off()
+                continue
+            mat, steps, run = matrices[(i, j)]
+            image = ax.imshow(mat, aspect="auto", origin="lower", vmin=vmin, vmax=vmax, interpolation="nearest",
+                              extent=(steps[0], steps[-1], -0.5, mat.shape[0] - 0.5))
+            warm = f"warm-up {run['warmup_updates']}" if run["warmup_updates"] else "no warm-up"
+            ax.set_title(f"{row_labels[i]}: {warm}" + (f", seed {run['seed']}" if run["seed"] != GRID_SEED else "")
+                         + (" (2 layers)" if run["depth"] == "shallow" else ""), fontsize=8)
+            if i == nrows - 1:
+                ax.set_xlabel("update")
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            if j == 0:
+                ax.set_ylabel("layer l (0 = bottom)" if key == "grad_param" else "x_l (0 = embeddings)", fontsize=8)
+    if image is not None:
+        what = "||dL/dx_l||" if key == "grad_x" else "||dL/dθ_l||"
+        fig.colorbar(image, ax=axes, shrink=0.8, label=f"log10 {what} (per-token loss, nats)")
+    fig.suptitle(title)
+    return fig
+
+
+def heatmap_grids(runs: list[dict], main: tuple):
+    """(grid, row labels) of the deep seed-1 grid, and of the main setting (seeds 1-3, shallow)."""
+    lrs, warmups = _grid_axes(runs)
+    grid, labels = [], []
+    for lr in lrs:
+        for norm in NORMS:
+            grid.append([_find(runs, depth="deep", seed=GRID_SEED, norm=norm, lr_text=lr, warmup_updates=w)
+                         for w in warmups])
+            labels.append(f"{norm[:-4]}, LR {lr}")
+    seeds = sorted({r["seed"] for r in runs if r["depth"] == "deep"})
+    main_grid, main_labels = [], []
+    for norm in NORMS:
+        row = [_find(runs, depth="deep", seed=s, norm=norm, lr_text=main[0], warmup_updates=main[1]) for s in seeds]
+        row.append(_find(runs, depth="shallow", norm=norm, lr_text=main[0], warmup_updates=main[1]))
+        main_grid.append(row)
+        main_labels.append(f"{norm[:-4]}, LR {main[0]}")
+    return (grid, labels), (main_grid, main_labels)
+
+
+def plot_gradnorm_at_init(runs: list[dict], main: tuple):
+    """Xiong et al.'s plot: gradient norm of each layer's parameters at initialization (update 0)."""
+    fig, axes = new_figure(1, 2, size=(10, 3.8))
+    for ax, depth in zip(axes, DEPTHS):
+        for norm in NORMS:
+            run = _find(runs, norm=norm, depth=depth, seed=GRID_SEED, lr_text=main[0], warmup_updates=main[1])
+            if run and run["series"]["step"] and run["series"]["step"][0] == 0:
+                values = run["series"]["grad_param"][0]
+                ax.plot(range(1, len(values) + 1), values, marker="o", color=NORM_COLORS[norm],
+                        label=NORM_LABELS[norm])
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("layer (1 = bottom)")
+        ax.set_ylabel("||dL/dθ_l|| at init (per-token loss, nats)")
+        ax.set_title(f"{depth} model, update 0")
+        ax.legend()
+    return fig
+
+
+def _smooth(values: Sequence[float], width: int = 5) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    if len(values) < width:
+        return values
+    kernel = np.ones(width) / width
+    padded = np.concatenate([np.full(width - 1, values[0]), values])
+    return np.convolve(padded, kernel, mode="valid")
+
+
+def plot_loss_curves(runs: list[dict], main: tuple, unigram_bits: float | None, target_ppl: float):
+    """Train loss (running mean of 5 logging intervals, thin) and valid loss (markers) vs updates."""
+    _, warmups = _grid_axes(runs)
+    panels = _panels(runs, main)
+    fig, axes = new_figure(1, len(panels), size=(5.2 * len(panels), 4.5), squeeze=False)
+    for col, (title, chosen) in enumerate(panels):
+        ax = axes[0][col]
+        for run in chosen:
+            train, valid = run["series"]["train"], run["series"]["valid"]
+            if col < len(panels) - 1:
+                style = dict(linestyle=_warmup_style(warmups, run["warmup_updates"]), label=_label(run))
+            else:
+                style = _main_style(run)
+            pairs = [(u, v) for u, v in zip(train["update"], train["loss"]) if v is not None]
+            if pairs:
+                ax.plot([u for u, _ in pairs], _smooth([v for _, v in pairs]), color=NORM_COLORS[run["norm"]],
+                        **{**style, "linewidth": 1.0})
+            vpairs = [(u, v) for u, v in zip(valid["update"], valid["loss"]) if v is not None]
+            if vpairs:
+                marker = "o" if run["depth"] == "shallow" or col == len(panels) - 1 else \
+                    "os^D"[warmups.index(run["warmup_updates"]) % 4]
+                ax.plot(*zip(*vpairs), marker=marker, markersize=4, linestyle="none", color=NORM_COLORS[run["norm"]],
+                        alpha=style.get("alpha", 1.0))
+        if unigram_bits is not None:
+            ax.axhline(unigram_bits, color="gray", linestyle=":", label="unigram entropy")
+        ax.axhline(math.log2(target_ppl), color="black", linestyle=":", linewidth=0.8,
+                   label=f"ppl {target_ppl:.0f}")
+        ax.set_ylim(top=(unigram_bits + 1.5) if unigram_bits else None)
+        ax.set_xlabel("update")
+        ax.set_ylabel("loss (bits/token)")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle("Training loss (lines, running mean of 5 logged batches) and validation loss (markers; "
+                 "o/s/^ = warm-up lengths in order)")
+    return fig
+
+
+def plot_jacobian_vs_depth(toy: list[dict], runs: list[dict], main: tuple):
+    """(a) ||d x_L/d x_0|| of L random eq.-31/32 blocks; (b) probe of d x_L/d x_l in the deep LMs."""
+    fig, axes = new_figure(1, 2, size=(11, 4))
+    ax = axes[0]
+    for norm in NORMS:
+        for key, marker, what in (("spectral_norm", "o", "spectral norm"),
+                                  ("rms_singular_value", "s", "RMS sing. value")):
+            depths = sorted({r["depth"] for r in toy if r["norm"] == norm})
+            means = [np.mean([r[key] for r in toy if r["norm"] == norm and r["depth"] == d]) for d in depths]
+            ax.plot(depths, means, marker=marker, color=NORM_COLORS[norm], linestyle="-" if key == "spectral_norm"
+                    else "--", label=f"{NORM_LABELS[norm]}, {what}")
+    ax.set_yscale("log")
+    ax.set_xlabel("number of blocks L")
+    ax.set_ylabel("||d x_L / d x_0||")
+    ax.set_title("(a) random blocks at init, no FFN")
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    shown = [(norm, main[1], ((0, "-"), (-1, "--"))) for norm in NORMS]
+    if main[1] != 0:  # the same LR without warm-up, last probe: where post-norm fails
+        shown += [(norm, 0, ((-1, ":"),)) for norm in NORMS]
+    for norm, warmup, picks in shown:
+        run = _find(runs, norm=norm, depth="deep", seed=GRID_SEED, lr_text=main[0], warmup_updates=warmup)
+        if run is None or not run["series"]["jacobian"]["step"]:
+            continue
+        jac = run["series"]["jacobian"]
+        for index, style in picks:
+            values = [max(v, TINY) for v in jac["rms"][index]]
+            top = len(values) - 1
+            warm = f"warm-up {warmup}" if warmup else "no warm-up"
+            ax.plot([top - layer for layer in range(len(values))], values, style, marker=".",
+                    color=NORM_COLORS[norm],
+                    label=f"{NORM_LABELS[norm].split(' (')[0]}, {warm}, update {jac['step'][index]}")
+    ax.set_yscale("log")
+    ax.set_xlabel("L − l (layers between x_l and the top x_L)")
+    ax.set_ylabel("RMS singular value of d x_L / d x_l")
+    ax.set_title(f"(b) 12-layer LMs, peak LR {main[0]}, seed {GRID_SEED}: random-projection probe", fontsize=9)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def save_study_figures(runs: list[dict], entries: list[dict], toy: list[dict], main: tuple, unigram_bits: float,
+                       target_ppl: float, out_dir: Path) -> list[Path]:
+    """Every figure of the study as a PNG in ``out_dir``: ``runs`` loaded, ``entries`` of summary.json, ``toy``
+    the Jacobian-vs-depth records, ``main`` the main setting ``(lr_text, warmup)``. Returns the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (grid, labels), (main_grid, main_labels) = heatmap_grids(runs, main)
+    paths = [save_figure(plot_grid(entries, runs, unigram_bits, target_ppl), out_dir / "grid_valid_ppl.png")]
+    for key, stem, what in (("grad_x", "gradnorm_heatmaps", "residual stream ||dL/dx_l||"),
+                            ("grad_param", "gradnorm_param_heatmaps", "layer parameters ||dL/dθ_l||")):
+        paths.append(save_figure(plot_heatmaps(grid, labels, key,
+                                               f"Per-layer gradient norms, 12-layer LMs, seed {GRID_SEED} ({what})"),
+                                 out_dir / f"{stem}.png"))
+        paths.append(save_figure(plot_heatmaps(main_grid, main_labels, key,
+                                               f"Per-layer gradient norms at LR {main[0]}, warm-up {main[1]}: "
+                                               f"deep seeds and shallow ({what})"), out_dir / f"{stem}_main.png"))
+    paths.append(save_figure(plot_ratio_vs_steps(runs, main), out_dir / "ratio_vs_steps.png"))
+    paths.append(save_figure(plot_gradnorm_at_init(runs, main), out_dir / "gradnorm_at_init.png"))
+    paths.append(save_figure(plot_loss_curves(runs, main, unigram_bits, target_ppl), out_dir / "loss_curves.png"))
+    paths.append(save_figure(plot_jacobian_vs_depth(toy, runs, main), out_dir / "jacobian_vs_depth.png"))
+    return paths

@@ -1,0 +1,132 @@
+"""Which runs the study has, what they are called, in which order they run, and where their files go.
+
+The study (``python -m nlp_experiments.prenorm.study``):
+
+1. the deep (12-layer) post- and pre-norm LMs on the peak-LR x warm-up grid (``--lrs`` x ``--warmups``), seed
+   :data:`GRID_SEED`, post-norm and pre-norm of a cell side by side (:func:`grid_runs`); cells in
+   ``--grid-skip`` do not run, cells in ``--grid-late`` run last and take no part in step 2;
+2. the main setting: the grid cell where the worse of deep post-norm and deep pre-norm has the lowest final
+   validation loss (:func:`nlp_experiments.prenorm.summary.choose_main_setting`);
+3. at the main setting: the shallow (2-layer) pair (seed :data:`GRID_SEED`), the deep pair with the other
+   ``--seeds``, then the ``--grid-late`` cells (:func:`later_runs`).
+
+A run is named ``<norm>_<depth>_lr<LR>_wu<WARMUP>_s<SEED>`` (:class:`RunSpec`), its LR written as given on the
+command line (``1e-3``). The summary lists the runs in the order above (:func:`study_runs`).
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mvadl.results import results_dir
+from mvadl.runner import option
+
+NORMS = ("postnorm", "prenorm")
+DEPTHS = ("shallow", "deep")
+#: fairseq-train --seed of the grid and the shallow runs (the run names say it: ``_s1``); the main contrast
+#: adds the other --seeds. A definition of the study, not a derived seed.
+GRID_SEED = 1
+NAME_RE = re.compile(r"^(?P<norm>postnorm|prenorm)_(?P<depth>shallow|deep)_lr(?P<lr>[^_]+)_wu(?P<warmup>\d+)"
+                     r"_s(?P<seed>\d+)$")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One fairseq-train run of the study: norm placement, depth, peak LR (as written), warm-up, seed."""
+
+    norm: str
+    depth: str
+    lr: str
+    warmup: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.norm}_{self.depth}_lr{self.lr}_wu{self.warmup}_s{self.seed}"
+
+    @property
+    def arch(self) -> str:
+        """The plugin's preset (``fairseq_ext/models/transformer_lm_norms.py``)."""
+        return f"mva_lm_{self.norm}_{self.depth}"
+
+
+def cell_text(lr: str, warmup: int) -> str:
+    """A grid cell as ``--grid-skip`` / ``--grid-late`` write it: ``LR:WARMUP``, e.g. ``1e-3:200``."""
+    return f"{lr}:{warmup}"
+
+
+def parse_cell(text: str) -> tuple[str, int]:
+    """``"1e-3:200"`` -> ``("1e-3", 200)``; a ValueError (a usage error for the runner) if malformed."""
+    lr, sep, warmup = text.partition(":")
+    try:
+        float(lr)
+        if not sep or int(warmup) < 0:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"grid cell '{text}' is not LR:WARMUP (e.g. 1e-3:200)") from None
+    return lr, int(warmup)
+
+
+@dataclass
+class GridOptions:
+    """The runs of a study and where their files are: the options the study and the redraw share (a mixin of
+    their configs, which add ``quick``)."""
+
+    lrs: list[str] = option(["1e-3", "3e-3"], "peak learning rates of the deep grid (as written in run names)")
+    warmups: list[int] = option([0, 200, 1000], "warm-up lengths (updates) of the deep grid")
+    seeds: list[int] = option([1, 2, 3], f"seeds of the main contrast (seed {GRID_SEED} is the grid's run)")
+    grid_skip: list[str] = option([], "grid cells LR:WARMUP left out, e.g. --grid-skip 1e-3:200 3e-3:0")
+    grid_late: list[str] = option([], "grid cells LR:WARMUP run last, after the main contrast, and not used "
+                                      "to choose its setting")
+    runs_dir: str = option("runs/prenorm", "one folder per run: train.log, gradnorm.jsonl, meta.json")
+    data_bin: str = option("data-bin/wikitext-2", "binarized WikiText-2 (its dict.txt gives the unigram baseline)")
+    target_ppl: float = option(300.0, "validation perplexity a trained model reaches (a line in the figures)")
+
+    def __post_init__(self):
+        for lr in self.lrs:
+            parse_cell(f"{lr}:0")
+        for cell in (*self.grid_skip, *self.grid_late):
+            parse_cell(cell)
+
+    def results_root(self) -> Path:
+        """Where the records go (``<root>/prenorm/...``): ``$RESULTS_DIR`` if set, else ``RUNS_DIR/results``
+        for a ``--quick`` study (so it leaves ``results/`` alone), else the repository's ``results/``.
+        (``quick``: a field of the configs that mix this in.)"""
+        if os.environ.get("RESULTS_DIR"):
+            return results_dir()
+        return Path(self.runs_dir) / "results" if self.quick else results_dir()
+
+
+#: What ``--quick`` changes in the grid (the study and the redraw declare it in their QUICK).
+GRID_QUICK: dict = {"lrs": ["3e-3"], "warmups": [0, 5], "seeds": [1, 2], "runs_dir": "runs/prenorm_quick"}
+
+
+def grid_runs(options: GridOptions) -> list[RunSpec]:
+    """Step 1: the deep seed-1 grid without the skipped and the late cells, in launch order."""
+    left_out = set(options.grid_skip) | set(options.grid_late)
+    return [RunSpec(norm, "deep", lr, warmup, GRID_SEED) for lr in options.lrs for warmup in options.warmups
+            if cell_text(lr, warmup) not in left_out for norm in NORMS]
+
+
+def later_runs(options: GridOptions, main: tuple[str, int]) -> list[RunSpec]:
+    """Step 3, at the main setting ``(lr, warmup)``: shallow pair, deep pairs of the other seeds, late cells."""
+    lr, warmup = main
+    runs = [RunSpec(norm, "shallow", lr, warmup, GRID_SEED) for norm in NORMS]
+    runs += [RunSpec(norm, "deep", lr, warmup, seed) for seed in options.seeds if seed != GRID_SEED for norm in NORMS]
+    for cell in options.grid_late:
+        if cell not in options.grid_skip:
+            late_lr, late_warmup = parse_cell(cell)
+            runs += [RunSpec(norm, "deep", late_lr, late_warmup, GRID_SEED) for norm in NORMS]
+    return runs
+
+
+def study_runs(options: GridOptions, main: tuple[str, int]) -> list[RunSpec]:
+    """Every run of the study, in the order they are launched (and listed in the summary)."""
+    return grid_runs(options) + later_runs(options, main)
+
+
+def names(runs: Sequence[RunSpec]) -> list[str]:
+    return [run.name for run in runs]

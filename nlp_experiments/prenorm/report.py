@@ -1,0 +1,78 @@
+"""The study's outputs from its records: ``prenorm/summary.json``, ``prenorm/jacobian_depth.json`` and the figures.
+
+Everything here reads the committed files under the results root (run records, series, the Jacobian records)
+and the dictionary of the binarized data (for the unigram baseline); no run folder is needed, so the
+figures and the summary can be redrawn without re-training (``python -m nlp_experiments.prenorm.redraw``).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from mvadl.data import DataError
+from nlp_experiments.prenorm.figures import save_study_figures
+from nlp_experiments.prenorm.records import load_run, read_json, write_record
+from nlp_experiments.prenorm.summary import unigram_entropy_bits, write_summary
+
+logger = logging.getLogger(__name__)
+
+#: The random attention stacks of the Jacobian-vs-depth analysis (panel (a) of jacobian_vs_depth.png).
+JACOBIAN_SHAPE = {"dim": 16, "tokens": 8, "heads": 2}
+
+
+def jacobian_depth_path(root: Path) -> Path:
+    return root / "prenorm" / "jacobian_depth.json"
+
+
+def write_jacobian_depth(root: Path, depths: Sequence[int], seeds: Sequence[int], base_seed: int, *,
+                         quick: bool = False) -> Path:
+    """``prenorm/jacobian_depth.json``: ||d x_L / d x_0|| of random stacks of L blocks
+    (:func:`nlp_experiments.prenorm.jacobians.jacobian_norms_vs_depth`), unless the file holds this very
+    analysis already (same shape, depths, seeds and base seed), as the runs are skipped once recorded."""
+    from mvadl.results import describe_device
+    from nlp_experiments.prenorm.jacobians import jacobian_norms_vs_depth
+
+    path = jacobian_depth_path(root)
+    config = {**JACOBIAN_SHAPE, "seeds": list(seeds), "depths": list(depths)}
+    if path.is_file():
+        done = read_json(path, "Jacobian-vs-depth record")
+        if isinstance(done, dict) and done.get("config") == config and done.get("seed") == base_seed:
+            logger.info("%s: done before, skipped (delete it to redo it)", path)
+            return path
+    started = time.perf_counter()
+    toy = jacobian_norms_vs_depth(depths, **JACOBIAN_SHAPE, seeds=seeds, base_seed=base_seed)
+    return write_record(root, "prenorm", "jacobian_depth", config=config, metrics={"records": toy}, seed=base_seed,
+                        wall_time_s=time.perf_counter() - started, device=describe_device("cpu"), quick=quick)
+
+
+def load_jacobian_records(root: Path) -> list[dict]:
+    """The records of ``prenorm/jacobian_depth.json``; a :class:`DataError` naming it if missing or broken."""
+    path = jacobian_depth_path(root)
+    record = read_json(path, "Jacobian-vs-depth record (the study writes it)")
+    records = record.get("metrics", {}).get("records") if isinstance(record, dict) else None
+    if not records or not all(isinstance(r, dict) and {"norm", "depth", "spectral_norm",
+                                                       "rms_singular_value"} <= r.keys() for r in records):
+        raise DataError(f"{path}: broken Jacobian-vs-depth record (no metrics.records with norm, depth, "
+                        f"spectral_norm, rms_singular_value)")
+    return records
+
+
+def write_outputs(names: Sequence[str], main: tuple[str, int], root: Path, dict_path: Path, target_ppl: float, *,
+                  quick: bool = False) -> Path:
+    """summary.json and every figure under ``root/prenorm`` from the records of the runs ``names`` (in that
+    order) and the main setting ``(lr_text, warmup)``. Returns the summary's path."""
+    started = time.perf_counter()
+    runs = [load_run(name, root) for name in names]
+    unigram = unigram_entropy_bits(dict_path)
+    toy = load_jacobian_records(root)
+    summary_path, entries = write_summary(runs, main, unigram, target_ppl, root, quick=quick)
+    for entry in entries:
+        logger.info("%s: valid %.3f bits (ppl %.0f), diverged=%s failed=%s", entry["name"],
+                    entry["final_valid_loss"] or float("nan"), entry["final_valid_ppl"] or float("nan"),
+                    entry["diverged"], entry["failed_to_train"])
+    out_dir = root / "prenorm"
+    save_study_figures(runs, entries, toy, main, unigram, target_ppl, out_dir)
+    logger.info("%s and the figures in %s (%.1f s)", summary_path, out_dir, time.perf_counter() - started)
+    return summary_path

@@ -1,0 +1,179 @@
+"""The study's numbers from its run records: per-run entries, the grid table, the main setting and the main
+contrast, written to ``prenorm/summary.json`` (the report renders its tables from that file).
+
+Losses are fairseq's base-2 cross-entropy (bits/token), perplexity is ``2**loss``; the bottom/top gradient
+ratio is ``||dL/dx_0|| / ||dL/dx_L||`` (residual stream at the embeddings over the top of the stack).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from mvadl.data import DataError
+from nlp_experiments.prenorm.plan import GRID_SEED, NORMS
+from nlp_experiments.prenorm.records import ppl, write_record
+
+COLLAPSED = 1e-3  # a bottom/top gradient ratio below this: the bottom of the network gets (almost) no gradient
+TINY = 1e-12  # floor for geometric means and log scales (a gradient norm of exactly 0 counts as this value)
+MAIN_SETTING_RULE = "deep seed-1 cell whose worse final valid loss (post vs pre) is the lowest"
+
+
+def unigram_entropy_bits(dict_path: Path) -> float:
+    """Entropy (bits/token) of the training-set unigram distribution, from fairseq's dict.txt counts.
+
+    H = -sum_w p(w) log2 p(w) with p(w) = count(w) / sum of counts. A language model whose loss stays above it
+    has learned less than word frequencies: it failed to train.
+    """
+    try:
+        lines = [line for line in dict_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        counts = np.array([int(line.rsplit(" ", 2)[1]) for line in lines], dtype=np.float64)
+    except FileNotFoundError:
+        raise DataError(f"{dict_path}: missing (the study binarizes WikiText-2 into it; or give --data-bin)") from None
+    except (OSError, ValueError, IndexError) as e:
+        raise DataError(f"{dict_path}: not a fairseq dictionary ({type(e).__name__}: {e})") from None
+    if counts.size == 0 or counts.sum() <= 0:
+        raise DataError(f"{dict_path}: empty fairseq dictionary")
+    p = counts / counts.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
+def geometric_mean(values: Sequence[float | None]) -> float | None:
+    values = [max(v, TINY) for v in values if v is not None]
+    return float(np.exp(np.mean(np.log(values)))) if values else None
+
+
+def summarize_run(run: dict, unigram_bits: float | None, target_ppl: float) -> dict:
+    """One entry of summary.json from a loaded run (:func:`nlp_experiments.prenorm.records.load_run`);
+    ``norm`` is "pre" or "post"; ``grad_ratio_*`` = ||dL/dx_0|| / ||dL/dx_L||."""
+    final_valid = run["final_valid_loss"]
+    series = run["series"]
+    ratios = [v for v in series["ratio_x"] if v is not None]
+    half = ratios[len(ratios) // 2:]
+    steps = series["step"]
+    interval = (steps[1] - steps[0]) if len(steps) > 1 else 1
+    collapsed = [s for s, v in zip(steps, series["ratio_x"]) if v is not None and v < COLLAPSED]
+    return {
+        "name": run["name"], "norm": run["norm"].removesuffix("norm"), "depth": run["depth"],
+        "layers": run["layers"], "warmup_updates": run["warmup_updates"], "lr": run["lr"], "seed": run["seed"],
+        "updates": run["updates"], "max_update": run["max_update"], "tokens_seen": run["tokens_seen"],
+        "loss_unit": "bits/token",
+        "final_train_loss": run["final_train_loss"], "final_train_ppl": ppl(run["final_train_loss"]),
+        "final_valid_loss": final_valid, "final_valid_ppl": ppl(final_valid),
+        "best_valid_loss": run["best_valid_loss"],
+        "diverged": bool(run["diverged"]),
+        "failed_to_train": bool(run["diverged"] or final_valid is None or (
+            unigram_bits is not None and final_valid >= unigram_bits)),
+        "below_target_ppl": bool(not run["diverged"] and ppl(final_valid) is not None
+                                 and ppl(final_valid) < target_ppl),
+        "grad_ratio_init": run["grad_ratio_init"], "grad_ratio_final": run["grad_ratio_final"],
+        "grad_ratio_min": run["grad_ratio_min"], "grad_ratio_max": run["grad_ratio_max"],
+        "grad_ratio_geomean_second_half": geometric_mean(half),
+        "updates_grad_ratio_below_1e-3": len(collapsed) * interval,
+        "last_update_grad_ratio_below_1e-3": max(collapsed, default=None),
+        "param_grad_ratio_init": run["param_grad_ratio_init"], "param_grad_ratio_final": run["param_grad_ratio_final"],
+        "wall_time_s": run["wall_time_s"], "device": run["device"], "exit_code": run["exit_code"],
+        "git_revision": run["git_revision"],
+    }
+
+
+def _score(entry: dict | None) -> float:
+    if entry is None or entry["diverged"] or entry["final_valid_loss"] is None:
+        return math.inf
+    return entry["final_valid_loss"]
+
+
+def choose_main_setting(runs: Sequence[dict]) -> tuple[str, int]:
+    """``(lr_text, warmup)`` of the deep seed-1 cell whose worse final valid loss (post vs pre) is the lowest
+    (the first such cell in the order of ``runs`` on a tie)."""
+    cells: dict[tuple[str, int], dict] = {}
+    for run in runs:
+        if run["depth"] == "deep" and run["seed"] == GRID_SEED:
+            cells.setdefault((run["lr_text"], run["warmup_updates"]), {})[run["norm"]] = run
+    if not cells:
+        raise DataError("no deep seed-1 run to choose the main setting from")
+    return min(cells, key=lambda c: max(_score(cells[c].get(n)) for n in NORMS))
+
+
+def grid_table(entries: Sequence[dict], runs: Sequence[dict]) -> list[dict]:
+    """The deep seed-1 grid: one row per (lr, warm-up) with both norms' final valid ppl and status."""
+    lr_text = {r["name"]: r["lr_text"] for r in runs}
+    cells: dict[tuple[float, int], dict] = {}
+    for e in entries:
+        if e["depth"] == "deep" and e["seed"] == GRID_SEED:
+            cell = cells.setdefault((e["lr"], e["warmup_updates"]), {
+                "lr": e["lr"], "lr_text": lr_text[e["name"]], "warmup_updates": e["warmup_updates"]})
+            short = e["norm"]
+            cell[f"{short}_valid_ppl"] = e["final_valid_ppl"]
+            cell[f"{short}_valid_loss"] = e["final_valid_loss"]
+            cell[f"{short}_below_target_ppl"] = e["below_target_ppl"]
+            cell[f"{short}_failed_to_train"] = e["failed_to_train"]
+            cell[f"{short}_grad_ratio_geomean_second_half"] = e["grad_ratio_geomean_second_half"]
+    return [cells[k] for k in sorted(cells)]
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def _std(values: Sequence[float]) -> float | None:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else None
+
+
+def main_contrast(entries: Sequence[dict], lr: float, warmup: int) -> dict:
+    """Deep post vs deep pre at the main setting, over seeds: mean and sample std of the final valid loss/ppl,
+    and the paired per-seed difference post - pre (bits)."""
+    out: dict = {"lr": lr, "warmup_updates": warmup}
+    by_norm = {}
+    for short in ("post", "pre"):
+        chosen = sorted((e for e in entries if e["depth"] == "deep" and e["norm"] == short and e["lr"] == lr
+                         and e["warmup_updates"] == warmup), key=lambda e: e["seed"])
+        by_norm[short] = {e["seed"]: e for e in chosen}
+        losses = [e["final_valid_loss"] for e in chosen if e["final_valid_loss"] is not None]
+        ppls = [e["final_valid_ppl"] for e in chosen if e["final_valid_ppl"] is not None]
+        out[short] = {"seeds": [e["seed"] for e in chosen], "final_valid_loss": losses, "final_valid_ppl": ppls,
+                      "valid_loss_mean": _mean(losses), "valid_loss_std": _std(losses),
+                      "valid_ppl_mean": _mean(ppls), "valid_ppl_std": _std(ppls)}
+    paired = sorted(set(by_norm["post"]) & set(by_norm["pre"]))
+    post, pre = by_norm["post"], by_norm["pre"]
+    diffs = [post[s]["final_valid_loss"] - pre[s]["final_valid_loss"] for s in paired
+             if post[s]["final_valid_loss"] is not None and pre[s]["final_valid_loss"] is not None]
+    out["post_minus_pre_bits"] = {"seeds": paired, "values": diffs, "mean": _mean(diffs), "std": _std(diffs)}
+    return out
+
+
+def study_elapsed_s(runs: Sequence[dict]) -> float | None:
+    """Wall-clock seconds from the start of the first run to the record of the last (runs overlap: JOBS at a
+    time); None when a record does not say when it was written."""
+    try:
+        ends = [dt.datetime.fromisoformat(r["created_utc"]).timestamp() for r in runs]
+    except (KeyError, ValueError):
+        return None
+    starts = [end - r["wall_time_s"] for end, r in zip(ends, runs)]
+    return round(max(ends) - min(starts), 1) if runs else None
+
+
+def write_summary(runs: Sequence[dict], main: tuple[str, int], unigram_bits: float, target_ppl: float,
+                  root: Path, *, quick: bool = False) -> tuple[Path, list[dict]]:
+    """``prenorm/summary.json`` under ``root`` from the loaded ``runs`` and the main setting ``(lr_text,
+    warmup)``; returns its path and its per-run entries."""
+    summary = [summarize_run(run, unigram_bits, target_ppl) for run in runs]
+    main_lr = next((r["lr"] for r in runs if r["lr_text"] == main[0]), None)
+    if main_lr is None:
+        raise DataError(f"no run at the main setting's LR {main[0]}")
+    path = write_record(
+        root, "prenorm", "summary",
+        config={"runs_dir": "results/prenorm/runs", "series_dir": "results/prenorm/series",
+                "unigram_entropy_bits": unigram_bits, "unigram_ppl": 2 ** unigram_bits if unigram_bits else None,
+                "target_ppl": target_ppl, "main_setting_rule": MAIN_SETTING_RULE},
+        metrics={"runs": summary, "grid": grid_table(summary, runs),
+                 "main_setting": {"lr": main_lr, "warmup_updates": main[1]},
+                 "main_contrast": {"lr_text": main[0], **main_contrast(summary, main_lr, main[1])},
+                 "runs_wall_time_sum_s": sum(e["wall_time_s"] for e in summary),
+                 "study_elapsed_s": study_elapsed_s(runs)},
+        seed=summary[0]["seed"], wall_time_s=sum(e["wall_time_s"] for e in summary), device=summary[0]["device"],
+        quick=quick)
+    return path, summary

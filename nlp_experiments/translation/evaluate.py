@@ -1,0 +1,103 @@
+"""Evaluate trained multilingual models on all 6 directions between en, de and fr: fairseq-generate (with this
+project's plugin) on test_2016_flickr and val, SentencePiece removed by fairseq's --post-process sentencepiece,
+then sacreBLEU BLEU/chrF (signatures kept) and the off-target rate -> results/nmt/scores.json and scores.png.
+
+    python -m nlp_experiments.translation.evaluate                   # zeroshot,direct (+ any bilingual_* trained)
+    python -m nlp_experiments.translation.evaluate --models direct --beam 5
+    python -m nlp_experiments.translation.evaluate --quick           # greedy search -> results/nmt/scores_quick.*
+    python -m nlp_experiments.translation.evaluate --no-generate     # re-score the generations already there
+
+(``bash scripts/evaluate_multilingual.sh ...`` runs this with the same options.) Each model's checkpoint is
+CHECKPOINTS/MODEL/CHECKPOINT and its training record RUNS_DIR/MODEL/training.json (written by train; its
+settings, cost and validation-loss series go into the scores file); the generations are written to
+RUNS_DIR/generate/MODEL/SPLIT/SRC-TGT.txt. A bilingual model is scored on its own directions only. A missing
+checkpoint, training record, generation or reference file stops the evaluation with one line naming it.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from mvadl.data import DataError
+from mvadl.plotting import save_figure
+from mvadl.results import results_dir, write_results
+from mvadl.runner import Context, ExperimentConfig, main, option
+from nlp_experiments.translation.fairseq_runs import (
+    generate,
+    generate_command,
+    read_training_record,
+    require_data_bin,
+    training_summary,
+)
+from nlp_experiments.translation.langid import CharNgramLanguageIdentifier
+from nlp_experiments.translation.languages import DIRECTIONS, evaluation_directions, models_to_evaluate
+from nlp_experiments.translation.metrics import METRIC_NAMES, signature
+from nlp_experiments.translation.scoring import generation_path, plot_scores, score_models
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class EvaluateConfig(ExperimentConfig):
+    """fairseq-generate every model in every direction, then score."""
+
+    models: str | None = option(None, "comma-separated models (none: zeroshot,direct and the bilingual_* found)")
+    beam: int = option(5, "beam size")
+    data_bin: str = option("data-bin/multi30k", "binarized data with spm.model, langid.json and raw/")
+    checkpoints: str = option("checkpoints/nmt", "folder of the models' checkpoint folders")
+    checkpoint: str = option("checkpoint_best.pt", "checkpoint file of each model")
+    splits: list[str] = option(["test", "valid"], "fairseq splits to generate and score (test: test_2016_flickr)")
+    batch_size: int = option(128, "sentences per generation batch")
+    runs_dir: str = option("runs/nmt", "RUNS_DIR: the training records, and generate/ for the outputs")
+    generate: bool = option(True, "run fairseq-generate (--no-generate: score the outputs already there)")
+    name: str = option("scores", "results/nmt/<name>.json and .png")
+    QUICK: ClassVar[dict] = {"beam": 1, "name": "scores_quick"}
+
+    def __post_init__(self):
+        # "--splits 'test valid'" (one word, as the bash script took it) and "--splits test valid" both work
+        self.splits = [s for item in self.splits for s in item.replace(",", " ").split()]
+        unknown = sorted(set(self.splits) - {"test", "valid"})
+        if unknown or not self.splits:
+            raise ValueError(f"--splits takes test and/or valid, got {' '.join(self.splits) or 'nothing'}")
+
+
+def run(config: EvaluateConfig, ctx: Context) -> Path:
+    data_bin, runs = Path(config.data_bin), Path(config.runs_dir)
+    require_data_bin(data_bin, "spm.model", "langid.json")
+    models = models_to_evaluate(config.models, config.checkpoints)
+    checkpoints = {model: Path(config.checkpoints) / model / config.checkpoint for model in models}
+    for model, checkpoint in checkpoints.items():
+        if not checkpoint.is_file():
+            raise DataError(f"{checkpoint}: no checkpoint (train it with scripts/train_multilingual.sh {model})")
+    training = {model: training_summary(read_training_record(runs / model)) for model in models}
+    identifier = CharNgramLanguageIdentifier.load(data_bin / "langid.json")
+    directions = {model: evaluation_directions(model) for model in models}
+    generations = runs / "generate"
+    if config.generate:
+        for model in models:
+            for split in config.splits:
+                for direction in directions[model]:
+                    generate(generate_command(data_bin, checkpoints[model], direction, split, config.beam,
+                                              config.batch_size, ctx.device),
+                             generation_path(generations, model, split, direction))
+    scores = score_models(generations, data_bin / "raw", directions, identifier, config.splits)
+    metrics = {**scores, "signatures": {name: signature(name) for name in METRIC_NAMES}, "training": training}
+    seeds = {summary["seed"] for summary in training.values()}
+    devices = sorted({summary["device"] for summary in training.values()})
+    # The seed and device of the scores are the training runs' (generation is deterministic).
+    path = write_results(
+        "nmt", config.name, metrics=metrics, seed=seeds.pop() if len(seeds) == 1 else None,
+        wall_time_s=ctx.elapsed(), device=", ".join(devices), quick=config.quick,
+        config={"models": models, "directions": list(DIRECTIONS), "test_split": "test_2016_flickr",
+                "val_split": "val", "splits": config.splits, "beam": config.beam, "checkpoint": config.checkpoint,
+                "generations": str(generations), "references": str(data_bin / "raw")})
+    save_figure(plot_scores(scores, directions=DIRECTIONS), results_dir() / "nmt" / f"{config.name}.png")
+    logger.info("wrote %s and %s.png", path, path.with_suffix(""))
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main(run, EvaluateConfig, prog="python -m nlp_experiments.translation.evaluate", doc=__doc__))

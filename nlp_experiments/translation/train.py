@@ -1,0 +1,71 @@
+"""Train one multilingual translation model on Multi30k (assignment section 3) with fairseq and this project's
+plugin: one mva_transformer_multi30k model (all embeddings shared), target-language tokens, every pair sampled
+into one iterator, per-pair validation (task mva_multilingual_translation); the best checkpoint is chosen on
+the mean validation loss over pairs.
+
+    python -m nlp_experiments.translation.train zeroshot          # en-de,de-en,en-fr,fr-en (de<->fr never seen)
+    python -m nlp_experiments.translation.train direct            # the same + de-fr,fr-de
+    python -m nlp_experiments.translation.train bilingual_en_de   # same architecture, one pair (or bilingual_en_fr)
+    python -m nlp_experiments.translation.train direct --quick    # a few updates of a tiny model, same code path
+
+(``bash scripts/train_multilingual.sh MODEL ...`` runs this with the same options; the model may be given as
+the first word or as --model.) fairseq-train runs as a subprocess, its output in RUNS_DIR/MODEL/train.log
+(the progress lines echoed), TensorBoard in RUNS_DIR/MODEL/tb, checkpoints in SAVE_DIR (default
+checkpoints/nmt/MODEL); a second call continues from SAVE_DIR/checkpoint_last.pt. The run is recorded with
+mvadl.results (config, updates, wall time, words/s, validation-loss series, device, seed, git revision) in
+results/nmt/training_MODEL.json (training_MODEL_quick.json with --quick) and, for evaluate, in
+RUNS_DIR/MODEL/training.json. Uses the GPU when torch sees one (--device). Run prepare first. OMP_NUM_THREADS=1
+trains two models side by side on a 2-core machine.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from mvadl.io import atomic_write_text
+from mvadl.runner import Context, main, option
+from nlp_experiments.translation.commandline import bare_words_as
+from nlp_experiments.translation.fairseq_runs import TRAINING_RECORD, TrainingOptions, train, training_metrics
+from nlp_experiments.translation.languages import MODEL_PAIRS
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig(TrainingOptions):
+    """Train one multilingual translation model with fairseq-train."""
+
+    model: str | None = option(None, "configuration to train (also accepted as the first word)",
+                               choices=list(MODEL_PAIRS))
+    save_dir: str | None = option(None, "checkpoint folder (none: checkpoints/nmt/MODEL)")
+    runs_dir: str = option("runs/nmt", "RUNS_DIR: MODEL/train.log, MODEL/tb (TensorBoard), MODEL/training.json")
+    QUICK: ClassVar[dict] = {
+        "max_update": 20, "warmup_updates": 5, "validate_interval_updates": 10, "max_valid_steps": 2,
+        "log_interval": 5, "arch": "mva_transformer_multi30k", "layers": 1, "embed_dim": 64, "ffn_embed_dim": 128,
+        "attention_heads": 2}
+
+    def __post_init__(self):
+        if self.model is None:
+            raise ValueError(f"which model? give one of {', '.join(MODEL_PAIRS)} (e.g. '... train zeroshot')")
+
+
+def run(config: TrainConfig, ctx: Context) -> Path:
+    run_dir = Path(config.runs_dir) / config.model
+    save_dir = Path(config.save_dir or f"checkpoints/nmt/{config.model}")
+    pairs = MODEL_PAIRS[config.model]
+    log = train(config, pairs, save_dir, run_dir, ctx.device)
+    metrics = {"model": config.model, "lang_pairs": list(pairs), "save_dir": str(save_dir),
+               **training_metrics(log)}
+    path = ctx.record("nmt", f"training_{config.model}" + ("_quick" if config.quick else ""), metrics)
+    atomic_write_text(run_dir / TRAINING_RECORD, path.read_text(encoding="utf-8"))  # what evaluate reads
+    logger.info("%s done: %d updates in %.0f s -> %s, %s", config.model, metrics["updates"], ctx.elapsed(),
+                save_dir, path)
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main(run, TrainConfig, bare_words_as("--model", TrainConfig, sys.argv[1:]),
+                  prog="python -m nlp_experiments.translation.train", doc=__doc__))

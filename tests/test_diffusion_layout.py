@@ -1,0 +1,110 @@
+"""How the image parts are put together: entry points are thin and imported by nothing, the evaluation does not
+pull in the training stack, the committed classifier is the pinned artefact, and broken inputs are one-line
+DataErrors."""
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+from mvadl import REPO_ROOT
+from mvadl.data import DataError
+from mvadl.runner import ExperimentConfig, parse_config
+from vae_diffusion.core.artifacts import sha256_file
+from vae_diffusion.core.classifier import DEFAULT_WEIGHTS, DEFAULT_WEIGHTS_SHA256, load_classifier
+from vae_diffusion.core.pipelines import load_local_pipeline
+
+PACKAGES = ("core", "diffusion", "guidance")
+#: Entry point -> (its config class, the options that scripts/*_reproduce.sh and the README give it).
+ENTRY_POINTS = {
+    "vae_diffusion.diffusion.classifier": ("ClassifierConfig", ["--weights", "w", "--output-dir", "o"]),
+    "vae_diffusion.diffusion.train": ("TrainConfig", ["--output-dir", "o", "--resume", "latest"]),
+    "vae_diffusion.diffusion.evaluate": ("EvaluateConfig", ["--model", "m", "--classifier", "c"]),
+    "vae_diffusion.diffusion.scheduler_study": ("SchedulerStudyConfig", ["--model", "m", "--classifier", "c",
+                                                                         "--no-config-fixes"]),
+    "vae_diffusion.diffusion.scheduler_ablation": ("SchedulerAblationConfig", ["--model", "m"]),
+    "vae_diffusion.guidance.train": ("TrainConfig", ["--output-dir", "o", "--resume", "latest"]),
+    "vae_diffusion.guidance.negative_prompt": ("NegativePromptConfig", ["--model", "m", "--classifier", "c"]),
+}
+
+
+def module_files() -> dict[str, Path]:
+    return {f"vae_diffusion.{package}.{path.stem}": path for package in PACKAGES
+            for path in sorted((REPO_ROOT / "vae_diffusion" / package).glob("*.py")) if path.stem != "__init__"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The project modules a file imports (``from a.b import c`` counts as a.b and a.b.c)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in names if name.startswith(("vae_diffusion", "mvadl"))}
+
+
+def is_entry_point(path: Path) -> bool:
+    return '__name__ == "__main__"' in path.read_text()
+
+
+def test_entry_points_are_the_listed_ones_and_no_module_imports_one():
+    files = module_files()
+    entry_points = {name for name, path in files.items() if is_entry_point(path)}
+    assert entry_points == set(ENTRY_POINTS)
+    for name, path in files.items():
+        assert not imported_modules(path) & entry_points, f"{name} imports an entry point"
+
+
+def test_the_negative_prompt_study_does_not_import_the_training_stack():
+    files = module_files()
+    seen, todo = set(), ["vae_diffusion.guidance.negative_prompt"]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in files:
+            continue
+        seen.add(name)
+        todo.extend(imported_modules(files[name]))
+        assert "accelerate" not in files[name].read_text(), name
+    assert "vae_diffusion.guidance.evaluation" in seen and "vae_diffusion.core.classifier" in seen
+    assert not seen & {"vae_diffusion.core.fit", "vae_diffusion.guidance.train"}
+
+
+@pytest.mark.parametrize("module_name", sorted(ENTRY_POINTS))
+def test_entry_point_configs_take_the_scripts_options_and_their_quick_overrides(module_name):
+    class_name, options = ENTRY_POINTS[module_name]
+    config_cls = getattr(importlib.import_module(module_name), class_name)
+    assert issubclass(config_cls, ExperimentConfig) and config_cls.QUICK
+    quick = parse_config(config_cls, ["--quick", "--seed", "3", *options])
+    assert quick.quick and quick.seed == 3
+    assert all(getattr(quick, key) == value for key, value in config_cls.QUICK.items())
+
+
+def test_the_committed_classifier_is_the_pinned_artefact():
+    assert DEFAULT_WEIGHTS.relative_to(REPO_ROOT).as_posix() == "artifacts/mnist_classifier/v1/model.safetensors"
+    assert sha256_file(DEFAULT_WEIGHTS) == DEFAULT_WEIGHTS_SHA256
+    assert not (REPO_ROOT / "results" / "diffusion" / "mnist_classifier.safetensors").exists()
+
+
+def test_missing_or_broken_inputs_are_data_errors_naming_them(tmp_path):
+    with pytest.raises(DataError, match="nope.safetensors: MNIST classifier weights not found"):
+        load_classifier(tmp_path / "nope.safetensors")
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not safetensors")
+    with pytest.raises(DataError, match="broken.safetensors: not MNIST classifier weights"):
+        load_classifier(broken)
+
+    from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
+
+    unet = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(4, 8), layers_per_block=1,
+                       norm_num_groups=2, down_block_types=("DownBlock2D",) * 2, up_block_types=("UpBlock2D",) * 2)
+    folder = tmp_path / "ddpm"
+    DDPMPipeline(unet=unet, scheduler=DDPMScheduler(num_train_timesteps=10)).save_pretrained(str(folder))
+    assert type(load_local_pipeline(folder)).__name__ == "DDPMPipeline"
+    for weights in (folder / "unet").glob("*.safetensors"):
+        weights.unlink()
+    with pytest.raises(DataError, match=f"{folder}: the DDPMPipeline does not load"):
+        load_local_pipeline(folder)

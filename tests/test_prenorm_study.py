@@ -1,0 +1,393 @@
+"""The pre/post-norm study on the runner: plan, fairseq-train command, resume, records, summary, figures, errors.
+
+fairseq-train is faked here (it writes the files a real run writes, with chosen losses), so the whole driver
+runs in-process in seconds; tests/test_prenorm_gradnorm.py runs the real fairseq-train through the same code.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mvadl import REPO_ROOT
+from mvadl.data import DataError
+from mvadl.runner import main, parse_config
+from nlp_experiments.fairseq_runs import USER_DIR
+from nlp_experiments.prenorm import redraw, report, study, training
+from nlp_experiments.prenorm.plan import RunSpec, grid_runs, later_runs, names
+from nlp_experiments.prenorm.records import load_run, record_run
+from nlp_experiments.prenorm.summary import choose_main_setting
+
+# The arguments scripts/prenorm_study.sh (before this driver) gave fairseq-train for the reference study, read
+# from a running reference run's command line (run postnorm_deep_lr3e-3_wu1000_s1).
+REFERENCE_ARGS = (
+    "data-bin/wikitext-2 --user-dir fairseq_ext --task language_modeling --arch mva_lm_postnorm_deep "
+    "--adaptive-softmax-cutoff 2000,10000 --adaptive-input --adaptive-input-cutoff 2000,10000 "
+    "--tie-adaptive-weights --tie-adaptive-proj --dropout 0.0 --criterion mva_cross_entropy_gradnorm "
+    "--gradnorm-log-interval 20 --gradnorm-jsonl runs/prenorm/postnorm_deep_lr3e-3_wu1000_s1/gradnorm.jsonl "
+    "--jacobian-probe-interval 500 --jacobian-probe-samples 2 --tokens-per-sample 128 --sample-break-mode none "
+    "--batch-size 8 --optimizer adam --adam-betas (0.9,_0.98) --lr 3e-3 --lr-scheduler polynomial_decay "
+    "--warmup-updates 1000 --total-num-update 3000 --max-update 3000 --validate-interval-updates 1000 "
+    "--validate-interval 1000 --no-save --seed 1 --cpu --num-workers 0 --no-progress-bar --log-format json "
+    "--log-interval 20").split()
+QUICK_ARGS = {"--gradnorm-log-interval": "2", "--jacobian-probe-interval": "10", "--max-update": "20",
+              "--total-num-update": "20", "--validate-interval-updates": "10", "--max-valid-steps": "2",
+              "--log-interval": "2"}
+
+
+def test_fairseq_train_command_is_the_reference_one():
+    config = parse_config(study.StudyConfig, [])
+    command = training.train_command(config, RunSpec("postnorm", "deep", "3e-3", 1000, 1),
+                                     Path(config.runs_dir) / "postnorm_deep_lr3e-3_wu1000_s1", "cpu")
+    assert command[1:3] == ["-m", "fairseq_cli.train"]
+    expected = [a.replace("_", " ") if a.startswith("(") else a for a in REFERENCE_ARGS]
+    expected[expected.index("--user-dir") + 1] = str(USER_DIR)
+    assert command[3:] == expected
+    quick = parse_config(study.StudyConfig, ["--quick"])
+    command = training.train_command(quick, RunSpec("prenorm", "shallow", "3e-3", 5, 2), Path("r"), "cpu")
+    options = {a: command[i + 1] for i, a in enumerate(command) if a.startswith("--")}
+    assert {k: options.get(k) for k in QUICK_ARGS} == QUICK_ARGS and "--validate-interval" not in options
+    assert (options["--arch"], options["--lr"], options["--warmup-updates"], options["--seed"]) == (
+        "mva_lm_prenorm_shallow", "3e-3", "5", "2")
+    gpu = training.train_command(quick, RunSpec("prenorm", "deep", "3e-3", 5, 2), Path("r"), "cuda:1")
+    assert "--cpu" not in gpu and gpu[gpu.index("--device-id") + 1] == "1"
+
+
+def test_plan_order_skip_and_late_cells():
+    config = parse_config(study.StudyConfig, ["--grid-skip", "1e-3:200", "3e-3:0", "--grid-late", "3e-3:200",
+                                              "1e-3:200"])
+    assert names(grid_runs(config)) == [
+        "postnorm_deep_lr1e-3_wu0_s1", "prenorm_deep_lr1e-3_wu0_s1", "postnorm_deep_lr1e-3_wu1000_s1",
+        "prenorm_deep_lr1e-3_wu1000_s1", "postnorm_deep_lr3e-3_wu1000_s1", "prenorm_deep_lr3e-3_wu1000_s1"]
+    assert names(later_runs(config, ("1e-3", 1000))) == [
+        "postnorm_shallow_lr1e-3_wu1000_s1", "prenorm_shallow_lr1e-3_wu1000_s1",
+        "postnorm_deep_lr1e-3_wu1000_s2", "prenorm_deep_lr1e-3_wu1000_s2",
+        "postnorm_deep_lr1e-3_wu1000_s3", "prenorm_deep_lr1e-3_wu1000_s3",
+        "postnorm_deep_lr3e-3_wu200_s1", "prenorm_deep_lr3e-3_wu200_s1"]  # 1e-3:200 is skipped as well
+    quick = parse_config(study.StudyConfig, ["--quick"])
+    assert (quick.lrs, quick.warmups, quick.seeds, quick.runs_dir, quick.max_update) == (
+        ["3e-3"], [0, 5], [1, 2], "runs/prenorm_quick", 20)
+    assert len(names(grid_runs(quick) + later_runs(quick, ("3e-3", 5)))) == 8
+
+
+def test_results_root(monkeypatch):
+    monkeypatch.delenv("RESULTS_DIR", raising=False)
+    assert parse_config(study.StudyConfig, []).results_root() == REPO_ROOT / "results"
+    assert parse_config(study.StudyConfig, ["--quick"]).results_root() == Path("runs/prenorm_quick/results")
+    monkeypatch.setenv("RESULTS_DIR", "/elsewhere")
+    assert parse_config(study.StudyConfig, ["--quick"]).results_root() == Path("/elsewhere")
+
+
+def test_bad_options_are_usage_errors(capsys):
+    for argv, message in ((["--grid-skip", "1e-3"], "grid cell '1e-3' is not LR:WARMUP"),
+                          (["--lrs", "fast"], "grid cell 'fast:0' is not LR:WARMUP")):
+        with pytest.raises(SystemExit) as exit_info:
+            parse_config(study.StudyConfig, argv)
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------- fake fairseq
+#: Final validation loss (bits) of the fake deep seed-1 grid; other runs: 8.5. (3e-3, 0) post-norm "diverges".
+VALID = {("postnorm", "1e-3", 0): 9.0, ("postnorm", "1e-3", 5): 8.2, ("postnorm", "3e-3", 0): 11.0,
+         ("postnorm", "3e-3", 5): 10.0, ("prenorm", "1e-3", 0): 8.1, ("prenorm", "1e-3", 5): 8.0,
+         ("prenorm", "3e-3", 0): 7.9, ("prenorm", "3e-3", 5): 7.8}
+
+
+def fake_run_files(gradnorm: Path, log: Path, layers: int, lr: str, max_update: int, final_valid: float) -> None:
+    """What a fairseq-train run with the criterion writes: gradient records every 10 updates (Jacobian probes
+    at 0 and 20), a json log with the config line, train_inner every 10 updates and one validation."""
+    lines = []
+    for step in (0, 10, 20):
+        record = {"step": step, "loss": 9.0, "grad_x": [0.1 * (k + 1) for k in range(layers + 1)],
+                  "grad_param": [0.0 if step else 0.2] + [0.3] * (layers - 1), "ratio_x": 0.5 / (step + 1),
+                  "ratio_param": 0.1}
+        if step:
+            record["update_rel_total"] = 0.01
+        if step in (0, 20):
+            record["jacobian_rms"] = [1.5 - 0.1 * k for k in range(layers + 1)]
+        lines.append(json.dumps(record))
+    gradnorm.write_text("\n".join(lines) + "\n")
+    text = ["2026 | INFO | fairseq_cli.train | {'_name': None, 'common': {'seed': 1}, 'model': {'_name': 'x', "
+            f"'activation_fn': relu, 'decoder_layers': {layers}}}, 'optimization': {{'max_update': {max_update}, "
+            f"'lr': [{lr}]}}}}"]
+    text += [f'2026 | INFO | train_inner | {{"loss": "{9 - u / 10}", "num_updates": "{u}", "wpb": "16", '
+             f'"lr": "0.001"}}' for u in (10, 20)]
+    text.append(f'2026 | INFO | valid | {{"valid_loss": "{final_valid}", "valid_num_updates": "20"}}')
+    log.write_text("\n".join(text) + "\n")
+
+
+class FakeFairseq:
+    """Stands in for ``run_logged`` in nlp_experiments.prenorm.training: fairseq-preprocess makes a data-bin,
+    fairseq-train writes the files of a run (with the losses of VALID). Records the runs it trained."""
+
+    def __init__(self):
+        self.trained: list[str] = []
+        self.broken: set[str] = set()
+
+    def __call__(self, command, log, *, env=None, check=True, **_):
+        args = {a: command[i + 1] for i, a in enumerate(command[:-1]) if a.startswith("--")}
+        log.parent.mkdir(parents=True, exist_ok=True)
+        if command[2] == "fairseq_cli.preprocess":
+            dest = Path(args["--destdir"])
+            dest.mkdir(parents=True)
+            (dest / "dict.txt").write_text("a 6\nb 1\nc 1\n")
+            (dest / "test.bin").write_bytes(b"")
+            log.write_text("binarized\n")
+            return 0
+        assert command[2] == "fairseq_cli.train" and env["OMP_NUM_THREADS"] == "1" and not check
+        _, _, norm, depth = args["--arch"].split("_")
+        lr, warmup, seed = args["--lr"], int(args["--warmup-updates"]), int(args["--seed"])
+        name = RunSpec(norm, depth, lr, warmup, seed).name
+        self.trained.append(name)
+        final_valid = VALID.get((norm, lr, warmup), 8.5) + 0.1 * (seed - 1)
+        fake_run_files(Path(args["--gradnorm-jsonl"]), log, 2 if depth == "shallow" else 4, lr,
+                       int(args["--max-update"]), final_valid)
+        if name in self.broken:
+            Path(args["--gradnorm-jsonl"]).write_text('{"step": 0}\n{not json\n')
+        return 1 if (norm, lr, warmup) == ("postnorm", "3e-3", 0) else 0
+
+
+@pytest.fixture(scope="module")
+def wikitext(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("wikitext_data")
+    (root / "wikitext-2").mkdir()
+    for split in ("train", "valid", "test"):
+        (root / "wikitext-2" / f"{split}.txt").write_text("a b a c a a\n")
+    return root
+
+
+def study_argv(tmp: Path, wikitext: Path) -> list[str]:
+    return ["--data-dir", str(wikitext), "--data-bin", str(tmp / "bin"), "--runs-dir", str(tmp / "runs"),
+            "--lrs", "1e-3", "3e-3", "--warmups", "0", "5", "--seeds", "1", "2", "--max-update", "20",
+            "--jacobian-depths", "1", "2", "--jacobian-seeds", "0", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def finished_study(tmp_path_factory, wikitext):
+    """The study, run once with the fake fairseq-train, in a temporary RESULTS_DIR."""
+    tmp = tmp_path_factory.mktemp("study")
+    fake = FakeFairseq()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RESULTS_DIR", str(tmp / "results"))
+        patch.setattr(training, "run_logged", fake)
+        assert main(study.run, study.StudyConfig, study_argv(tmp, wikitext)) == 0
+    return tmp, fake, tmp / "results" / "prenorm"
+
+
+def test_study_runs_grid_then_main_setting(finished_study):
+    _, fake, _ = finished_study
+    grid = [f"{n}_deep_lr{lr}_wu{w}_s1" for lr in ("1e-3", "3e-3") for w in (0, 5) for n in ("postnorm", "prenorm")]
+    later = ["postnorm_shallow_lr1e-3_wu5_s1", "prenorm_shallow_lr1e-3_wu5_s1", "postnorm_deep_lr1e-3_wu5_s2",
+             "prenorm_deep_lr1e-3_wu5_s2"]  # (1e-3, 5): max(8.2, 8.0) is the lowest worse-of-two
+    assert sorted(fake.trained[:8]) == sorted(grid) and sorted(fake.trained[8:]) == sorted(later)  # 2 at a time
+
+
+def test_records_have_provenance_and_compact_series(finished_study):
+    tmp, _, out = finished_study
+    record = json.loads((out / "runs/prenorm_deep_lr1e-3_wu5_s1.json").read_text())
+    assert record["seed"] == 1 and record["wall_time_s"] >= 0 and record["git_revision"] != "unknown"
+    assert record["config"]["lr"] == 1e-3 and record["config"]["fairseq"]["model"]["decoder_layers"] == 4
+    assert record["config"]["arch"] == "mva_lm_prenorm_deep" and record["config"]["max_update"] == 20
+    assert record["updates"] == 20 and record["tokens_seen"] == 320 and record["final_valid_loss"] == 8.0
+    meta = json.loads((tmp / "runs/prenorm_deep_lr1e-3_wu5_s1/meta.json").read_text())
+    assert list(meta) == ["name", "norm", "depth", "warmup_updates", "exit_code", "wall_time_s", "seed", "lr",
+                          "max_update", "tokens_per_sample", "batch_size"]
+    assert (meta["name"], meta["exit_code"], meta["lr"], meta["batch_size"]) == ("prenorm_deep_lr1e-3_wu5_s1", 0,
+                                                                                  1e-3, 8)
+    text = (out / record["series_file"]).read_text()
+    assert "\n" not in text.strip() and ", " not in text  # compact
+    series = json.loads(text)
+    assert series["step"] == [0, 10, 20] and len(series["grad_x"][0]) == 5 and series["jacobian"]["step"] == [0, 20]
+    assert series["valid"] == {"update": [20], "loss": [8.0]}
+    diverged = json.loads((out / "runs/postnorm_deep_lr3e-3_wu0_s1.json").read_text())
+    assert diverged["diverged"] and diverged["exit_code"] == 1  # recorded, not fatal
+
+
+def test_summary(finished_study):
+    _, fake, out = finished_study
+    summary = json.loads((out / "summary.json").read_text())
+    assert [e["name"] for e in summary["runs"]] == [  # the plan's order, whatever order the runs ended in
+        *(f"{n}_deep_lr{lr}_wu{w}_s1" for lr in ("1e-3", "3e-3") for w in (0, 5) for n in ("postnorm", "prenorm")),
+        "postnorm_shallow_lr1e-3_wu5_s1", "prenorm_shallow_lr1e-3_wu5_s1", "postnorm_deep_lr1e-3_wu5_s2",
+        "prenorm_deep_lr1e-3_wu5_s2"]
+    entry = {e["name"]: e for e in summary["runs"]}
+    assert entry["postnorm_deep_lr3e-3_wu0_s1"]["diverged"] and not entry["prenorm_deep_lr3e-3_wu0_s1"]["diverged"]
+    e = entry["prenorm_deep_lr1e-3_wu5_s1"]
+    assert e["final_valid_ppl"] == pytest.approx(2 ** 8.0) and e["layers"] == 4 and e["updates"] == 20
+    assert e["lr"] == 1e-3 and e["seed"] == 1 and e["tokens_seen"] == 320 and e["norm"] == "pre"
+    assert summary["config"]["unigram_entropy_bits"] == pytest.approx(1.061278, rel=1e-5)  # counts 6, 1, 1
+    assert entry["prenorm_deep_lr3e-3_wu5_s1"]["failed_to_train"]  # 7.8 bits >= the unigram entropy
+    assert summary["main_setting"] == {"lr": 1e-3, "warmup_updates": 5}
+    contrast = summary["main_contrast"]
+    assert contrast["post"]["seeds"] == [1, 2] and contrast["post"]["final_valid_loss"] == pytest.approx([8.2, 8.3])
+    assert contrast["post_minus_pre_bits"]["mean"] == pytest.approx(0.2)
+    assert len(summary["grid"]) == 4 and summary["grid"][0]["post_valid_ppl"] == pytest.approx(2 ** 9.0)
+    jacobian = json.loads((out / "jacobian_depth.json").read_text())
+    assert jacobian["config"]["depths"] == [1, 2] and len(jacobian["records"]) == 4
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(
+        f"{stem}.png" for stem in ("grid_valid_ppl", "gradnorm_heatmaps", "gradnorm_heatmaps_main",
+                                   "gradnorm_param_heatmaps", "gradnorm_param_heatmaps_main", "ratio_vs_steps",
+                                   "gradnorm_at_init", "loss_curves", "jacobian_vs_depth"))
+
+
+def test_study_resumes_run_by_run_and_redraw_gives_the_same_summary(finished_study, wikitext, monkeypatch):
+    """Again: every run and the Jacobian analysis are skipped (their records exist); a deleted record is redone.
+    The redraw gives the same summary from the records alone."""
+    tmp, _, out = finished_study
+    monkeypatch.setenv("RESULTS_DIR", str(tmp / "results"))
+    drawn = []
+    monkeypatch.setattr(report, "save_study_figures", lambda *args: drawn.append(args))
+    fake = FakeFairseq()
+    monkeypatch.setattr(training, "run_logged", fake)
+    first = json.loads((out / "summary.json").read_text())
+    jacobian = (out / "jacobian_depth.json").read_text()
+    (out / "runs/prenorm_shallow_lr1e-3_wu5_s1.json").unlink()
+    assert main(study.run, study.StudyConfig, study_argv(tmp, wikitext)) == 0
+    assert fake.trained == ["prenorm_shallow_lr1e-3_wu5_s1"] and (out / "jacobian_depth.json").read_text() == jacobian
+    resumed = json.loads((out / "summary.json").read_text())
+    assert resumed["main_contrast"] == first["main_contrast"] and resumed["grid"] == first["grid"]
+    argv = ["--data-bin", str(tmp / "bin"), "--runs-dir", str(tmp / "runs"), "--lrs", "1e-3", "3e-3",
+            "--warmups", "0", "5", "--seeds", "1", "2"]
+    assert main(redraw.run, redraw.RedrawConfig, argv) == 0
+    redrawn = json.loads((out / "summary.json").read_text())
+    for summary in (resumed, redrawn):
+        summary.pop("created_utc"), summary.pop("git_revision")
+    assert redrawn == resumed
+    assert len(drawn) == 2 and [r["name"] for r in drawn[1][0]] == [e["name"] for e in redrawn["runs"]]
+    assert drawn[1][1] == redrawn["runs"] and drawn[1][3] == ("1e-3", 5)  # entries, main setting
+
+
+def test_missing_or_broken_files_fail_naming_them(finished_study, wikitext, tmp_path, monkeypatch, capsys):
+    tmp, _, out = finished_study
+    root = out.parent
+    with pytest.raises(DataError, match="runs/nowhere_deep_lr1e-3_wu0_s1.json: missing"):
+        load_run("nowhere_deep_lr1e-3_wu0_s1", root)
+    broken = tmp_path / "results"
+    shutil.copytree(root, broken)
+    series = broken / "prenorm/series/prenorm_deep_lr1e-3_wu5_s1.json"
+    series.write_text("{not json")
+    with pytest.raises(DataError, match="series/prenorm_deep_lr1e-3_wu5_s1.json: broken series file"):
+        load_run("prenorm_deep_lr1e-3_wu5_s1", broken)
+    # through the runner: one line naming the file, exit status 1
+    monkeypatch.setenv("RESULTS_DIR", str(broken))
+    argv = ["--data-bin", str(tmp / "bin"), "--lrs", "1e-3", "3e-3", "--warmups", "0", "5", "--seeds", "1", "2"]
+    assert main(redraw.run, redraw.RedrawConfig, argv) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith(f"error: {series}: broken series")
+    series.unlink()
+    (broken / "prenorm/jacobian_depth.json").unlink()
+    assert main(redraw.run, redraw.RedrawConfig, argv) == 1
+    assert capsys.readouterr().err.strip().endswith(f"{series}: missing (series file of run {series.stem})")
+    shutil.copy(out / "series/prenorm_deep_lr1e-3_wu5_s1.json", series)
+    assert main(redraw.run, redraw.RedrawConfig, argv) == 1
+    assert "jacobian_depth.json: missing" in capsys.readouterr().err
+    assert main(redraw.run, redraw.RedrawConfig, [*argv[:1], str(tmp_path / "no_bin"), *argv[2:]]) == 1
+    assert "no_bin/dict.txt: missing" in capsys.readouterr().err
+    # a run folder without its gradient records, or with a broken line, is not recorded
+    run_dir = tmp_path / "run"
+    shutil.copytree(tmp / "runs/prenorm_deep_lr1e-3_wu5_s1", run_dir)
+    (run_dir / "gradnorm.jsonl").write_text('{"step": 0}\n{not json\n')
+    with pytest.raises(DataError, match=r"run/gradnorm.jsonl:2: broken gradient-norm record"):
+        record_run(run_dir, tmp_path / "r", device="cpu")
+    (run_dir / "gradnorm.jsonl").unlink()
+    with pytest.raises(DataError, match=r"run/gradnorm.jsonl: missing"):
+        record_run(run_dir, tmp_path / "r", device="cpu")
+    (run_dir / "meta.json").unlink()
+    with pytest.raises(DataError, match=r"run/meta.json: missing"):
+        record_run(run_dir, tmp_path / "r", device="cpu")
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_failing_run_stops_the_study_after_the_runs_going(wikitext, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "results"))
+    fake = FakeFairseq()
+    fake.broken = {"postnorm_deep_lr1e-3_wu5_s1"}
+    monkeypatch.setattr(training, "run_logged", fake)
+    argv = study_argv(tmp_path, wikitext) + ["--jobs", "1"]
+    assert main(study.run, study.StudyConfig, argv) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "postnorm_deep_lr1e-3_wu5_s1/gradnorm.jsonl:2: broken" in err.splitlines()[-1]
+    assert fake.trained == ["postnorm_deep_lr1e-3_wu0_s1", "prenorm_deep_lr1e-3_wu0_s1", "postnorm_deep_lr1e-3_wu5_s1"]
+    assert sorted(p.stem for p in (tmp_path / "results/prenorm/runs").glob("*.json")) == [
+        "postnorm_deep_lr1e-3_wu0_s1", "prenorm_deep_lr1e-3_wu0_s1"]
+
+
+def test_missing_wikitext_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "results"))
+    argv = ["--data-dir", str(tmp_path), "--runs-dir", str(tmp_path / "runs"), "--device", "cpu"]
+    assert main(study.run, study.StudyConfig, argv) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: {tmp_path}/wikitext-2: WikiText-2 folder not found; run scripts/get_data.sh or set DATA_DIR "
+        "(or --data-dir) to a data root that contains it")
+
+
+def test_main_setting_ignores_missing_cells_and_ties():
+    runs = [{"depth": "deep", "seed": 1, "lr_text": lr, "warmup_updates": w, "norm": n, "diverged": False,
+             "final_valid_loss": loss} for lr, w, n, loss in (("1e-3", 0, "postnorm", 9.0), ("1e-3", 0, "prenorm", 8.0),
+                                                             ("3e-3", 0, "prenorm", 7.0))]
+    assert choose_main_setting(runs) == ("1e-3", 0)  # (3e-3, 0) has no post-norm run: its worse is infinite
+    with pytest.raises(DataError, match="no deep seed-1 run"):
+        choose_main_setting([{**runs[0], "seed": 2}])
+
+
+@pytest.mark.slow
+def test_script_quick_runs_the_study(tmp_path):
+    """``bash scripts/prenorm_study.sh --quick``, the README's command, on a tiny WikiText-2 (real fairseq)."""
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(10_500)]
+    (tmp_path / "data/wikitext-2").mkdir(parents=True)
+    text = "\n".join(" ".join(words[i:i + 12]) for i in range(0, len(words), 12)) + "\n"
+    (tmp_path / "data/wikitext-2/train.txt").write_text(text)
+    for split in ("valid", "test"):
+        (tmp_path / f"data/wikitext-2/{split}.txt").write_text(" ".join(rng.choices(words, k=200)) + "\n")
+    proc = subprocess.run(
+        ["bash", "scripts/prenorm_study.sh", "--quick", "--data-bin", str(tmp_path / "bin"), "--runs-dir",
+         str(tmp_path / "runs"), "--tokens-per-sample", "16", "--batch-size", "2", "--max-update", "4",
+         "--warmups", "0", "--seeds", "1", "--jacobian-depths", "1"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "DATA_DIR": str(tmp_path / "data"), "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "runs/results/prenorm"  # --quick: RUNS_DIR/results
+    summary = json.loads((out / "summary.json").read_text())
+    assert [e["name"] for e in summary["runs"]] == [
+        "postnorm_deep_lr3e-3_wu0_s1", "prenorm_deep_lr3e-3_wu0_s1", "postnorm_shallow_lr3e-3_wu0_s1",
+        "prenorm_shallow_lr3e-3_wu0_s1"]
+    assert all(e["updates"] == 4 and e["exit_code"] == 0 for e in summary["runs"])
+    assert len(list(out.glob("*.png"))) == 9
+
+
+def test_figures_show_the_records(finished_study):
+    """The plot functions on the study's records: the grid figure's points are the final perplexities, a
+    heat map is layers x logged updates, panel (b) adds the no-warm-up runs' last probe."""
+    import matplotlib.pyplot as plt
+
+    from nlp_experiments.prenorm import figures
+    from nlp_experiments.prenorm.plan import study_runs
+    from nlp_experiments.prenorm.summary import summarize_run
+
+    _, _, out = finished_study
+    config = parse_config(study.StudyConfig, ["--lrs", "1e-3", "3e-3", "--warmups", "0", "5", "--seeds", "1", "2"])
+    runs = [load_run(name, out.parent) for name in names(study_runs(config, ("1e-3", 5)))]
+    entries = [summarize_run(run, 1.0, 300.0) for run in runs]
+    fig = figures.plot_grid(entries, runs, 1.0, 300.0)
+    lines = {line.get_label(): list(line.get_ydata()) for line in fig.axes[0].get_lines()}
+    assert lines["pre-norm, LR 1e-3"] == pytest.approx([2 ** 8.1, 2 ** 8.0])
+    assert lines["post-norm, LR 3e-3"] == pytest.approx([2 ** 11.0, 2 ** 10.0])
+    plt.close(fig)
+    (grid, labels), _ = figures.heatmap_grids(runs, ("1e-3", 5))
+    fig = figures.plot_heatmaps(grid, labels, "grad_x", "t")
+    assert labels == ["post, LR 1e-3", "pre, LR 1e-3", "post, LR 3e-3", "pre, LR 3e-3"]
+    assert fig.axes[0].get_images()[0].get_array().shape == (5, 3)  # x_0..x_4 x updates 0, 10, 20
+    plt.close(fig)
+    toy = report.load_jacobian_records(out.parent)
+    fig = figures.plot_jacobian_vs_depth(toy, runs, ("1e-3", 5))
+    assert [line.get_label() for line in fig.axes[1].get_lines()] == [
+        "post-norm, warm-up 5, update 0", "post-norm, warm-up 5, update 20", "pre-norm, warm-up 5, update 0",
+        "pre-norm, warm-up 5, update 20", "post-norm, no warm-up, update 20", "pre-norm, no warm-up, update 20"]
+    plt.close(fig)

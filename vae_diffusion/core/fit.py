@@ -1,0 +1,193 @@
+"""The one training loop of the image models, generic over the model and its loss.
+
+``fit(model, dataset, loss_fn, config, output_dir)`` trains any ``nn.Module`` whose loss on a batch
+``loss_fn(model, batch)`` returns a scalar: the DDPM (epsilon-prediction loss, with EMA weights), the
+text-to-digit model (the same loss on ``(image, caption ids)`` batches) and the MNIST classifier
+(cross-entropy). It follows diffusers' ``examples/unconditional_image_generation/train_unconditional.py``:
+accelerate places the model and chooses mixed precision, saves/restores the full state (model, optimizer,
+learning-rate schedule, EMA, global RNGs) for resuming, and logs to TensorBoard.
+
+Exact resume: besides what accelerate saves, every stream that feeds data is a function of ``(seed, epoch)``
+(:func:`mvadl.seeding.derive_seed`): the shuffling of epoch e is seeded with ``derive_seed(seed, "shuffle", e)``,
+and a dataset with ``set_epoch`` (the captioned MNIST) is told the epoch, so a run resumed after epoch k
+repeats epochs k+1.. of the uninterrupted run exactly.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import ProjectConfiguration, set_seed
+from diffusers.optimization import get_cosine_schedule_with_warmup
+from diffusers.training_utils import EMAModel
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from mvadl.data import DataError
+from mvadl.runner import option
+from mvadl.seeding import derive_seed
+from vae_diffusion.core.images import DataOptions
+
+logger = logging.getLogger(__name__)
+CHECKPOINT_PATTERN = re.compile(r"^epoch-(\d+)$")
+
+
+@dataclass
+class FitConfig:
+    epochs: int = 1
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    ema_decay: float | None = None  # None: no EMA weights
+    mixed_precision: str = "no"  # "no", "fp16" or "bf16" (accelerate)
+    checkpoint_every: int = 1  # epochs
+    checkpoints_to_keep: int = 2
+    log_every: int = 50  # optimizer steps
+    max_grad_norm: float | None = 1.0
+    max_steps_per_epoch: int | None = None  # cut epochs short (smoke runs, or "epochs" of a fixed number of steps)
+    seed: int = 0
+
+
+@dataclass
+class FitResult:
+    model: torch.nn.Module  # unwrapped, trained weights (not the EMA ones)
+    ema: EMAModel | None
+    accelerator: Accelerator
+    epoch_losses: list[float] = field(default_factory=list)  # of the epochs this call ran
+    wall_time_s: float = 0.0
+    start_epoch: int = 0
+
+
+@dataclass
+class FitOptions(DataOptions):
+    """The options of every entry point built on :func:`fit` (its config dataclasses subclass this one)."""
+
+    mixed_precision: str | None = option(None, "autocast precision; none: bf16 on a GPU, no on the CPU",
+                                            choices=["no", "fp16", "bf16"])
+    train_limit: int | None = option(None, "use only the first N training images")
+    resume: str | None = option(None, "checkpoint folder epoch-N, or 'latest' in OUTPUT_DIR/checkpoints")
+
+
+def default_mixed_precision(requested: str | None, device) -> str:
+    """``requested``, or bf16 on a GPU and no mixed precision on the CPU."""
+    return requested or ("bf16" if torch.device(device).type == "cuda" else "no")
+
+
+def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
+    """The ``epoch-N`` folder with the largest N, or None."""
+    found = [(int(m.group(1)), p) for p in Path(checkpoint_dir).glob("epoch-*")
+             if (m := CHECKPOINT_PATTERN.match(p.name)) and p.is_dir()]
+    return max(found)[1] if found else None
+
+
+def resolve_checkpoint(resume: str, checkpoint_dir: Path) -> Path:
+    """The folder ``resume`` names (``"latest"``: the newest in ``checkpoint_dir``); a missing one is a DataError."""
+    path = latest_checkpoint(checkpoint_dir) if resume == "latest" else Path(resume)
+    if path is None:
+        raise DataError(f"{checkpoint_dir}: no epoch-N checkpoint to resume from (--resume latest)")
+    if not path.is_dir() or not CHECKPOINT_PATTERN.match(path.name):
+        raise DataError(f"{path}: not a checkpoint folder epoch-N to resume from")
+    return path
+
+
+def fit(model: torch.nn.Module, dataset: Dataset, loss_fn: Callable[[torch.nn.Module, tuple], torch.Tensor],
+        config: FitConfig, output_dir: str | Path, *, resume: str | None = None, project_name: str = "train",
+        device=None) -> FitResult:
+    """Train ``model`` on ``dataset`` by minimising ``loss_fn(model, batch)`` with AdamW + cosine schedule.
+
+    ``output_dir`` receives ``logs/`` (TensorBoard) and ``checkpoints/epoch-N/`` (accelerate state);
+    ``resume`` is a checkpoint folder or ``"latest"``, and training continues at the epoch after it.
+    ``device``: a CPU device keeps accelerate on the CPU; otherwise accelerate uses the GPU(s) it sees.
+    """
+    output_dir = Path(output_dir)
+    checkpoint_dir = output_dir / "checkpoints"
+    resume_from = resolve_checkpoint(resume, checkpoint_dir) if resume else None
+    accelerator = Accelerator(mixed_precision=config.mixed_precision, log_with="tensorboard",
+                              cpu=device is not None and torch.device(device).type == "cpu",
+                              project_config=ProjectConfiguration(project_dir=str(output_dir),
+                                                                  logging_dir=str(output_dir / "logs")))
+    set_seed(config.seed)
+    shuffle = torch.Generator()  # re-seeded at every epoch: the order of epoch e depends on (seed, e) only
+    loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True, drop_last=False, generator=shuffle)
+    steps_per_epoch = len(loader) if config.max_steps_per_epoch is None else min(len(loader),
+                                                                                config.max_steps_per_epoch)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    lr_schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps,
+                                                  max(1, steps_per_epoch * config.epochs))
+    ema = None
+    if config.ema_decay is not None:
+        # EMA warm-up (decay grows as 1 - (1 + step)^-3/4) so short runs are not dominated by the initial weights.
+        ema = EMAModel(model.parameters(), decay=config.ema_decay, use_ema_warmup=True, power=3 / 4)
+    model, optimizer, loader, lr_schedule = accelerator.prepare(model, optimizer, loader, lr_schedule)
+    if ema is not None:
+        ema.to(accelerator.device)
+        accelerator.register_for_checkpointing(ema)
+
+    start_epoch = 0
+    if resume_from is not None:
+        accelerator.load_state(str(resume_from))
+        start_epoch = int(CHECKPOINT_PATTERN.match(resume_from.name).group(1))
+        logger.info("resumed from %s at epoch %d", resume_from, start_epoch)
+
+    if accelerator.is_main_process:
+        tracked = {k: v for k, v in asdict(config).items() if isinstance(v, (int, float, str, bool))}
+        accelerator.init_trackers(project_name, config=tracked)
+    result = FitResult(model=model, ema=ema, accelerator=accelerator, start_epoch=start_epoch)
+    started = time.perf_counter()
+    global_step = start_epoch * steps_per_epoch
+    for epoch in range(start_epoch, config.epochs):
+        shuffle.manual_seed(derive_seed(config.seed, "shuffle", epoch))
+        loader.set_epoch(epoch)  # passed on to a dataset with set_epoch (per-epoch captions)
+        model.train()
+        total, count = 0.0, 0
+        bar = tqdm(loader, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}",
+                   disable=not accelerator.is_local_main_process, leave=False)
+        for step, batch in enumerate(bar):
+            if step >= steps_per_epoch:
+                break
+            with accelerator.autocast():
+                loss = loss_fn(model, batch)
+            accelerator.backward(loss)
+            if config.max_grad_norm is not None:
+                accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            lr_schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+            if ema is not None:
+                ema.step(model.parameters())
+            global_step += 1
+            total, count = total + loss.item(), count + 1
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+            if global_step % config.log_every == 0:
+                logs = {"train/loss": loss.item(), "train/lr": lr_schedule.get_last_lr()[0]}
+                if ema is not None:
+                    logs["train/ema_decay"] = ema.cur_decay_value
+                accelerator.log(logs, step=global_step)
+        mean = total / max(count, 1)
+        result.epoch_losses.append(mean)
+        accelerator.log({"train/epoch_loss": mean}, step=global_step)
+        logger.info("epoch %d/%d: mean loss %.5f", epoch + 1, config.epochs, mean)
+        if (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.epochs:
+            _save_checkpoint(accelerator, checkpoint_dir, epoch + 1, config.checkpoints_to_keep)
+    accelerator.end_training()
+    result.model = accelerator.unwrap_model(model)
+    result.wall_time_s = time.perf_counter() - started
+    return result
+
+
+def _save_checkpoint(accelerator: Accelerator, checkpoint_dir: Path, epoch: int, keep: int) -> None:
+    accelerator.wait_for_everyone()
+    if not accelerator.is_main_process:
+        return
+    accelerator.save_state(str(checkpoint_dir / f"epoch-{epoch:04d}"))
+    old = sorted(p for p in checkpoint_dir.glob("epoch-*") if CHECKPOINT_PATTERN.match(p.name))
+    for path in old[:-keep] if keep > 0 else []:
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,67 @@
+"""MNIST splits as tensors for the image models, the two value ranges they use, and image grids.
+
+Ranges: the classifier reads ``[N, 1, 28, 28]`` in [0, 1] ("MNIST range"); the diffusion models work on
+``[N, C, S, S]`` in [-1, 1] ("model range"), S = 28 or 32 (MNIST zero-padded by 2 with black, -1).
+The one MNIST reader is :func:`mvadl.data.load_mnist`; this module only takes a prefix and converts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torchvision.utils import make_grid
+
+from mvadl.data import load_mnist
+from mvadl.runner import ExperimentConfig, option
+
+
+@dataclass
+class DataOptions(ExperimentConfig):
+    """``--data-dir``, for the config of every entry point that reads MNIST."""
+
+    data_dir: str | None = option(None, "root folder of the datasets (none: $DATA_DIR, else ./data); it holds "
+                                           "mnist/ as written by scripts/get_data.sh")
+
+
+def mnist_split(split: str, data_dir=None, *, limit: int | None = None,
+                check_count: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images ``[N, 28, 28]`` and int64 labels of an MNIST split (the first ``limit`` if given).
+
+    ``check_count`` demands the official split size (off for tiny test data and smoke runs).
+    """
+    images, labels = load_mnist(split, data_dir, check_count=check_count)
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    return images, labels
+
+
+def to_unit_range(images: np.ndarray) -> torch.Tensor:
+    """uint8 ``[N, 28, 28]`` -> float ``[N, 1, 28, 28]`` in [0, 1] (the classifier's input)."""
+    return torch.from_numpy(np.array(images)).float().div(255).unsqueeze(1)
+
+
+def to_model_range(images: np.ndarray, size: int = 32) -> torch.Tensor:
+    """uint8 ``[N, 28, 28]`` -> float ``[N, 1, size, size]`` in [-1, 1]; the border added is black (-1)."""
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"expected MNIST images of shape [N, 28, 28], got {images.shape}")
+    if size < 28 or (size - 28) % 2:
+        raise ValueError(f"size must be 28 or 28 + an even number, got {size}")
+    x = torch.from_numpy(np.array(images)).float().div(127.5).sub(1.0).unsqueeze(1)
+    pad = (size - 28) // 2
+    return torch.nn.functional.pad(x, (pad, pad, pad, pad), value=-1.0) if pad else x
+
+
+def to_mnist_range(x: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`to_model_range`: ``[N, 1, S, S]`` in [-1, 1] -> ``[N, 1, 28, 28]`` in [0, 1] (centre crop)."""
+    pad = (x.shape[-1] - 28) // 2
+    if pad:
+        x = x[..., pad:pad + 28, pad:pad + 28]
+    return x.clamp(-1, 1).add(1).div(2)
+
+
+def image_grid(images: np.ndarray | torch.Tensor, nrow: int) -> np.ndarray:
+    """Tile grey images ``[N, H, W]`` into one ``[rows*(H+1)-1, nrow*(W+1)-1]`` array, ``nrow`` per row, with
+    1-pixel white (1.0) gaps and white empty cells (``torchvision.utils.make_grid`` without its outer border)."""
+    x = torch.as_tensor(np.asarray(images, np.float32)).unsqueeze(1)
+    return make_grid(x, nrow=nrow, padding=1, pad_value=1.0)[0, 1:-1, 1:-1].numpy()

@@ -1,0 +1,76 @@
+"""The scheduler config variants of the ablation (``scheduler_ablation``) and how one is run.
+
+Each variant is a registered scheduler built as ``Cls.from_config(pipeline.scheduler.config, **overrides)``
+*without* the study's ``CONFIG_FIXES`` (so "inherited" is exactly the DDPM training config), plus optional
+arguments of ``step``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from vae_diffusion.core.metrics import rms_distance
+from vae_diffusion.diffusion.sampling import make_scheduler, sample
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to build a registered scheduler: config overrides on the inherited config, ``step`` arguments."""
+    label: str
+    scheduler: str
+    overrides: dict = field(default_factory=dict)
+    step_kwargs: dict = field(default_factory=dict)
+
+    @property
+    def inherited(self) -> bool:
+        return not self.overrides and not self.step_kwargs
+
+
+#: The first variant of each scheduler is the inherited config; the others change one suspected entry.
+VARIANTS: tuple[Variant, ...] = (
+    Variant("DDIM inherited", "DDIM"),
+    Variant("DDIM clip_sample=False", "DDIM", {"clip_sample": False}),
+    Variant("DDIM use_clipped_model_output", "DDIM", step_kwargs={"use_clipped_model_output": True}),
+    Variant("DDIM trailing", "DDIM", {"timestep_spacing": "trailing"}),
+    Variant("DDIM set_alpha_to_one=False", "DDIM", {"set_alpha_to_one": False}),
+    Variant("DPM++ 2M inherited", "DPM-Solver++ 2M"),
+    Variant("DPM++ 2M trailing", "DPM-Solver++ 2M", {"timestep_spacing": "trailing"}),
+    Variant("DPM++ 2M linspace", "DPM-Solver++ 2M", {"timestep_spacing": "linspace"}),
+    Variant("DPM++ 2M lower_order_final=False", "DPM-Solver++ 2M", {"lower_order_final": False}),
+    Variant("UniPC inherited", "UniPC"),
+    Variant("UniPC trailing", "UniPC", {"timestep_spacing": "trailing"}),
+)
+VARIANTS_BY_LABEL = {v.label: v for v in VARIANTS}
+QUICK_VARIANTS = ("DDIM inherited", "DDIM clip_sample=False", "DPM++ 2M inherited", "DPM++ 2M trailing")
+
+
+def column_title(variant: Variant, width: int = 18) -> str:
+    """Scheduler name over the changed entry, the entry broken at an underscore if longer than ``width``."""
+    change = variant.label.split(" ")[-1]
+    if len(change) > width and "_" in change:
+        cut = min((i for i, c in enumerate(change) if c == "_"), key=lambda i: abs(i - len(change) / 2))
+        change = change[:cut + 1] + "\n" + change[cut + 1:]
+    return f"{variant.scheduler}\n{change}"
+
+
+def first_timesteps(scheduler, steps: list[int]) -> dict[int, list[int]]:
+    """First and last timestep of the schedule for each number of steps (the spacing's visible effect)."""
+    spans = {}
+    for n in steps:
+        scheduler.set_timesteps(n)
+        spans[n] = [int(scheduler.timesteps[0]), int(scheduler.timesteps[-1])]
+    return spans
+
+
+def run_variant(variant: Variant, denoiser, config, noise: torch.Tensor, steps: list[int],
+                reference_steps: int) -> dict:
+    """Samples of one variant at every n and at ``reference_steps``; returns images and distances."""
+    def build():
+        return make_scheduler(variant.scheduler, config, variant.overrides, fixes=False)
+
+    reference = sample(denoiser, build(), noise, reference_steps, step_kwargs=variant.step_kwargs).images
+    images = {n: sample(denoiser, build(), noise, n, step_kwargs=variant.step_kwargs).images for n in steps}
+    return {"reference": reference, "images": images,
+            "rms_to_reference": [rms_distance(images[n], reference) for n in steps],
+            "timestep_span": first_timesteps(build(), [*steps, reference_steps])}

@@ -1,0 +1,99 @@
+"""The VAE's training checkpoint: everything an exactly resumed run needs, rewritten after every epoch.
+
+A checkpoint holds the model, optimizer and learning-rate schedule, the epoch, the history and sample grids so
+far, the global torch RNG states and the run's config. The per-epoch generators are not stored: they are
+derived from (seed, epoch) (:func:`mvadl.seeding.derive_seed`), so a run resumed at an epoch boundary
+re-creates exactly the streams of the epochs it has left.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from mvadl.data import DataError
+from mvadl.io import atomic_path
+from vae_diffusion.vae.model import VAE
+
+#: 2: epoch seeds come from derive_seed. Format 1 (no "format" key) derived them as seed * 1_000_003 + 2 * epoch,
+#: so it cannot be resumed exactly; its weights still load (:func:`load_model`).
+FORMAT = 2
+#: Options that must match when resuming (``epochs`` may be extended; the model is compared separately).
+RESUME_MUST_MATCH = ("batch_size", "lr", "lr_decay", "iw_samples", "seed", "train_subset", "test_subset")
+
+
+@dataclass
+class Progress:
+    """Where training stands: the last finished epoch, one record per epoch, sample grids by epoch."""
+
+    epoch: int = 0
+    history: list[dict] = field(default_factory=list)
+    sample_grids: dict[int, torch.Tensor] = field(default_factory=dict)
+
+
+def checkpoint_path(folder: str | Path, name: str) -> Path:
+    return Path(folder) / f"{name}.pt"
+
+
+def _rng_state(device: torch.device) -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def save_checkpoint(path: Path, progress: Progress, model: VAE, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, config: dict, device: torch.device) -> None:
+    """Write the training state after ``progress.epoch`` atomically (a crash never leaves half a file)."""
+    state = {"format": FORMAT, "epoch": progress.epoch, "history": progress.history,
+             "sample_grids": progress.sample_grids, "model": model.state_dict(), "model_config": model.config,
+             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": _rng_state(device),
+             "config": config}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """The saved state; a missing file is bad input (:class:`DataError` naming it)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no checkpoint here (train without --resume first, or check --checkpoint-dir "
+                        "and --name)")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def resume(path: Path, model: VAE, optimizer: torch.optim.Optimizer,
+           scheduler: torch.optim.lr_scheduler.LRScheduler, config: dict, device: torch.device) -> Progress:
+    """Load the state of ``path`` into model, optimizer, schedule and the global RNGs; return the progress.
+
+    Refuses (:class:`DataError`) a checkpoint of another model, of other ``RESUME_MUST_MATCH`` options, or of
+    an older format whose epoch seeds differ.
+    """
+    state = load_checkpoint(path)
+    if state.get("format") != FORMAT:
+        raise DataError(f"{path}: checkpoint format {state.get('format', 1)}, this version resumes format {FORMAT} "
+                        "only (its epochs draw other random streams); train again without --resume")
+    mismatched = [(k, state["config"].get(k)) for k in RESUME_MUST_MATCH if state["config"].get(k) != config[k]]
+    if state["model_config"] != model.config or mismatched:
+        raise DataError(f"{path}: checkpoint was made with other settings (model {state['model_config']}, "
+                        f"options {mismatched})")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    _set_rng_state(state["rng"], device)
+    return Progress(epoch=state["epoch"], history=state["history"], sample_grids=state["sample_grids"])
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> VAE:
+    """The trained model of a checkpoint (any format), in eval mode on ``device``."""
+    state = load_checkpoint(path)
+    model = VAE.from_config(state["model_config"]).to(device)
+    model.load_state_dict(state["model"])
+    return model.eval()
