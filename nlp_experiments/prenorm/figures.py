@@ -59,7 +59,7 @@ def _warmup_style(warmups: list[int], warmup: int) -> str:
 def plot_grid(entries: list[dict], runs: list[dict], unigram_bits: float | None, target_ppl: float):
     """Final valid perplexity of the deep models (seed 1) vs warm-up length, one line per norm x peak LR."""
     lrs, warmups = _grid_axes(runs)
-    fig, ax = new_figure(1, 1, size=(7, 4.5))
+    fig, ax = new_figure(1, 1, size=(8.5, 4.5))
     markers = ("o", "s", "^", "D")
     for i, lr in enumerate(lrs):
         for norm in NORMS:
@@ -80,7 +80,7 @@ def plot_grid(entries: list[dict], runs: list[dict], unigram_bits: float | None,
     ax.set_yscale("log")
     ax.set_ylabel("final validation perplexity (per word)")
     ax.set_title(f"12-layer LMs, seed {GRID_SEED}: validation perplexity at the last update")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 

@@ -67,6 +67,8 @@ def summarize_run(run: dict, unigram_bits: float | None, target_ppl: float) -> d
         "diverged": bool(run["diverged"]),
         "failed_to_train": bool(run["diverged"] or final_valid is None or (
             unigram_bits is not None and final_valid >= unigram_bits)),
+        "trains": bool(not run["diverged"] and run["grad_ratio_final"] is not None
+                       and run["grad_ratio_final"] >= COLLAPSED),
         "below_target_ppl": bool(not run["diverged"] and ppl(final_valid) is not None
                                  and ppl(final_valid) < target_ppl),
         "grad_ratio_init": run["grad_ratio_init"], "grad_ratio_final": run["grad_ratio_final"],
@@ -112,6 +114,8 @@ def grid_table(entries: Sequence[dict], runs: Sequence[dict]) -> list[dict]:
             cell[f"{short}_below_target_ppl"] = e["below_target_ppl"]
             cell[f"{short}_failed_to_train"] = e["failed_to_train"]
             cell[f"{short}_grad_ratio_geomean_second_half"] = e["grad_ratio_geomean_second_half"]
+            cell[f"{short}_trains"] = e["trains"]
+            cell[f"{short}_updates_grad_ratio_below_1e-3"] = e["updates_grad_ratio_below_1e-3"]
     return [cells[k] for k in sorted(cells)]
 
 
