@@ -1,50 +1,16 @@
 """The diffusion entry points in their --quick form, in-process through the shared runner, on tiny generated MNIST:
 classifier, DDPM training with an exact resume, evaluation and the scheduler study."""
-import json
 
 import pytest
-import torch
-from safetensors.torch import load_file
 
 from mvadl.data import DataError
-from mvadl.runner import main
-from vae_diffusion.core import fit as fit_module
+from tests.runner_helpers import Interrupted, cli, interrupt_after_first_checkpoint, read, same_weights
 from vae_diffusion.core.artifacts import sha256_file
 from vae_diffusion.core.pipelines import TRAINING_RECORD
 from vae_diffusion.diffusion import classifier, evaluate, scheduler_study, train
 from vae_diffusion.diffusion.evaluation import load_unconditional_pipeline
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def cli(module, config_cls, *argv) -> int:
-    """``python -m <module> ARGV --device cpu`` in this process; returns the exit status."""
-    return main(module.run, config_cls, [*map(str, argv), "--device", "cpu"])
-
-
-def read(path):
-    return json.loads(path.read_text())
-
-
-class Interrupted(Exception):
-    """Stands for a run killed right after a checkpoint."""
-
-
-def interrupt_after_first_checkpoint(monkeypatch):
-    """Make :func:`vae_diffusion.core.fit.fit` stop (raise) right after saving epoch 1, as a killed run would."""
-    save = fit_module._save_checkpoint
-
-    def save_then_stop(accelerator, checkpoint_dir, epoch, keep):
-        save(accelerator, checkpoint_dir, epoch, keep)
-        if epoch == 1:
-            raise Interrupted
-
-    monkeypatch.setattr(fit_module, "_save_checkpoint", save_then_stop)
-
-
-def same_weights(a, b) -> bool:
-    first, second = load_file(str(a)), load_file(str(b))
-    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
 
 
 def test_quick_train_resumes_exactly_then_evaluate_and_study(tiny_mnist, tmp_path, monkeypatch):

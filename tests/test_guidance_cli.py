@@ -1,48 +1,15 @@
 """The Q19 entry points (--quick) in-process through the shared runner, on tiny generated MNIST: training with an
 exact resume (captions included), then the negative-prompt study."""
-import json
 
 import pytest
-import torch
-from safetensors.torch import load_file
 
-from mvadl.runner import main
-from vae_diffusion.core import fit as fit_module
+from tests.runner_helpers import Interrupted, cli, interrupt_after_first_checkpoint, read, same_weights
 from vae_diffusion.core.artifacts import sha256_file
 from vae_diffusion.core.classifier import DEFAULT_WEIGHTS
 from vae_diffusion.guidance import negative_prompt, train
 from vae_diffusion.guidance.pipeline import TextToDigitPipeline
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def cli(module, config_cls, *argv) -> int:
-    return main(module.run, config_cls, [*map(str, argv), "--device", "cpu"])
-
-
-def read(path):
-    return json.loads(path.read_text())
-
-
-class Interrupted(Exception):
-    """Stands for a run killed right after a checkpoint."""
-
-
-def interrupt_after_first_checkpoint(monkeypatch):
-    """Make :func:`vae_diffusion.core.fit.fit` stop (raise) right after saving epoch 1, as a killed run would."""
-    save = fit_module._save_checkpoint
-
-    def save_then_stop(accelerator, checkpoint_dir, epoch, keep):
-        save(accelerator, checkpoint_dir, epoch, keep)
-        if epoch == 1:
-            raise Interrupted
-
-    monkeypatch.setattr(fit_module, "_save_checkpoint", save_then_stop)
-
-
-def same_weights(a, b) -> bool:
-    first, second = load_file(str(a)), load_file(str(b))
-    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
 
 
 def test_quick_train_resumes_exactly_then_negative_prompt_study(tiny_mnist, tmp_path, monkeypatch, capsys):

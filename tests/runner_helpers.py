@@ -1,0 +1,40 @@
+"""Helpers of the in-process entry-point tests: run a CLI through the runner, interrupt a fit, compare weights."""
+from __future__ import annotations
+
+import json
+
+import torch
+from safetensors.torch import load_file
+
+from mvadl.runner import main
+from vae_diffusion.core import fit as fit_module
+
+
+def cli(module, config_cls, *argv) -> int:
+    """``python -m <module> ARGV --device cpu`` in this process; returns the exit status."""
+    return main(module.run, config_cls, [*map(str, argv), "--device", "cpu"])
+
+
+def read(path):
+    return json.loads(path.read_text())
+
+
+class Interrupted(Exception):
+    """Stands for a run killed right after a checkpoint."""
+
+
+def interrupt_after_first_checkpoint(monkeypatch):
+    """Make :func:`vae_diffusion.core.fit.fit` stop (raise) right after saving epoch 1, as a killed run would."""
+    save = fit_module._save_checkpoint
+
+    def save_then_stop(accelerator, checkpoint_dir, epoch, keep):
+        save(accelerator, checkpoint_dir, epoch, keep)
+        if epoch == 1:
+            raise Interrupted
+
+    monkeypatch.setattr(fit_module, "_save_checkpoint", save_then_stop)
+
+
+def same_weights(a, b) -> bool:
+    first, second = load_file(str(a)), load_file(str(b))
+    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
