@@ -74,7 +74,7 @@ def plot_grid(entries: list[dict], runs: list[dict], unigram_bits: float | None,
                         linestyle="-" if i == 0 else "--", label=f"{NORM_LABELS[norm].split(' (')[0]}, LR {lr}")
     if unigram_bits is not None:
         ax.axhline(2 ** unigram_bits, color="gray", linestyle=":", label=f"unigram ({2 ** unigram_bits:.0f})")
-    ax.axhline(target_ppl, color="black", linestyle=":", linewidth=0.8, label=f"target {target_ppl:.0f}")
+    ax.axhline(target_ppl, color="black", linestyle=":", linewidth=0.8, label=f"ppl {target_ppl:.0f}")
     ax.set_xticks(range(len(warmups)), [str(w) for w in warmups])
     ax.set_xlabel("warm-up length (updates)")
     ax.set_yscale("log")
