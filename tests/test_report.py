@@ -120,3 +120,6 @@ def test_pdf_and_notebook_build(tmp_path):
     attached = [c for c in cells if c.get("attachments")]
     assert attached and all("attachment:" in "".join(c["source"]) for c in attached)
     assert "../results/" not in json.dumps(nb)
+    again = report_build.build(RESULTS, tmp_path / "again", author="A. Student")
+    assert again.pdf.read_bytes() == out.pdf.read_bytes()  # same results, same bytes: no build-time stamps
+    assert again.notebook.read_text() == out.notebook.read_text()

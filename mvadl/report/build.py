@@ -83,7 +83,8 @@ def markdown_to_typst(markdown: str) -> str:
                                  extra_args=["--standalone", f"--template={REPORT_DIR / 'template.typ'}"])
 
 
-def compile_pdf(typst_source: Path, pdf: Path, pages_dir: Path | None = None, ppi: int = 80) -> int:
+def compile_pdf(typst_source: Path, pdf: Path, pages_dir: Path | None = None, ppi: int = 80,
+                timestamp: int | None = None) -> int:
     """Compile ``typst_source`` into ``pdf`` (atomically); optionally also one PNG per page. Returns the page count.
 
     Figures are absolute paths (see :func:`absolute_figures`), so the compile root is the file system's.
@@ -92,7 +93,7 @@ def compile_pdf(typst_source: Path, pdf: Path, pages_dir: Path | None = None, pp
 
     root = Path(typst_source).resolve().anchor
     with atomic_path(pdf) as tmp:
-        typst.compile(str(typst_source), output=str(tmp), root=root, format="pdf")
+        typst.compile(str(typst_source), output=str(tmp), root=root, format="pdf", timestamp=timestamp)
     if pages_dir is not None:
         pages_dir.mkdir(parents=True, exist_ok=True)
         for old in pages_dir.glob("page-*.png"):
@@ -120,7 +121,8 @@ def markdown_to_notebook(markdown: str, results_root: Path, notebook: Path) -> N
     text = _RAW_TYPST.sub("", markdown)
     text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)  # the title block becomes a heading cell below
     nb = jupytext.reads(text, fmt="md")
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{index:03d}"  # stable ids: the same results give the same notebook
         if cell.cell_type != "markdown":
             continue
         attachments = {}
@@ -150,6 +152,16 @@ def title_cell(markdown: str) -> str:
                       f"**{fields['author']}**, {fields['date']}, {fields['revision']}", "", fields["abstract"]])
 
 
+def _date_timestamp(markdown: str) -> int | None:
+    """The title block's date as a Unix time, so the same results give the same PDF bytes."""
+    import datetime as dt
+
+    m = re.search(r'^date: "(\d{4}-\d{2}-\d{2})"$', markdown, flags=re.M)
+    if not m:
+        return None
+    return int(dt.datetime.strptime(m.group(1), "%Y-%m-%d").replace(tzinfo=dt.timezone.utc).timestamp())
+
+
 def build(results_root: Path, out_dir: Path = REPORT_DIR, author: str | None = None, pdf: bool = True,
           notebook: bool = True, pages_dir: Path | None = None) -> BuildOutput:
     """Render the templates into ``out_dir/report.md`` and build ``report.pdf`` / ``report.ipynb`` from it.
@@ -163,7 +175,7 @@ def build(results_root: Path, out_dir: Path = REPORT_DIR, author: str | None = N
     if pdf:
         typ_path = atomic_write_text(out_dir / "report.typ", typst_source)
         result.pdf = out_dir / "report.pdf"
-        result.pages = compile_pdf(typ_path, result.pdf, pages_dir)
+        result.pages = compile_pdf(typ_path, result.pdf, pages_dir, timestamp=_date_timestamp(markdown))
     if notebook:
         nb_markdown = title_cell(markdown) + "\n\n" + re.sub(r"\A---\n.*?\n---\n", "", markdown, flags=re.S)
         result.notebook = out_dir / "report.ipynb"
