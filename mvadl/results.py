@@ -84,8 +84,9 @@ class UnknownRevisionError(RuntimeError):
 
 
 def write_results(part: str, name: str, *, config: Any, metrics: Mapping[str, Any], seed: int | None,
-                  wall_time_s: float, device: str | None = None, quick: bool = False) -> Path:
-    """Write ``results/<part>/<name>.json`` atomically and return its path.
+                  wall_time_s: float, device: str | None = None, quick: bool = False,
+                  root: Path | None = None) -> Path:
+    """Write ``<root>/<part>/<name>.json`` atomically and return its path (``root``: :func:`results_dir`).
 
     ``metrics`` keys are also copied to the top level of the file, so ``json["test_elbo"]`` works as
     well as ``json["metrics"]["test_elbo"]``; the reserved keys below cannot be used as metric names.
@@ -93,8 +94,9 @@ def write_results(part: str, name: str, *, config: Any, metrics: Mapping[str, An
     revision: outside a git checkout set ``$GIT_REVISION``, else :class:`UnknownRevisionError` is raised
     before anything is written.
     """
+    root = Path(root) if root is not None else results_dir()
     revision = git_revision()
-    if revision == "unknown" and not quick and results_dir().resolve() == (REPO_ROOT / "results").resolve():
+    if revision == "unknown" and not quick and root.resolve() == (REPO_ROOT / "results").resolve():
         raise UnknownRevisionError(
             f"results/{part}/{name}.json: the git revision of the code is unknown (no .git here); "
             "set GIT_REVISION=<commit> for a copy of the tree without its history")
@@ -113,7 +115,7 @@ def write_results(part: str, name: str, *, config: Any, metrics: Mapping[str, An
     if clash:
         raise ValueError(f"metric names {clash} clash with reserved result keys")
     record.update(record["metrics"])
-    path = results_dir() / part / f"{name}.json"
+    path = root / part / f"{name}.json"
     atomic_write_text(path, json.dumps(record, indent=2, sort_keys=False, allow_nan=False) + "\n")
     return path
 

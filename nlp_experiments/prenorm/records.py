@@ -20,13 +20,9 @@ A run folder (``RUNS_DIR/<name>/``, see :mod:`nlp_experiments.prenorm.training`)
 from __future__ import annotations
 
 import ast
-import contextlib
 import json
 import math
-import os
 import re
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,33 +38,12 @@ TRAIN_LOG = "train.log"
 
 
 # ------------------------------------------------------------------------------------------- results root
-_RESULTS_DIR_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _results_dir(root: Path) -> Iterator[None]:
-    previous = os.environ.get("RESULTS_DIR")
-    os.environ["RESULTS_DIR"] = str(root)
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("RESULTS_DIR", None)
-        else:
-            os.environ["RESULTS_DIR"] = previous
-
-
 def write_record(root: Path, part: str, name: str, **kwargs: Any) -> Path:
     """:func:`mvadl.results.write_results` into ``root/<part>/<name>.json`` (``root``: the study's results root,
-    :meth:`~nlp_experiments.prenorm.plan.GridOptions.results_root`).
-
-    ``write_results`` takes its root from ``$RESULTS_DIR``; it is set to ``root`` for the call (under a lock:
-    runs record themselves from several threads).
-    """
+    :meth:`~nlp_experiments.prenorm.plan.GridOptions.results_root`)."""
     from mvadl.results import write_results
 
-    with _RESULTS_DIR_LOCK, _results_dir(root):
-        return write_results(part, name, **kwargs)
+    return write_results(part, name, root=root, **kwargs)
 
 
 # ------------------------------------------------------------------------------------------- run folders
