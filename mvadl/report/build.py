@@ -15,7 +15,7 @@ from pathlib import Path
 from mvadl import REPO_ROOT
 from mvadl.io import atomic_path, atomic_write_text
 from mvadl.report.context import ReportDataError
-from mvadl.report.render import Meta, body_of, count_words, render
+from mvadl.report.render import Meta, body_of, count_words, render, split_title_block
 
 REPORT_DIR = REPO_ROOT / "report"
 TEMPLATE_DIR = REPORT_DIR / "templates"
@@ -114,13 +114,13 @@ def absolute_figures(markdown: str, results_root: Path) -> str:
 
 
 def markdown_to_notebook(markdown: str, results_root: Path, notebook: Path) -> None:
-    """The rendered Markdown as a notebook of Markdown cells, figures embedded as attachments."""
+    """The rendered Markdown as a notebook of Markdown cells (the title block as a heading cell), figures
+    embedded as attachments."""
     import jupytext
     import nbformat
 
-    text = _RAW_TYPST.sub("", markdown)
-    text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)  # the title block becomes a heading cell below
-    nb = jupytext.reads(text, fmt="md")
+    title, body = split_title_block(markdown)
+    nb = jupytext.reads(title_cell(title) + "\n\n" + _RAW_TYPST.sub("", body), fmt="md")
     for index, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{index:03d}"  # stable ids: the same results give the same notebook
         if cell.cell_type != "markdown":
@@ -140,14 +140,13 @@ def markdown_to_notebook(markdown: str, results_root: Path, notebook: Path) -> N
     atomic_write_text(notebook, nbformat.writes(nb) + "\n")
 
 
-def title_cell(markdown: str) -> str:
+def title_cell(title_block: str) -> str:
     """The YAML title block as a Markdown heading, for the notebook."""
     import yaml
 
-    m = re.match(r"\A---\n(.*?)\n---\n", markdown, flags=re.S)
-    if not m:
+    if not title_block:
         return ""
-    fields = yaml.safe_load(m.group(1))
+    fields = yaml.safe_load(title_block)
     return "\n".join([f"# {fields['title']}", "", fields["subtitle"], "",
                       f"**{fields['author']}**, {fields['date']}, {fields['revision']}", "", fields["abstract"]])
 
@@ -177,9 +176,8 @@ def build(results_root: Path, out_dir: Path = REPORT_DIR, author: str | None = N
         result.pdf = out_dir / "report.pdf"
         result.pages = compile_pdf(typ_path, result.pdf, pages_dir, timestamp=_date_timestamp(markdown))
     if notebook:
-        nb_markdown = title_cell(markdown) + "\n\n" + re.sub(r"\A---\n.*?\n---\n", "", markdown, flags=re.S)
         result.notebook = out_dir / "report.ipynb"
-        markdown_to_notebook(nb_markdown, results_root, result.notebook)
+        markdown_to_notebook(markdown, results_root, result.notebook)
     return result
 
 

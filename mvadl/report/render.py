@@ -135,10 +135,18 @@ _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _WORD = re.compile(r"[A-Za-z0-9][\w'’.,%/-]*")
 
 
+_TITLE_BLOCK = re.compile(r"\A---\n(.*?)\n---\n", re.S)
+
+
+def split_title_block(markdown: str) -> tuple[str, str]:
+    """``(yaml, rest)``: the YAML title block (without its ``---`` fences; empty if none) and the text after it."""
+    m = _TITLE_BLOCK.match(markdown)
+    return (m.group(1), markdown[m.end():]) if m else ("", markdown)
+
+
 def body_of(markdown: str) -> str:
     """The report without its YAML title block and without the appendix."""
-    text = re.sub(r"\A---\n.*?\n---\n", "", markdown, flags=re.S)
-    return text.split(f"\n{APPENDIX_HEADING}", 1)[0]
+    return split_title_block(markdown)[1].split(f"\n{APPENDIX_HEADING}", 1)[0]
 
 
 def count_words(markdown: str) -> int:
