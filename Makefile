@@ -47,10 +47,7 @@ reproduce-guidance: data
 reproduce-prenorm: data
 	SEED=$(SEED) bash scripts/prenorm_study.sh
 
-# NMT reference runs: both models side by side, one CPU thread each, 60 minutes each (python -m
-# nlp_experiments.translation.{prepare,train,evaluate}; each run records itself in results/nmt/)
+# NMT reference runs: four models, two at a time with one thread each, a fixed number of updates, then the
+# evaluation of averaged and best checkpoints (scripts/nmt_reproduce.sh; each run records itself in results/nmt/)
 reproduce-nmt: data
-	PYTHON=$(PY) bash scripts/prepare_multi30k.sh
-	OMP_NUM_THREADS=1 PYTHON=$(PY) bash scripts/train_multilingual.sh zeroshot $(if $(SEED),--seed $(SEED)) & pid=$$!; \
-	OMP_NUM_THREADS=1 PYTHON=$(PY) bash scripts/train_multilingual.sh direct $(if $(SEED),--seed $(SEED)) && wait $$pid
-	PYTHON=$(PY) bash scripts/evaluate_multilingual.sh
+	PY=$(PY) SEED=$(SEED) bash scripts/nmt_reproduce.sh

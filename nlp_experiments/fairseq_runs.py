@@ -69,7 +69,7 @@ def run_logged(command: Sequence[str], log: Path, *, append: bool = False, echo:
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     logger.debug("running %s", " ".join(command))
-    with open(log, "a" if append else "w", encoding="utf-8") as out:
+    with open(log, "a" if append else "w", encoding="utf-8", buffering=1) as out:  # line-buffered: tail -f works
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 encoding="utf-8", errors="replace", bufsize=1,
                                 env=dict(env) if env is not None else None)

@@ -57,7 +57,8 @@ def write_toy_multi30k(root: Path, sizes=(("train", 300), ("val", 24), ("test_20
 # ------------------------------------------------------------------------------------------------ fixtures
 DIRECT_PAIRS = "en-de,de-en,en-fr,fr-en,de-fr,fr-de"
 #: The quick training of the shared fixture: 4 updates of small batches (seconds on a CPU core).
-TOY_TRAIN_ARGS = ["--quick", "--eval-bleu", "--max-update", "4", "--max-tokens", "600"]
+TOY_TRAIN_ARGS = ["--quick", "--eval-bleu", "--max-update", "4", "--max-tokens", "600", "--save-interval-updates", "2",
+                  "--average-last", "2"]
 
 
 #: Tiny models on a shared 2-core machine: one thread per process (several threads per tiny matrix product

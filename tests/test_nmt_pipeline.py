@@ -158,6 +158,7 @@ def test_training_logs_per_pair_scores_and_records_the_run(toy_training):
     assert (toy_training["results"] / "nmt" / "training_direct_quick.json").read_text() == (
         toy_training["runs"] / "direct" / "training.json").read_text()
     assert toy_training["checkpoint"].is_file()
+    assert record["averaged_updates"] == [2, 4] and (toy_training["save_dir"] / "checkpoint_averaged.pt").is_file()
 
 
 @pytest.mark.slow
@@ -172,7 +173,8 @@ def test_training_resumes_from_its_checkpoint(toy_data_bin, toy_training, tmp_pa
     assert re.search(r"Loaded checkpoint \S+checkpoint_last\.pt \(epoch \d+ @ 4 updates\)", proc.stdout)
     record = fairseq_runs.read_training_record(runs / "direct")
     assert record["updates"] == 8 and record["resumed_from_updates"] == 4
-    assert [v["updates"] for v in record["validation"]] == [4, 8]  # both runs' validations, one log
+    assert [v["updates"] for v in record["validation"]] == [2, 4, 6, 8]  # both runs' validations, one log
+    assert record["averaged_updates"] == [6, 8]
     import fairseq_ext  # noqa: F401  (the plugin's compat module allowlists what fairseq checkpoints hold)
 
     state = torch.load(tmp_path / "ckpt" / "checkpoint_last.pt", weights_only=True)
@@ -242,7 +244,7 @@ def test_unknown_or_malformed_pairs_fail_clearly(toy_data_bin, capsys):
         "zeroshot", 1e-3, 20, "mva_transformer_multi30k")
     default = parse_config(TrainConfig, ["--model", "direct"])
     assert (default.max_update, default.stop_time_hours, default.arch, default.lr, default.seed) == (
-        6000, 1.0, "mva_transformer_multi30k_cpu", 2e-3, 1)
+        1600, None, "mva_transformer_multi30k_cpu", 2e-3, 1)
 
 
 def test_train_command_is_the_reference_recipe(tmp_path):
@@ -253,9 +255,11 @@ def test_train_command_is_the_reference_recipe(tmp_path):
     text = " ".join(command)
     for expected in ("--task mva_multilingual_translation --lang-pairs en-de,de-en --langs en,de,fr",
                      "--arch mva_transformer_multi30k_cpu --share-all-embeddings", "--lr 0.002 ",
-                     "--warmup-updates 400 ", "--max-update 6000 --stop-time-hours 1.0", "--max-tokens 4096",
-                     "--best-checkpoint-metric loss_mean", "--seed 1 ", "--validate-interval-updates 500"):
+                     "--warmup-updates 400 ", "--max-update 1600 ", "--max-tokens 4096",
+                     "--best-checkpoint-metric loss_mean", "--seed 1 ", "--validate-interval-updates 200",
+                     "--save-interval-updates 200 --keep-interval-updates 5"):
         assert expected in text, expected
+    assert "--stop-time-hours" not in command  # a fixed number of updates, the same on every machine
     assert command[-1] == "--cpu" and "--eval-pair-bleu" not in command and "--max-valid-steps" not in command
     gpu = fairseq_runs.train_command(config, ("en-de",), tmp_path, tmp_path, "cuda:1")
     assert "--cpu" not in gpu and gpu[-2:] == ["--device-id", "1"]
@@ -326,14 +330,24 @@ def test_evaluate_script_quick_on_the_toy_model(toy_data_bin, toy_training, tmp_
     """``bash scripts/evaluate_multilingual.sh --quick``: real fairseq-generate per direction, then scores."""
     import json
 
+    from nlp_experiments.translation.scoring import read_generate_output
+
     runs = tmp_path / "runs"
     shutil.copytree(toy_training["runs"] / "direct", runs / "direct")
     run_command(["bash", "scripts/evaluate_multilingual.sh", "--quick", "--models", "direct", "--splits", "test",
-                 "--data-bin", str(toy_data_bin), "--checkpoints", str(toy_training["save_dir"].parent),
-                 "--runs-dir", str(runs)], {"RESULTS_DIR": str(tmp_path / "results")})
+                 "--pivot", "direct", "--data-bin", str(toy_data_bin), "--checkpoints",
+                 str(toy_training["save_dir"].parent), "--runs-dir", str(runs)],
+                {"RESULTS_DIR": str(tmp_path / "results")})
     result = json.loads((tmp_path / "results" / "nmt" / "scores_quick.json").read_text())
     assert set(result["direct"]) == set(DIRECT_PAIRS.split(",")) and result["config"]["beam"] == 1
     assert all(0 <= entry["off_target"] <= 1 and entry["bleu"] >= 0 for entry in result["direct"].values())
     assert result["training"]["direct"]["updates"] == 4 and result["git_revision"] != "unknown"
-    generated = (runs / "generate" / "direct" / "test" / "de-fr.txt").read_text().splitlines()
+    assert result["config"]["checkpoint"] == "checkpoint_averaged.pt"  # the last two interval checkpoints
+    generated = (runs / "generate" / "checkpoint_averaged" / "direct" / "test" / "de-fr.txt").read_text().splitlines()
     assert len([line for line in generated if line.startswith("D-")]) == 24
+    # de->fr and fr->de through English: the de->en output, translated again, scored under its own name
+    assert set(result["direct_pivot_en"]) == {"de-fr", "fr-de"} and result["config"]["pivot"] == ["direct"]
+    pivot = runs / "generate" / "checkpoint_averaged" / "direct_pivot_en" / "test"
+    assert (pivot / "de-fr.txt.pivot.txt").read_text().splitlines() == read_generate_output(
+        runs / "generate" / "checkpoint_averaged" / "direct" / "test" / "de-en.txt")
+    assert len(read_generate_output(pivot / "fr-de.txt")) == 24

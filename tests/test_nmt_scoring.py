@@ -11,7 +11,14 @@ from mvadl.runner import main
 from nlp_experiments.translation import fairseq_runs
 from nlp_experiments.translation import scoring as sd
 from nlp_experiments.translation.langid import CharNgramLanguageIdentifier
-from nlp_experiments.translation.languages import DIRECTIONS, MODEL_PAIRS, evaluation_directions, models_to_evaluate
+from nlp_experiments.translation.languages import (
+    DIRECTIONS,
+    MODEL_PAIRS,
+    evaluation_directions,
+    model_label,
+    models_to_evaluate,
+    pivot_name,
+)
 from tests.nmt_toy_corpus import toy_captions
 
 
@@ -114,6 +121,8 @@ def test_model_configurations():
     assert evaluation_directions("zeroshot") == DIRECTIONS and evaluation_directions("bilingual_en_fr") == (
         "en-fr", "fr-en")
     assert evaluation_directions("my_model") == DIRECTIONS
+    assert [model_label(m) for m in ("direct", "bilingual_en_fr", pivot_name("zeroshot"))] == [
+        "direct", "bilingual\nen-fr", "zeroshot\nvia en"]
 
 
 # ---------------------------------------------------------------------------------------- evaluate, in-process
@@ -123,7 +132,8 @@ def training_record(model: str, seed: int = 1) -> dict:
             "wall_time_s": 3600.0, "git_revision": "abc123",
             "config": {"arch": "mva_transformer_multi30k_cpu", "lr": 0.002, "max_update": 6000, "quick": False},
             "metrics": {"model": model, "lang_pairs": list(MODEL_PAIRS[model]), "updates": 1800, "train_wps": 1750.5,
-                        "resumed_from_updates": 0, "validation": [{"epoch": 1, "updates": 500, "valid_loss": 6.1}]}}
+                        "resumed_from_updates": 0, "validation": [{"epoch": 1, "updates": 500, "valid_loss": 6.1}],
+                        "averaged_updates": [1400, 1600, 1800]}}
 
 
 @pytest.fixture
@@ -140,7 +150,7 @@ def evaluation_inputs(tmp_path):
     CharNgramLanguageIdentifier.fit(toy_captions(200, seed=9)).save(data_bin / "langid.json")
     for model in ("zeroshot", "direct", "bilingual_en_de"):
         (tmp_path / "ckpt" / model).mkdir(parents=True)
-        (tmp_path / "ckpt" / model / "checkpoint_best.pt").write_bytes(b"")
+        (tmp_path / "ckpt" / model / "checkpoint_averaged.pt").write_bytes(b"")
         (tmp_path / "runs" / model).mkdir(parents=True)
         (tmp_path / "runs" / model / "training.json").write_text(json.dumps(training_record(model)))
     return {"root": tmp_path, "captions": captions,
@@ -149,15 +159,15 @@ def evaluation_inputs(tmp_path):
 
 
 def fake_fairseq_generate(captions, calls):
-    """Stands in for ``run_to_file(fairseq-generate ...)``: the references of the target language, except that
-    zeroshot answers de<->fr in English."""
+    """Stands in for ``run_to_file(fairseq-generate/-interactive ...)``: the references of the target language,
+    except that zeroshot answers de<->fr in English."""
     def run_to_file(command, output, log):
         calls.append(command)
         arg = {command[i]: command[i + 1] for i in range(len(command) - 1) if command[i].startswith("--")}
-        model = output.parent.parent.name
+        model, split = output.parent.parent.name, output.parent.name
         wrong = "en" if model == "zeroshot" and {arg["--source-lang"], arg["--target-lang"]} == {"de", "fr"} else None
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(generate_output_text(captions[arg["--gen-subset"]][wrong or arg["--target-lang"]]))
+        output.write_text(generate_output_text(captions[split][wrong or arg["--target-lang"]]))
         log.write_text("")
     return run_to_file
 
@@ -169,10 +179,19 @@ def test_evaluate_generates_every_model_and_direction_and_records_scores(evaluat
     calls = []
     monkeypatch.setattr(fairseq_runs, "run_to_file", fake_fairseq_generate(evaluation_inputs["captions"], calls))
     assert main(run, EvaluateConfig, [*evaluation_inputs["argv"], "--quick"]) == 0
-    assert len(calls) == 2 * (6 + 6 + 2)  # splits x (zeroshot, direct: 6 directions; bilingual_en_de: 2)
-    assert all("--cpu" in c and c[c.index("--beam") + 1] == "1" and "fairseq_cli.generate" in c for c in calls)
+    generate, interactive = calls[:2 * (6 + 6 + 2)], calls[2 * (6 + 6 + 2):]
+    # splits x (zeroshot, direct: 6 directions; bilingual_en_de: 2), then de->en->fr and fr->en->de with zeroshot
+    assert all("--cpu" in c and c[c.index("--beam") + 1] == "1" and "fairseq_cli.generate" in c for c in generate)
+    assert all(c[c.index("--path") + 1].endswith("zeroshot/checkpoint_averaged.pt") for c in interactive)
+    assert [(c[c.index("--source-lang") + 1], c[c.index("--target-lang") + 1]) for c in interactive] == [
+        ("en", "fr"), ("en", "de")] * 2 and all("fairseq_cli.interactive" in c for c in interactive)
     result = json.loads((tmp_path / "results" / "nmt" / "scores_quick.json").read_text())  # --quick's name
     assert result["config"]["models"] == ["zeroshot", "direct", "bilingual_en_de"] and result["config"]["beam"] == 1
+    assert result["config"]["pivot"] == ["zeroshot"] and set(result["zeroshot_pivot_en"]) == {"de-fr", "fr-de"}
+    assert result["zeroshot_pivot_en"]["de-fr"]["bleu"] == pytest.approx(100.0)  # the fake's pivot is the reference
+    generations = tmp_path / "runs" / "generate" / "checkpoint_averaged"
+    assert (generations / "zeroshot_pivot_en" / "test" / "de-fr.txt.pivot.txt").read_text().splitlines() == (
+        evaluation_inputs["captions"]["test"]["en"])  # the first pass, zeroshot's de->en output, is the input
     assert result["direct"]["de-fr"]["bleu"] == pytest.approx(100.0)
     assert result["direct"]["de-fr"]["off_target"] == 0.0 and result["zeroshot"]["de-fr"]["off_target"] == 1.0
     assert set(result["direct"]["en-de"]["val"]) == {"bleu", "chrf", "off_target", "output_languages"}
@@ -205,7 +224,7 @@ def test_evaluate_fails_with_one_line_and_writes_nothing(evaluation_inputs, tmp_
     assert main(run, EvaluateConfig, argv) == 1
     assert "zeroshot/training.json: no training record" in capsys.readouterr().err
     assert main(run, EvaluateConfig, [*argv, "--models", "direct,bilingual_en_fr"]) == 1
-    assert "bilingual_en_fr/checkpoint_best.pt: no checkpoint" in capsys.readouterr().err
+    assert "bilingual_en_fr/checkpoint_averaged.pt: no checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "results").exists()
     assert models_to_evaluate(None, root / "ckpt") == ["zeroshot", "direct", "bilingual_en_de"]
     with pytest.raises(SystemExit):

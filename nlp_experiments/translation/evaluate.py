@@ -1,17 +1,22 @@
 """Evaluate trained multilingual models on all 6 directions between en, de and fr: fairseq-generate (with this
 project's plugin) on test_2016_flickr and val, SentencePiece removed by fairseq's --post-process sentencepiece,
 then sacreBLEU BLEU/chrF (signatures kept) and the off-target rate -> results/nmt/scores.json and scores.png.
+de->fr and fr->de are also translated through English with the zeroshot model (its de->en / fr->en output
+translated again by fairseq-interactive), scored as ``zeroshot_pivot_en``.
 
-    python -m nlp_experiments.translation.evaluate                   # zeroshot,direct (+ any bilingual_* trained)
-    python -m nlp_experiments.translation.evaluate --models direct --beam 5
+    python -m nlp_experiments.translation.evaluate                   # zeroshot,direct (+ any bilingual_* trained),
+                                                                     # each model's averaged checkpoint
+    python -m nlp_experiments.translation.evaluate --checkpoint checkpoint_best.pt --name scores_best
+    python -m nlp_experiments.translation.evaluate --models direct --beam 5 --pivot ''
     python -m nlp_experiments.translation.evaluate --quick           # greedy search -> results/nmt/scores_quick.*
     python -m nlp_experiments.translation.evaluate --no-generate     # re-score the generations already there
 
 (``bash scripts/evaluate_multilingual.sh ...`` runs this with the same options.) Each model's checkpoint is
 CHECKPOINTS/MODEL/CHECKPOINT and its training record RUNS_DIR/MODEL/training.json (written by train; its
 settings, cost and validation-loss series go into the scores file); the generations are written to
-RUNS_DIR/generate/MODEL/SPLIT/SRC-TGT.txt. A bilingual model is scored on its own directions only. A missing
-checkpoint, training record, generation or reference file stops the evaluation with one line naming it.
+RUNS_DIR/generate/CHECKPOINT/MODEL/SPLIT/SRC-TGT.txt (CHECKPOINT: the file name without .pt). A bilingual
+model is scored on its own directions only. A missing checkpoint, training record, generation or reference
+file stops the evaluation with one line naming it.
 """
 from __future__ import annotations
 
@@ -28,12 +33,20 @@ from mvadl.runner import Context, ExperimentConfig, main, option
 from nlp_experiments.translation.fairseq_runs import (
     generate,
     generate_command,
+    pivot_generate,
     read_training_record,
     require_data_bin,
     training_summary,
 )
 from nlp_experiments.translation.langid import CharNgramLanguageIdentifier
-from nlp_experiments.translation.languages import DIRECTIONS, evaluation_directions, models_to_evaluate
+from nlp_experiments.translation.languages import (
+    DIRECTIONS,
+    PIVOT_DIRECTIONS,
+    PIVOT_LANG,
+    evaluation_directions,
+    models_to_evaluate,
+    pivot_name,
+)
 from nlp_experiments.translation.metrics import METRIC_NAMES, signature
 from nlp_experiments.translation.scoring import generation_path, plot_scores, score_models
 
@@ -48,7 +61,10 @@ class EvaluateConfig(ExperimentConfig):
     beam: int = option(5, "beam size")
     data_bin: str = option("data-bin/multi30k", "binarized data with spm.model, langid.json and raw/")
     checkpoints: str = option("checkpoints/nmt", "folder of the models' checkpoint folders")
-    checkpoint: str = option("checkpoint_best.pt", "checkpoint file of each model")
+    checkpoint: str = option("checkpoint_averaged.pt", "checkpoint file of each model (checkpoint_averaged.pt: "
+                                                       "the last interval checkpoints averaged; checkpoint_best.pt)")
+    pivot: str = option("zeroshot", "comma-separated models (among those evaluated) that also translate de<->fr "
+                                    "through English: two passes, scored as MODEL_pivot_en ('' for none)")
     splits: list[str] = option(["test", "valid"], "fairseq splits to generate and score (test: test_2016_flickr)")
     batch_size: int = option(128, "sentences per generation batch")
     runs_dir: str = option("runs/nmt", "RUNS_DIR: the training records, and generate/ for the outputs")
@@ -75,7 +91,8 @@ def run(config: EvaluateConfig, ctx: Context) -> Path:
     training = {model: training_summary(read_training_record(runs / model)) for model in models}
     identifier = CharNgramLanguageIdentifier.load(data_bin / "langid.json")
     directions = {model: evaluation_directions(model) for model in models}
-    generations = runs / "generate"
+    pivots = [model for model in config.pivot.split(",") if model in models]
+    generations = runs / "generate" / Path(config.checkpoint).stem
     if config.generate:
         for model in models:
             for split in config.splits:
@@ -83,6 +100,17 @@ def run(config: EvaluateConfig, ctx: Context) -> Path:
                     generate(generate_command(data_bin, checkpoints[model], direction, split, config.beam,
                                               config.batch_size, ctx.device),
                              generation_path(generations, model, split, direction))
+        for model in pivots:
+            for split in config.splits:
+                for direction in PIVOT_DIRECTIONS:
+                    src, tgt = direction.split("-")
+                    pivot_generate(generation_path(generations, model, split, f"{src}-{PIVOT_LANG}"),
+                                   checkpoints[model], data_bin, PIVOT_LANG, tgt, config.beam, ctx.device,
+                                   generation_path(generations, pivot_name(model), split, direction))
+    # Scored (and drawn) in the order of --models, each pivot right after the model it uses.
+    directions = {name: dirs for model in models
+                  for name, dirs in [(model, directions[model])]
+                  + ([(pivot_name(model), PIVOT_DIRECTIONS)] if model in pivots else [])}
     scores = score_models(generations, data_bin / "raw", directions, identifier, config.splits)
     metrics = {**scores, "signatures": {name: signature(name) for name in METRIC_NAMES}, "training": training}
     seeds = {summary["seed"] for summary in training.values()}
@@ -91,7 +119,7 @@ def run(config: EvaluateConfig, ctx: Context) -> Path:
     path = write_results(
         "nmt", config.name, metrics=metrics, seed=seeds.pop() if len(seeds) == 1 else None,
         wall_time_s=ctx.elapsed(), device=", ".join(devices), quick=config.quick,
-        config={"models": models, "directions": list(DIRECTIONS), "test_split": "test_2016_flickr",
+        config={"models": models, "pivot": pivots, "directions": list(DIRECTIONS), "test_split": "test_2016_flickr",
                 "val_split": "val", "splits": config.splits, "beam": config.beam, "checkpoint": config.checkpoint,
                 "generations": str(generations), "references": str(data_bin / "raw")})
     save_figure(plot_scores(scores, directions=DIRECTIONS), results_dir() / "nmt" / f"{config.name}.png")

@@ -19,6 +19,10 @@ MODEL_PAIRS = {
     "bilingual_en_fr": ("en-fr", "fr-en"),
 }
 
+#: The directions between the non-English languages: the zero-shot ones, also translated through English.
+PIVOT_LANG = "en"
+PIVOT_DIRECTIONS = ("de-fr", "fr-de")
+
 #: The models ``evaluate`` scores when none are named (plus every ``bilingual_*`` with a checkpoint).
 DEFAULT_MODELS = ("zeroshot", "direct")
 
@@ -35,3 +39,19 @@ def models_to_evaluate(models: str | None, checkpoints: str | Path) -> list[str]
         return [m for m in models.split(",") if m]
     found = sorted(p.name for p in Path(checkpoints).glob("bilingual_*") if p.is_dir())
     return [*DEFAULT_MODELS, *found]
+
+
+def pivot_name(model: str) -> str:
+    """The name under which pivoting through English with ``model`` is scored."""
+    return f"{model}_pivot_{PIVOT_LANG}"
+
+
+def model_label(name: str) -> str:
+    """A model's name as figures show it: ``bilingual_en_de`` -> ``bilingual\nen-de``, ``zeroshot_pivot_en`` ->
+    ``zeroshot\nvia en``."""
+    if name.startswith("bilingual_"):
+        return "bilingual\n" + name.removeprefix("bilingual_").replace("_", "-")
+    suffix = f"_pivot_{PIVOT_LANG}"
+    if name.endswith(suffix):
+        return f"{name.removesuffix(suffix)}\nvia {PIVOT_LANG}"
+    return name

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from mvadl.data import DataError
-from nlp_experiments.translation.languages import DIRECTIONS
+from nlp_experiments.translation.languages import DIRECTIONS, model_label
 from nlp_experiments.translation.metrics import METRIC_NAMES, corpus_score
 
 logger = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def plot_scores(scores: Mapping[str, Mapping[str, Mapping]], metrics: Sequence[s
     models = list(scores)
     titles = {"bleu": "BLEU (test 2016 flickr)", "chrf": "chrF (test 2016 flickr)",
               "off_target": "off-target rate (share of outputs)"}
-    width = max(3.6, 1.2 * len(models) + 2.6)
+    width = max(3.6, 1.0 * len(models) + 2.4)
     fig, axes = new_figure(1, len(metrics), size=(width * len(metrics), 0.5 * len(directions) + 1.6),
                            layout="constrained")
     axes = np.atleast_1d(axes)
@@ -124,7 +124,7 @@ def plot_scores(scores: Mapping[str, Mapping[str, Mapping]], metrics: Sequence[s
         vmax = 1.0 if metric == "off_target" else 100.0
         image = ax.imshow(values, cmap="magma_r" if metric == "off_target" else "viridis", vmin=0, vmax=vmax,
                           aspect="auto")
-        ax.set_xticks(range(len(models)), models)
+        ax.set_xticks(range(len(models)), [model_label(m) for m in models])
         ax.set_yticks(range(len(directions)), directions)
         ax.set_xlabel("model")
         if ax is axes[0]:

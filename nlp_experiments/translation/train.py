@@ -27,6 +27,7 @@ from typing import ClassVar
 
 from mvadl.io import atomic_write_text
 from mvadl.runner import Context, main, option
+from nlp_experiments.translation.averaging import AVERAGED, average_last
 from nlp_experiments.translation.commandline import bare_words_as
 from nlp_experiments.translation.fairseq_runs import TRAINING_RECORD, TrainingOptions, train, training_metrics
 from nlp_experiments.translation.languages import MODEL_PAIRS
@@ -43,7 +44,8 @@ class TrainConfig(TrainingOptions):
     save_dir: str | None = option(None, "checkpoint folder (none: checkpoints/nmt/MODEL)")
     runs_dir: str = option("runs/nmt", "RUNS_DIR: MODEL/train.log, MODEL/tb (TensorBoard), MODEL/training.json")
     QUICK: ClassVar[dict] = {
-        "max_update": 20, "warmup_updates": 5, "validate_interval_updates": 10, "max_valid_steps": 2,
+        "max_update": 20, "warmup_updates": 5, "validate_interval_updates": 10, "save_interval_updates": 5,
+        "average_last": 2, "max_valid_steps": 2,
         "log_interval": 5, "arch": "mva_transformer_multi30k", "layers": 1, "embed_dim": 64, "ffn_embed_dim": 128,
         "attention_heads": 2}
 
@@ -57,8 +59,10 @@ def run(config: TrainConfig, ctx: Context) -> Path:
     save_dir = Path(config.save_dir or f"checkpoints/nmt/{config.model}")
     pairs = MODEL_PAIRS[config.model]
     log = train(config, pairs, save_dir, run_dir, ctx.device)
+    averaged = average_last(save_dir, config.average_last)
+    logger.info("averaged the checkpoints of updates %s -> %s", averaged, save_dir / AVERAGED)
     metrics = {"model": config.model, "lang_pairs": list(pairs), "save_dir": str(save_dir),
-               **training_metrics(log)}
+               **training_metrics(log), "averaged_updates": averaged}
     path = ctx.record("nmt", f"training_{config.model}" + ("_quick" if config.quick else ""), metrics)
     atomic_write_text(run_dir / TRAINING_RECORD, path.read_text(encoding="utf-8"))  # what evaluate reads
     logger.info("%s done: %d updates in %.0f s -> %s, %s", config.model, metrics["updates"], ctx.elapsed(),

@@ -1,0 +1,67 @@
+"""Checkpoint averaging: the parameters of the last N interval checkpoints of a fairseq-train run, averaged.
+
+This is what fairseq's ``scripts/average_checkpoints.py --num-update-checkpoints N`` does (the script is in
+fairseq's repository, not in its pip package): the checkpoints ``checkpoint_<epoch>_<updates>.pt`` that
+``--save-interval-updates`` writes are sorted by updates, the last N are loaded, and every tensor of their
+``model`` state is averaged; the rest of the file (config, optimizer history) is the last checkpoint's. The
+checkpoints are loaded with ``torch.load(weights_only=True)`` through the plugin's allowlist
+(:mod:`fairseq_ext.compat`).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from mvadl.data import DataError
+from mvadl.io import atomic_path
+
+_INTERVAL_CHECKPOINT = re.compile(r"^checkpoint_\d+_(\d+)\.pt$")
+
+#: The averaged checkpoint's file name in the run's checkpoint folder.
+AVERAGED = "checkpoint_averaged.pt"
+
+
+def interval_checkpoints(save_dir: Path) -> list[tuple[int, Path]]:
+    """``[(updates, path)]`` of the ``checkpoint_<epoch>_<updates>.pt`` files in ``save_dir``, by updates."""
+    found = [(int(m.group(1)), path) for path in Path(save_dir).glob("checkpoint_*_*.pt")
+             for m in [_INTERVAL_CHECKPOINT.match(path.name)] if m]
+    return sorted(found)
+
+
+def average_checkpoints(paths: Sequence[Path], output: Path) -> None:
+    """Write to ``output`` the last of ``paths`` with its ``model`` tensors replaced by the mean over all."""
+    import torch
+
+    from fairseq_ext.compat import allow_fairseq_checkpoint_globals
+
+    allow_fairseq_checkpoint_globals()
+    total: dict[str, torch.Tensor] = {}
+    state: dict = {}
+    for path in paths:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model = state["model"]
+        if not total:
+            total = {name: tensor.double() if tensor.is_floating_point() else tensor for name, tensor in model.items()}
+            continue
+        if set(model) != set(total):
+            raise DataError(f"{path}: its parameters differ from those of {paths[0]}")
+        for name, tensor in model.items():
+            if tensor.is_floating_point():
+                total[name] += tensor.double()
+    state["model"] = {name: (value / len(paths)).to(state["model"][name].dtype) if value.is_floating_point()
+                      else state["model"][name] for name, value in total.items()}
+    with atomic_path(output) as tmp:
+        torch.save(state, tmp)
+
+
+def average_last(save_dir: Path, n: int) -> list[int]:
+    """Average the last ``n`` interval checkpoints of ``save_dir`` into ``save_dir/checkpoint_averaged.pt``;
+    returns their update counts. Fewer than ``n`` of them is a :class:`DataError`."""
+    found = interval_checkpoints(save_dir)
+    if len(found) < n:
+        raise DataError(f"{save_dir}: {len(found)} interval checkpoints (checkpoint_<epoch>_<updates>.pt), "
+                        f"{n} needed to average (train with --save-interval-updates, --keep-interval-updates >= {n})")
+    last = found[-n:]
+    average_checkpoints([path for _, path in last], Path(save_dir) / AVERAGED)
+    return [updates for updates, _ in last]

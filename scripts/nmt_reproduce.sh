@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Reproduce Part 3 (multilingual translation): prepare Multi30k, train the four models of the table
+# (zeroshot, direct, bilingual_en_de, bilingual_en_fr) two at a time with one thread each, average each one's
+# last checkpoints, then evaluate the averaged and the best checkpoints (all directions, and de<->fr through
+# English with zeroshot) -> results/nmt/.
+#   bash scripts/nmt_reproduce.sh            # 2 CPU cores: ~85 min training + ~20 min evaluation
+#   bash scripts/nmt_reproduce.sh --budget   # first the throughput / learning-rate study (results/nmt/budget.json, ~30 min)
+#   bash scripts/nmt_reproduce.sh --quick    # tiny models, a few updates, outputs under runs/nmt_quick
+# Environment: PY (python), SEED (fairseq-train --seed, default 1), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR.
+# Every run stops at a fixed number of updates, so the same command gives the same models on any machine.
+set -euo pipefail
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^set -euo pipefail/p' "$0" | grep '^#' | cut -c3-; exit 0; fi
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+SEED=${SEED:-1}
+CKPT=${CKPT_DIR:-checkpoints/nmt}
+RUNS=runs/nmt
+QUICK=()
+DATA=data-bin/multi30k
+if [[ "${1:-}" == --quick ]]; then
+  QUICK=(--quick)
+  CKPT=${CKPT_DIR:-runs/nmt_quick/checkpoints}
+  RUNS=runs/nmt_quick
+  DATA=runs/nmt_quick/data-bin
+  export RESULTS_DIR=${RESULTS_DIR:-runs/nmt_quick/results}
+fi
+nmt() { echo "[nmt] $(date +%T) $*"; "$PY" -m "nlp_experiments.translation.$1" "${@:2}"; }
+nmt prepare --out-dir "$DATA" "${QUICK[@]}"
+if [[ "${1:-}" == --budget ]]; then
+  nmt budget --data-bin "$DATA" --seed "$SEED"
+fi
+# Two models side by side, one thread each: the faster layout on 2 cores (results/nmt/budget.json).
+train_pair() {
+  local pids=() model
+  for model in "$@"; do
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nmt train "$model" --data-bin "$DATA" --save-dir "$CKPT/$model" \
+      --runs-dir "$RUNS" --seed "$SEED" "${QUICK[@]}" > "$RUNS/train_$model.out" 2>&1 & pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || { tail -n 20 "$RUNS"/train_*.out; return 1; }; done
+}
+mkdir -p "$RUNS"
+train_pair zeroshot direct
+train_pair bilingual_en_de bilingual_en_fr
+# The averaged and the best checkpoints, evaluated side by side (one thread each).
+MODELS=bilingual_en_de,bilingual_en_fr,zeroshot,direct  # the order of the figure's columns
+evaluate() {
+  OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nmt evaluate --models "$MODELS" --data-bin "$DATA" --checkpoints "$CKPT" \
+    --runs-dir "$RUNS" "${QUICK[@]}" "$@"
+}
+evaluate > "$RUNS/evaluate_averaged.out" 2>&1 & averaged=$!
+evaluate --checkpoint checkpoint_best.pt --name scores_best > "$RUNS/evaluate_best.out" 2>&1 \
+  || { tail -n 20 "$RUNS/evaluate_best.out"; exit 1; }
+wait "$averaged" || { tail -n 20 "$RUNS/evaluate_averaged.out"; exit 1; }
+echo "[nmt] done: ${RESULTS_DIR:-results}/nmt"
