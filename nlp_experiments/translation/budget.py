@@ -49,6 +49,11 @@ class BudgetConfig(TrainingOptions):
     """Throughput of thread layouts and batch sizes, and learning rates, of one translation model."""
 
     model: str = option("direct", "configuration measured", choices=list(MODEL_PAIRS))
+    # The recipe the measurements start from (results/nmt/budget.json was made with these).
+    max_tokens: int = option(4096, "target tokens per batch of the throughput layouts and the reference recipe")
+    warmup_updates: int = option(400, "warm-up updates at --max-tokens (scaled for other batch sizes)")
+    save_interval_updates: int = option(200, "validate (and save) every N updates at --max-tokens")
+    validate_interval_updates: int = option(200, "validate every N updates at --max-tokens")
     layouts: str = option("1x2,2x1", "comma-separated PxT: P processes side by side with T threads each")
     batch_sizes: str = option("2048,4096,8192", "comma-separated --max-tokens measured in the 2x1 layout")
     throughput_updates: int = option(60, "updates per throughput measurement")
