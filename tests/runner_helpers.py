@@ -27,8 +27,8 @@ def interrupt_after_first_checkpoint(monkeypatch):
     """Make :func:`vae_diffusion.core.fit.fit` stop (raise) right after saving epoch 1, as a killed run would."""
     save = fit_module._save_checkpoint
 
-    def save_then_stop(accelerator, checkpoint_dir, epoch, keep):
-        save(accelerator, checkpoint_dir, epoch, keep)
+    def save_then_stop(accelerator, checkpoint_dir, epoch, keep, history):
+        save(accelerator, checkpoint_dir, epoch, keep, history)
         if epoch == 1:
             raise Interrupted
 

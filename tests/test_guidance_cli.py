@@ -28,8 +28,11 @@ def test_quick_train_resumes_exactly_then_negative_prompt_study(tiny_mnist, tmp_
     assert any((run_dir / "logs").rglob("events.out.tfevents.*"))
     assert cli(train, train.TrainConfig, *common, "--epochs", 2, "--resume", "latest", "--output-dir", run_dir) == 0
     record = read(results / "guidance" / "training_quick.json")
-    assert len(record["metrics"]["epoch_losses"]) == 1  # only epoch 2 ran after resuming from epoch 1
-    assert record["metrics"]["epoch_losses"][0] == uninterrupted["metrics"]["epoch_losses"][1]
+    # one run, one record: the resumed run's record covers both epochs, equal to the uninterrupted run's
+    assert record["metrics"]["epoch_losses"] == uninterrupted["metrics"]["epoch_losses"]
+    assert len(record["metrics"]["epoch_losses"]) == 2 and record["metrics"]["resumes"] == 1
+    assert record["metrics"]["images_seen"] == uninterrupted["metrics"]["images_seen"] == 2 * 3 * 4
+    assert record["metrics"]["training_time_s"] > 0 and uninterrupted["metrics"]["resumes"] == 0
     assert same_weights(run_dir / "checkpoints" / "epoch-0002" / "model.safetensors",
                         tmp_path / "whole" / "checkpoints" / "epoch-0002" / "model.safetensors")
     assert record["config"]["caption_dropout"] == 0.1 and record["config"]["mixed_precision"] == "no"

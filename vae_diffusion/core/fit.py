@@ -11,9 +11,14 @@ Exact resume: besides what accelerate saves, every stream that feeds data is a f
 (:func:`mvadl.seeding.derive_seed`): the shuffling of epoch e is seeded with ``derive_seed(seed, "shuffle", e)``,
 and a dataset with ``set_epoch`` (the captioned MNIST) is told the epoch, so a run resumed after epoch k
 repeats epochs k+1.. of the uninterrupted run exactly.
+
+One run, one record: each checkpoint folder also holds ``fit_history.json`` (every epoch's mean loss so far,
+the training seconds so far, how many times the run was resumed). A resumed call starts from it, so its
+:class:`FitResult` covers the whole run, as if it had never been interrupted (the seconds add up).
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shutil
@@ -31,12 +36,14 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from mvadl.data import DataError
+from mvadl.io import atomic_write_text
 from mvadl.runner import option
 from mvadl.seeding import derive_seed
 from vae_diffusion.core.images import DataOptions
 
 logger = logging.getLogger(__name__)
 CHECKPOINT_PATTERN = re.compile(r"^epoch-(\d+)$")
+HISTORY = "fit_history.json"
 
 
 @dataclass
@@ -61,9 +68,10 @@ class FitResult:
     model: torch.nn.Module  # unwrapped, trained weights (not the EMA ones)
     ema: EMAModel | None
     accelerator: Accelerator
-    epoch_losses: list[float] = field(default_factory=list)  # of the epochs this call ran
-    wall_time_s: float = 0.0
-    start_epoch: int = 0
+    epoch_losses: list[float] = field(default_factory=list)  # every epoch of the run, across resumes
+    wall_time_s: float = 0.0  # training seconds of the whole run, across resumes
+    start_epoch: int = 0  # the epoch this call started at (0: a fresh run)
+    resumes: int = 0  # how many times the run was resumed
 
 
 @dataclass
@@ -131,16 +139,19 @@ def fit(model: torch.nn.Module, dataset: Dataset, loss_fn: Callable[[torch.nn.Mo
         ema.to(accelerator.device)
         accelerator.register_for_checkpointing(ema)
 
-    start_epoch = 0
+    start_epoch, history = 0, {"epoch_losses": [], "seconds": 0.0, "resumes": 0}
     if resume_from is not None:
+        history = _read_history(resume_from)
         accelerator.load_state(str(resume_from))
         start_epoch = int(CHECKPOINT_PATTERN.match(resume_from.name).group(1))
+        history["resumes"] += 1
         logger.info("resumed from %s at epoch %d", resume_from, start_epoch)
 
     if accelerator.is_main_process:
         tracked = {k: v for k, v in asdict(config).items() if isinstance(v, (int, float, str, bool))}
         accelerator.init_trackers(project_name, config=tracked)
-    result = FitResult(model=model, ema=ema, accelerator=accelerator, start_epoch=start_epoch)
+    result = FitResult(model=model, ema=ema, accelerator=accelerator, start_epoch=start_epoch,
+                       epoch_losses=list(history["epoch_losses"]), resumes=history["resumes"])
     started = time.perf_counter()
     global_step = start_epoch * steps_per_epoch
     for epoch in range(start_epoch, config.epochs):
@@ -175,19 +186,40 @@ def fit(model: torch.nn.Module, dataset: Dataset, loss_fn: Callable[[torch.nn.Mo
         result.epoch_losses.append(mean)
         accelerator.log({"train/epoch_loss": mean}, step=global_step)
         logger.info("epoch %d/%d: mean loss %.5f", epoch + 1, config.epochs, mean)
+        result.wall_time_s = history["seconds"] + time.perf_counter() - started
         if (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.epochs:
-            _save_checkpoint(accelerator, checkpoint_dir, epoch + 1, config.checkpoints_to_keep)
+            _save_checkpoint(accelerator, checkpoint_dir, epoch + 1, config.checkpoints_to_keep,
+                             {"epoch_losses": result.epoch_losses, "seconds": result.wall_time_s,
+                              "resumes": result.resumes})
     accelerator.end_training()
     result.model = accelerator.unwrap_model(model)
-    result.wall_time_s = time.perf_counter() - started
+    result.wall_time_s = history["seconds"] + time.perf_counter() - started
     return result
 
 
-def _save_checkpoint(accelerator: Accelerator, checkpoint_dir: Path, epoch: int, keep: int) -> None:
+def _read_history(checkpoint: Path) -> dict:
+    """The run history saved with ``checkpoint``; a checkpoint without one (or a malformed one) is a DataError."""
+    path = checkpoint / HISTORY
+    try:
+        history = json.loads(path.read_text(encoding="utf-8"))
+        epochs = int(CHECKPOINT_PATTERN.match(checkpoint.name).group(1))
+        if len(history["epoch_losses"]) != epochs:
+            raise ValueError(f"{len(history['epoch_losses'])} epoch losses for epoch {epochs}")
+        return {"epoch_losses": [float(v) for v in history["epoch_losses"]], "seconds": float(history["seconds"]),
+                "resumes": int(history["resumes"])}
+    except FileNotFoundError:
+        raise DataError(f"{path}: missing (the checkpoint has no run history to continue the record)") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise DataError(f"{path}: not a run history ({error})") from None
+
+
+def _save_checkpoint(accelerator: Accelerator, checkpoint_dir: Path, epoch: int, keep: int, history: dict) -> None:
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:
         return
-    accelerator.save_state(str(checkpoint_dir / f"epoch-{epoch:04d}"))
+    folder = checkpoint_dir / f"epoch-{epoch:04d}"
+    accelerator.save_state(str(folder))
+    atomic_write_text(folder / HISTORY, json.dumps(history) + "\n")
     old = sorted(p for p in checkpoint_dir.glob("epoch-*") if CHECKPOINT_PATTERN.match(p.name))
     for path in old[:-keep] if keep > 0 else []:
         shutil.rmtree(path, ignore_errors=True)

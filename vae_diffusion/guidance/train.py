@@ -9,7 +9,8 @@ UNet and text encoder are trained jointly with the DDPM loss of the diffusion pa
 Captions leave attributes out at random and are dropped entirely with probability ``--caption-dropout``, which
 trains the unconditional model that classifier-free guidance needs. An "epoch" is ``--steps-per-epoch`` optimizer
 steps over a reshuffled dataset, so a CPU run checkpoints (and can resume) every few minutes.
-Writes OUTPUT_DIR/pipeline (with training_record.json) and results/guidance/training.json.
+Writes OUTPUT_DIR/pipeline (with training_record.json) and results/guidance/training.json, one record for the
+whole run however often it was resumed (``--resume latest``).
 """
 from __future__ import annotations
 
@@ -95,17 +96,16 @@ def run(config: TrainConfig, ctx: Context) -> Path:
     pipeline_dir = Path(config.output_dir) / "pipeline"
     pipeline.save_pretrained(pipeline_dir)
     logger.info("saved TextToDigitPipeline to %s", pipeline_dir)
-    trained_images = len(result.epoch_losses) * config.steps_per_epoch * config.batch_size
+    images_seen = len(result.epoch_losses) * config.steps_per_epoch * config.batch_size  # the whole run
     recorded_config = {**config.as_dict(), "mixed_precision": mixed_precision}
     write_training_record(pipeline_dir, {"config": recorded_config, "training_time_s": result.wall_time_s,
-                                         "images_seen": config.epochs * config.steps_per_epoch * config.batch_size})
+                                         "images_seen": images_seen})
     ctx.record("guidance", "training" + ("_quick" if config.quick else ""),
                {"epoch_losses": result.epoch_losses,
                 "final_epoch_loss": result.epoch_losses[-1] if result.epoch_losses else None,
-                "parameters": parameters, "training_time_s": result.wall_time_s,
-                "images_seen_this_run": trained_images,
-                "images_per_s": trained_images / max(result.wall_time_s, 1e-9)},
-               config=recorded_config)
+                "parameters": parameters, "training_time_s": result.wall_time_s, "resumes": result.resumes,
+                "images_seen": images_seen, "images_per_s": images_seen / max(result.wall_time_s, 1e-9)},
+               config=recorded_config, wall_time_s=result.wall_time_s)
     return pipeline_dir
 
 
