@@ -204,6 +204,7 @@ def test_evaluate_generates_every_model_and_direction_and_records_scores(evaluat
     assert training["validation"] == [{"epoch": 1, "updates": 500, "valid_loss": 6.1}]
     assert result["seed"] == 1 and result["device"] == "cpu (2 cores, x86_64)"
     assert (tmp_path / "results" / "nmt" / "scores_quick.png").stat().st_size > 1000
+    assert (tmp_path / "results" / "nmt" / "scores_quick_validation.png").stat().st_size > 1000
 
     calls.clear()  # --no-generate re-scores what is there
     assert main(run, EvaluateConfig, [*evaluation_inputs["argv"], "--no-generate", "--models", "direct",

@@ -1,6 +1,7 @@
 """Evaluate trained multilingual models on all 6 directions between en, de and fr: fairseq-generate (with this
 project's plugin) on test_2016_flickr and val, SentencePiece removed by fairseq's --post-process sentencepiece,
-then sacreBLEU BLEU/chrF (signatures kept) and the off-target rate -> results/nmt/scores.json and scores.png.
+then sacreBLEU BLEU/chrF (signatures kept) and the off-target rate -> results/nmt/scores.json, scores.png and
+scores_validation.png (the models' validation loss over training).
 de->fr and fr->de are also translated through English with the zeroshot model (its de->en / fr->en output
 translated again by fairseq-interactive), scored as ``zeroshot_pivot_en``.
 
@@ -48,7 +49,7 @@ from nlp_experiments.translation.languages import (
     pivot_name,
 )
 from nlp_experiments.translation.metrics import METRIC_NAMES, signature
-from nlp_experiments.translation.scoring import generation_path, plot_scores, score_models
+from nlp_experiments.translation.scoring import generation_path, plot_scores, plot_validation, score_models
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ def run(config: EvaluateConfig, ctx: Context) -> Path:
                 "val_split": "val", "splits": config.splits, "beam": config.beam, "checkpoint": config.checkpoint,
                 "generations": str(generations), "references": str(data_bin / "raw")})
     save_figure(plot_scores(scores, directions=DIRECTIONS), results_dir() / "nmt" / f"{config.name}.png")
+    save_figure(plot_validation(training), results_dir() / "nmt" / f"{config.name}_validation.png")
     logger.info("wrote %s and %s.png", path, path.with_suffix(""))
     return path
 

@@ -137,3 +137,24 @@ def plot_scores(scores: Mapping[str, Mapping[str, Mapping]], metrics: Sequence[s
             ax.text(j, i, text, ha="center", va="center", color="white" if dark else "black", fontsize=9)
         fig.colorbar(image, ax=ax)
     return fig
+
+
+def plot_validation(training: Mapping[str, Mapping]):
+    """Validation loss against updates of each trained model (``training``: the scores file's training block,
+    ``{model: {"validation": [{"updates", "valid_loss"}], "averaged_updates": [...]}}``), the averaged
+    checkpoints marked; returns the Figure."""
+    from mvadl.plotting import new_figure
+
+    fig, ax = new_figure(size=(6.0, 3.8), layout="constrained")
+    for model, run in training.items():
+        points = sorted((v["updates"], v["valid_loss"]) for v in run["validation"])
+        line, = ax.plot([u for u, _ in points], [v for _, v in points], marker="o", markersize=3,
+                        label=model_label(model).replace("\n", " "))
+        averaged = set(run["averaged_updates"])
+        ax.plot([u for u, _ in points if u in averaged], [v for u, v in points if u in averaged], "o",
+                markersize=7, markerfacecolor="none", color=line.get_color())
+    ax.set_xlabel("updates")
+    ax.set_ylabel("validation loss (label-smoothed, base 2)")
+    ax.set_title("Validation loss (open circles: the averaged checkpoints)")
+    ax.legend(fontsize=8)
+    return fig
