@@ -53,7 +53,15 @@ def test_quick_train_resumes_exactly_then_negative_prompt_study(tiny_mnist, tmp_
     if scale_one["centroid_shift_px_median"] is not None:  # identical pairs: no position change
         assert scale_one["centroid_shift_px_median"] == 0.0
     assert len(metrics["per_pair"]["mask_iou"]) == len(metrics["per_pair"]["centroid_shift_px"]) == 8
-    for name in ("negative_prompt_quick.png", "difference_map_quick.png", "guidance_sweep_quick.png"):
+    # two concepts of different kinds, each with the same measurements; the main one is also the top level
+    assert [(c["concept"], c["concept_kind"], c["negative_prompt"]) for c in metrics["concepts"]] == [
+        ("red", "stroke", "red"), ("gray", "background", "gray")]
+    assert metrics["concepts"][0]["mask_iou_mean"] == metrics["mask_iou_mean"]
+    assert set(metrics["concepts"][0]) == set(metrics["concepts"][1])
+    assert 0 <= metrics["colour_obeyed_rate"] <= 1 and metrics["colour_prompts"]["n_samples"] == 10
+    assert 0 <= metrics["no_digit_count"] <= 8 and metrics["figure_seeds"] == [0, 1, 2, 3]  # the first seeds
+    for name in ("negative_prompt_quick.png", "negative_prompt_gray_quick.png", "difference_map_quick.png",
+                 "guidance_sweep_quick.png"):
         assert (results / "guidance" / name).stat().st_size > 0
 
     capsys.readouterr()

@@ -200,3 +200,23 @@ def test_centroid_shift_separates_position_from_shape():
     np.testing.assert_allclose(shift[:2], [3.0, 0.0])
     assert np.isnan(shift[2])
     assert mask_iou(a, b)[0] == 0.0 and mask_iou(a, b)[1] == 0.25
+
+
+def test_prompt_following_counts_obeyed_colours_and_images_without_a_digit():
+    from vae_diffusion.guidance.captions import STROKE_COLOURS
+    from vae_diffusion.guidance.evaluation import colour_prompts, concept_kind, prompt_following
+
+    digits, colours = colour_prompts(100)
+    assert list(digits[:12]) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1] and colours[:11] == ["red"] * 10 + ["green"]
+    assert {(d, c) for d, c in zip(digits, colours)} == {(d, c) for d in range(10) for c in STROKE_COLOURS}
+    assert (concept_kind("red"), concept_kind("gray")) == ("stroke", "background")
+
+    grey = np.pad(stroke_digit(), 2)
+    images = np.stack([render(grey, "red", "black"), render(grey, "blue", "gray"), render(grey, "green", "black"),
+                       render(np.zeros_like(grey), "red", "black")])  # the last one: no stroke at all
+    probabilities = np.full((4, 10), 0.01)
+    probabilities[[0, 1, 2, 3], [7, 7, 3, 7]] = [0.91, 0.45, 0.91, 0.91]  # image 1: too unsure to be a digit
+    result = prompt_following(read_digits(images), probabilities, np.array([7, 7, 7, 7]),
+                              ["red", "blue", "blue", "red"])
+    assert result["colour_obeyed_rate"] == 0.5  # image 2 is green, asked blue; image 3 has no strokes
+    assert result["digit_rate"] == 0.75 and result["no_digit_count"] == 2  # image 1 (unsure), image 3 (empty)

@@ -67,13 +67,18 @@ def read_digits(images: np.ndarray) -> DigitReading:
                         background_names=_nearest(background, BACKGROUND_COLOURS))
 
 
-def classify_digits(classifier: MnistClassifier, coverage: np.ndarray) -> np.ndarray:
-    """Digit predicted by the MNIST classifier for each coverage map ``[N, H, W]`` (centre crop to 28x28)."""
+def digit_probabilities(classifier: MnistClassifier, coverage: np.ndarray) -> np.ndarray:
+    """``[N, 10]`` MNIST-classifier probabilities of each coverage map ``[N, H, W]`` (centre crop to 28x28)."""
     pad = (coverage.shape[-1] - 28) // 2
     crop = coverage[:, pad:pad + 28, pad:pad + 28] if pad > 0 else coverage
     device = next(classifier.parameters()).device
     logits = predict_in_batches(classifier, torch.from_numpy(np.ascontiguousarray(crop)).float().unsqueeze(1), device)
-    return logits.argmax(1).numpy()
+    return torch.softmax(logits.float(), dim=1).numpy()
+
+
+def classify_digits(classifier: MnistClassifier, coverage: np.ndarray) -> np.ndarray:
+    """Digit predicted by the MNIST classifier for each coverage map ``[N, H, W]``."""
+    return digit_probabilities(classifier, coverage).argmax(1)
 
 
 def mask_centroids(masks: np.ndarray) -> np.ndarray:

@@ -14,14 +14,24 @@ from tqdm.auto import tqdm
 
 from mvadl.data import DataError
 from vae_diffusion.core.pipelines import load_local_pipeline
-from vae_diffusion.guidance.captions import STROKE_COLOURS
-from vae_diffusion.guidance.detect import centroid_shift, classify_digits, mask_iou, read_digits
+from vae_diffusion.guidance.captions import BACKGROUND_COLOURS, STROKE_COLOURS
+from vae_diffusion.guidance.detect import (
+    DigitReading,
+    centroid_shift,
+    digit_probabilities,
+    mask_iou,
+    read_digits,
+)
 from vae_diffusion.guidance.pipeline import TextToDigitPipeline
 
 #: Prompt and negative prompt for a pipeline other than ours (Figure 2 of the assignment).
 SD_PROMPT, SD_NEGATIVE = "a photograph of an astronaut riding a horse", "desert"
 #: The text-to-digit model's default negative prompt: the stroke colour half of its training digits have.
 DIGIT_NEGATIVE = "red"
+#: A concept of another kind: the background colour that 30 % of the training digits have.
+SECOND_CONCEPT = "gray"
+#: Below this classifier confidence an image counts as showing no digit.
+MIN_DIGIT_CONFIDENCE = 0.5
 
 
 def load_guided_pipeline(path: str | Path, device: torch.device):
@@ -35,13 +45,23 @@ def load_guided_pipeline(path: str | Path, device: torch.device):
     return pipe.to(device)
 
 
+def concept_kind(concept: str) -> str:
+    """``"stroke"`` for a stroke colour, ``"background"`` for a background colour (what ``detect`` can read)."""
+    if concept in STROKE_COLOURS:
+        return "stroke"
+    if concept in BACKGROUND_COLOURS:
+        return "background"
+    raise ValueError(concept)
+
+
 def digit_concept(path: str | Path, negative_prompt: str, concept: str | None) -> str:
-    """The stroke colour counted as the concept (``concept``, else the negative prompt); the detector knows only
-    the training colours, so anything else is a DataError naming the pipeline folder."""
+    """The colour counted as the concept (``concept``, else the negative prompt); the detector knows only the
+    training's stroke and background colours, so anything else is a DataError naming the pipeline folder."""
     concept = concept or negative_prompt
-    if concept not in STROKE_COLOURS:
-        raise DataError(f"{path}: the text-to-digit study counts stroke colours ({', '.join(STROKE_COLOURS)}); "
-                        f"--concept (default: the negative prompt) is {concept!r}")
+    if concept not in STROKE_COLOURS and concept not in BACKGROUND_COLOURS:
+        raise DataError(f"{path}: the text-to-digit study counts stroke colours ({', '.join(STROKE_COLOURS)}) and "
+                        f"background colours ({', '.join(BACKGROUND_COLOURS)}); --concept (default: the negative "
+                        f"prompt) is {concept!r}")
     return concept
 
 
@@ -61,24 +81,46 @@ def generate(pipe, prompts: list[str], negative_prompt: str | None, seeds: list[
     return np.concatenate(out)
 
 
-def pair_metrics(without: np.ndarray, with_negative: np.ndarray, digits: np.ndarray, concept: str,
-                 classifier) -> tuple[dict, dict]:
-    """Metrics of image pairs (same seed, prompt "a <digit>"), and per-pixel maps of where they differ."""
-    a, b = read_digits(without), read_digits(with_negative)
-    digit_without, digit_with = classify_digits(classifier, a.coverage), classify_digits(classifier, b.coverage)
+def read_images(images: np.ndarray, classifier) -> tuple[DigitReading, np.ndarray]:
+    """What ``detect`` reads in ``images`` and the classifier's digit probabilities ``[N, 10]``."""
+    reading = read_digits(images)
+    return reading, digit_probabilities(classifier, reading.coverage)
+
+
+def no_digit(reading: DigitReading, probabilities: np.ndarray) -> np.ndarray:
+    """Images that show no digit: an empty stroke mask, or a classifier confidence below 0.5."""
+    return (reading.masks.sum((1, 2)) == 0) | (probabilities.max(1) < MIN_DIGIT_CONFIDENCE)
+
+
+def _names(reading: DigitReading, concept: str) -> np.ndarray:
+    return np.array(reading.stroke_names if concept_kind(concept) == "stroke" else reading.background_names)
+
+
+def pair_metrics(without: tuple[DigitReading, np.ndarray], with_negative: tuple[DigitReading, np.ndarray],
+                 images: tuple[np.ndarray, np.ndarray], digits: np.ndarray, concept: str) -> tuple[dict, dict]:
+    """Metrics of image pairs (same seed and prompt, without / with the negative prompt), read by
+    :func:`read_images`, and per-pixel maps of where they differ. ``concept``: a stroke or background colour."""
+    (a, p_without), (b, p_with) = without, with_negative
+    digit_without, digit_with = p_without.argmax(1), p_with.argmax(1)
     iou = mask_iou(a.masks, b.masks)
     shift = centroid_shift(a.masks, b.masks)  # position apart from shape; NaN where a mask is empty
     area_without, area_with = a.masks.sum((1, 2)), b.masks.sum((1, 2))
-    change = np.abs(with_negative - without).mean(-1)  # [N, H, W]
+    change = np.abs(images[1] - images[0]).mean(-1)  # [N, H, W]
     union = a.masks | b.masks
-    names_without, names_with = np.array(a.stroke_names), np.array(b.stroke_names)
-    removed = (names_without == concept) & (names_with != concept)
+    concept_without, concept_with = _names(a, concept) == concept, _names(b, concept) == concept
+    removed = concept_without & ~concept_with
+    strokes_without, strokes_with = np.array(a.stroke_names), np.array(b.stroke_names)
+    backgrounds_without, backgrounds_with = np.array(a.background_names), np.array(b.background_names)
     metrics = {
+        "concept": concept,
+        "concept_kind": concept_kind(concept),
         "n_samples": int(len(digits)),
-        "concept_rate_without_negative": float(np.mean(names_without == concept)),
-        "concept_rate_with_negative": float(np.mean(names_with == concept)),
+        "concept_rate_without_negative": float(np.mean(concept_without)),
+        "concept_rate_with_negative": float(np.mean(concept_with)),
         "digit_kept_rate": float(np.mean(digit_with == digits)),
         "digit_rate_without_negative": float(np.mean(digit_without == digits)),
+        "same_digit_read_rate": float(np.mean(digit_with == digit_without)),
+        "no_digit_count_with_negative": int(no_digit(b, p_with).sum()),
         "mask_iou_mean": float(iou.mean()),
         "mask_iou_median": float(np.median(iou)),
         "mask_iou_mean_concept_removed": float(iou[removed].mean()) if removed.any() else None,
@@ -92,17 +134,34 @@ def pair_metrics(without: np.ndarray, with_negative: np.ndarray, digits: np.ndar
         "change_share_in_strokes": float((change * union).sum() / max(change.sum(), 1e-9)),
         "stroke_area_share": float(union.mean()),
         "mean_abs_change": float(change.mean()),
-        "stroke_colours_without": {c: int(np.sum(names_without == c)) for c in STROKE_COLOURS},
-        "stroke_colours_with": {c: int(np.sum(names_with == c)) for c in STROKE_COLOURS},
-        "background_changed_rate": float(np.mean(np.array(a.background_names) != np.array(b.background_names))),
+        "stroke_colours_without": {c: int(np.sum(strokes_without == c)) for c in STROKE_COLOURS},
+        "stroke_colours_with": {c: int(np.sum(strokes_with == c)) for c in STROKE_COLOURS},
+        "background_colours_without": {c: int(np.sum(backgrounds_without == c)) for c in BACKGROUND_COLOURS},
+        "background_colours_with": {c: int(np.sum(backgrounds_with == c)) for c in BACKGROUND_COLOURS},
+        "background_changed_rate": float(np.mean(backgrounds_without != backgrounds_with)),
+        "stroke_colour_changed_rate": float(np.mean(strokes_without != strokes_with)),
     }
     maps = {"change": change.mean(0), "strokes_without": a.masks.mean(0), "strokes_with": b.masks.mean(0),
-            "iou": iou, "centroid_shift": shift, "stroke_names_without": a.stroke_names,
-            "stroke_names_with": b.stroke_names}
+            "iou": iou, "centroid_shift": shift, "names_without": _names(a, concept).tolist(),
+            "names_with": _names(b, concept).tolist()}
     return metrics, maps
 
 
-def figure_pairs(stroke_names_without: list[str], concept: str, count: int) -> list[int]:
-    """Indices of the pairs to show: first those whose top image shows the concept, then others, in seed order."""
-    order = sorted(range(len(stroke_names_without)), key=lambda i: stroke_names_without[i] != concept)[:count]
-    return sorted(order)
+def colour_prompts(n: int) -> tuple[np.ndarray, list[str]]:
+    """Digits and stroke colours of ``n`` prompts that name both ("a green seven"): digit ``i % 10``, colour
+    cycling over the stroke colours every ten seeds, so every (digit, colour) pair occurs equally often."""
+    colours = list(STROKE_COLOURS)
+    return np.arange(n) % 10, [colours[(i // 10) % len(colours)] for i in range(n)]
+
+
+def prompt_following(reading: DigitReading, probabilities: np.ndarray, digits: np.ndarray,
+                     colours: list[str] | None = None) -> dict:
+    """How well images follow prompts that name ``digits`` (and ``colours``): the share whose digit the
+    classifier reads, the share with strokes of the colour named, and the count of images with no digit."""
+    result = {"n_samples": int(len(digits)), "digit_rate": float(np.mean(probabilities.argmax(1) == digits)),
+              "no_digit_count": int(no_digit(reading, probabilities).sum())}
+    if colours is not None:
+        has_strokes = reading.masks.sum((1, 2)) > 0  # an image without strokes obeys no colour
+        result["colour_obeyed_rate"] = float(np.mean((np.array(reading.stroke_names) == np.array(colours))
+                                                     & has_strokes))
+    return result

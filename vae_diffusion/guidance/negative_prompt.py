@@ -10,13 +10,18 @@ Every sample is generated twice from the same seed (hence the same z_T) and prom
 negative prompt (plain classifier-free guidance) and once with ``--negative-prompt``, whose text states take the
 place of the unconditional ones in ``noise_uncond + s * (noise_text - noise_uncond)``.
 
-For the text-to-digit model, prompts name only the digit ("a seven", digits cycling over the seeds) and the
-concept is a stroke colour that the model adds by itself (red: half of the training digits are red). Measured
-over ``--n-samples`` seeds, by reading the images back (``detect.py``): the concept's rate without and with the
-negative prompt, the share of images whose digit (MNIST classifier on the stroke coverage; its sha256 is
-recorded) is still the prompt's, the IoU of the two stroke masks (is the object in the same place?) and where
-the pixels change. The same is repeated for each ``--sweep`` guidance scale. Writes results/guidance/{metrics.json,
-negative_prompt.png, difference_map.png, guidance_sweep.png}; for another pipeline,
+For the text-to-digit model, prompts name only the digit ("a seven", digits cycling over the seeds) and each
+concept is a colour that the model adds by itself: the stroke colour red (half of the training digits are red;
+the main concept, also studied over the ``--sweep`` guidance scales) and, of another kind, the background colour
+gray (``--other-concepts``; 30 % of the training digits), each removed with itself as the negative prompt.
+Measured over ``--n-samples`` seeds, by reading the images back (``detect.py``): the concept's rate without and
+with the negative prompt, the share of images whose digit (MNIST classifier on the stroke coverage; its sha256
+is recorded) is still the prompt's, the images with no digit (empty stroke mask or classifier confidence below
+0.5), the IoU of the two stroke masks and the shift of their centroids (shape and position apart), the other
+colours' counts, and where the pixels change. A separate check asks for a stroke colour ("a green seven", every
+digit and colour equally often, ``--colour-samples`` seeds) and counts how often it is obeyed. Figures show the
+pairs of the first ``--figure-pairs`` seeds. Writes results/guidance/{metrics.json, negative_prompt.png,
+negative_prompt_<concept>.png, difference_map.png, guidance_sweep.png}; for another pipeline,
 results/guidance/<--output-name>.{json,png}.
 """
 from __future__ import annotations
@@ -39,11 +44,14 @@ from vae_diffusion.guidance.evaluation import (
     DIGIT_NEGATIVE,
     SD_NEGATIVE,
     SD_PROMPT,
+    SECOND_CONCEPT,
+    colour_prompts,
     digit_concept,
-    figure_pairs,
     generate,
     load_guided_pipeline,
     pair_metrics,
+    prompt_following,
+    read_images,
 )
 from vae_diffusion.guidance.model import DEFAULT_PIPELINE
 from vae_diffusion.guidance.pipeline import TextToDigitPipeline
@@ -60,19 +68,24 @@ class NegativePromptConfig(ExperimentConfig):
     prompt: str | None = option(None, "one prompt for every sample (none: 'a <digit>' cycling over digits for the "
                                          f"text-to-digit model, '{SD_PROMPT}' for another pipeline)")
     negative_prompt: str | None = option(None, f"none: '{DIGIT_NEGATIVE}' (text-to-digit) or '{SD_NEGATIVE}'")
-    concept: str | None = option(None, "stroke colour counted as the concept (none: the negative prompt)")
+    concept: str | None = option(None, "stroke or background colour counted as the concept (none: the negative "
+                                       "prompt)")
+    other_concepts: list[str] = option([SECOND_CONCEPT], "further concepts, each removed with itself as the "
+                                                         "negative prompt (stroke or background colours)")
+    colour_samples: int = option(200, "seeds of the prompts that name a stroke colour ('a green seven'; 0: skip)")
     guidance_scale: float = option(5.0, "classifier-free guidance scale s")
     sweep: list[float] = option([1.0, 2.0, 3.0, 5.0, 7.5], "guidance scales of the sweep (text-to-digit model; "
                                                            "none: skip)")
     n_samples: int = option(200, "seeds for the main metrics")
     sweep_samples: int = option(100, "seeds per sweep point (the point at --guidance-scale reuses the main run)")
     num_inference_steps: int = option(25, "sampling steps")
-    figure_pairs: int = option(8, "image pairs in the figure")
+    figure_pairs: int = option(8, "image pairs in each figure: those of the first seeds")
     batch_size: int = option(100, "images generated at once")
     classifier: str = option(str(DEFAULT_WEIGHTS), "MNIST classifier weights (digit check)")
     output_name: str | None = option(None, "file stem under results/guidance (none: metrics for the text-to-digit "
                                               "model, stable_diffusion_negative_prompt otherwise)")
     QUICK: ClassVar[dict] = {"n_samples": 8, "sweep_samples": 4, "num_inference_steps": 3, "figure_pairs": 4,
+                             "colour_samples": 10,
                              "sweep": [1.0, 3.0]}
 
 
@@ -105,48 +118,73 @@ def stable_diffusion_study(pipe, config: NegativePromptConfig, ctx: Context) -> 
 
 
 def text_to_digit_study(pipe, config: NegativePromptConfig, ctx: Context) -> Path:
-    """Concept rate, digit kept, stroke-mask IoU and where pixels change, at --guidance-scale and the sweep."""
+    """Concept rates, digit kept, stroke-mask IoU, centroid shift and where pixels change, for each concept at
+    --guidance-scale (the main one also over the sweep), and how well the model follows its prompts."""
     negative = config.negative_prompt or DIGIT_NEGATIVE
-    concept = digit_concept(config.model, negative, config.concept)
+    studied = [(digit_concept(config.model, negative, config.concept), negative)]
+    studied += [(digit_concept(config.model, c, None), c) for c in config.other_concepts]
     classifier = load_classifier(config.classifier, ctx.device)
 
-    def evaluate(n: int, scale: float, desc: str):
-        seeds = [config.seed + i for i in range(n)]  # the experiment's definition: image i uses seed + i
+    def sample(prompts: list[str], scale: float, negative_prompt: str | None, desc: str) -> np.ndarray:
+        seeds = [config.seed + i for i in range(len(prompts))]  # the experiment's definition: image i, seed + i
+        return generate(pipe, prompts, negative_prompt, seeds=seeds, guidance_scale=scale,
+                        num_inference_steps=config.num_inference_steps, batch_size=config.batch_size, desc=desc)
+
+    def study(n: int, scale: float, desc: str, concepts: list[tuple[str, str]]):
         digits = np.arange(n) % 10
         prompts = [config.prompt or caption(int(d)) for d in digits]
-        kwargs = dict(seeds=seeds, guidance_scale=scale, num_inference_steps=config.num_inference_steps,
-                      batch_size=config.batch_size)
-        without = generate(pipe, prompts, None, desc=f"{desc}: no negative", **kwargs)
-        with_negative = generate(pipe, prompts, negative, desc=f"{desc}: negative '{negative}'", **kwargs)
-        metrics, maps = pair_metrics(without, with_negative, digits, concept, classifier)
-        logger.info("scale %.1f (%d seeds): '%s' %.1f%% -> %.1f%%, digit kept %.1f%%, mask IoU %.3f", scale, n,
-                    concept, 100 * metrics["concept_rate_without_negative"],
-                    100 * metrics["concept_rate_with_negative"], 100 * metrics["digit_kept_rate"],
-                    metrics["mask_iou_mean"])
-        return {"guidance_scale": scale, **metrics}, maps, (without, with_negative, prompts, seeds)
+        without = sample(prompts, scale, None, f"{desc}: no negative")
+        read_without = read_images(without, classifier)
+        entries = []
+        for concept, negative_prompt in concepts:
+            with_negative = sample(prompts, scale, negative_prompt, f"{desc}: negative '{negative_prompt}'")
+            metrics, maps = pair_metrics(read_without, read_images(with_negative, classifier),
+                                         (without, with_negative), digits, concept)
+            logger.info("scale %.1f (%d seeds), negative '%s': '%s' %.1f%% -> %.1f%%, digit kept %.1f%%, mask IoU "
+                        "%.3f", scale, n, negative_prompt, concept, 100 * metrics["concept_rate_without_negative"],
+                        100 * metrics["concept_rate_with_negative"], 100 * metrics["digit_kept_rate"],
+                        metrics["mask_iou_mean"])
+            entries.append(({"guidance_scale": scale, "negative_prompt": negative_prompt, **metrics}, maps,
+                            with_negative))
+        return entries, prompt_following(*read_without, digits), (without, prompts)
 
-    main_metrics, maps, (without, with_negative, prompts, seeds) = evaluate(config.n_samples, config.guidance_scale,
-                                                                           "main")
-    sweep = [main_metrics if s == config.guidance_scale else evaluate(config.sweep_samples, s, f"scale {s:g}")[0]
-             for s in config.sweep]
+    entries, following, (without, prompts) = study(config.n_samples, config.guidance_scale, "main", studied)
+    main_metrics = entries[0][0]
+    sweep = [main_metrics if s == config.guidance_scale else study(config.sweep_samples, s, f"scale {s:g}",
+                                                                   studied[:1])[0][0][0] for s in config.sweep]
     if sweep and config.guidance_scale not in config.sweep:
         sweep = sorted(sweep + [main_metrics], key=lambda record: record["guidance_scale"])
+    colour_check = None
+    if config.colour_samples:
+        digits, colours = colour_prompts(config.colour_samples)
+        images = sample([caption(int(d), c) for d, c in zip(digits, colours)], config.guidance_scale, None,
+                        "colour prompts")
+        colour_check = prompt_following(*read_images(images, classifier), digits, colours)
+        logger.info("prompts naming a colour: colour obeyed %.1f%%, digit read %.1f%%",
+                    100 * colour_check["colour_obeyed_rate"], 100 * colour_check["digit_rate"])
+
     suffix = "_quick" if config.quick else ""
     out = results_dir() / "guidance"
-    order = figure_pairs(maps["stroke_names_without"], concept, config.figure_pairs)
-    notes = [f"{maps['stroke_names_without'][i]} -> {maps['stroke_names_with'][i]}, IoU {maps['iou'][i]:.2f}, "
-             f"shift {maps['centroid_shift'][i]:.1f} px" for i in order]
-    save_figure(plot_negative_prompt_pairs(without[order], with_negative[order], [prompts[i] for i in order],
-                                           negative, [seeds[i] for i in order], config.guidance_scale, notes),
-                out / f"negative_prompt{suffix}.png")
+    shown = list(range(min(config.figure_pairs, config.n_samples)))  # the rule: the first seeds, not picked
+    seeds = [config.seed + i for i in shown]
+    for index, (metrics, maps, with_negative) in enumerate(entries):
+        notes = [f"{maps['names_without'][i]} -> {maps['names_with'][i]}, IoU {maps['iou'][i]:.2f}, "
+                 f"shift {maps['centroid_shift'][i]:.1f} px" for i in shown]
+        name = "negative_prompt" + ("" if index == 0 else f"_{metrics['concept']}")
+        save_figure(plot_negative_prompt_pairs(without[shown], with_negative[shown], [prompts[i] for i in shown],
+                                               metrics["negative_prompt"], seeds, config.guidance_scale, notes),
+                    out / f"{name}{suffix}.png")
+    maps = entries[0][1]
     save_figure(plot_difference_map(maps["change"], maps["strokes_without"], maps["strokes_with"]),
                 out / f"difference_map{suffix}.png")
     if sweep:
-        save_figure(plot_guidance_sweep(sweep, concept), out / f"guidance_sweep{suffix}.png")
+        save_figure(plot_guidance_sweep(sweep, main_metrics["concept"]), out / f"guidance_sweep{suffix}.png")
     return ctx.record("guidance", (config.output_name or "metrics") + suffix,
-                      {**main_metrics, "negative_prompt": negative, "concept": concept, "sweep": sweep,
-                       "classifier_sha256": sha256_file(config.classifier)},
-                      config={**config.as_dict(), "negative_prompt": negative, "concept": concept})
+                      {**main_metrics, "sweep": sweep, "no_digit_count": following["no_digit_count"],
+                       "colour_obeyed_rate": None if colour_check is None else colour_check["colour_obeyed_rate"],
+                       "colour_prompts": colour_check, "concepts": [entry[0] for entry in entries],
+                       "figure_seeds": seeds, "classifier_sha256": sha256_file(config.classifier)},
+                      config={**config.as_dict(), "negative_prompt": negative, "concept": studied[0][0]})
 
 
 if __name__ == "__main__":
