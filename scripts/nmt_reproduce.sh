@@ -3,7 +3,7 @@
 # (zeroshot, direct, bilingual_en_de, bilingual_en_fr) two at a time with one thread each, average each one's
 # last checkpoints, then evaluate the averaged and the best checkpoints (all directions, and de<->fr through
 # English with zeroshot) -> results/nmt/.
-#   bash scripts/nmt_reproduce.sh            # 2 CPU cores: ~85 min training + ~20 min evaluation
+#   bash scripts/nmt_reproduce.sh            # 2 CPU cores: ~80 min training + ~15 min evaluation
 #   bash scripts/nmt_reproduce.sh --budget   # first the throughput / learning-rate study (results/nmt/budget.json, ~30 min)
 #   bash scripts/nmt_reproduce.sh --quick    # tiny models, a few updates, outputs under runs/nmt_quick
 # Environment: PY (python), SEED (fairseq-train --seed, default 1), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR.
@@ -41,11 +41,11 @@ train_pair() {
 mkdir -p "$RUNS"
 train_pair zeroshot direct
 train_pair bilingual_en_de bilingual_en_fr
-# The averaged and the best checkpoints, evaluated side by side (one thread each).
+# The averaged and the best checkpoints, evaluated side by side (one thread each) on test_2016_flickr.
 MODELS=bilingual_en_de,bilingual_en_fr,zeroshot,direct  # the order of the figure's columns
 evaluate() {
   OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nmt evaluate --models "$MODELS" --data-bin "$DATA" --checkpoints "$CKPT" \
-    --runs-dir "$RUNS" "${QUICK[@]}" "$@"
+    --runs-dir "$RUNS" --splits test "${QUICK[@]}" "$@"
 }
 evaluate > "$RUNS/evaluate_averaged.out" 2>&1 & averaged=$!
 evaluate --checkpoint checkpoint_best.pt --name scores_best > "$RUNS/evaluate_best.out" 2>&1 \
