@@ -27,7 +27,8 @@ def results_dir() -> Path:
 
 
 def git_revision(repo: Path = REPO_ROOT) -> str:
-    """``HEAD``'s commit id, with ``-dirty`` appended when tracked files have uncommitted changes.
+    """``HEAD``'s commit id, with ``-dirty`` appended when tracked files outside ``results/`` have uncommitted
+    changes.
 
     ``$GIT_REVISION`` wins when set: a copy of the tree without ``.git`` (a remote GPU machine, say) is
     told the revision it runs.
@@ -37,8 +38,10 @@ def git_revision(repo: Path = REPO_ROOT) -> str:
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        # results/ is output only: a record written by the same pipeline a moment ago does not make it dirty
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)results"], cwd=repo, capture_output=True, text=True,
+                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return rev + ("-dirty" if dirty else "")

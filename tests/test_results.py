@@ -45,6 +45,28 @@ def test_figure_is_saved_as_png(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_changed_results_file_does_not_make_the_revision_dirty(tmp_path):
+    import subprocess
+
+    from mvadl.results import git_revision
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "a.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+    clean = git_revision(tmp_path)
+    assert len(clean) == 40
+    (tmp_path / "results" / "a.json").write_text('{"new": 1}')  # what a sibling run just wrote
+    assert git_revision(tmp_path) == clean
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_revision(tmp_path) == clean + "-dirty"
+
+
 def test_git_revision_can_be_given(monkeypatch):
     from mvadl.results import git_revision
     monkeypatch.setenv("GIT_REVISION", "abc1234")
