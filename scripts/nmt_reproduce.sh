@@ -3,7 +3,7 @@
 # (zeroshot, direct, bilingual_en_de, bilingual_en_fr) two at a time with one thread each, average each one's
 # last checkpoints, then evaluate the averaged and the best checkpoints (all directions, and de<->fr through
 # English with zeroshot) -> results/nmt/.
-#   bash scripts/nmt_reproduce.sh            # 2 CPU cores: ~80 min training + ~15 min evaluation
+#   bash scripts/nmt_reproduce.sh            # 2 CPU cores: ~1 h training + ~5 min evaluation
 #   bash scripts/nmt_reproduce.sh --budget   # first the throughput / learning-rate study (results/nmt/budget.json, ~30 min)
 #   bash scripts/nmt_reproduce.sh --quick    # tiny models, a few updates, outputs under runs/nmt_quick
 # Environment: PY (python), SEED (fairseq-train --seed, default 1), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR.
