@@ -35,6 +35,7 @@ from mvadl.runner import Context, main, option
 from nlp_experiments.fairseq_runs import run_logged
 from nlp_experiments.translation.fairseq_runs import (
     TrainingOptions,
+    interval_wps,
     require_data_bin,
     train_command,
     training_metrics,
@@ -78,14 +79,6 @@ def parse_layout(text: str) -> tuple[int, int]:
     if processes < 1 or threads < 1:
         raise ValueError(f"layout {text!r}: processes and threads must be at least 1")
     return processes, threads
-
-
-def interval_wps(log: Path) -> list[float]:
-    """fairseq's ``wps`` of each ``train_inner`` log interval of a fairseq-train log."""
-    from nlp_experiments.translation.fairseq_runs import _WPS
-
-    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-    return [float(m.group(1)) for line in lines if "train_inner" in line for m in [_WPS.search(line)] if m]
 
 
 def steady_wps(log: Path) -> float:

@@ -217,6 +217,12 @@ def validation_series(lines: Iterable[str]) -> list[dict]:
     return series
 
 
+def interval_wps(log: Path) -> list[float]:
+    """fairseq's ``wps`` of each ``train_inner`` log interval of a fairseq-train log."""
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [float(m.group(1)) for line in lines if "train_inner" in line for m in [_WPS.search(line)] if m]
+
+
 def training_metrics(log: Path) -> dict:
     """What a fairseq-train log says about its run: ``updates`` (the last ``num_updates``), ``train_wps``
     (words/s of the last end-of-epoch ``| train |`` line, ``None`` before one), ``resumed_from_updates`` (0 for
@@ -303,12 +309,8 @@ def pivot_generate(first_pass: Path, checkpoint: Path, data_bin: Path, pivot_lan
 
     require_data_bin(data_bin, "spm.model")
     pivot_text = output.with_name(output.name + ".pivot.txt")
-    output.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(pivot_text, "".join(line + "\n" for line in read_generate_output(first_pass)))
-    started = time.perf_counter()
-    run_to_file(interactive_command(data_bin, checkpoint, pivot_lang, target_lang, beam, pivot_text, device),
-                output, output.with_name(output.name + ".log"))
-    logger.info("%s (via %s, %.0f s)", output, pivot_lang, time.perf_counter() - started)
+    generate(interactive_command(data_bin, checkpoint, pivot_lang, target_lang, beam, pivot_text, device), output)
 
 
 def translate_sentences(sentences: Sequence[str], target_lang: str, source_lang: str | None, checkpoint: Path,

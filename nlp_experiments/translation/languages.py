@@ -22,6 +22,7 @@ MODEL_PAIRS = {
 #: The directions between the non-English languages: the zero-shot ones, also translated through English.
 PIVOT_LANG = "en"
 PIVOT_DIRECTIONS = ("de-fr", "fr-de")
+_PIVOT_SUFFIX = f"_pivot_{PIVOT_LANG}"
 
 #: The models ``evaluate`` scores when none are named (plus every ``bilingual_*`` with a checkpoint).
 DEFAULT_MODELS = ("zeroshot", "direct")
@@ -43,7 +44,7 @@ def models_to_evaluate(models: str | None, checkpoints: str | Path) -> list[str]
 
 def pivot_name(model: str) -> str:
     """The name under which pivoting through English with ``model`` is scored."""
-    return f"{model}_pivot_{PIVOT_LANG}"
+    return model + _PIVOT_SUFFIX
 
 
 def model_label(name: str) -> str:
@@ -51,7 +52,6 @@ def model_label(name: str) -> str:
     ``zeroshot\nvia en``."""
     if name.startswith("bilingual_"):
         return "bilingual\n" + name.removeprefix("bilingual_").replace("_", "-")
-    suffix = f"_pivot_{PIVOT_LANG}"
-    if name.endswith(suffix):
-        return f"{name.removesuffix(suffix)}\nvia {PIVOT_LANG}"
+    if name.endswith(_PIVOT_SUFFIX):
+        return f"{name.removesuffix(_PIVOT_SUFFIX)}\nvia {PIVOT_LANG}"
     return name
