@@ -4,7 +4,7 @@
 # last checkpoints, then evaluate the averaged and the best checkpoints (all directions, and de<->fr through
 # English with zeroshot) -> results/nmt/.
 #   bash scripts/nmt_reproduce.sh            # 2 CPU cores: ~1 h training + ~5 min evaluation
-#   bash scripts/nmt_reproduce.sh --budget   # first the throughput / learning-rate study (results/nmt/budget.json, ~30 min)
+#   bash scripts/nmt_reproduce.sh --budget   # first the throughput / learning-rate study (results/nmt/budget.json, ~45 min)
 #   bash scripts/nmt_reproduce.sh --quick    # tiny models, a few updates, outputs under runs/nmt_quick
 # Environment: PY (python), SEED (fairseq-train --seed, default 1), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR.
 # Every run stops at a fixed number of updates, so the same command gives the same models on any machine.

@@ -1,7 +1,7 @@
 """Measure how to spend a CPU budget on the translation models: training throughput of thread layouts and batch
 sizes, and the validation loss that learning rates and batch sizes reach on the same number of tokens.
 
-    python -m nlp_experiments.translation.budget                    # both parts (~30 min on 2 cores)
+    python -m nlp_experiments.translation.budget                    # both parts (~45 min on 2 cores)
     python -m nlp_experiments.translation.budget --recipes ''       # throughput only (~6 min)
     python -m nlp_experiments.translation.budget --quick            # a tiny model, a few updates (tests)
 
