@@ -23,19 +23,31 @@ DEFAULT_PIPELINE = f"{DEFAULT_RUN_DIR}/pipeline"
 
 
 def build_text_unet(sample_size: int = 32, widths: Sequence[int] = DEFAULT_WIDTHS, layers_per_block: int = 1,
-                    cross_attention_dim: int = 64, attention_head_dim: int = 8,
-                    norm_num_groups: int = 8) -> UNet2DConditionModel:
-    """A UNet predicting epsilon from ``(z_t, t, text states)``; every level but the first has cross-attention."""
+                    cross_attention_dim: int = 64, attention_head_dim: int = 8, norm_num_groups: int = 8,
+                    attention_levels: int | None = None, pooled_text: bool = False) -> UNet2DConditionModel:
+    """A UNet predicting epsilon from ``(z_t, t, text states)``.
+
+    Cross-attention sits in the middle block and in the ``attention_levels`` lowest-resolution levels (none: every
+    level but the first). ``pooled_text`` also adds an attention-pooled summary of the text states to the
+    timestep embedding (diffusers' ``addition_embed_type="text"``, as in DeepFloyd IF), so every ResNet block,
+    not only the attention layers, sees the caption.
+    """
     levels = len(widths)
+    attention_levels = levels - 1 if attention_levels is None else attention_levels
+    if not 0 <= attention_levels <= levels:
+        raise ValueError(f"attention_levels {attention_levels} is not between 0 and {levels}")
     if sample_size % (2 ** (levels - 1)):
         raise ValueError(f"sample_size {sample_size} is not divisible by 2**{levels - 1}")
-    down = ("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (levels - 1)
-    up = ("CrossAttnUpBlock2D",) * (levels - 1) + ("UpBlock2D",)
+    plain = levels - attention_levels
+    down = ("DownBlock2D",) * plain + ("CrossAttnDownBlock2D",) * attention_levels
+    up = ("CrossAttnUpBlock2D",) * attention_levels + ("UpBlock2D",) * plain
+    pooled = {"addition_embed_type": "text", "addition_embed_type_num_heads": max(1, cross_attention_dim // 16)} \
+        if pooled_text else {}
     return UNet2DConditionModel(sample_size=sample_size, in_channels=3, out_channels=3,
                                 layers_per_block=layers_per_block, block_out_channels=tuple(widths),
                                 down_block_types=down, up_block_types=up, mid_block_type="UNetMidBlock2DCrossAttn",
                                 cross_attention_dim=cross_attention_dim, attention_head_dim=attention_head_dim,
-                                norm_num_groups=norm_num_groups)
+                                norm_num_groups=norm_num_groups, **pooled)
 
 
 class TextConditionedDenoiser(nn.Module):

@@ -48,8 +48,13 @@ class TrainConfig(FitOptions):
     learning_rate: float = option(1e-3, "AdamW peak learning rate (cosine decay)")
     warmup_steps: int = option(200, "linear learning-rate warm-up steps")
     ema_decay: float = option(0.999, "decay of the EMA weights the pipeline ships")
+    resolution: int = option(32, "image side in pixels: 32 pads MNIST by 2 pixels, 28 keeps it as it is")
     widths: list[int] = option(list(DEFAULT_WIDTHS), "UNet channels per level")
     layers_per_block: int = option(1, "ResNet blocks per UNet level")
+    attention_levels: int = option(2, "UNet levels with cross-attention, counted from the lowest resolution (the "
+                                      "middle block always has it)")
+    pooled_text: bool = option(False, "also add the attention-pooled text states to the timestep embedding")
+    snr_gamma: float | None = option(None, "min-SNR loss weighting min(SNR, gamma) / SNR (none: uniform)")
     text_hidden_size: int = option(64, "text states = UNet cross-attention width")
     text_layers: int = option(2, "transformer layers of the text encoder")
     mention_probability: float = option(CaptionConfig.mention_probability,
@@ -64,17 +69,28 @@ class TrainConfig(FitOptions):
                              "text_layers": 1, "steps_per_epoch": 4, "batch_size": 16, "warmup_steps": 0}
 
 
-def run(config: TrainConfig, ctx: Context) -> Path:
-    mixed_precision = default_mixed_precision(config.mixed_precision, ctx.device)
+@dataclass
+class TrainedModel:
+    pipeline_dir: Path
+    metrics: dict  # what the run's record holds: losses, parameters, seconds, resumes, images seen and per second
+    config: dict  # the options as run (mixed precision resolved)
+
+
+def train(config: TrainConfig, device) -> TrainedModel:
+    """Train (or resume) the model of ``config`` and save its pipeline; records nothing (see :func:`run`)."""
+    mixed_precision = default_mixed_precision(config.mixed_precision, device)
     images, labels = mnist_split("train", config.data_dir, limit=config.train_limit,
                                  check_count=config.train_limit is None)
     tokenizer = build_tokenizer()
     captions = CaptionConfig(config.mention_probability, config.digit_drop_probability, config.caption_dropout)
-    dataset = CaptionedMnist(images, labels, partial(tokenize, tokenizer), seed=config.seed, config=captions)
+    dataset = CaptionedMnist(images, labels, partial(tokenize, tokenizer), size=config.resolution, seed=config.seed,
+                             config=captions)
     text_encoder = CaptionTextEncoder(len(tokenizer), hidden_size=config.text_hidden_size,
                                       num_layers=config.text_layers, pad_token_id=tokenizer.pad_token_id)
-    unet = build_text_unet(32, config.widths, config.layers_per_block, cross_attention_dim=config.text_hidden_size,
-                           attention_head_dim=min(8, config.text_hidden_size))
+    unet = build_text_unet(config.resolution, config.widths, config.layers_per_block,
+                           cross_attention_dim=config.text_hidden_size,
+                           attention_head_dim=min(8, config.text_hidden_size),
+                           attention_levels=config.attention_levels, pooled_text=config.pooled_text)
     model = TextConditionedDenoiser(unet, text_encoder)
     noise_scheduler = build_noise_scheduler()
     parameters = {name: sum(p.numel() for p in part.parameters()) for name, part in
@@ -85,8 +101,8 @@ def run(config: TrainConfig, ctx: Context) -> Path:
                            warmup_steps=config.warmup_steps, ema_decay=config.ema_decay,
                            mixed_precision=mixed_precision, seed=config.seed,
                            max_steps_per_epoch=config.steps_per_epoch)
-    result = fit(model, dataset, epsilon_prediction_loss(noise_scheduler), fit_config, config.output_dir,
-                 resume=config.resume, project_name="text_to_digit", device=ctx.device)
+    result = fit(model, dataset, epsilon_prediction_loss(noise_scheduler, config.snr_gamma), fit_config,
+                 config.output_dir, resume=config.resume, project_name="text_to_digit", device=device)
     model = result.model
     if result.ema is not None:
         result.ema.copy_to(model.parameters())  # the pipeline ships the EMA weights
@@ -100,13 +116,18 @@ def run(config: TrainConfig, ctx: Context) -> Path:
     recorded_config = {**config.as_dict(), "mixed_precision": mixed_precision}
     write_training_record(pipeline_dir, {"config": recorded_config, "training_time_s": result.wall_time_s,
                                          "images_seen": images_seen})
-    ctx.record("guidance", "training" + ("_quick" if config.quick else ""),
-               {"epoch_losses": result.epoch_losses,
-                "final_epoch_loss": result.epoch_losses[-1] if result.epoch_losses else None,
-                "parameters": parameters, "training_time_s": result.wall_time_s, "resumes": result.resumes,
-                "images_seen": images_seen, "images_per_s": images_seen / max(result.wall_time_s, 1e-9)},
-               config=recorded_config, wall_time_s=result.wall_time_s)
-    return pipeline_dir
+    metrics = {"epoch_losses": result.epoch_losses,
+               "final_epoch_loss": result.epoch_losses[-1] if result.epoch_losses else None,
+               "parameters": parameters, "training_time_s": result.wall_time_s, "resumes": result.resumes,
+               "images_seen": images_seen, "images_per_s": images_seen / max(result.wall_time_s, 1e-9)}
+    return TrainedModel(pipeline_dir, metrics, recorded_config)
+
+
+def run(config: TrainConfig, ctx: Context) -> Path:
+    trained = train(config, ctx.device)
+    ctx.record("guidance", "training" + ("_quick" if config.quick else ""), trained.metrics, config=trained.config,
+               wall_time_s=trained.metrics["training_time_s"])
+    return trained.pipeline_dir
 
 
 if __name__ == "__main__":
