@@ -88,17 +88,17 @@ class UnknownRevisionError(RuntimeError):
 
 def write_results(part: str, name: str, *, config: Any, metrics: Mapping[str, Any], seed: int | None,
                   wall_time_s: float, device: str | None = None, quick: bool = False,
-                  root: Path | None = None) -> Path:
+                  root: Path | None = None, revision: str | None = None) -> Path:
     """Write ``<root>/<part>/<name>.json`` atomically and return its path (``root``: :func:`results_dir`).
 
     ``metrics`` keys are also copied to the top level of the file, so ``json["test_elbo"]`` works as
     well as ``json["metrics"]["test_elbo"]``; the reserved keys below cannot be used as metric names.
     A reference run (not ``quick``) written into the repository's ``results/`` must know its git
     revision: outside a git checkout set ``$GIT_REVISION``, else :class:`UnknownRevisionError` is raised
-    before anything is written.
+    before anything is written. ``revision``: the revision of the code that ran (default: the tree's now).
     """
     root = Path(root) if root is not None else results_dir()
-    revision = git_revision()
+    revision = revision or git_revision()
     if revision == "unknown" and not quick and root.resolve() == (REPO_ROOT / "results").resolve():
         raise UnknownRevisionError(
             f"results/{part}/{name}.json: the git revision of the code is unknown (no .git here); "

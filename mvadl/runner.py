@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from mvadl.results import describe_device, git_revision, write_results
 from mvadl.seeding import derive_seed, numpy_generator, seed_everything, torch_generator
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,9 @@ class Context:
     config: Any
     device: Any
     started: float = field(default_factory=time.perf_counter)
+    #: The code's revision when the run started: a long run's record names the code that ran, not the tree's
+    #: state when it finishes.
+    revision: str = field(default_factory=git_revision)
 
     def seed(self, *keys: object) -> int:
         """The seed of the stream ``keys`` (:func:`mvadl.seeding.derive_seed` of the run's seed)."""
@@ -114,12 +118,11 @@ class Context:
     def record(self, part: str, name: str, metrics: Mapping[str, Any], *, config: Any = None,
                wall_time_s: float | None = None) -> Path:
         """Write ``results/<part>/<name>.json`` with the config, metrics, seed, device, wall time, git revision."""
-        from mvadl.results import describe_device, write_results
-
         return write_results(part, name, config=self.config.as_dict() if config is None else config,
                              metrics=metrics, seed=getattr(self.config, "seed", None),
                              wall_time_s=self.elapsed() if wall_time_s is None else wall_time_s,
-                             device=describe_device(self.device), quick=getattr(self.config, "quick", False))
+                             device=describe_device(self.device), quick=getattr(self.config, "quick", False),
+                             revision=self.revision)
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:

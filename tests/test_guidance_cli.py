@@ -6,7 +6,7 @@ import pytest
 from tests.runner_helpers import Interrupted, cli, interrupt_after_first_checkpoint, read, same_weights
 from vae_diffusion.core.artifacts import sha256_file
 from vae_diffusion.core.classifier import DEFAULT_WEIGHTS
-from vae_diffusion.guidance import negative_prompt, train
+from vae_diffusion.guidance import design, negative_prompt, train
 from vae_diffusion.guidance.pipeline import TextToDigitPipeline
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -69,3 +69,24 @@ def test_quick_train_resumes_exactly_then_negative_prompt_study(tiny_mnist, tmp_
                "--negative-prompt", "desert") == 1
     error = capsys.readouterr().err
     assert error.startswith(f"error: {pipeline_dir}: ") and "stroke colour" in error and error.count("\n") == 1
+
+
+def test_design_study_trains_and_scores_each_variant(tiny_mnist, tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    monkeypatch.setenv("RESULTS_DIR", str(results))
+    names = ["32 px, cross-attention at 16+8 px", "28 px, pooled text, attention at 7 px only"]
+    assert cli(design, design.DesignConfig, "--quick", "--data-dir", tiny_mnist, "--output-dir", tmp_path / "runs",
+               "--variants", *names) == 0
+    variants = read(results / "guidance" / "design_quick.json")["metrics"]["variants"]
+    assert [v["name"] for v in variants] == names
+    assert [v["options"]["resolution"] for v in variants] == [32, 28]
+    assert [v["options"]["pooled_text"] for v in variants] == [False, True]
+    for v in variants:
+        assert v["images_per_s"] > 0 and v["training_minutes"] > 0 and v["n_samples"] == 10
+        assert 0 <= v["digit_rate"] <= 1 and 0 <= v["colour_obeyed_rate"] <= 1 and 0 <= v["no_digit_count"] <= 10
+        assert v["digit_rate_per_minute"] == pytest.approx(v["digit_rate"] / v["training_minutes"])
+    pipe = TextToDigitPipeline.from_pretrained(str(tmp_path / "runs" / "28_px__pooled_text__attention_at_7_px_only"
+                                                   / "pipeline"))
+    assert pipe.unet.config.sample_size == 28 and pipe.unet.config.addition_embed_type == "text"
+    with pytest.raises(ValueError, match="unknown variant 'nope'"):
+        design.variant_config("nope", design.DesignConfig())

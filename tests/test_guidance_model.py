@@ -220,3 +220,51 @@ def test_prompt_following_counts_obeyed_colours_and_images_without_a_digit():
                               ["red", "blue", "blue", "red"])
     assert result["colour_obeyed_rate"] == 0.5  # image 2 is green, asked blue; image 3 has no strokes
     assert result["digit_rate"] == 0.75 and result["no_digit_count"] == 2  # image 1 (unsure), image 3 (empty)
+
+
+def test_unet_attention_levels_and_pooled_text():
+    kwargs = dict(widths=(8, 16, 16), cross_attention_dim=16, attention_head_dim=4, norm_num_groups=4)
+    unet = build_text_unet(28, attention_levels=1, **kwargs)
+    assert unet.config.down_block_types == ("DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D")
+    assert unet.config.up_block_types == ("CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D")
+    assert build_text_unet(28, **kwargs).config.down_block_types[1:] == ("CrossAttnDownBlock2D",) * 2  # default
+    with pytest.raises(ValueError, match="attention_levels 4"):
+        build_text_unet(28, attention_levels=4, **kwargs)
+    with pytest.raises(ValueError, match="sample_size 30"):
+        build_text_unet(30, **kwargs)
+    torch.manual_seed(0)
+    pooled = build_text_unet(28, attention_levels=0, pooled_text=True, **kwargs)
+    assert pooled.config.addition_embed_type == "text"
+    x, t = torch.randn(1, 3, 28, 28), torch.tensor([500])
+    text_a, text_b = torch.randn(1, 5, 16), torch.randn(1, 5, 16)
+    with torch.no_grad():
+        # without cross-attention outside the middle block, the pooled text still reaches every ResNet block:
+        # zeroing the middle block's attention output leaves a prediction that depends on the text
+        for block in pooled.mid_block.attentions:
+            block.proj_out.weight.zero_()
+            block.proj_out.bias.zero_()
+        a = pooled(x, t, encoder_hidden_states=text_a).sample
+        b = pooled(x, t, encoder_hidden_states=text_b).sample
+    assert a.shape == (1, 3, 28, 28) and (a - b).abs().max() > 1e-4
+
+
+def test_min_snr_weighting_lowers_the_weight_of_clean_timesteps():
+    from diffusers import DDPMScheduler
+
+    from vae_diffusion.diffusion.losses import epsilon_prediction_loss
+
+    scheduler = DDPMScheduler(num_train_timesteps=1000)
+
+    class ConstantError(torch.nn.Module):  # clean images are 0, so noisy = sqrt(1 - abar_t) eps: error 1 everywhere
+        def forward(self, noisy, timesteps):
+            noise = noisy / (1 - scheduler.alphas_cumprod[timesteps]).sqrt()[:, None, None, None]
+            return type("Output", (), {"sample": noise + 1})
+
+    def loss(snr_gamma):
+        torch.manual_seed(0)
+        return epsilon_prediction_loss(scheduler, snr_gamma)(ConstantError(), (torch.zeros(4096, 1, 2, 2),)).item()
+
+    assert loss(None) == pytest.approx(1.0, rel=1e-4) and loss(1e9) == pytest.approx(1.0, rel=1e-4)
+    snr = scheduler.alphas_cumprod / (1 - scheduler.alphas_cumprod)
+    expected = (snr.clamp(max=5.0) / snr).mean().item()  # the weight averaged over uniform timesteps
+    assert expected < 0.95 and loss(5.0) == pytest.approx(expected, abs=0.01)

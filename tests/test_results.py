@@ -84,3 +84,13 @@ def test_reference_run_without_revision_is_refused(monkeypatch, tmp_path):
     assert not (tmp_path / "results").exists()
     path = write_results("vae", "m", config={}, metrics={"x": 1}, seed=0, wall_time_s=0, device="cpu", quick=True)
     assert read_results("vae", "m")["git_revision"] == "unknown" and path.is_file()
+
+
+def test_a_record_names_the_revision_its_run_started_from(monkeypatch, tmp_path):
+    from mvadl.runner import Context, ExperimentConfig
+
+    monkeypatch.setenv("GIT_REVISION", "started-here")
+    ctx = Context(config=ExperimentConfig(), device="cpu")
+    monkeypatch.setenv("GIT_REVISION", "edited-while-it-ran")  # a long run: the tree moved on meanwhile
+    path = ctx.record("toy", "metrics", {"x": 1})
+    assert json.loads(path.read_text())["git_revision"] == "started-here"

@@ -25,9 +25,14 @@ from mvadl.runner import Context, main, option
 from vae_diffusion.core.classifier import DEFAULT_WEIGHTS, load_classifier
 from vae_diffusion.core.images import DataOptions
 from vae_diffusion.guidance.captions import caption
-from vae_diffusion.guidance.evaluation import colour_prompts, generate, load_guided_pipeline, prompt_following, \
-    read_images
-from vae_diffusion.guidance.train import TrainConfig, train
+from vae_diffusion.guidance.evaluation import (
+    colour_prompts,
+    generate,
+    load_guided_pipeline,
+    prompt_following,
+    read_images,
+)
+from vae_diffusion.guidance.training import TrainConfig, train
 
 logger = logging.getLogger(__name__)
 
