@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# Reproduce Q19 (text-guided diffusion and negative prompts): train the text-to-digit model on captioned
-# coloured MNIST, then the negative-prompt study (same noise and prompt, with and without the negative
-# prompt 'red', 200 seeds, guidance-scale sweep) -> results/guidance/.
-#   bash scripts/guidance_reproduce.sh           # 2 CPU cores: ~70 min training + ~10 min study
+# Reproduce Q19 (text-guided diffusion and negative prompts): the design study of the text-to-digit model
+# (short trainings of each variant, scored on prompt following), the reference training of the chosen design on
+# captioned coloured MNIST, then the negative-prompt study (same noise and prompt, with and without the negative
+# prompts 'red' and 'gray', 200 seeds, guidance-scale sweep, prompts naming a colour) -> results/guidance/.
+#   bash scripts/guidance_reproduce.sh           # 2 CPU cores: ~30 min design + ~90 min training + ~10 min study
 #   bash scripts/guidance_reproduce.sh --quick   # same commands at smoke-test size, outputs under runs/guidance_quick
-# Environment: PY (python), SEED (default 0), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR, CLASSIFIER.
+# The training resumes from its latest checkpoint when run again (an interrupted run continues).
+# Environment: PY (python), SEED (default 0), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR, CLASSIFIER,
+# SKIP_DESIGN=1 (keep the design study's results and only train and evaluate).
 # The digit check uses the MNIST classifier $CLASSIFIER, by default the committed, versioned
 # artifacts/mnist_classifier/v1/model.safetensors (results/guidance/metrics.json records its sha256).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/reproduce_common.sh guidance "$@"
-run train --output-dir "$CKPT/text_to_digit"
+if [[ -z "${SKIP_DESIGN:-}" ]]; then
+  run design --output-dir "$CKPT/text_to_digit_design" --classifier "$CLASSIFIER"
+fi
+resume=()
+if compgen -G "$CKPT/text_to_digit/checkpoints/epoch-*" > /dev/null; then resume=(--resume latest); fi
+run train --output-dir "$CKPT/text_to_digit" "${resume[@]}"
 run negative_prompt --model "$CKPT/text_to_digit/pipeline" --classifier "$CLASSIFIER"
 echo "[guidance] done: ${RESULTS_DIR:-results}/guidance"

@@ -27,7 +27,7 @@ ENTRY_POINTS = {
     "vae_diffusion.diffusion.scheduler_ablation": ("SchedulerAblationConfig", ["--model", "m"]),
     "vae_diffusion.guidance.train": ("TrainConfig", ["--output-dir", "o", "--resume", "latest"]),
     "vae_diffusion.guidance.negative_prompt": ("NegativePromptConfig", ["--model", "m", "--classifier", "c"]),
-    "vae_diffusion.guidance.design": ("DesignConfig", ["--classifier", "c"]),
+    "vae_diffusion.guidance.design": ("DesignConfig", ["--output-dir", "o", "--classifier", "c"]),
 }
 
 

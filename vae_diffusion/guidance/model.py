@@ -2,9 +2,10 @@
 states of :class:`~vae_diffusion.guidance.text_encoder.CaptionTextEncoder`, and the module that joins the two
 for training (both are optimised together, like a text-to-image model trained from scratch).
 
-Default size (about 2.9M UNet parameters): 32x32x3 input; levels at 32, 16 and 8 pixels with (32, 64, 96)
-channels and one ResNet block each; cross-attention at 16 and 8 pixels (the full-resolution level has none,
-which is where most of the compute would go), 64-d text states.
+The reference model (``training.TrainConfig``'s defaults, chosen by the measured design study ``design.py``):
+28x28x3 input; levels at 28, 14 and 7 pixels with (32, 64, 96) channels and one ResNet block each;
+cross-attention (with self-attention) only at 7 pixels and in the middle block, where it is cheap, and the
+attention-pooled text added to the timestep embedding so every ResNet block reads the caption; 64-d text states.
 """
 from __future__ import annotations
 

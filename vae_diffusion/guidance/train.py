@@ -1,6 +1,6 @@
 """Train the text-to-digit model on captioned coloured MNIST and save it as a ``TextToDigitPipeline``.
 
-    python -m vae_diffusion.guidance.train                                   # 2 CPU cores: ~70 min (1.67 s/step)
+    python -m vae_diffusion.guidance.train                                   # 2 CPU cores: ~85 min (0.5 s/step)
     python -m vae_diffusion.guidance.train --quick --output-dir /tmp/t2d     # CPU: < 1 min
 
 UNet and text encoder are trained jointly with the DDPM loss of the diffusion part,

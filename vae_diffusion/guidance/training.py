@@ -32,19 +32,19 @@ class TrainConfig(FitOptions):
 
     output_dir: str = option(DEFAULT_RUN_DIR, "receives pipeline/ (the TextToDigitPipeline), checkpoints/ and "
                                               "logs/ (TensorBoard)")
-    epochs: int = option(10, "number of --steps-per-epoch chunks (a resumed run continues up to this total)")
-    steps_per_epoch: int = option(250, "optimizer steps per epoch")
+    epochs: int = option(20, "number of --steps-per-epoch chunks (a resumed run continues up to this total)")
+    steps_per_epoch: int = option(500, "optimizer steps per epoch")
     batch_size: int = option(64, "captioned images per optimizer step")
     learning_rate: float = option(1e-3, "AdamW peak learning rate (cosine decay)")
     warmup_steps: int = option(200, "linear learning-rate warm-up steps")
     ema_decay: float = option(0.999, "decay of the EMA weights the pipeline ships")
-    resolution: int = option(32, "image side in pixels: 32 pads MNIST by 2 pixels, 28 keeps it as it is")
+    resolution: int = option(28, "image side in pixels: 32 pads MNIST by 2 pixels, 28 keeps it as it is")
     widths: list[int] = option(list(DEFAULT_WIDTHS), "UNet channels per level")
     layers_per_block: int = option(1, "ResNet blocks per UNet level")
-    attention_levels: int = option(2, "UNet levels with cross-attention, counted from the lowest resolution (the "
+    attention_levels: int = option(1, "UNet levels with cross-attention, counted from the lowest resolution (the "
                                       "middle block always has it)")
-    pooled_text: bool = option(False, "also add the attention-pooled text states to the timestep embedding")
-    snr_gamma: float | None = option(None, "min-SNR loss weighting min(SNR, gamma) / SNR (none: uniform)")
+    pooled_text: bool = option(True, "also add the attention-pooled text states to the timestep embedding")
+    snr_gamma: float | None = option(5.0, "min-SNR loss weighting min(SNR, gamma) / SNR (none: uniform)")
     text_hidden_size: int = option(64, "text states = UNet cross-attention width")
     text_layers: int = option(2, "transformer layers of the text encoder")
     mention_probability: float = option(CaptionConfig.mention_probability,
