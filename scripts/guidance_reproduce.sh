@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Reproduce Q19 (text-guided diffusion and negative prompts): the design study of the text-to-digit model
 # (short trainings of each variant, scored on prompt following), the reference training of the chosen design on
-# captioned coloured MNIST, then the negative-prompt study (same noise and prompt, with and without the negative
+# captioned coloured MNIST (every epoch's checkpoint kept and scored the same way: quality per training minute),
+# then the negative-prompt study (same noise and prompt, with and without the negative
 # prompts 'red' and 'gray', 200 seeds, guidance-scale sweep, prompts naming a colour) -> results/guidance/.
-#   bash scripts/guidance_reproduce.sh           # 2 CPU cores: ~30 min design + ~90 min training + ~10 min study
+#   bash scripts/guidance_reproduce.sh           # 2 CPU cores: ~30 min design + ~85 min training + ~20 min scoring
 #   bash scripts/guidance_reproduce.sh --quick   # same commands at smoke-test size, outputs under runs/guidance_quick
 # The training resumes from its latest checkpoint when run again (an interrupted run continues).
 # Environment: PY (python), SEED (default 0), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR, CLASSIFIER,
@@ -18,6 +19,7 @@ if [[ -z "${SKIP_DESIGN:-}" ]]; then
 fi
 resume=()
 if compgen -G "$CKPT/text_to_digit/checkpoints/epoch-*" > /dev/null; then resume=(--resume latest); fi
-run train --output-dir "$CKPT/text_to_digit" "${resume[@]}"
+run train --output-dir "$CKPT/text_to_digit" --checkpoints-to-keep 0 "${resume[@]}"
+run progress --run-dir "$CKPT/text_to_digit" --classifier "$CLASSIFIER"
 run negative_prompt --model "$CKPT/text_to_digit/pipeline" --classifier "$CLASSIFIER"
 echo "[guidance] done: ${RESULTS_DIR:-results}/guidance"

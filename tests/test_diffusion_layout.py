@@ -25,9 +25,11 @@ ENTRY_POINTS = {
     "vae_diffusion.diffusion.scheduler_study": ("SchedulerStudyConfig", ["--model", "m", "--classifier", "c",
                                                                          "--no-config-fixes"]),
     "vae_diffusion.diffusion.scheduler_ablation": ("SchedulerAblationConfig", ["--model", "m"]),
-    "vae_diffusion.guidance.train": ("TrainConfig", ["--output-dir", "o", "--resume", "latest"]),
+    "vae_diffusion.guidance.train": ("TrainConfig", ["--output-dir", "o", "--resume", "latest",
+                                                     "--checkpoints-to-keep", "0"]),
     "vae_diffusion.guidance.negative_prompt": ("NegativePromptConfig", ["--model", "m", "--classifier", "c"]),
     "vae_diffusion.guidance.design": ("DesignConfig", ["--output-dir", "o", "--classifier", "c"]),
+    "vae_diffusion.guidance.progress": ("ProgressConfig", ["--run-dir", "r", "--classifier", "c"]),
 }
 
 
@@ -113,14 +115,14 @@ def test_missing_or_broken_inputs_are_data_errors_naming_them(tmp_path):
 
 def test_a_checkpoint_without_its_run_history_is_a_data_error(tmp_path):
     """Resuming continues the run's record (fit_history.json), so a checkpoint without one cannot be resumed."""
-    from vae_diffusion.core.fit import HISTORY, _read_history
+    from vae_diffusion.core.fit import HISTORY, read_history
 
     checkpoint = tmp_path / "epoch-0002"
     checkpoint.mkdir()
     with pytest.raises(DataError, match=f"{checkpoint / HISTORY}: missing"):
-        _read_history(checkpoint)
+        read_history(checkpoint)
     (checkpoint / HISTORY).write_text('{"epoch_losses": [0.5], "seconds": 3.0, "resumes": 0}')
     with pytest.raises(DataError, match="not a run history .*1 epoch losses for epoch 2"):
-        _read_history(checkpoint)
+        read_history(checkpoint)
     (checkpoint / HISTORY).write_text('{"epoch_losses": [0.5, 0.25], "seconds": 3.0, "resumes": 1}')
-    assert _read_history(checkpoint) == {"epoch_losses": [0.5, 0.25], "seconds": 3.0, "resumes": 1}
+    assert read_history(checkpoint) == {"epoch_losses": [0.5, 0.25], "seconds": 3.0, "resumes": 1}

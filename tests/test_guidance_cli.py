@@ -6,7 +6,7 @@ import pytest
 from tests.runner_helpers import Interrupted, cli, interrupt_after_first_checkpoint, read, same_weights
 from vae_diffusion.core.artifacts import sha256_file
 from vae_diffusion.core.classifier import DEFAULT_WEIGHTS
-from vae_diffusion.guidance import design, negative_prompt, train
+from vae_diffusion.guidance import design, negative_prompt, progress, train
 from vae_diffusion.guidance.pipeline import TextToDigitPipeline
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -39,6 +39,18 @@ def test_quick_train_resumes_exactly_then_negative_prompt_study(tiny_mnist, tmp_
     pipeline_dir = run_dir / "pipeline"
     pipe = TextToDigitPipeline.from_pretrained(str(pipeline_dir))
     assert pipe.unet.config.cross_attention_dim == pipe.text_encoder.config.hidden_size
+
+    # prompt following along the training: both kept checkpoints, scored with their EMA weights
+    assert cli(progress, progress.ProgressConfig, "--quick", "--run-dir", run_dir) == 0
+    points = read(results / "guidance" / "progress_quick.json")["metrics"]["checkpoints"]
+    assert [p["epoch"] for p in points] == [1, 2] and [p["images_seen"] for p in points] == [12, 24]
+    assert 0 < points[0]["training_minutes"] < points[1]["training_minutes"]
+    assert all(0 <= p["digit_rate"] <= 1 and 0 <= p["colour_obeyed_rate"] <= 1 for p in points)
+    assert (results / "guidance" / "progress_quick.png").stat().st_size > 0
+    capsys.readouterr()
+    assert cli(progress, progress.ProgressConfig, "--quick", "--run-dir", run_dir, "--epochs", 1, 5) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {run_dir / 'checkpoints'}: no checkpoint epoch-N for epoch(s) [5]")
 
     assert cli(negative_prompt, negative_prompt.NegativePromptConfig, "--quick", "--model", pipeline_dir) == 0
     metrics = read(results / "guidance" / "metrics_quick.json")["metrics"]

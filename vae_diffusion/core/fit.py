@@ -44,6 +44,7 @@ from vae_diffusion.core.images import DataOptions
 logger = logging.getLogger(__name__)
 CHECKPOINT_PATTERN = re.compile(r"^epoch-(\d+)$")
 HISTORY = "fit_history.json"
+EMA_STATE = "custom_checkpoint_0.pkl"  # what accelerate's save_state writes for the EMA registered with it
 
 
 @dataclass
@@ -89,11 +90,28 @@ def default_mixed_precision(requested: str | None, device) -> str:
     return requested or ("bf16" if torch.device(device).type == "cuda" else "no")
 
 
+def list_checkpoints(checkpoint_dir: Path) -> list[tuple[int, Path]]:
+    """``(N, folder)`` of every ``epoch-N`` folder, by N."""
+    return sorted((int(m.group(1)), p) for p in Path(checkpoint_dir).glob("epoch-*")
+                  if (m := CHECKPOINT_PATTERN.match(p.name)) and p.is_dir())
+
+
 def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
     """The ``epoch-N`` folder with the largest N, or None."""
-    found = [(int(m.group(1)), p) for p in Path(checkpoint_dir).glob("epoch-*")
-             if (m := CHECKPOINT_PATTERN.match(p.name)) and p.is_dir()]
-    return max(found)[1] if found else None
+    found = list_checkpoints(checkpoint_dir)
+    return found[-1][1] if found else None
+
+
+def load_ema_weights(checkpoint: Path) -> list[torch.Tensor]:
+    """The EMA weights saved in ``checkpoint`` (in the order of the model's ``parameters()``), loaded with
+    ``weights_only=True``; a checkpoint without them is a DataError."""
+    path = Path(checkpoint) / EMA_STATE
+    try:
+        return list(torch.load(path, map_location="cpu", weights_only=True)["shadow_params"])
+    except FileNotFoundError:
+        raise DataError(f"{path}: missing (the run kept no EMA weights)") from None
+    except (KeyError, TypeError, RuntimeError) as error:
+        raise DataError(f"{path}: not an EMA state ({error})") from None
 
 
 def resolve_checkpoint(resume: str, checkpoint_dir: Path) -> Path:
@@ -141,7 +159,7 @@ def fit(model: torch.nn.Module, dataset: Dataset, loss_fn: Callable[[torch.nn.Mo
 
     start_epoch, history = 0, {"epoch_losses": [], "seconds": 0.0, "resumes": 0}
     if resume_from is not None:
-        history = _read_history(resume_from)
+        history = read_history(resume_from)
         accelerator.load_state(str(resume_from))
         start_epoch = int(CHECKPOINT_PATTERN.match(resume_from.name).group(1))
         history["resumes"] += 1
@@ -197,7 +215,7 @@ def fit(model: torch.nn.Module, dataset: Dataset, loss_fn: Callable[[torch.nn.Mo
     return result
 
 
-def _read_history(checkpoint: Path) -> dict:
+def read_history(checkpoint: Path) -> dict:
     """The run history saved with ``checkpoint``; a checkpoint without one (or a malformed one) is a DataError."""
     path = checkpoint / HISTORY
     try:

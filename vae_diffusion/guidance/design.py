@@ -19,19 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-import numpy as np
-
 from mvadl.runner import Context, main, option
 from vae_diffusion.core.classifier import DEFAULT_WEIGHTS, load_classifier
 from vae_diffusion.core.images import DataOptions
-from vae_diffusion.guidance.captions import caption
-from vae_diffusion.guidance.evaluation import (
-    colour_prompts,
-    generate,
-    load_guided_pipeline,
-    prompt_following,
-    read_images,
-)
+from vae_diffusion.guidance.evaluation import follows_prompts, load_guided_pipeline
 from vae_diffusion.guidance.training import TrainConfig, train
 
 logger = logging.getLogger(__name__)
@@ -66,7 +57,7 @@ class DesignConfig(DataOptions):
     classifier: str = option(str(DEFAULT_WEIGHTS), "MNIST classifier weights (digit check)")
     output_dir: str = option("runs/guidance_design", "receives one training folder per variant")
     QUICK: ClassVar[dict] = {"steps": 2, "batch_size": 8, "warmup_steps": 0, "samples": 10,
-                             "num_inference_steps": 2, "output_dir": "runs/guidance_design_quick"}
+                             "num_inference_steps": 2}
 
 
 def variant_config(name: str, config: DesignConfig, **overrides) -> TrainConfig:
@@ -77,23 +68,6 @@ def variant_config(name: str, config: DesignConfig, **overrides) -> TrainConfig:
     return TrainConfig(seed=config.seed, data_dir=config.data_dir, output_dir=str(Path(config.output_dir) / slug),
                        epochs=1, steps_per_epoch=config.steps, batch_size=config.batch_size,
                        warmup_steps=config.warmup_steps, **VARIANTS[name], **overrides)
-
-
-def follows_prompts(pipeline_dir: Path, config: DesignConfig, classifier, device) -> dict:
-    """Digit read rate and no-digit count on 'a <digit>', colour obeyed on 'a <colour> <digit>' prompts."""
-    pipe = load_guided_pipeline(pipeline_dir, device)
-    seeds = [config.seed + i for i in range(config.samples)]
-    kwargs = dict(seeds=seeds, guidance_scale=config.guidance_scale,
-                  num_inference_steps=config.num_inference_steps, batch_size=100)
-    digits = np.arange(config.samples) % 10
-    plain = generate(pipe, [caption(int(d)) for d in digits], None, desc="digit prompts", **kwargs)
-    result = prompt_following(*read_images(plain, classifier), digits)
-    digits, colours = colour_prompts(config.samples)
-    coloured = generate(pipe, [caption(int(d), c) for d, c in zip(digits, colours)], None, desc="colour prompts",
-                        **kwargs)
-    result["colour_obeyed_rate"] = prompt_following(*read_images(coloured, classifier), digits,
-                                                    colours)["colour_obeyed_rate"]
-    return result
 
 
 def run(config: DesignConfig, ctx: Context) -> Path:
@@ -107,7 +81,9 @@ def run(config: DesignConfig, ctx: Context) -> Path:
     for name in config.variants:
         trained = train(variant_config(name, config, **toy), ctx.device)
         minutes = trained.metrics["training_time_s"] / 60
-        scores = follows_prompts(trained.pipeline_dir, config, classifier, ctx.device)
+        pipe = load_guided_pipeline(trained.pipeline_dir, ctx.device)
+        scores = follows_prompts(pipe, classifier, [config.seed + i for i in range(config.samples)],
+                                 config.guidance_scale, config.num_inference_steps)
         logger.info("%s: %.1f images/s, %.1f min; digit read %.0f%%, colour obeyed %.0f%%, no digit %d/%d", name,
                     trained.metrics["images_per_s"], minutes, 100 * scores["digit_rate"],
                     100 * scores["colour_obeyed_rate"], scores["no_digit_count"], scores["n_samples"])

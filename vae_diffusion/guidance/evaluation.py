@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from mvadl.data import DataError
 from vae_diffusion.core.pipelines import load_local_pipeline
-from vae_diffusion.guidance.captions import BACKGROUND_COLOURS, STROKE_COLOURS
+from vae_diffusion.guidance.captions import BACKGROUND_COLOURS, STROKE_COLOURS, caption
 from vae_diffusion.guidance.detect import (
     DigitReading,
     centroid_shift,
@@ -164,4 +164,21 @@ def prompt_following(reading: DigitReading, probabilities: np.ndarray, digits: n
         has_strokes = reading.masks.sum((1, 2)) > 0  # an image without strokes obeys no colour
         result["colour_obeyed_rate"] = float(np.mean((np.array(reading.stroke_names) == np.array(colours))
                                                      & has_strokes))
+    return result
+
+
+def follows_prompts(pipe, classifier, seeds: list[int], guidance_scale: float, num_inference_steps: int) -> dict:
+    """How well a text-to-digit pipeline follows its prompts, one image per seed for each kind of prompt: on
+    "a <digit>" the digit read rate and the images with no digit, on "a <colour> <digit>" (:func:`colour_prompts`)
+    the share whose strokes have the colour named (``colour_obeyed_rate``)."""
+    kwargs = dict(seeds=seeds, guidance_scale=guidance_scale, num_inference_steps=num_inference_steps,
+                  batch_size=100)
+    digits = np.arange(len(seeds)) % 10
+    plain = generate(pipe, [caption(int(d)) for d in digits], None, desc="digit prompts", **kwargs)
+    result = prompt_following(*read_images(plain, classifier), digits)
+    digits, colours = colour_prompts(len(seeds))
+    coloured = generate(pipe, [caption(int(d), c) for d, c in zip(digits, colours)], None, desc="colour prompts",
+                        **kwargs)
+    result["colour_obeyed_rate"] = prompt_following(*read_images(coloured, classifier), digits,
+                                                    colours)["colour_obeyed_rate"]
     return result

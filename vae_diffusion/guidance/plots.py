@@ -75,3 +75,26 @@ def plot_guidance_sweep(records: Sequence[Mapping[str, float]], concept: str) ->
     seeds = f"{counts[0]} seeds per point" if len(counts) == 1 else f"{counts[0]}-{counts[-1]} seeds per point"
     ax.set_title(f"Negative prompt '{concept}' vs guidance scale ({seeds})")
     return fig
+
+
+def plot_progress(points: Sequence[Mapping[str, float]]) -> Figure:
+    """Digit read and colour obeyed (the design study's checks) against training minutes, one point per
+    checkpoint, with the images seen on a second axis."""
+    minutes = [p["training_minutes"] for p in points]
+    fig, ax = new_figure(1, 1, size=(6.4, 3.9))
+    ax.plot(minutes, [p["digit_rate"] for p in points], "o-", label="digit read ('a <digit>')")
+    ax.plot(minutes, [p["colour_obeyed_rate"] for p in points], "s-", label="colour obeyed ('a <colour> <digit>')")
+    ax.plot(minutes, [p["no_digit_count"] / p["n_samples"] for p in points], "x:", label="no digit ('a <digit>')")
+    ax.set_xlabel("training minutes")
+    ax.set_ylabel("share of images")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(loc="center right", fontsize=8)
+    top = ax.twiny()
+    top.set_xlim(ax.get_xlim())
+    top.set_xticks(minutes[:: max(1, len(minutes) // 5)])
+    top.set_xticklabels([f"{p['images_seen'] / 1000:.0f}k" for p in points[:: max(1, len(points) // 5)]],
+                        fontsize=8)
+    top.set_xlabel("images seen", fontsize=9)
+    top.grid(False)
+    ax.set_title(f"Prompt following along the training ({points[0]['n_samples']} seeds per check)", fontsize=10)
+    return fig

@@ -38,6 +38,7 @@ class TrainConfig(FitOptions):
     learning_rate: float = option(1e-3, "AdamW peak learning rate (cosine decay)")
     warmup_steps: int = option(200, "linear learning-rate warm-up steps")
     ema_decay: float = option(0.999, "decay of the EMA weights the pipeline ships")
+    checkpoints_to_keep: int = option(2, "epoch checkpoints kept (0: all, which guidance.progress scores)")
     resolution: int = option(28, "image side in pixels: 32 pads MNIST by 2 pixels, 28 keeps it as it is")
     widths: list[int] = option(list(DEFAULT_WIDTHS), "UNet channels per level")
     layers_per_block: int = option(1, "ResNet blocks per UNet level")
@@ -90,7 +91,8 @@ def train(config: TrainConfig, device) -> TrainedModel:
     fit_config = FitConfig(epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
                            warmup_steps=config.warmup_steps, ema_decay=config.ema_decay,
                            mixed_precision=mixed_precision, seed=config.seed,
-                           max_steps_per_epoch=config.steps_per_epoch)
+                           max_steps_per_epoch=config.steps_per_epoch,
+                           checkpoints_to_keep=config.checkpoints_to_keep)
     result = fit(model, dataset, epsilon_prediction_loss(noise_scheduler, config.snr_gamma), fit_config,
                  config.output_dir, resume=config.resume, project_name="text_to_digit", device=device)
     model = result.model
