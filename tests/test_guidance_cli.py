@@ -67,7 +67,7 @@ def test_quick_train_resumes_exactly_then_negative_prompt_study(tiny_mnist, tmp_
     assert len(metrics["per_pair"]["mask_iou"]) == len(metrics["per_pair"]["centroid_shift_px"]) == 8
     # two concepts of different kinds, each with the same measurements; the main one is also the top level
     assert [(c["concept"], c["concept_kind"], c["negative_prompt"]) for c in metrics["concepts"]] == [
-        ("red", "stroke", "red"), ("gray", "background", "gray")]
+        ("red", "stroke", "red"), ("gray", "background", "gray background")]
     assert metrics["concepts"][0]["mask_iou_mean"] == metrics["mask_iou_mean"]
     assert set(metrics["concepts"][0]) == set(metrics["concepts"][1])
     assert 0 <= metrics["colour_obeyed_rate"] <= 1 and metrics["colour_prompts"]["n_samples"] == 10

@@ -268,3 +268,17 @@ def test_min_snr_weighting_lowers_the_weight_of_clean_timesteps():
     snr = scheduler.alphas_cumprod / (1 - scheduler.alphas_cumprod)
     expected = (snr.clamp(max=5.0) / snr).mean().item()  # the weight averaged over uniform timesteps
     assert expected < 0.95 and loss(5.0) == pytest.approx(expected, abs=0.01)
+
+
+def test_the_concept_is_the_one_palette_colour_the_negative_prompt_names():
+    from mvadl.data import DataError
+    from vae_diffusion.guidance.evaluation import digit_concept
+
+    assert digit_concept("m", "red", None) == "red"
+    assert digit_concept("m", "Gray background", None) == "gray"
+    assert digit_concept("m", "desert", "yellow") == "yellow"  # an explicit concept wins
+    for negative in ("desert", "red on a gray background"):
+        with pytest.raises(DataError, match=r"^m: the text-to-digit study counts .*exactly one is needed"):
+            digit_concept("m", negative, None)
+    with pytest.raises(DataError, match="--concept is 'purple'"):
+        digit_concept("m", "red", "purple")

@@ -28,8 +28,9 @@ from vae_diffusion.guidance.pipeline import TextToDigitPipeline
 SD_PROMPT, SD_NEGATIVE = "a photograph of an astronaut riding a horse", "desert"
 #: The text-to-digit model's default negative prompt: the stroke colour half of its training digits have.
 DIGIT_NEGATIVE = "red"
-#: A concept of another kind: the background colour that 30 % of the training digits have.
-SECOND_CONCEPT = "gray"
+#: A concept of another kind: the background colour that 30 % of the training digits have, named as the captions
+#: name it ("gray" alone occurs in no caption without "background").
+SECOND_NEGATIVE = "gray background"
 #: Below this classifier confidence an image counts as showing no digit.
 MIN_DIGIT_CONFIDENCE = 0.5
 
@@ -55,14 +56,17 @@ def concept_kind(concept: str) -> str:
 
 
 def digit_concept(path: str | Path, negative_prompt: str, concept: str | None) -> str:
-    """The colour counted as the concept (``concept``, else the negative prompt); the detector knows only the
-    training's stroke and background colours, so anything else is a DataError naming the pipeline folder."""
-    concept = concept or negative_prompt
-    if concept not in STROKE_COLOURS and concept not in BACKGROUND_COLOURS:
+    """The colour counted as the concept: ``concept``, else the one stroke or background colour that the negative
+    prompt names ("red", "gray background"). The detector knows only the training's stroke and background colours,
+    so anything else is a DataError naming the pipeline folder."""
+    palette = (*STROKE_COLOURS, *BACKGROUND_COLOURS)
+    named = [concept] if concept else [w for w in negative_prompt.lower().split() if w in palette]
+    if len(named) != 1 or named[0] not in palette:
         raise DataError(f"{path}: the text-to-digit study counts stroke colours ({', '.join(STROKE_COLOURS)}) and "
-                        f"background colours ({', '.join(BACKGROUND_COLOURS)}); --concept (default: the negative "
-                        f"prompt) is {concept!r}")
-    return concept
+                        f"background colours ({', '.join(BACKGROUND_COLOURS)}); --concept is "
+                        f"{concept!r} and the negative prompt {negative_prompt!r} names "
+                        f"{len(named) if not concept else 'none'} of them (exactly one is needed)")
+    return named[0]
 
 
 def generate(pipe, prompts: list[str], negative_prompt: str | None, seeds: list[int], guidance_scale: float,

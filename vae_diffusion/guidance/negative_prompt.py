@@ -13,7 +13,8 @@ place of the unconditional ones in ``noise_uncond + s * (noise_text - noise_unco
 For the text-to-digit model, prompts name only the digit ("a seven", digits cycling over the seeds) and each
 concept is a colour that the model adds by itself: the stroke colour red (half of the training digits are red;
 the main concept, also studied over the ``--sweep`` guidance scales) and, of another kind, the background colour
-gray (``--other-concepts``; 30 % of the training digits), each removed with itself as the negative prompt.
+gray (``--other-concepts``; 30 % of the training digits), removed by the negative prompts "red" and "gray
+background" (a concept is the one palette colour its negative prompt names).
 Measured over ``--n-samples`` seeds, by reading the images back (``detect.py``): the concept's rate without and
 with the negative prompt, the share of images whose digit (MNIST classifier on the stroke coverage; its sha256
 is recorded) is still the prompt's, the images with no digit (empty stroke mask or classifier confidence below
@@ -44,7 +45,7 @@ from vae_diffusion.guidance.evaluation import (
     DIGIT_NEGATIVE,
     SD_NEGATIVE,
     SD_PROMPT,
-    SECOND_CONCEPT,
+    SECOND_NEGATIVE,
     colour_prompts,
     digit_concept,
     generate,
@@ -68,10 +69,10 @@ class NegativePromptConfig(ExperimentConfig):
     prompt: str | None = option(None, "one prompt for every sample (none: 'a <digit>' cycling over digits for the "
                                          f"text-to-digit model, '{SD_PROMPT}' for another pipeline)")
     negative_prompt: str | None = option(None, f"none: '{DIGIT_NEGATIVE}' (text-to-digit) or '{SD_NEGATIVE}'")
-    concept: str | None = option(None, "stroke or background colour counted as the concept (none: the negative "
-                                       "prompt)")
-    other_concepts: list[str] = option([SECOND_CONCEPT], "further concepts, each removed with itself as the "
-                                                         "negative prompt (stroke or background colours)")
+    concept: str | None = option(None, "stroke or background colour counted as the concept (none: the colour "
+                                       "the negative prompt names)")
+    other_concepts: list[str] = option([SECOND_NEGATIVE], "negative prompts of further concepts, each counted as "
+                                                          "the colour it names")
     colour_samples: int = option(200, "seeds of the prompts that name a stroke colour ('a green seven'; 0: skip)")
     guidance_scale: float = option(5.0, "classifier-free guidance scale s")
     sweep: list[float] = option([1.0, 2.0, 3.0, 5.0, 7.5], "guidance scales of the sweep (text-to-digit model; "
