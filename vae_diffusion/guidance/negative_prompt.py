@@ -169,7 +169,7 @@ def text_to_digit_study(pipe, config: NegativePromptConfig, ctx: Context) -> Pat
     shown = list(range(min(config.figure_pairs, config.n_samples)))  # the rule: the first seeds, not picked
     seeds = [config.seed + i for i in shown]
     for index, (metrics, maps, with_negative) in enumerate(entries):
-        notes = [f"{maps['names_without'][i]} -> {maps['names_with'][i]}, IoU {maps['iou'][i]:.2f}, "
+        notes = [f"{maps['names_without'][i]} -> {maps['names_with'][i]}\nIoU {maps['iou'][i]:.2f}\n"
                  f"shift {maps['centroid_shift'][i]:.1f} px" for i in shown]
         name = "negative_prompt" + ("" if index == 0 else f"_{metrics['concept']}")
         save_figure(plot_negative_prompt_pairs(without[shown], with_negative[shown], [prompts[i] for i in shown],

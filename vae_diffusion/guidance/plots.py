@@ -26,7 +26,7 @@ def plot_negative_prompt_pairs(without: np.ndarray, with_negative: np.ndarray, p
     n = len(without)
     if len(with_negative) != n or len(prompts) != n or len(seeds) != n:
         raise ValueError("one prompt and one seed per image pair are needed")
-    fig, axes = new_figure(2, n, size=(1.7 * n + 0.6, 4.4), squeeze=False)
+    fig, axes = new_figure(2, n, size=(1.7 * n + 0.6, 4.9 if notes else 4.4), squeeze=False)
     for c in range(n):
         for r, images in enumerate((without, with_negative)):
             ax = axes[r][c]
@@ -34,7 +34,7 @@ def plot_negative_prompt_pairs(without: np.ndarray, with_negative: np.ndarray, p
             _bare(ax)
         axes[0][c].set_title(f"seed {seeds[c]}\n\"{textwrap.shorten(prompts[c], 40)}\"", fontsize=8)
         if notes:
-            axes[1][c].set_xlabel(notes[c], fontsize=7)
+            axes[1][c].set_xlabel(notes[c], fontsize=8)
     axes[0][0].set_ylabel("negative prompt:\nnone", fontsize=9)
     axes[1][0].set_ylabel(f"negative prompt:\n\"{textwrap.shorten(negative_prompt, 30)}\"", fontsize=9)
     fig.suptitle(f"Same prompt, seed and initial noise; guidance scale {guidance_scale:g}", fontsize=10)
@@ -60,7 +60,7 @@ def plot_difference_map(mean_abs_difference: np.ndarray, stroke_frequency_withou
 def plot_guidance_sweep(records: Sequence[Mapping[str, float]], concept: str) -> Figure:
     """Concept rate without/with the negative prompt, digit kept and stroke-mask IoU against guidance scale."""
     scales = [r["guidance_scale"] for r in records]
-    fig, ax = new_figure(1, 1, size=(6.0, 3.8))
+    fig, ax = new_figure(1, 1, size=(6.0, 4.4))
     series = (("concept_rate_without_negative", f"'{concept}' without negative prompt", "o-"),
               ("concept_rate_with_negative", f"'{concept}' with negative prompt", "s-"),
               ("digit_kept_rate", "digit kept (with negative prompt)", "^-"),
@@ -70,7 +70,7 @@ def plot_guidance_sweep(records: Sequence[Mapping[str, float]], concept: str) ->
     ax.set_xlabel("guidance scale")
     ax.set_ylabel("rate / IoU")
     ax.set_ylim(-0.02, 1.02)
-    ax.legend(loc="best")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8)
     counts = sorted({int(r["n_samples"]) for r in records})
     seeds = f"{counts[0]} seeds per point" if len(counts) == 1 else f"{counts[0]}-{counts[-1]} seeds per point"
     ax.set_title(f"Negative prompt '{concept}' vs guidance scale ({seeds})")
