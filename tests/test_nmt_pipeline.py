@@ -297,9 +297,11 @@ def test_translate_checks_its_arguments_and_identifies_the_source(toy_data_bin, 
     missing = bare_words_as("--text", TranslateConfig, ["--to", "fr", "--checkpoint", str(tmp_path / "none.pt"), "x"])
     assert main(run, TranslateConfig, missing) == 1 and "none.pt: no checkpoint" in capsys.readouterr().err
 
-    calls = []
+    calls, real_run = [], subprocess.run
 
     def fake_run(command, **kwargs):
+        if command[0] == "git":  # the run's revision, read when it starts
+            return real_run(command, **kwargs)
         calls.append(command)
         return subprocess.CompletedProcess(command, 0, stdout="S-1\tb\nD-1\t-0.1\tdeux\nD-0\t-0.2\tun\n", stderr="")
 

@@ -1,6 +1,6 @@
 """Q19: remove a concept the prompt did not ask for with a negative prompt, from the same initial noise.
 
-    python -m vae_diffusion.guidance.negative_prompt                       # text-to-digit model, 2 CPU cores: ~15 min
+    python -m vae_diffusion.guidance.negative_prompt                       # text-to-digit model, 2 CPU cores: ~5 min
     python -m vae_diffusion.guidance.negative_prompt --quick --model PATH  # smoke test
     python -m vae_diffusion.guidance.negative_prompt --model /path/to/stable-diffusion-v1-5   # any local diffusers
         # pipeline whose __call__ takes negative_prompt; default prompt 'a photograph of an astronaut riding a
