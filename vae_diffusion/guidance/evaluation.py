@@ -60,12 +60,14 @@ def digit_concept(path: str | Path, negative_prompt: str, concept: str | None) -
     prompt names ("red", "gray background"). The detector knows only the training's stroke and background colours,
     so anything else is a DataError naming the pipeline folder."""
     palette = (*STROKE_COLOURS, *BACKGROUND_COLOURS)
-    named = [concept] if concept else [w for w in negative_prompt.lower().split() if w in palette]
+    if concept:
+        named, problem = [concept], f"--concept is {concept!r}"
+    else:
+        named = [w for w in negative_prompt.lower().split() if w in palette]
+        problem = f"the negative prompt {negative_prompt!r} names {len(named)} of them (exactly one is needed)"
     if len(named) != 1 or named[0] not in palette:
         raise DataError(f"{path}: the text-to-digit study counts stroke colours ({', '.join(STROKE_COLOURS)}) and "
-                        f"background colours ({', '.join(BACKGROUND_COLOURS)}); --concept is "
-                        f"{concept!r} and the negative prompt {negative_prompt!r} names "
-                        f"{len(named) if not concept else 'none'} of them (exactly one is needed)")
+                        f"background colours ({', '.join(BACKGROUND_COLOURS)}); {problem}")
     return named[0]
 
 
@@ -171,18 +173,25 @@ def prompt_following(reading: DigitReading, probabilities: np.ndarray, digits: n
     return result
 
 
+def colour_prompt_following(pipe, classifier, seeds: list[int], guidance_scale: float, num_inference_steps: int,
+                            batch_size: int = 100) -> dict:
+    """:func:`prompt_following` of one image per seed for prompts naming a digit and a stroke colour
+    ("a green seven", :func:`colour_prompts`): digit read, images with no digit, colour obeyed."""
+    digits, colours = colour_prompts(len(seeds))
+    images = generate(pipe, [caption(int(d), c) for d, c in zip(digits, colours)], None, seeds=seeds,
+                      guidance_scale=guidance_scale, num_inference_steps=num_inference_steps, batch_size=batch_size,
+                      desc="colour prompts")
+    return prompt_following(*read_images(images, classifier), digits, colours)
+
+
 def follows_prompts(pipe, classifier, seeds: list[int], guidance_scale: float, num_inference_steps: int) -> dict:
     """How well a text-to-digit pipeline follows its prompts, one image per seed for each kind of prompt: on
-    "a <digit>" the digit read rate and the images with no digit, on "a <colour> <digit>" (:func:`colour_prompts`)
-    the share whose strokes have the colour named (``colour_obeyed_rate``)."""
-    kwargs = dict(seeds=seeds, guidance_scale=guidance_scale, num_inference_steps=num_inference_steps,
-                  batch_size=100)
+    "a <digit>" the digit read rate and the images with no digit, on "a <colour> <digit>"
+    (:func:`colour_prompt_following`) the share whose strokes have the colour named (``colour_obeyed_rate``)."""
     digits = np.arange(len(seeds)) % 10
-    plain = generate(pipe, [caption(int(d)) for d in digits], None, desc="digit prompts", **kwargs)
+    plain = generate(pipe, [caption(int(d)) for d in digits], None, seeds=seeds, guidance_scale=guidance_scale,
+                     num_inference_steps=num_inference_steps, batch_size=100, desc="digit prompts")
     result = prompt_following(*read_images(plain, classifier), digits)
-    digits, colours = colour_prompts(len(seeds))
-    coloured = generate(pipe, [caption(int(d), c) for d, c in zip(digits, colours)], None, desc="colour prompts",
-                        **kwargs)
-    result["colour_obeyed_rate"] = prompt_following(*read_images(coloured, classifier), digits,
-                                                    colours)["colour_obeyed_rate"]
+    result["colour_obeyed_rate"] = colour_prompt_following(pipe, classifier, seeds, guidance_scale,
+                                                           num_inference_steps)["colour_obeyed_rate"]
     return result

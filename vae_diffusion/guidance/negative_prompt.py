@@ -46,7 +46,7 @@ from vae_diffusion.guidance.evaluation import (
     SD_NEGATIVE,
     SD_PROMPT,
     SECOND_NEGATIVE,
-    colour_prompts,
+    colour_prompt_following,
     digit_concept,
     generate,
     load_guided_pipeline,
@@ -157,10 +157,9 @@ def text_to_digit_study(pipe, config: NegativePromptConfig, ctx: Context) -> Pat
         sweep = sorted(sweep + [main_metrics], key=lambda record: record["guidance_scale"])
     colour_check = None
     if config.colour_samples:
-        digits, colours = colour_prompts(config.colour_samples)
-        images = sample([caption(int(d), c) for d, c in zip(digits, colours)], config.guidance_scale, None,
-                        "colour prompts")
-        colour_check = prompt_following(*read_images(images, classifier), digits, colours)
+        seeds = [config.seed + i for i in range(config.colour_samples)]  # image i, seed + i, as above
+        colour_check = colour_prompt_following(pipe, classifier, seeds, config.guidance_scale,
+                                               config.num_inference_steps, config.batch_size)
         logger.info("prompts naming a colour: colour obeyed %.1f%%, digit read %.1f%%",
                     100 * colour_check["colour_obeyed_rate"], 100 * colour_check["digit_rate"])
 
