@@ -6,7 +6,7 @@ from diffusers import DDIMScheduler
 
 from vae_diffusion.guidance.captions import (
     CAPTION_WORDS,
-    STROKE_PRIOR,
+    STROKE_COLOURS,
     CaptionConfig,
     CaptionedMnist,
     caption,
@@ -44,10 +44,16 @@ def test_render_mixes_background_and_stroke_by_grey_level():
     np.testing.assert_allclose(x[:, 0, 2], 0.5 * (x[:, 0, 0] + x[:, 0, 1]), atol=3e-3)
 
 
-def test_attribute_prior_is_skewed_to_red():
+def test_attribute_priors_follow_the_caption_config():
     strokes, backgrounds = draw_attributes(20000, seed=0)
-    assert abs(np.mean(strokes == "red") - STROKE_PRIOR["red"]) < 0.02
-    assert set(backgrounds) == {"black", "gray"}
+    assert abs(np.mean(strokes == "red") - CaptionConfig.red_share) < 0.02
+    assert abs(np.mean(backgrounds == "gray") - CaptionConfig.gray_share) < 0.02
+    assert set(strokes) == set(STROKE_COLOURS) and set(backgrounds) == {"black", "gray"}
+    strokes, backgrounds = draw_attributes(20000, seed=0, config=CaptionConfig(red_share=0.2, gray_share=0.9))
+    assert abs(np.mean(strokes == "red") - 0.2) < 0.02 and abs(np.mean(strokes == "white") - 0.2) < 0.02
+    assert abs(np.mean(backgrounds == "gray") - 0.9) < 0.02
+    with pytest.raises(ValueError, match="red_share"):
+        draw_attributes(10, seed=0, config=CaptionConfig(red_share=1.5))
 
 
 def test_dataset_items_and_caption_statistics():
@@ -65,7 +71,7 @@ def test_dataset_items_and_caption_statistics():
     assert 0.12 < empty < 0.28  # caption dropout 0.2
     named = [c for c in captions if c]
     assert all("seven" in c for c in named)
-    mentions_colour = np.mean([any(colour in c.split()[:2] for colour in STROKE_PRIOR) for c in named])
+    mentions_colour = np.mean([any(colour in c.split()[:2] for colour in STROKE_COLOURS) for c in named])
     assert 0.38 < mentions_colour < 0.62
     with pytest.raises(ValueError, match="cannot pad"):
         CaptionedMnist(np.zeros((2, 40, 40), np.uint8), np.zeros(2), lambda c: c)

@@ -9,9 +9,9 @@ Captions come from one template, ``"a [<stroke>] <digit> [on a <background> back
 is kept with probability ``mention_probability``; the digit word is replaced by ``"digit"`` with probability
 ``digit_drop_probability``, and the whole caption by ``""`` with probability ``caption_dropout`` (the
 unconditional case that classifier-free guidance needs). When a caption leaves the colour out the model has
-to fill it in from the data's prior, and that prior is deliberately skewed: half of all digits are red
-(:data:`STROKE_PRIOR`). A prompt such as "a seven" therefore yields red strokes about half of the time, a
-concept the prompt did not ask for, which a negative prompt "red" can then remove (assignment Q19).
+to fill it in from the data's prior, and that prior is deliberately skewed: most digits are red
+(:attr:`CaptionConfig.red_share`, :func:`stroke_prior`). A prompt such as "a seven" therefore often yields red
+strokes, a concept the prompt did not ask for, which a negative prompt "red" can then remove (assignment Q19).
 
 Randomness: an image's colours come from the run's base stream (``seed``); the caption of image i in epoch e
 is drawn from its own stream ``derive_seed(seed, "caption", e, i)``, so it depends on nothing else (not on the
@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 from mvadl.seeding import numpy_generator
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-#: Stroke colours (RGB in [0, 1]) and their share of the training data: red is the default colour of a digit.
+#: Stroke colours (RGB in [0, 1]); red is the default colour of a digit (:func:`stroke_prior`).
 STROKE_COLOURS = {
     "red": (0.92, 0.10, 0.10),
     "green": (0.10, 0.80, 0.15),
@@ -36,9 +36,7 @@ STROKE_COLOURS = {
     "yellow": (0.95, 0.88, 0.10),
     "white": (1.00, 1.00, 1.00),
 }
-STROKE_PRIOR = {"red": 0.5, "green": 0.125, "blue": 0.125, "yellow": 0.125, "white": 0.125}
 BACKGROUND_COLOURS = {"black": (0.0, 0.0, 0.0), "gray": (0.42, 0.42, 0.42)}
-BACKGROUND_PRIOR = {"black": 0.7, "gray": 0.3}
 #: Every word a caption can contain (the tokenizer's vocabulary after its special tokens).
 CAPTION_WORDS = ("a", "on", "background", "digit", *DIGIT_WORDS, *STROKE_COLOURS,
                  *(c for c in BACKGROUND_COLOURS if c not in STROKE_COLOURS))
@@ -49,6 +47,23 @@ class CaptionConfig:
     mention_probability: float = 0.5  # per attribute (stroke colour, background)
     digit_drop_probability: float = 0.1
     caption_dropout: float = 0.1
+    red_share: float = 0.6  # of the training digits; the other stroke colours share the rest equally
+    gray_share: float = 0.3  # of the training digits on a gray background (the others: black)
+
+
+def stroke_prior(red_share: float) -> dict[str, float]:
+    """Each stroke colour's share of the training data: ``red_share`` for red, the rest split equally."""
+    if not 0.0 <= red_share <= 1.0:
+        raise ValueError(f"red_share must lie in [0, 1], got {red_share}")
+    others = [c for c in STROKE_COLOURS if c != "red"]
+    return {"red": red_share, **{c: (1.0 - red_share) / len(others) for c in others}}
+
+
+def background_prior(gray_share: float) -> dict[str, float]:
+    """Each background colour's share of the training data."""
+    if not 0.0 <= gray_share <= 1.0:
+        raise ValueError(f"gray_share must lie in [0, 1], got {gray_share}")
+    return {"black": 1.0 - gray_share, "gray": gray_share}
 
 
 def caption(digit: int | None, stroke: str | None = None, background: str | None = None) -> str:
@@ -70,12 +85,13 @@ def render(grey: np.ndarray, stroke: str, background: str) -> np.ndarray:
     return (1.0 - g) * b + g * s
 
 
-def draw_attributes(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stroke and background colour names for ``n`` images, drawn from the priors with the base stream of
-    ``seed`` (``derive_seed(seed)`` is ``seed``: the trained model's data, kept as it was)."""
+def draw_attributes(n: int, seed: int, config: CaptionConfig = CaptionConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """Stroke and background colour names for ``n`` images, drawn from the priors of ``config`` with the base
+    stream of ``seed``."""
     rng = numpy_generator(seed)
-    strokes = rng.choice(list(STROKE_PRIOR), size=n, p=list(STROKE_PRIOR.values()))
-    backgrounds = rng.choice(list(BACKGROUND_PRIOR), size=n, p=list(BACKGROUND_PRIOR.values()))
+    strokes_p, backgrounds_p = stroke_prior(config.red_share), background_prior(config.gray_share)
+    strokes = rng.choice(list(strokes_p), size=n, p=list(strokes_p.values()))
+    backgrounds = rng.choice(list(backgrounds_p), size=n, p=list(backgrounds_p.values()))
     return strokes, backgrounds
 
 
@@ -97,7 +113,7 @@ class CaptionedMnist(Dataset):
             raise ValueError(f"cannot pad {images.shape[-1]}-pixel images to {size}")
         self.grey = np.pad(images, ((0, 0), (pad, pad), (pad, pad)))
         self.labels = np.asarray(labels, dtype=np.int64)
-        self.strokes, self.backgrounds = draw_attributes(len(images), seed)
+        self.strokes, self.backgrounds = draw_attributes(len(images), seed, config)
         self.tokenize = tokenize
         self.config = config
         self.seed = seed

@@ -56,6 +56,9 @@ class TrainConfig(FitOptions):
     caption_dropout: float = option(CaptionConfig.caption_dropout,
                                     "chance of the empty caption (unconditional training for classifier-free "
                                     "guidance)")
+    red_share: float = option(CaptionConfig.red_share, "share of training digits with red strokes (the other four "
+                                                       "stroke colours share the rest equally)")
+    gray_share: float = option(CaptionConfig.gray_share, "share of training digits on a gray background")
     QUICK: ClassVar[dict] = {"epochs": 1, "train_limit": 256, "widths": [16, 32], "text_hidden_size": 16,
                              "text_layers": 1, "steps_per_epoch": 4, "batch_size": 16, "warmup_steps": 0}
 
@@ -73,7 +76,8 @@ def train(config: TrainConfig, device) -> TrainedModel:
     images, labels = mnist_split("train", config.data_dir, limit=config.train_limit,
                                  check_count=config.train_limit is None)
     tokenizer = build_tokenizer()
-    captions = CaptionConfig(config.mention_probability, config.digit_drop_probability, config.caption_dropout)
+    captions = CaptionConfig(config.mention_probability, config.digit_drop_probability, config.caption_dropout,
+                             config.red_share, config.gray_share)
     dataset = CaptionedMnist(images, labels, partial(tokenize, tokenizer), size=config.resolution, seed=config.seed,
                              config=captions)
     text_encoder = CaptionTextEncoder(len(tokenizer), hidden_size=config.text_hidden_size,
