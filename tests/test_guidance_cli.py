@@ -75,6 +75,16 @@ def test_quick_train_resumes_exactly_then_negative_prompt_study(tiny_mnist, tmp_
     for name in ("negative_prompt_quick.png", "negative_prompt_gray_quick.png", "difference_map_quick.png",
                  "guidance_sweep_quick.png"):
         assert (results / "guidance" / name).stat().st_size > 0
+    assert metrics["model_training_config"]["red_share"] == 0.5  # the data the studied model was trained on
+
+    # another model's study: its own record and figures, the reference ones untouched
+    before = (results / "guidance" / "negative_prompt_quick.png").stat().st_mtime_ns
+    assert cli(negative_prompt, negative_prompt.NegativePromptConfig, "--quick", "--model", pipeline_dir,
+               "--output-name", "other", "--sweep", "--other-concepts", "--colour-samples", 0) == 0
+    other = read(results / "guidance" / "other_quick.json")["metrics"]
+    assert other["sweep"] == [] and [c["concept"] for c in other["concepts"]] == ["red"]
+    assert (results / "guidance" / "other_negative_prompt_quick.png").stat().st_size > 0
+    assert (results / "guidance" / "negative_prompt_quick.png").stat().st_mtime_ns == before
 
     capsys.readouterr()
     assert cli(negative_prompt, negative_prompt.NegativePromptConfig, "--quick", "--model", pipeline_dir,

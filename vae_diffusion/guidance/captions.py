@@ -9,9 +9,10 @@ Captions come from one template, ``"a [<stroke>] <digit> [on a <background> back
 is kept with probability ``mention_probability``; the digit word is replaced by ``"digit"`` with probability
 ``digit_drop_probability``, and the whole caption by ``""`` with probability ``caption_dropout`` (the
 unconditional case that classifier-free guidance needs). When a caption leaves the colour out the model has
-to fill it in from the data's prior, and that prior is deliberately skewed: most digits are red
-(:attr:`CaptionConfig.red_share`, :func:`stroke_prior`). A prompt such as "a seven" therefore often yields red
-strokes, a concept the prompt did not ask for, which a negative prompt "red" can then remove (assignment Q19).
+to fill it in from the data's prior, and that prior is deliberately skewed: half of all digits are red
+(:attr:`CaptionConfig.red_share`, :func:`stroke_prior`). A prompt such as "a seven" therefore yields red
+strokes about half of the time, a concept the prompt did not ask for, which a negative prompt "red" can then
+remove (assignment Q19).
 
 Randomness: an image's colours come from the run's base stream (``seed``); the caption of image i in epoch e
 is drawn from its own stream ``derive_seed(seed, "caption", e, i)``, so it depends on nothing else (not on the
@@ -47,7 +48,7 @@ class CaptionConfig:
     mention_probability: float = 0.5  # per attribute (stroke colour, background)
     digit_drop_probability: float = 0.1
     caption_dropout: float = 0.1
-    red_share: float = 0.6  # of the training digits; the other stroke colours share the rest equally
+    red_share: float = 0.5  # of the training digits; the other stroke colours share the rest equally
     gray_share: float = 0.3  # of the training digits on a gray background (the others: black)
 
 

@@ -40,6 +40,7 @@ from mvadl.results import results_dir
 from mvadl.runner import Context, ExperimentConfig, main, option
 from vae_diffusion.core.artifacts import sha256_file
 from vae_diffusion.core.classifier import DEFAULT_WEIGHTS, load_classifier
+from vae_diffusion.core.pipelines import read_training_record
 from vae_diffusion.guidance.captions import caption
 from vae_diffusion.guidance.evaluation import (
     DIGIT_NEGATIVE,
@@ -83,8 +84,9 @@ class NegativePromptConfig(ExperimentConfig):
     figure_pairs: int = option(8, "image pairs in each figure: those of the first seeds")
     batch_size: int = option(100, "images generated at once")
     classifier: str = option(str(DEFAULT_WEIGHTS), "MNIST classifier weights (digit check)")
-    output_name: str | None = option(None, "file stem under results/guidance (none: metrics for the text-to-digit "
-                                              "model, stable_diffusion_negative_prompt otherwise)")
+    output_name: str | None = option(None, "file stem under results/guidance, also the prefix of its figures "
+                                           "(none: metrics for the text-to-digit model, "
+                                           "stable_diffusion_negative_prompt otherwise)")
     QUICK: ClassVar[dict] = {"n_samples": 8, "sweep_samples": 4, "num_inference_steps": 3, "figure_pairs": 4,
                              "colour_samples": 10,
                              "sweep": [1.0, 3.0]}
@@ -164,6 +166,7 @@ def text_to_digit_study(pipe, config: NegativePromptConfig, ctx: Context) -> Pat
                     100 * colour_check["colour_obeyed_rate"], 100 * colour_check["digit_rate"])
 
     suffix = "_quick" if config.quick else ""
+    prefix = f"{config.output_name}_" if config.output_name else ""  # another model's study keeps its own figures
     out = results_dir() / "guidance"
     shown = list(range(min(config.figure_pairs, config.n_samples)))  # the rule: the first seeds, not picked
     seeds = [config.seed + i for i in shown]
@@ -173,17 +176,18 @@ def text_to_digit_study(pipe, config: NegativePromptConfig, ctx: Context) -> Pat
         name = "negative_prompt" + ("" if index == 0 else f"_{metrics['concept']}")
         save_figure(plot_negative_prompt_pairs(without[shown], with_negative[shown], [prompts[i] for i in shown],
                                                metrics["negative_prompt"], seeds, config.guidance_scale, notes),
-                    out / f"{name}{suffix}.png")
+                    out / f"{prefix}{name}{suffix}.png")
     maps = entries[0][1]
     save_figure(plot_difference_map(maps["change"], maps["strokes_without"], maps["strokes_with"]),
-                out / f"difference_map{suffix}.png")
+                out / f"{prefix}difference_map{suffix}.png")
     if sweep:
-        save_figure(plot_guidance_sweep(sweep, main_metrics["concept"]), out / f"guidance_sweep{suffix}.png")
+        save_figure(plot_guidance_sweep(sweep, main_metrics["concept"]), out / f"{prefix}guidance_sweep{suffix}.png")
     return ctx.record("guidance", (config.output_name or "metrics") + suffix,
                       {**main_metrics, "sweep": sweep, "no_digit_count": following["no_digit_count"],
                        "colour_obeyed_rate": None if colour_check is None else colour_check["colour_obeyed_rate"],
                        "colour_prompts": colour_check, "concepts": [entry[0] for entry in entries],
-                       "figure_seeds": seeds, "classifier_sha256": sha256_file(config.classifier)},
+                       "figure_seeds": seeds, "classifier_sha256": sha256_file(config.classifier),
+                       "model_training_config": (read_training_record(config.model) or {}).get("config")},
                       config={**config.as_dict(), "negative_prompt": negative, "concept": studied[0][0]})
 
 
