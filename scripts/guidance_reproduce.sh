@@ -8,7 +8,8 @@
 #   bash scripts/guidance_reproduce.sh --quick   # same commands at smoke-test size, outputs under runs/guidance_quick
 # The training resumes from its latest checkpoint when run again (an interrupted run continues).
 # Environment: PY (python), SEED (default 0), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR, CLASSIFIER,
-# SKIP_DESIGN=1 (keep the design study's results and only train and evaluate).
+# SKIP_DESIGN=1 (keep the design study's results and only train and evaluate), WITH_MORE_RED=1 (also train a
+# second model on data with more red digits and run the study on it -> results/guidance/more_red.json).
 # The digit check uses the MNIST classifier $CLASSIFIER, by default the committed, versioned
 # artifacts/mnist_classifier/v1/model.safetensors (results/guidance/metrics.json records its sha256).
 set -euo pipefail
@@ -22,4 +23,11 @@ if compgen -G "$CKPT/text_to_digit/checkpoints/epoch-*" > /dev/null; then resume
 run train --output-dir "$CKPT/text_to_digit" --checkpoints-to-keep 0 "${resume[@]}"
 run progress --run-dir "$CKPT/text_to_digit" --classifier "$CLASSIFIER"
 run negative_prompt --model "$CKPT/text_to_digit/pipeline" --classifier "$CLASSIFIER"
+if [[ -n "${WITH_MORE_RED:-}" ]]; then
+  resume=()
+  if compgen -G "$CKPT/text_to_digit_more_red/checkpoints/epoch-*" > /dev/null; then resume=(--resume latest); fi
+  run train --output-dir "$CKPT/text_to_digit_more_red" --red-share 0.6 --record-name training_more_red "${resume[@]}"
+  run negative_prompt --model "$CKPT/text_to_digit_more_red/pipeline" --classifier "$CLASSIFIER" \
+    --output-name more_red --sweep --colour-samples 0
+fi
 echo "[guidance] done: ${RESULTS_DIR:-results}/guidance"

@@ -9,8 +9,8 @@ UNet and text encoder are trained jointly with the DDPM loss of the diffusion pa
 Captions leave attributes out at random and are dropped entirely with probability ``--caption-dropout``, which
 trains the unconditional model that classifier-free guidance needs. An "epoch" is ``--steps-per-epoch`` optimizer
 steps over a reshuffled dataset, so a CPU run checkpoints (and can resume) every few minutes.
-Writes OUTPUT_DIR/pipeline (with training_record.json) and results/guidance/training.json, one record for the
-whole run however often it was resumed (``--resume latest``).
+Writes OUTPUT_DIR/pipeline (with training_record.json) and results/guidance/training.json (``--record-name``), one
+record for the whole run however often it was resumed (``--resume latest``).
 """
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from vae_diffusion.guidance.training import TrainConfig, train
 
 def run(config: TrainConfig, ctx: Context) -> Path:
     trained = train(config, ctx.device)
-    ctx.record("guidance", "training" + ("_quick" if config.quick else ""), trained.metrics, config=trained.config,
-               wall_time_s=trained.metrics["training_time_s"])
+    ctx.record("guidance", config.record_name + ("_quick" if config.quick else ""), trained.metrics,
+               config=trained.config, wall_time_s=trained.metrics["training_time_s"])
     return trained.pipeline_dir
 
 

@@ -59,6 +59,7 @@ class TrainConfig(FitOptions):
     red_share: float = option(CaptionConfig.red_share, "share of training digits with red strokes (the other four "
                                                        "stroke colours share the rest equally)")
     gray_share: float = option(CaptionConfig.gray_share, "share of training digits on a gray background")
+    record_name: str = option("training", "file stem of the run's record under results/guidance")
     QUICK: ClassVar[dict] = {"epochs": 1, "train_limit": 256, "widths": [16, 32], "text_hidden_size": 16,
                              "text_layers": 1, "steps_per_epoch": 4, "batch_size": 16, "warmup_steps": 0}
 
