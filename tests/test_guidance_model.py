@@ -54,6 +54,10 @@ def test_attribute_priors_follow_the_caption_config():
     assert abs(np.mean(backgrounds == "gray") - 0.9) < 0.02
     with pytest.raises(ValueError, match="red_share"):
         draw_attributes(10, seed=0, config=CaptionConfig(red_share=1.5))
+    from vae_diffusion.guidance.training import TrainConfig
+
+    with pytest.raises(ValueError, match=r"^gray_share must lie in \[0, 1\], got -0.1$"):  # refused when parsed
+        TrainConfig(gray_share=-0.1)
 
 
 def test_dataset_items_and_caption_statistics():

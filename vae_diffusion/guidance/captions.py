@@ -20,7 +20,7 @@ order of access, not on earlier epochs) and a resumed run sees exactly the capti
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -51,19 +51,20 @@ class CaptionConfig:
     red_share: float = 0.5  # of the training digits; the other stroke colours share the rest equally
     gray_share: float = 0.3  # of the training digits on a gray background (the others: black)
 
+    def __post_init__(self) -> None:
+        for field in fields(self):  # every option is a probability
+            if not 0.0 <= (value := getattr(self, field.name)) <= 1.0:
+                raise ValueError(f"{field.name} must lie in [0, 1], got {value}")
+
 
 def stroke_prior(red_share: float) -> dict[str, float]:
     """Each stroke colour's share of the training data: ``red_share`` for red, the rest split equally."""
-    if not 0.0 <= red_share <= 1.0:
-        raise ValueError(f"red_share must lie in [0, 1], got {red_share}")
     others = [c for c in STROKE_COLOURS if c != "red"]
     return {"red": red_share, **{c: (1.0 - red_share) / len(others) for c in others}}
 
 
 def background_prior(gray_share: float) -> dict[str, float]:
     """Each background colour's share of the training data."""
-    if not 0.0 <= gray_share <= 1.0:
-        raise ValueError(f"gray_share must lie in [0, 1], got {gray_share}")
     return {"black": 1.0 - gray_share, "gray": gray_share}
 
 

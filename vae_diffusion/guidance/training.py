@@ -63,6 +63,13 @@ class TrainConfig(FitOptions):
     QUICK: ClassVar[dict] = {"epochs": 1, "train_limit": 256, "widths": [16, 32], "text_hidden_size": 16,
                              "text_layers": 1, "steps_per_epoch": 4, "batch_size": 16, "warmup_steps": 0}
 
+    def __post_init__(self) -> None:
+        self.caption_config()  # a probability outside [0, 1] is refused when the options are parsed
+
+    def caption_config(self) -> CaptionConfig:
+        return CaptionConfig(self.mention_probability, self.digit_drop_probability, self.caption_dropout,
+                             self.red_share, self.gray_share)
+
 
 @dataclass
 class TrainedModel:
@@ -77,10 +84,8 @@ def train(config: TrainConfig, device) -> TrainedModel:
     images, labels = mnist_split("train", config.data_dir, limit=config.train_limit,
                                  check_count=config.train_limit is None)
     tokenizer = build_tokenizer()
-    captions = CaptionConfig(config.mention_probability, config.digit_drop_probability, config.caption_dropout,
-                             config.red_share, config.gray_share)
     dataset = CaptionedMnist(images, labels, partial(tokenize, tokenizer), size=config.resolution, seed=config.seed,
-                             config=captions)
+                             config=config.caption_config())
     text_encoder = CaptionTextEncoder(len(tokenizer), hidden_size=config.text_hidden_size,
                                       num_layers=config.text_layers, pad_token_id=tokenizer.pad_token_id)
     unet = build_text_unet(config.resolution, config.widths, config.layers_per_block,
