@@ -25,7 +25,8 @@ from nlp_experiments.prenorm.records import load_run, record_run
 from nlp_experiments.prenorm.summary import choose_main_setting
 
 # The arguments scripts/prenorm_study.sh (before this driver) gave fairseq-train for the reference study, read
-# from a running reference run's command line (run postnorm_deep_lr3e-3_wu1000_s1).
+# from a running reference run's command line (run postnorm_deep_lr3e-3_wu1000_s1), plus the
+# per-run --save-dir that --no-save still probes.
 REFERENCE_ARGS = (
     "data-bin/wikitext-2 --user-dir fairseq_ext --task language_modeling --arch mva_lm_postnorm_deep "
     "--adaptive-softmax-cutoff 2000,10000 --adaptive-input --adaptive-input-cutoff 2000,10000 "
@@ -34,8 +35,8 @@ REFERENCE_ARGS = (
     "--jacobian-probe-interval 500 --jacobian-probe-samples 2 --tokens-per-sample 128 --sample-break-mode none "
     "--batch-size 8 --optimizer adam --adam-betas (0.9,_0.98) --lr 3e-3 --lr-scheduler polynomial_decay "
     "--warmup-updates 1000 --total-num-update 3000 --max-update 3000 --validate-interval-updates 1000 "
-    "--validate-interval 1000 --no-save --seed 1 --cpu --num-workers 0 --no-progress-bar --log-format json "
-    "--log-interval 20").split()
+    "--validate-interval 1000 --no-save --save-dir runs/prenorm/postnorm_deep_lr3e-3_wu1000_s1/checkpoints "
+    "--seed 1 --cpu --num-workers 0 --no-progress-bar --log-format json --log-interval 20").split()
 QUICK_ARGS = {"--gradnorm-log-interval": "2", "--jacobian-probe-interval": "10", "--max-update": "20",
               "--total-num-update": "20", "--validate-interval-updates": "10", "--max-valid-steps": "2",
               "--log-interval": "2"}

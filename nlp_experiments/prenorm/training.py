@@ -76,7 +76,9 @@ def train_command(options: TrainingOptions, run: RunSpec, run_dir: Path, device:
         "--max-update", options.max_update, "--validate-interval-updates", options.validate_interval_updates,
         *(["--validate-interval", options.validate_interval] if options.validate_interval is not None else []),
         *(["--max-valid-steps", options.max_valid_steps] if options.max_valid_steps is not None else []),
-        "--no-save", "--seed", run.seed,
+        # --no-save writes no checkpoint, but fairseq-train still probes its --save-dir by creating and deleting
+        # a file "dummy" there: a folder per run keeps parallel runs from racing on ./checkpoints/dummy.
+        "--no-save", "--save-dir", run_dir / "checkpoints", "--seed", run.seed,
         *device_args(device), "--num-workers", 0, "--no-progress-bar", "--log-format", "json",
         "--log-interval", options.log_interval)
 
