@@ -3,7 +3,8 @@
 # (short trainings of each variant, scored on prompt following), the reference training of the chosen design on
 # captioned coloured MNIST (every epoch's checkpoint kept and scored the same way: quality per training minute),
 # then the negative-prompt study (same noise and prompt, with and without the negative
-# prompts 'red' and 'gray', 200 seeds, guidance-scale sweep, prompts naming a colour) -> results/guidance/.
+# prompts 'white', 'gray background' and 'red', 200 seeds, guidance-scale sweep, prompts naming a colour)
+# -> results/guidance/
 #   bash scripts/guidance_reproduce.sh           # 2 CPU cores: ~30 min design + ~85 min training + ~20 min scoring
 #   bash scripts/guidance_reproduce.sh --quick   # same commands at smoke-test size, outputs under runs/guidance_quick
 # The training resumes from its latest checkpoint when run again (an interrupted run continues).
@@ -28,6 +29,6 @@ if [[ -n "${WITH_MORE_RED:-}" ]]; then
   if compgen -G "$CKPT/text_to_digit_more_red/checkpoints/epoch-*" > /dev/null; then resume=(--resume latest); fi
   run train --output-dir "$CKPT/text_to_digit_more_red" --red-share 0.6 --record-name training_more_red "${resume[@]}"
   run negative_prompt --model "$CKPT/text_to_digit_more_red/pipeline" --classifier "$CLASSIFIER" \
-    --output-name more_red --sweep --colour-samples 0
+    --negative-prompt red --other-concepts "gray background" --output-name more_red --sweep --colour-samples 0
 fi
 echo "[guidance] done: ${RESULTS_DIR:-results}/guidance"

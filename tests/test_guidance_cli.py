@@ -57,7 +57,7 @@ def test_quick_train_resumes_exactly_then_negative_prompt_study(tiny_mnist, tmp_
     for key in ("concept_rate_without_negative", "concept_rate_with_negative", "digit_kept_rate", "mask_iou_mean",
                 "n_samples", "guidance_scale"):
         assert metrics[key] is not None
-    assert metrics["n_samples"] == 8 and metrics["negative_prompt"] == "red"
+    assert metrics["n_samples"] == 8 and metrics["negative_prompt"] == "white"
     assert metrics["classifier_sha256"] == sha256_file(DEFAULT_WEIGHTS)
     assert [s["guidance_scale"] for s in metrics["sweep"]] == [1.0, 3.0, 5.0]  # + the main run at scale 5
     scale_one = metrics["sweep"][0]
@@ -65,14 +65,15 @@ def test_quick_train_resumes_exactly_then_negative_prompt_study(tiny_mnist, tmp_
     if scale_one["centroid_shift_px_median"] is not None:  # identical pairs: no position change
         assert scale_one["centroid_shift_px_median"] == 0.0
     assert len(metrics["per_pair"]["mask_iou"]) == len(metrics["per_pair"]["centroid_shift_px"]) == 8
-    # two concepts of different kinds, each with the same measurements; the main one is also the top level
+    # concepts of two kinds, each with the same measurements; the main one is also the top level
     assert [(c["concept"], c["concept_kind"], c["negative_prompt"]) for c in metrics["concepts"]] == [
-        ("red", "stroke", "red"), ("gray", "background", "gray background")]
+        ("white", "stroke", "white"), ("gray", "background", "gray background"), ("red", "stroke", "red")]
     assert metrics["concepts"][0]["mask_iou_mean"] == metrics["mask_iou_mean"]
     assert set(metrics["concepts"][0]) == set(metrics["concepts"][1])
     assert 0 <= metrics["colour_obeyed_rate"] <= 1 and metrics["colour_prompts"]["n_samples"] == 10
     assert 0 <= metrics["no_digit_count"] <= 8 and metrics["figure_seeds"] == [0, 1, 2, 3]  # the first seeds
-    for name in ("negative_prompt_quick.png", "negative_prompt_gray_quick.png", "difference_map_quick.png",
+    for name in ("negative_prompt_quick.png", "negative_prompt_gray_quick.png", "negative_prompt_red_quick.png",
+                 "difference_map_quick.png",
                  "guidance_sweep_quick.png"):
         assert (results / "guidance" / name).stat().st_size > 0
     assert metrics["model_training_config"]["red_share"] == 0.5  # the data the studied model was trained on
@@ -80,7 +81,8 @@ def test_quick_train_resumes_exactly_then_negative_prompt_study(tiny_mnist, tmp_
     # another model's study: its own record and figures, the reference ones untouched
     before = (results / "guidance" / "negative_prompt_quick.png").stat().st_mtime_ns
     assert cli(negative_prompt, negative_prompt.NegativePromptConfig, "--quick", "--model", pipeline_dir,
-               "--output-name", "other", "--sweep", "--other-concepts", "--colour-samples", 0) == 0
+               "--negative-prompt", "red", "--output-name", "other", "--sweep", "--other-concepts",
+               "--colour-samples", 0) == 0
     other = read(results / "guidance" / "other_quick.json")["metrics"]
     assert other["sweep"] == [] and [c["concept"] for c in other["concepts"]] == ["red"]
     assert (results / "guidance" / "other_negative_prompt_quick.png").stat().st_size > 0

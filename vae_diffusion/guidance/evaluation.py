@@ -26,11 +26,13 @@ from vae_diffusion.guidance.pipeline import TextToDigitPipeline
 
 #: Prompt and negative prompt for a pipeline other than ours (Figure 2 of the assignment).
 SD_PROMPT, SD_NEGATIVE = "a photograph of an astronaut riding a horse", "desert"
-#: The text-to-digit model's default negative prompt: the stroke colour half of its training digits have.
-DIGIT_NEGATIVE = "red"
-#: A concept of another kind: the background colour that 30 % of the training digits have, named as the captions
-#: name it ("gray" alone occurs in no caption without "background").
-SECOND_NEGATIVE = "gray background"
+#: The text-to-digit model's default negative prompt: the stroke colour it adds most often to a prompt that names
+#: none. Classifier-free guidance turns strokes white, MNIST's own colour, though few training digits are white.
+DIGIT_NEGATIVE = "white"
+#: Further concepts: the background colour that 30 % of the training digits have, named as the captions name it
+#: ("gray" alone occurs in no caption without "background"), a concept of another kind; and red, the stroke colour
+#: half of the training digits have.
+OTHER_NEGATIVES = ("gray background", "red")
 #: Below this classifier confidence an image counts as showing no digit.
 MIN_DIGIT_CONFIDENCE = 0.5
 

@@ -11,10 +11,11 @@ negative prompt (plain classifier-free guidance) and once with ``--negative-prom
 place of the unconditional ones in ``noise_uncond + s * (noise_text - noise_uncond)``.
 
 For the text-to-digit model, prompts name only the digit ("a seven", digits cycling over the seeds) and each
-concept is a colour that the model adds by itself: the stroke colour red (half of the training digits are red;
-the main concept, also studied over the ``--sweep`` guidance scales) and, of another kind, the background colour
-gray (``--other-concepts``; 30 % of the training digits), removed by the negative prompts "red" and "gray
-background" (a concept is the one palette colour its negative prompt names).
+concept is a colour that the model adds by itself: the stroke colour white (the colour guidance turns most strokes
+into; the main concept, also studied over the ``--sweep`` guidance scales) and (``--other-concepts``) the
+background colour gray, a concept of another kind (30 % of the training digits), and the stroke colour red (half
+of the training digits), removed by the negative prompts "white", "gray background" and "red" (a concept is the
+one palette colour its negative prompt names).
 Measured over ``--n-samples`` seeds, by reading the images back (``detect.py``): the concept's rate without and
 with the negative prompt, the share of images whose digit (MNIST classifier on the stroke coverage; its sha256
 is recorded) is still the prompt's, the images with no digit (empty stroke mask or classifier confidence below
@@ -44,9 +45,9 @@ from vae_diffusion.core.pipelines import read_training_record
 from vae_diffusion.guidance.captions import caption
 from vae_diffusion.guidance.evaluation import (
     DIGIT_NEGATIVE,
+    OTHER_NEGATIVES,
     SD_NEGATIVE,
     SD_PROMPT,
-    SECOND_NEGATIVE,
     colour_prompt_following,
     digit_concept,
     generate,
@@ -72,7 +73,7 @@ class NegativePromptConfig(ExperimentConfig):
     negative_prompt: str | None = option(None, f"none: '{DIGIT_NEGATIVE}' (text-to-digit) or '{SD_NEGATIVE}'")
     concept: str | None = option(None, "stroke or background colour counted as the concept (none: the colour "
                                        "the negative prompt names)")
-    other_concepts: list[str] = option([SECOND_NEGATIVE], "negative prompts of further concepts, each counted as "
+    other_concepts: list[str] = option(list(OTHER_NEGATIVES), "negative prompts of further concepts, each counted as "
                                                           "the colour it names")
     colour_samples: int = option(200, "seeds of the prompts that name a stroke colour ('a green seven'; 0: skip)")
     guidance_scale: float = option(5.0, "classifier-free guidance scale s")
