@@ -10,9 +10,9 @@ is kept with probability ``mention_probability``; the digit word is replaced by 
 ``digit_drop_probability``, and the whole caption by ``""`` with probability ``caption_dropout`` (the
 unconditional case that classifier-free guidance needs). When a caption leaves the colour out the model has
 to fill it in from the data's prior, and that prior is deliberately skewed: half of all digits are red
-(:attr:`CaptionConfig.red_share`, :func:`stroke_prior`). A prompt such as "a seven" therefore yields red
-strokes about half of the time, a concept the prompt did not ask for, which a negative prompt "red" can then
-remove (assignment Q19).
+(:attr:`CaptionConfig.red_share`, :func:`stroke_prior`). A prompt such as "a seven" therefore often yields red
+strokes, a concept the prompt did not ask for, which a negative prompt "red" can then remove (assignment Q19;
+under strong guidance the model adds white strokes more often still, the study's main concept).
 
 Randomness: an image's colours come from the run's base stream (``seed``); the caption of image i in epoch e
 is drawn from its own stream ``derive_seed(seed, "caption", e, i)``, so it depends on nothing else (not on the

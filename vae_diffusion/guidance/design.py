@@ -22,7 +22,7 @@ from typing import ClassVar
 from mvadl.runner import Context, main, option
 from vae_diffusion.core.classifier import DEFAULT_WEIGHTS, load_classifier
 from vae_diffusion.core.images import DataOptions
-from vae_diffusion.guidance.evaluation import follows_prompts, load_guided_pipeline
+from vae_diffusion.guidance.evaluation import experiment_seeds, follows_prompts, load_guided_pipeline
 from vae_diffusion.guidance.training import TrainConfig, train
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def run(config: DesignConfig, ctx: Context) -> Path:
         trained = train(variant_config(name, config, **toy), ctx.device)
         minutes = trained.metrics["training_time_s"] / 60
         pipe = load_guided_pipeline(trained.pipeline_dir, ctx.device)
-        scores = follows_prompts(pipe, classifier, [config.seed + i for i in range(config.samples)],
+        scores = follows_prompts(pipe, classifier, experiment_seeds(config.seed, config.samples),
                                  config.guidance_scale, config.num_inference_steps)
         logger.info("%s: %.1f images/s, %.1f min; digit read %.0f%%, colour obeyed %.0f%%, no digit %d/%d", name,
                     trained.metrics["images_per_s"], minutes, 100 * scores["digit_rate"],

@@ -73,6 +73,12 @@ def digit_concept(path: str | Path, negative_prompt: str, concept: str | None) -
     return named[0]
 
 
+def experiment_seeds(seed: int, n: int) -> list[int]:
+    """The seeds of an experiment's ``n`` images: image i uses ``seed + i``, so the first images of a larger run
+    are those of a smaller one."""
+    return [seed + i for i in range(n)]
+
+
 def generate(pipe, prompts: list[str], negative_prompt: str | None, seeds: list[int], guidance_scale: float,
              num_inference_steps: int, batch_size: int, desc: str = "") -> np.ndarray:
     """``[N, H, W, 3]`` images in [0, 1]; image i starts from the noise of ``torch.Generator().manual_seed(seeds[i])``

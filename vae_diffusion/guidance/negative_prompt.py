@@ -50,6 +50,7 @@ from vae_diffusion.guidance.evaluation import (
     SD_PROMPT,
     colour_prompt_following,
     digit_concept,
+    experiment_seeds,
     generate,
     load_guided_pipeline,
     pair_metrics,
@@ -104,7 +105,7 @@ def stable_diffusion_study(pipe, config: NegativePromptConfig, ctx: Context) -> 
     prompt = config.prompt or SD_PROMPT
     negative = config.negative_prompt or SD_NEGATIVE
     n = max(1, min(config.figure_pairs, config.n_samples))
-    seeds = [config.seed + i for i in range(n)]  # the experiment's definition: image i uses seed + i
+    seeds = experiment_seeds(config.seed, n)
     prompts = [prompt] * n
     kwargs = dict(seeds=seeds, guidance_scale=config.guidance_scale, num_inference_steps=config.num_inference_steps,
                   batch_size=config.batch_size)
@@ -130,9 +131,9 @@ def text_to_digit_study(pipe, config: NegativePromptConfig, ctx: Context) -> Pat
     classifier = load_classifier(config.classifier, ctx.device)
 
     def sample(prompts: list[str], scale: float, negative_prompt: str | None, desc: str) -> np.ndarray:
-        seeds = [config.seed + i for i in range(len(prompts))]  # the experiment's definition: image i, seed + i
-        return generate(pipe, prompts, negative_prompt, seeds=seeds, guidance_scale=scale,
-                        num_inference_steps=config.num_inference_steps, batch_size=config.batch_size, desc=desc)
+        return generate(pipe, prompts, negative_prompt, seeds=experiment_seeds(config.seed, len(prompts)),
+                        guidance_scale=scale, num_inference_steps=config.num_inference_steps,
+                        batch_size=config.batch_size, desc=desc)
 
     def study(n: int, scale: float, desc: str, concepts: list[tuple[str, str]]):
         digits = np.arange(n) % 10
@@ -160,9 +161,8 @@ def text_to_digit_study(pipe, config: NegativePromptConfig, ctx: Context) -> Pat
         sweep = sorted(sweep + [main_metrics], key=lambda record: record["guidance_scale"])
     colour_check = None
     if config.colour_samples:
-        seeds = [config.seed + i for i in range(config.colour_samples)]  # image i, seed + i, as above
-        colour_check = colour_prompt_following(pipe, classifier, seeds, config.guidance_scale,
-                                               config.num_inference_steps, config.batch_size)
+        colour_check = colour_prompt_following(pipe, classifier, experiment_seeds(config.seed, config.colour_samples),
+                                               config.guidance_scale, config.num_inference_steps, config.batch_size)
         logger.info("prompts naming a colour: colour obeyed %.1f%%, digit read %.1f%%",
                     100 * colour_check["colour_obeyed_rate"], 100 * colour_check["digit_rate"])
 
@@ -170,7 +170,7 @@ def text_to_digit_study(pipe, config: NegativePromptConfig, ctx: Context) -> Pat
     prefix = f"{config.output_name}_" if config.output_name else ""  # another model's study keeps its own figures
     out = results_dir() / "guidance"
     shown = list(range(min(config.figure_pairs, config.n_samples)))  # the rule: the first seeds, not picked
-    seeds = [config.seed + i for i in shown]
+    seeds = experiment_seeds(config.seed, len(shown))
     for index, (metrics, maps, with_negative) in enumerate(entries):
         notes = [f"{maps['names_without'][i]} -> {maps['names_with'][i]}\nIoU {maps['iou'][i]:.2f}\n"
                  f"shift {maps['centroid_shift'][i]:.1f} px" for i in shown]

@@ -26,7 +26,7 @@ from mvadl.runner import Context, ExperimentConfig, main, option
 from vae_diffusion.core.classifier import DEFAULT_WEIGHTS, load_classifier
 from vae_diffusion.core.fit import list_checkpoints, load_ema_weights, read_history
 from vae_diffusion.core.pipelines import read_training_record
-from vae_diffusion.guidance.evaluation import follows_prompts, load_guided_pipeline
+from vae_diffusion.guidance.evaluation import experiment_seeds, follows_prompts, load_guided_pipeline
 from vae_diffusion.guidance.model import DEFAULT_RUN_DIR, TextConditionedDenoiser
 from vae_diffusion.guidance.plots import plot_progress
 
@@ -62,7 +62,7 @@ def run(config: ProgressConfig, ctx: Context) -> Path:
                         f"{missing or 'any'} (train with --checkpoints-to-keep 0 to keep every epoch)")
     model = TextConditionedDenoiser(pipe.unet, pipe.text_encoder)
     classifier = load_classifier(config.classifier, ctx.device)
-    seeds = [config.seed + i for i in range(config.samples)]
+    seeds = experiment_seeds(config.seed, config.samples)
     points = []
     for epoch in epochs:
         history = read_history(found[epoch])
