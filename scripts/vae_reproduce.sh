@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduce the VAE part (assignment Q9, Q10 and the Q2 study): results/vae/*.json and figures.
-#   bash scripts/vae_reproduce.sh            # full run (H100: about 3 min; 2-core CPU: several hours)
+#   bash scripts/vae_reproduce.sh            # full run (H100: about 3 min; 2-core CPU: about 80 min)
 #   bash scripts/vae_reproduce.sh --quick    # same commands in smoke-test size
 # Environment: PY (python), SEED (default 0), DATA_DIR (data root), DEVICE (auto|cpu|cuda), RESULTS_DIR, CKPT_DIR,
 # LOG_DIR.
