@@ -1,0 +1,269 @@
+"""Verdicts of comparisons: the verb the report may use ("higher", "lower", "level") comes from a stated test.
+
+A :class:`Comparison` holds the two measured values ``a`` (the system of interest) and ``b`` (the other one),
+their difference ``a - b``, a confidence interval of that difference, the test's p-value and the number of paired
+units the test resampled or paired. Its :attr:`Comparison.verdict` is
+
+* ``"higher"`` when the whole interval lies above 0 (``low > 0``) and, when a p-value is known, ``p < 1 - level``;
+* ``"lower"`` when the whole interval lies below 0 (``high < 0``) and likewise ``p < 1 - level``;
+* ``"level"`` otherwise: the data do not tell the two apart at that level (which is not a proof that they are equal).
+
+Requiring both the interval and the p-value is deliberately conservative: where the two disagree at the margin,
+the verdict is "level".
+
+The tests, and why each one:
+
+* :func:`paired_bootstrap` (BLEU, chrF): sacreBLEU's paired bootstrap resampling (Koehn 2004), the test sacreBLEU
+  itself runs for ``--paired-bs``. Corpus metrics are not means of per-sentence scores, so the sentences are
+  resampled with replacement and each resample's corpus score is recomputed from summed sufficient statistics.
+  The p-value is sacreBLEU's own (equal to ``sacrebleu.significance.PairedTest(test_type="bs")`` for the same
+  seed); the interval is the percentile interval of the resampled differences ``a* - b*``.
+* :func:`mcnemar_exact` / :func:`mcnemar_from_counts` (a yes/no outcome on the same items under two
+  conditions, e.g. "the image shows the concept" with and without a negative prompt): the exact McNemar test.
+  Only discordant items carry information about the difference; under the null hypothesis each of them is
+  equally likely to favour either condition, so ``only_a ~ Binomial(only_a + only_b, 1/2)`` and the p-value is the
+  two-sided exact binomial test. The interval of the paired difference of proportions is Newcombe's score interval
+  (method 10 of Newcombe 1998), which stays inside [-1, 1] and behaves at 0 % and 100 %, where the Wald interval
+  collapses.
+* :func:`wilson_interval` (one share on its own): the Wilson score interval, same reasons.
+* :func:`seeds_summary` (a quantity measured once per seed): mean and sample standard deviation over the seeds,
+  with ``n`` so that the report can say how many.
+
+:func:`format_interval` prints a comparison as ``+1.2 [+0.4, +2.0], p = 0.004``.
+
+References: P. Koehn, "Statistical significance tests for machine translation evaluation", EMNLP 2004.
+R. G. Newcombe, "Improved confidence intervals for the difference between binomial proportions based on paired
+data", Statistics in Medicine 17 (1998) 2635-2650. M. W. Fagerland, S. Lydersen, P. Laake, "Statistical Analysis
+of Contingency Tables", CRC 2017, chapter 8 (the paired 2x2 table).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+VERDICTS = ("higher", "lower", "level")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two measured values, the interval of their difference ``a - b`` and the test that produced it.
+
+    ``a``: value of the system of interest; ``b``: value of the other system; ``difference = a - b``;
+    ``[low, high]``: the ``level`` confidence interval of ``a - b``; ``p_value``: the test's two-sided p-value
+    (``None`` when the test gives none); ``test``: the test in plain words; ``n``: the number of paired units
+    (sentences, images, seeds).
+    """
+
+    a: float
+    b: float
+    difference: float
+    low: float
+    high: float
+    p_value: float | None
+    test: str
+    n: int
+    level: float = 0.95
+
+    def __post_init__(self):
+        if not 0.0 < self.level < 1.0:
+            raise ValueError(f"level must lie in (0, 1), got {self.level}")
+        if not self.low <= self.high:
+            raise ValueError(f"interval [{self.low}, {self.high}] has low > high")
+        if self.p_value is not None and not 0.0 <= self.p_value <= 1.0:
+            raise ValueError(f"p-value must lie in [0, 1], got {self.p_value}")
+
+    @property
+    def verdict(self) -> str:
+        """``"higher"`` if ``low > 0``, ``"lower"`` if ``high < 0`` (each also needing ``p < 1 - level`` when the
+        p-value is known), else ``"level"``."""
+        # round() so that level=0.95 means alpha=0.05 exactly, not 0.05000000000000004
+        alpha = round(1.0 - self.level, 12)
+        significant = self.p_value is None or self.p_value < alpha
+        if significant and self.low > 0:
+            return "higher"
+        if significant and self.high < 0:
+            return "lower"
+        return "level"
+
+    def verb(self, higher: str = "higher than", lower: str = "lower than", level: str = "level with") -> str:
+        """The words for :attr:`verdict` (e.g. ``verb("removes", "adds", "leaves unchanged")``)."""
+        return {"higher": higher, "lower": lower, "level": level}[self.verdict]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict of every field plus ``"verdict"``."""
+        record: dict[str, Any] = {
+            "a": float(self.a), "b": float(self.b), "difference": float(self.difference),
+            "low": float(self.low), "high": float(self.high),
+            "p_value": None if self.p_value is None else float(self.p_value),
+            "test": str(self.test), "n": int(self.n), "level": float(self.level),
+        }
+        record["verdict"] = self.verdict
+        return record
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Comparison:
+        """Inverse of :meth:`as_dict`; a stored ``"verdict"`` is ignored (recomputed), any other unknown key is an
+        error, and so is a missing one (except ``level``, default 0.95)."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        unknown = set(d) - names - {"verdict"}
+        if unknown:
+            raise ValueError(f"unknown comparison keys: {', '.join(sorted(unknown))}")
+        return cls(**{key: value for key, value in d.items() if key in names})
+
+
+def paired_bootstrap(metric: str, hypotheses_a: Sequence[str], hypotheses_b: Sequence[str],
+                     references: Sequence[str], n_samples: int = 1000, seed: int = 12345,
+                     level: float = 0.95) -> Comparison:
+    """sacreBLEU's paired bootstrap resampling test of corpus ``metric`` ("bleu" or "chrf") for system A vs B,
+    with the percentile interval of the difference.
+
+    ``a``, ``b``: corpus scores of A and B (sacreBLEU's default metric objects, one reference per sentence);
+    ``n``: number of sentences. With ``S`` the per-sentence sufficient statistics (n-gram matches and counts) and
+    ``I_1..I_R`` (``R = n_samples``) index vectors of length ``n`` drawn with replacement from
+    ``numpy.random.default_rng(seed)``, resample ``r`` scores ``a*_r = score(sum_{i in I_r} S_a[i])`` and
+    ``b*_r`` likewise (the same sentences for both systems: that is the pairing). Then
+
+    * p-value (sacreBLEU's, Moses' ``bootstrap-hypothesis-difference-significance.pl``): with
+      ``d_r = |a*_r - b*_r|`` and the observed ``d = |a - b|``,
+      ``p = (1 + #{r : d_r - mean(d) > d}) / (R + 1)``;
+    * interval: the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of ``a*_r - b*_r``.
+
+    Equal systems have ``d_r = 0`` for every ``r``, hence sacreBLEU's ``p = 1 / (R + 1)``; their interval is
+    ``[0, 0]``, so the verdict is still "level".
+    """
+    import numpy as np
+    from sacrebleu.significance import _compute_p_value
+
+    from nlp_experiments.translation.metrics import sacrebleu_metric
+
+    if not len(hypotheses_a) == len(hypotheses_b) == len(references):
+        raise ValueError(f"sizes differ: {len(hypotheses_a)} hypotheses of A, {len(hypotheses_b)} hypotheses of B, "
+                         f"{len(references)} references")
+    if not references:
+        raise ValueError("nothing to compare: 0 sentences")
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be at least 1, got {n_samples}")
+    scorer = sacrebleu_metric(metric)
+    reference_streams = [list(references)]
+    n = len(references)
+
+    # Adapted from sacrebleu/significance.py (2.6.0), _paired_bs_test: the same draws, statistics and scores,
+    # keeping the signed resampled differences for the interval.
+    rng = np.random.default_rng(seed)
+    indices = rng.choice(n, size=(n_samples, n), replace=True)
+    observed, resampled = [], []
+    for hypotheses in (hypotheses_a, hypotheses_b):
+        sentence_stats = scorer._extract_corpus_statistics(list(hypotheses), reference_streams)
+        observed.append(scorer._aggregate_and_compute(sentence_stats).score)
+        sentence_stats = np.array(sentence_stats, dtype="float32")
+        resampled.append(np.array([scorer._compute_score_from_stats(sentence_stats[row].sum(0)).score
+                                   for row in indices]))
+    score_a, score_b = observed
+    differences = resampled[0] - resampled[1]
+    absolute = np.abs(differences)
+    p_value = _compute_p_value(absolute - absolute.mean(), abs(score_a - score_b))
+    low, high = np.quantile(differences, [(1.0 - level) / 2, (1.0 + level) / 2])
+    return Comparison(
+        a=float(score_a), b=float(score_b), difference=float(score_a - score_b), low=float(low), high=float(high),
+        p_value=float(p_value), n=n, level=level,
+        test=f"paired bootstrap resampling of sentences (sacreBLEU {metric}), {n_samples:,} resamples")
+
+
+def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a share ``k / n``: with ``p = k / n`` and ``z`` the ``(1 + level) / 2`` normal
+    quantile, ``(p + z^2/(2n) -+ z sqrt(p(1-p)/n + z^2/(4n^2))) / (1 + z^2/n)`` (scipy's ``binomtest``)."""
+    from scipy.stats import binomtest
+
+    if n < 1 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    interval = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
+def mcnemar_from_counts(both: int, only_a: int, only_b: int, neither: int, level: float = 0.95) -> Comparison:
+    """Exact McNemar test and Newcombe's score interval from the paired 2x2 table of outcomes under A and B.
+
+    ``both``: items with the outcome under A and under B; ``only_a``/``only_b``: under one condition only;
+    ``neither``. With ``N`` the total, ``a = (both + only_a) / N``, ``b = (both + only_b) / N`` and
+    ``difference = a - b = (only_a - only_b) / N``.
+
+    p-value (exact McNemar): two-sided binomial test of ``only_a`` successes in ``only_a + only_b`` trials with
+    probability 1/2 (``p = 1`` when there is no discordant item).
+
+    Interval (Newcombe 1998, method 10; Fagerland et al. 2017, chapter 8, "square-and-add"): with
+    ``[l1, u1]``, ``[l2, u2]`` the Wilson intervals of ``a`` and ``b``, and the continuity-corrected
+    phi coefficient ``phi = C / sqrt((both+only_a)(only_b+neither)(both+only_b)(only_a+neither))`` where,
+    with ``D = both * neither - only_a * only_b``, ``C = D - N/2`` if ``D > N/2``, ``C = 0`` if ``0 <= D <= N/2``,
+    ``C = D`` if ``D < 0`` (``phi = 0`` when a margin is 0):
+
+        low  = difference - sqrt((a - l1)^2 - 2 phi (a - l1)(u2 - b) + (u2 - b)^2)
+        high = difference + sqrt((u1 - a)^2 - 2 phi (u1 - a)(b - l2) + (b - l2)^2)
+    """
+    from scipy.stats import binomtest
+
+    counts = {"both": both, "only_a": only_a, "only_b": only_b, "neither": neither}
+    if any(int(count) != count or count < 0 for count in counts.values()):
+        raise ValueError(f"counts must be non-negative integers, got {counts}")
+    both, only_a, only_b, neither = (int(count) for count in counts.values())
+    total = both + only_a + only_b + neither
+    if total == 0:
+        raise ValueError("nothing to compare: 0 items")
+    discordant = only_a + only_b
+    p_value = binomtest(only_a, discordant, 0.5).pvalue if discordant else 1.0
+
+    share_a, share_b = (both + only_a) / total, (both + only_b) / total
+    difference = (only_a - only_b) / total
+    low_a, high_a = wilson_interval(both + only_a, total, level)
+    low_b, high_b = wilson_interval(both + only_b, total, level)
+    margins = (both + only_a) * (only_b + neither) * (both + only_b) * (only_a + neither)
+    cross = both * neither - only_a * only_b
+    corrected = cross - total / 2 if cross > total / 2 else (0.0 if cross >= 0 else cross)
+    phi = corrected / math.sqrt(margins) if margins else 0.0
+    below, above_b = share_a - low_a, high_b - share_b
+    above_a, below_b = high_a - share_a, share_b - low_b
+    low = difference - math.sqrt(max(0.0, below**2 - 2 * phi * below * above_b + above_b**2))
+    high = difference + math.sqrt(max(0.0, above_a**2 - 2 * phi * above_a * below_b + below_b**2))
+    return Comparison(
+        a=share_a, b=share_b, difference=difference, low=low, high=high, p_value=float(p_value), n=total,
+        level=level,
+        test=f"exact McNemar test ({only_a} vs {only_b} discordant pairs), Newcombe's paired score interval")
+
+
+def mcnemar_exact(a: Sequence[bool], b: Sequence[bool], level: float = 0.95) -> Comparison:
+    """:func:`mcnemar_from_counts` of the outcomes ``a[i]``, ``b[i]`` of item ``i`` under conditions A and B."""
+    if len(a) != len(b):
+        raise ValueError(f"sizes differ: {len(a)} outcomes under A, {len(b)} under B")
+    pairs = [(bool(x), bool(y)) for x, y in zip(a, b)]
+    return mcnemar_from_counts(
+        both=sum(x and y for x, y in pairs), only_a=sum(x and not y for x, y in pairs),
+        only_b=sum(y and not x for x, y in pairs), neither=sum(not x and not y for x, y in pairs), level=level)
+
+
+def seeds_summary(values: Sequence[float]) -> dict[str, Any]:
+    """``{"mean", "std", "n"}`` of a quantity measured once per seed; ``std`` is the sample standard deviation
+    ``sqrt(sum (x - mean)^2 / (n - 1))``, ``None`` for a single seed."""
+    values = [float(value) for value in values]
+    if not values:
+        raise ValueError("no values to summarise")
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else None,
+            "n": len(values)}
+
+
+def format_interval(c: Comparison | Mapping[str, Any], digits: int = 1, unit: str = "") -> str:
+    """``"+1.2 [+0.4, +2.0], p = 0.004"``: the signed difference and its interval with ``digits`` decimals, each
+    followed by ``unit`` (e.g. ``" BLEU"``, ``"%"``), then the p-value (``p < 0.001`` below that; left out when
+    the test gives none). A dict is read with :meth:`Comparison.from_dict`."""
+    if not isinstance(c, Comparison):
+        c = Comparison.from_dict(c)
+
+    def number(x: float) -> str:
+        return f"{x:+.{digits}f}{unit}"
+
+    text = f"{number(c.difference)} [{number(c.low)}, {number(c.high)}]"
+    if c.p_value is None:
+        return text
+    return text + (", p < 0.001" if c.p_value < 0.001 else f", p = {c.p_value:.3f}")
