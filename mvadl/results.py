@@ -1,29 +1,56 @@
-"""The one way experiments record what they measured: ``results/<part>/<name>.json``.
+"""Where experiments' outputs go and how a record is written: ``results/<part>/<name>.json``.
 
-Each file holds the experiment's configuration, its metrics, the seed, the git revision of the code
-that produced it, the wall time and the device, so a number in the docs can be traced to a run and
-re-made with the command in the README.
+Experiments write records through :meth:`mvadl.runner.Context.record` (which calls :func:`write_results`
+with the revision the run started from); ``--quick`` runs' outputs go to ``runs/quick/results``
+(:func:`results_dir`). Each file holds the experiment's configuration, its metrics, the seed, the git
+revision of the code that produced it, the wall time and the device, so a number in the docs can be traced
+to a run and re-made with the command in the README.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import json
 import math
 import os
 import platform
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from mvadl import REPO_ROOT
 from mvadl.io import atomic_write_text
 
+#: Where the records and figures of a ``--quick`` run go, so that a smoke run never touches ``results/``.
+QUICK_RESULTS_DIR = REPO_ROOT / "runs" / "quick" / "results"
+#: Whether the run in progress is a ``--quick`` one (set by :func:`quick_run`, which the runner calls).
+_quick_run = False
 
-def results_dir() -> Path:
-    """``$RESULTS_DIR`` if set (tests use a temporary one), else ``<repo>/results``."""
-    return Path(os.environ.get("RESULTS_DIR") or REPO_ROOT / "results")
+
+def results_dir(quick: bool | None = None) -> Path:
+    """Where records and figures go: ``$RESULTS_DIR`` if set (tests use a temporary one); else
+    :data:`QUICK_RESULTS_DIR` for a ``--quick`` run; else ``<repo>/results``.
+
+    ``quick``: default, whether the run that :func:`mvadl.runner.main` is running is a quick one. This is the one
+    place that keeps ``--quick`` outputs out of ``results/``: experiments neither rename their outputs nor
+    redirect them, and a quick run reads back what quick runs wrote.
+    """
+    if os.environ.get("RESULTS_DIR"):
+        return Path(os.environ["RESULTS_DIR"])
+    return QUICK_RESULTS_DIR if (_quick_run if quick is None else quick) else REPO_ROOT / "results"
+
+
+@contextlib.contextmanager
+def quick_run(quick: bool) -> Iterator[None]:
+    """While in this block, :func:`results_dir` is that of a quick run if ``quick`` (every thread sees it)."""
+    global _quick_run
+    previous, _quick_run = _quick_run, bool(quick)
+    try:
+        yield
+    finally:
+        _quick_run = previous
 
 
 def git_revision(repo: Path = REPO_ROOT) -> str:
@@ -90,6 +117,9 @@ def write_results(part: str, name: str, *, config: Any, metrics: Mapping[str, An
                   wall_time_s: float, device: str | None = None, quick: bool = False,
                   root: Path | None = None, revision: str | None = None) -> Path:
     """Write ``<root>/<part>/<name>.json`` atomically and return its path (``root``: :func:`results_dir`).
+
+    The low-level writer: experiments record through :meth:`mvadl.runner.Context.record`, which gives it the
+    revision the run started from and the run's seed, device and wall time.
 
     ``metrics`` keys are also copied to the top level of the file, so ``json["test_elbo"]`` works as
     well as ``json["metrics"]["test_elbo"]``; the reserved keys below cannot be used as metric names.

@@ -16,8 +16,10 @@ An experiment module is thin::
 
 :func:`main` does, once for every experiment: the command line from the dataclass (``--batch-size`` for
 ``batch_size``; ``--help`` lists every default), ``--quick`` overrides, logging, the global seeds, the device,
-and the error boundary: the project's data errors (:class:`mvadl.data.DataError`) become one line
-``error: <file>: <problem>`` and exit status 1; anything else is a bug and keeps its traceback.
+where outputs go (a ``--quick`` run's records and figures go to ``runs/quick/results``, see
+:func:`mvadl.results.results_dir`; nothing else renames or redirects them), and the error boundary: the
+project's data errors (:class:`mvadl.data.DataError`) become one line ``error: <file>: <problem>`` and exit
+status 1; anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from mvadl.results import describe_device, git_revision, write_results
+from mvadl.results import describe_device, git_revision, quick_run, write_results
 from mvadl.seeding import derive_seed, numpy_generator, seed_everything, torch_generator
 
 logger = logging.getLogger(__name__)
@@ -116,13 +118,19 @@ class Context:
         return time.perf_counter() - self.started
 
     def record(self, part: str, name: str, metrics: Mapping[str, Any], *, config: Any = None,
-               wall_time_s: float | None = None) -> Path:
-        """Write ``results/<part>/<name>.json`` with the config, metrics, seed, device, wall time, git revision."""
+               wall_time_s: float | None = None, seed: int | None = None, device: str | None = None) -> Path:
+        """Write ``<results>/<part>/<name>.json`` (:func:`mvadl.results.results_dir`: ``results/``, or
+        ``runs/quick/results`` for a ``--quick`` run) with the config, metrics, seed, device, wall time and the
+        revision the run started from. The one way an experiment writes a record.
+
+        The defaults describe the whole run (its config, seed, device and time so far); a run that records
+        parts of itself separately (one fairseq run of a study, say) gives that part's own.
+        """
         return write_results(part, name, config=self.config.as_dict() if config is None else config,
-                             metrics=metrics, seed=getattr(self.config, "seed", None),
+                             metrics=metrics, seed=getattr(self.config, "seed", None) if seed is None else seed,
                              wall_time_s=self.elapsed() if wall_time_s is None else wall_time_s,
-                             device=describe_device(self.device), quick=getattr(self.config, "quick", False),
-                             revision=self.revision)
+                             device=describe_device(self.device) if device is None else device,
+                             quick=getattr(self.config, "quick", False), revision=self.revision)
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -191,7 +199,8 @@ def main(run: Callable[[Config, Context], Any], config_cls: type[Config], argv: 
         seed_everything(config.seed)
     ctx = Context(config=config, device=resolve_device(config.device) if hasattr(config, "device") else None)
     try:
-        status = run(config, ctx)
+        with quick_run(getattr(config, "quick", False)):
+            status = run(config, ctx)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -60,6 +60,12 @@ def last_error(log: Path) -> str:
     return (errors or lines or ["(empty log)"])[-1]
 
 
+def log_tail(log: Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of ``log``: what a message about a failed run quotes (the traceback's end)."""
+    text = log.read_text(encoding="utf-8", errors="replace").rstrip("\n").splitlines()
+    return "\n".join(text[-lines:]) if text else "(empty log)"
+
+
 def run_logged(command: Sequence[str], log: Path, *, append: bool = False, echo: re.Pattern | None = None,
                env: Mapping[str, str] | None = None, check: bool = True) -> int:
     """Run ``command`` with stdout and stderr into ``log`` (and the lines matching ``echo`` onto stdout).

@@ -49,6 +49,7 @@ def trained(tmp_path_factory):
     """A tiny WikiText-2 (10,500 word types: the study's adaptive-softmax cutoffs 2000,10000 need more than
     10,000) binarized and one 6-update run of the 2-layer post-norm LM, both by the study's own code
     (real fairseq-preprocess and fairseq-train subprocesses, one thread each); then the run's record."""
+    from mvadl.runner import Context
     from nlp_experiments.prenorm.plan import RunSpec
     from nlp_experiments.prenorm.records import record_run
     from nlp_experiments.prenorm.training import TrainingOptions, binarize_wikitext2, train_run
@@ -69,7 +70,9 @@ def trained(tmp_path_factory):
     assert binarize_wikitext2(str(root / "data"), root / "bin", root / "preprocess.log")
     assert not binarize_wikitext2(str(root / "data"), root / "bin", root / "preprocess.log")  # done once
     run_dir = train_run(options, RunSpec("postnorm", "shallow", "1e-3", 2, 1), "cpu")
-    record = record_run(run_dir, root / "results", device="cpu (test)")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RESULTS_DIR", str(root / "results"))
+        record = record_run(run_dir, Context(config=options, device="cpu"))
     return run_dir, (run_dir / "train.log").read_text(), json.loads(record.read_text())
 
 

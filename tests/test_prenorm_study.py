@@ -17,11 +17,11 @@ import pytest
 
 from mvadl import REPO_ROOT
 from mvadl.data import DataError
-from mvadl.runner import main, parse_config
+from mvadl.runner import Context, main, parse_config
 from nlp_experiments.fairseq_runs import USER_DIR
 from nlp_experiments.prenorm import redraw, report, study, training
 from nlp_experiments.prenorm.plan import RunSpec, grid_runs, later_runs, names
-from nlp_experiments.prenorm.records import load_run, record_run
+from nlp_experiments.prenorm.records import FailedRun, load_run, record_run
 from nlp_experiments.prenorm.summary import choose_main_setting
 
 # The arguments scripts/prenorm_study.sh (before this driver) gave fairseq-train for the reference study, read
@@ -77,14 +77,6 @@ def test_plan_order_skip_and_late_cells():
     assert len(names(grid_runs(quick) + later_runs(quick, ("3e-3", 5)))) == 8
 
 
-def test_results_root(monkeypatch):
-    monkeypatch.delenv("RESULTS_DIR", raising=False)
-    assert parse_config(study.StudyConfig, []).results_root() == REPO_ROOT / "results"
-    assert parse_config(study.StudyConfig, ["--quick"]).results_root() == Path("runs/prenorm_quick/results")
-    monkeypatch.setenv("RESULTS_DIR", "/elsewhere")
-    assert parse_config(study.StudyConfig, ["--quick"]).results_root() == Path("/elsewhere")
-
-
 def test_bad_options_are_usage_errors(capsys):
     for argv, message in ((["--grid-skip", "1e-3"], "grid cell '1e-3' is not LR:WARMUP"),
                           (["--lrs", "fast"], "grid cell 'fast:0' is not LR:WARMUP")):
@@ -100,9 +92,20 @@ VALID = {("postnorm", "1e-3", 0): 9.0, ("postnorm", "1e-3", 5): 8.2, ("postnorm"
          ("prenorm", "3e-3", 0): 7.9, ("prenorm", "3e-3", 5): 7.8}
 
 
-def fake_run_files(gradnorm: Path, log: Path, layers: int, lr: str, max_update: int, final_valid: float) -> None:
+#: How fairseq-train's log ends when it stops a run for non-finite gradients (trainer.train_step, fairseq 0.12).
+NAN_STOP = ('Traceback (most recent call last):\n  File "fairseq/trainer.py", line 970, in train_step\n'
+            '    raise FloatingPointError("gradients are Nan/Inf")\nFloatingPointError: gradients are Nan/Inf')
+#: ... and when the process ran out of memory: a failure, not a finding.
+OOM_STOP = ('Traceback (most recent call last):\n  File "fairseq/trainer.py", line 921, in train_step\n'
+            '    loss, sample_size_i, logging_output = self.task.train_step(\n'
+            'RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB')
+
+
+def fake_run_files(gradnorm: Path, log: Path, layers: int, lr: str, max_update: int, final_valid: float,
+                   ending: str = "") -> None:
     """What a fairseq-train run with the criterion writes: gradient records every 10 updates (Jacobian probes
-    at 0 and 20), a json log with the config line, train_inner every 10 updates and one validation."""
+    at 0 and 20), a json log with the config line, train_inner every 10 updates and one validation, then
+    ``ending`` (how the log of a failed or stopped run ends)."""
     lines = []
     for step in (0, 10, 20):
         record = {"step": step, "loss": 9.0, "grad_x": [0.1 * (k + 1) for k in range(layers + 1)],
@@ -120,16 +123,20 @@ def fake_run_files(gradnorm: Path, log: Path, layers: int, lr: str, max_update: 
     text += [f'2026 | INFO | train_inner | {{"loss": "{9 - u / 10}", "num_updates": "{u}", "wpb": "16", '
              f'"lr": "0.001"}}' for u in (10, 20)]
     text.append(f'2026 | INFO | valid | {{"valid_loss": "{final_valid}", "valid_num_updates": "20"}}')
-    log.write_text("\n".join(text) + "\n")
+    log.write_text("\n".join(text + ([ending] if ending else [])) + "\n")
 
 
 class FakeFairseq:
     """Stands in for ``run_logged`` in nlp_experiments.prenorm.training: fairseq-preprocess makes a data-bin,
-    fairseq-train writes the files of a run (with the losses of VALID). Records the runs it trained."""
+    fairseq-train writes the files of a run (with the losses of VALID). Records the runs it trained.
+
+    Post-norm at (3e-3, 0) diverges (fairseq-train stops it for non-finite gradients, exit 1); the runs in
+    ``crashed`` run out of memory (exit 1); those in ``broken`` write a broken gradient record."""
 
     def __init__(self):
         self.trained: list[str] = []
         self.broken: set[str] = set()
+        self.crashed: set[str] = set()
 
     def __call__(self, command, log, *, env=None, check=True, **_):
         args = {a: command[i + 1] for i, a in enumerate(command[:-1]) if a.startswith("--")}
@@ -147,11 +154,13 @@ class FakeFairseq:
         name = RunSpec(norm, depth, lr, warmup, seed).name
         self.trained.append(name)
         final_valid = VALID.get((norm, lr, warmup), 8.5) + 0.1 * (seed - 1)
+        diverges = (norm, lr, warmup) == ("postnorm", "3e-3", 0)
+        ending = NAN_STOP if diverges else OOM_STOP if name in self.crashed else ""
         fake_run_files(Path(args["--gradnorm-jsonl"]), log, 2 if depth == "shallow" else 4, lr,
-                       int(args["--max-update"]), final_valid)
+                       int(args["--max-update"]), final_valid, ending)
         if name in self.broken:
             Path(args["--gradnorm-jsonl"]).write_text('{"step": 0}\n{not json\n')
-        return 1 if (norm, lr, warmup) == ("postnorm", "3e-3", 0) else 0
+        return 1 if ending else 0
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +216,8 @@ def test_records_have_provenance_and_compact_series(finished_study):
     assert series["step"] == [0, 10, 20] and len(series["grad_x"][0]) == 5 and series["jacobian"]["step"] == [0, 20]
     assert series["valid"] == {"update": [20], "loss": [8.0]}
     diverged = json.loads((out / "runs/postnorm_deep_lr3e-3_wu0_s1.json").read_text())
-    assert diverged["diverged"] and diverged["exit_code"] == 1  # recorded, not fatal
+    assert diverged["diverged"] and diverged["exit_code"] == 1  # stopped for non-finite gradients: recorded
+    assert not record["diverged"]
 
 
 def test_summary(finished_study):
@@ -291,18 +301,71 @@ def test_missing_or_broken_files_fail_naming_them(finished_study, wikitext, tmp_
     assert main(redraw.run, redraw.RedrawConfig, [*argv[:1], str(tmp_path / "no_bin"), *argv[2:]]) == 1
     assert "no_bin/dict.txt: missing" in capsys.readouterr().err
     # a run folder without its gradient records, or with a broken line, is not recorded
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "r"))
+    ctx = Context(config=parse_config(study.StudyConfig, []), device="cpu")
     run_dir = tmp_path / "run"
     shutil.copytree(tmp / "runs/prenorm_deep_lr1e-3_wu5_s1", run_dir)
     (run_dir / "gradnorm.jsonl").write_text('{"step": 0}\n{not json\n')
     with pytest.raises(DataError, match=r"run/gradnorm.jsonl:2: broken gradient-norm record"):
-        record_run(run_dir, tmp_path / "r", device="cpu")
+        record_run(run_dir, ctx)
     (run_dir / "gradnorm.jsonl").unlink()
     with pytest.raises(DataError, match=r"run/gradnorm.jsonl: missing"):
-        record_run(run_dir, tmp_path / "r", device="cpu")
+        record_run(run_dir, ctx)
     (run_dir / "meta.json").unlink()
     with pytest.raises(DataError, match=r"run/meta.json: missing"):
-        record_run(run_dir, tmp_path / "r", device="cpu")
+        record_run(run_dir, ctx)
     assert not (tmp_path / "r").exists()
+
+
+def fake_run_dir(path: Path, exit_code: int, ending: str = "", losses: tuple[str, str] = ("7", "8.5")) -> Path:
+    """A run folder as the study leaves it: meta.json with ``exit_code``, gradient records and a log whose last
+    training / validation losses are ``losses`` (fairseq's json log writes numbers with ``"{:g}"``: ``nan``,
+    ``inf``) and that ends with ``ending``."""
+    path.mkdir(parents=True)
+    fake_run_files(path / "gradnorm.jsonl", path / "train.log", 2, "3e-3", 20, 8.5, ending)
+    log = (path / "train.log").read_text()
+    (path / "train.log").write_text(log.replace('"loss": "7.0"', f'"loss": "{losses[0]}"')
+                                    .replace('"valid_loss": "8.5"', f'"valid_loss": "{losses[1]}"'))
+    meta = {"name": "postnorm_deep_lr3e-3_wu0_s1", "norm": "postnorm", "depth": "deep", "warmup_updates": 0,
+            "exit_code": exit_code, "wall_time_s": 1.0, "seed": 1, "lr": 3e-3, "max_update": 20}
+    (path / "meta.json").write_text(json.dumps(meta))
+    return path
+
+
+@pytest.mark.parametrize("exit_code, ending, losses, diverged", [
+    (0, "", ("7", "8.5"), False),  # trained to the end
+    (1, NAN_STOP, ("7", "8.5"), True),  # fairseq-train stopped it: gradients are Nan/Inf
+    (1, "FloatingPointError: Minimum loss scale reached (0.0001). Your loss is probably exploding.", ("7", "8.5"),
+     True),  # --fp16: the loss scale ran out
+    (0, "", ("nan", "nan"), True),  # a non-finite loss in the log, whatever the exit status
+    (0, "", ("7", "inf"), True),
+])
+def test_diverged_only_on_non_finite_loss_or_fairseq_stop(tmp_path, monkeypatch, exit_code, ending, losses,
+                                                           diverged):
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "results"))
+    ctx = Context(config=parse_config(study.StudyConfig, []), device="cpu")
+    record = json.loads(record_run(fake_run_dir(tmp_path / "run", exit_code, ending, losses), ctx).read_text())
+    assert record["diverged"] is diverged and record["exit_code"] == exit_code
+
+
+@pytest.mark.parametrize("exit_code, ending, message", [
+    (1, OOM_STOP, r"failed \(exit 1\) without diverging"),  # out of memory: not a result
+    (1, "ModuleNotFoundError: No module named 'fairseq_ext.criterions.typo'", "without diverging"),  # a bug
+    (1, "FloatingPointError: Fatal error: gradients are inconsistent between workers.", "without diverging"),
+    (0, "", "ended without validating"),
+])
+def test_a_crash_is_not_a_result(tmp_path, monkeypatch, exit_code, ending, message):
+    """Any other failure stops the study with the log's tail, and nothing is recorded."""
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "results"))
+    ctx = Context(config=parse_config(study.StudyConfig, []), device="cpu")
+    run_dir = fake_run_dir(tmp_path / "run", exit_code, ending)
+    if not ending:  # a log without its validation
+        log = run_dir / "train.log"
+        log.write_text("".join(line for line in log.read_text().splitlines(True) if " | valid | " not in line))
+    with pytest.raises(FailedRun, match=message) as error:
+        record_run(run_dir, ctx)
+    assert str(error.value).endswith("\n" + "\n".join((run_dir / "train.log").read_text().splitlines()[-20:]))
+    assert not (tmp_path / "results").exists()
 
 
 def test_a_failing_run_stops_the_study_after_the_runs_going(wikitext, tmp_path, monkeypatch, capsys):
@@ -317,6 +380,19 @@ def test_a_failing_run_stops_the_study_after_the_runs_going(wikitext, tmp_path, 
     assert fake.trained == ["postnorm_deep_lr1e-3_wu0_s1", "prenorm_deep_lr1e-3_wu0_s1", "postnorm_deep_lr1e-3_wu5_s1"]
     assert sorted(p.stem for p in (tmp_path / "results/prenorm/runs").glob("*.json")) == [
         "postnorm_deep_lr1e-3_wu0_s1", "prenorm_deep_lr1e-3_wu0_s1"]
+
+
+def test_a_run_out_of_memory_stops_the_study_with_its_log_tail(wikitext, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "results"))
+    fake = FakeFairseq()
+    fake.crashed = {"prenorm_deep_lr1e-3_wu0_s1"}
+    monkeypatch.setattr(training, "run_logged", fake)
+    assert main(study.run, study.StudyConfig, study_argv(tmp_path, wikitext) + ["--jobs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "prenorm_deep_lr1e-3_wu0_s1/train.log: fairseq-train failed (exit 1) without diverging" in err
+    assert err.rstrip().endswith("RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB")
+    assert fake.trained == ["postnorm_deep_lr1e-3_wu0_s1", "prenorm_deep_lr1e-3_wu0_s1"]
+    assert [p.stem for p in (tmp_path / "results/prenorm/runs").glob("*.json")] == ["postnorm_deep_lr1e-3_wu0_s1"]
 
 
 def test_missing_wikitext_is_one_line(tmp_path, capsys, monkeypatch):
@@ -352,9 +428,10 @@ def test_script_quick_runs_the_study(tmp_path):
          str(tmp_path / "runs"), "--tokens-per-sample", "16", "--batch-size", "2", "--max-update", "4",
          "--warmups", "0", "--seeds", "1", "--jacobian-depths", "1"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "DATA_DIR": str(tmp_path / "data"), "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"})
+        env={**os.environ, "DATA_DIR": str(tmp_path / "data"), "PYTHON": sys.executable, "OMP_NUM_THREADS": "1",
+             "RESULTS_DIR": str(tmp_path / "results")})  # else --quick: runs/quick/results of the repository
     assert proc.returncode == 0, proc.stderr[-3000:]
-    out = tmp_path / "runs/results/prenorm"  # --quick: RUNS_DIR/results
+    out = tmp_path / "results/prenorm"
     summary = json.loads((out / "summary.json").read_text())
     assert [e["name"] for e in summary["runs"]] == [
         "postnorm_deep_lr3e-3_wu0_s1", "prenorm_deep_lr3e-3_wu0_s1", "postnorm_shallow_lr3e-3_wu0_s1",

@@ -1,12 +1,16 @@
 """The shared runner: options from the config dataclass, --quick overrides, seeds, the error boundary."""
 from __future__ import annotations
 
+import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar
 
 import pytest
 
+import mvadl.results
 from mvadl.data import DataError
+from mvadl.results import results_dir
 from mvadl.runner import Context, ExperimentConfig, main, option, parse_config
 from mvadl.seeding import derive_seed
 
@@ -95,3 +99,40 @@ def test_invalid_values_are_one_usage_error(capsys):
         parse_config(CheckedConfig, ["--epochs", "0"], prog="toy")
     assert exit_info.value.code == 2
     assert "toy: error: --epochs must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_quick_runs_write_outside_results_in_one_place(tmp_path, monkeypatch):
+    """A --quick run's records (ctx.record) and every other output under results_dir(), from any thread, go to
+    runs/quick/results; a reference run's to results/; $RESULTS_DIR wins over both. Nothing renames them."""
+    monkeypatch.delenv("RESULTS_DIR", raising=False)
+    monkeypatch.setenv("GIT_REVISION", "abc1234")
+    monkeypatch.setattr(mvadl.results, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(mvadl.results, "QUICK_RESULTS_DIR", tmp_path / "runs/quick/results")
+    seen = []
+
+    def run(config: ToyConfig, ctx: Context):
+        with ThreadPoolExecutor(1) as pool:  # the pre-norm study records its runs from worker threads
+            seen.append(pool.submit(results_dir).result())
+        return ctx.record("toy", "metrics", {"epochs": config.epochs})
+
+    assert main(run, ToyConfig, ["--quick"]) == 0
+    quick = tmp_path / "runs/quick/results/toy/metrics.json"
+    assert json.loads(quick.read_text())["epochs"] == 2 and seen == [tmp_path / "runs/quick/results"]
+    assert not (tmp_path / "results").exists() and results_dir() == tmp_path / "results"  # back after the run
+    assert main(run, ToyConfig, ["--epochs", "3"]) == 0
+    assert json.loads((tmp_path / "results/toy/metrics.json").read_text())["epochs"] == 3
+    assert json.loads(quick.read_text())["epochs"] == 2 and seen[1] == tmp_path / "results"
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "elsewhere"))
+    assert main(run, ToyConfig, ["--quick"]) == 0
+    assert (tmp_path / "elsewhere/toy/metrics.json").is_file() and seen[2] == tmp_path / "elsewhere"
+
+
+def test_a_record_of_part_of_a_run_has_that_part_s_seed_device_and_time(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path))
+    ctx = Context(config=ToyConfig(seed=4), device="cpu")
+    whole = json.loads(ctx.record("toy", "whole", {"x": 1}).read_text())
+    assert whole["seed"] == 4 and whole["device"].startswith("cpu (") and whole["config"]["epochs"] == 80
+    part = json.loads(ctx.record("toy", "part", {"x": 1}, config={"run": 2}, seed=2, device="NVIDIA H100",
+                                 wall_time_s=60.0).read_text())
+    assert (part["seed"], part["device"], part["wall_time_s"], part["config"]) == (2, "NVIDIA H100", 60.0, {"run": 2})
+    assert part["git_revision"] == whole["git_revision"] == ctx.revision

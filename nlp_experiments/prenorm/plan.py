@@ -15,13 +15,10 @@ command line (``1e-3``). The summary lists the runs in the order above (:func:`s
 """
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from mvadl.results import results_dir
 from mvadl.runner import option
 
 NORMS = ("postnorm", "prenorm")
@@ -72,8 +69,9 @@ def parse_cell(text: str) -> tuple[str, int]:
 
 @dataclass
 class GridOptions:
-    """The runs of a study and where their files are: the options the study and the redraw share (a mixin of
-    their configs, which add ``quick``)."""
+    """The runs of a study and where their run folders are: the options the study and the redraw share (a mixin
+    of their configs, which add ``quick``). Records go where every experiment's go
+    (:func:`mvadl.results.results_dir`)."""
 
     lrs: list[str] = option(["1e-3", "3e-3"], "peak learning rates of the deep grid (as written in run names)")
     warmups: list[int] = option([0, 200, 1000], "warm-up lengths (updates) of the deep grid")
@@ -90,14 +88,6 @@ class GridOptions:
             parse_cell(f"{lr}:0")
         for cell in (*self.grid_skip, *self.grid_late):
             parse_cell(cell)
-
-    def results_root(self) -> Path:
-        """Where the records go (``<root>/prenorm/...``): ``$RESULTS_DIR`` if set, else ``RUNS_DIR/results``
-        for a ``--quick`` study (so it leaves ``results/`` alone), else the repository's ``results/``.
-        (``quick``: a field of the configs that mix this in.)"""
-        if os.environ.get("RESULTS_DIR"):
-            return results_dir()
-        return Path(self.runs_dir) / "results" if self.quick else results_dir()
 
 
 #: What ``--quick`` changes in the grid (the study and the redraw declare it in their QUICK).

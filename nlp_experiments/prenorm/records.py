@@ -8,11 +8,15 @@ A run folder (``RUNS_DIR/<name>/``, see :mod:`nlp_experiments.prenorm.training`)
   (per-layer gradient norms, bottom/top ratios, update sizes, Jacobian probes);
 * ``train.log``: fairseq-train's output with ``--log-format json``.
 
-:func:`record_run` writes, under the results root,
+:func:`record_run` writes, under the results root (:func:`mvadl.results.results_dir`),
 
 * ``prenorm/series/<name>.json``: the per-update series, compact JSON, 4 significant digits;
-* ``prenorm/runs/<name>.json``: config, seed, git revision, wall time and final numbers, through
-  :func:`mvadl.results.write_results`.
+* ``prenorm/runs/<name>.json``: config, seed, git revision, wall time and final numbers, through the run's
+  :meth:`mvadl.runner.Context.record`.
+
+A run is data only when it finished or diverged (:func:`diverged`): a non-finite loss in its log, or fairseq-train
+stopping it for non-finite gradients or an exhausted loss scale. Any other failure (out of memory, a bug, a wrong
+option) is a :class:`FailedRun` that stops the study with the log's tail, and nothing is recorded.
 
 :func:`load_run` reads both back for the summary and the figures. A missing or broken file is a
 :class:`~mvadl.data.DataError` naming it: nothing is skipped.
@@ -24,11 +28,16 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mvadl.data import DataError
 from mvadl.io import atomic_write_text
+from mvadl.results import results_dir
+from nlp_experiments.fairseq_runs import FairseqError, log_tail
 from nlp_experiments.prenorm.plan import NAME_RE
+
+if TYPE_CHECKING:
+    from mvadl.runner import Context
 
 #: The series keys the figures need; a series file without one of them is broken.
 SERIES_KEYS = ("step", "ratio_x", "ratio_param", "grad_x", "grad_param", "train", "valid")
@@ -37,13 +46,16 @@ GRADNORM = "gradnorm.jsonl"
 TRAIN_LOG = "train.log"
 
 
-# ------------------------------------------------------------------------------------------- results root
-def write_record(root: Path, part: str, name: str, **kwargs: Any) -> Path:
-    """:func:`mvadl.results.write_results` into ``root/<part>/<name>.json`` (``root``: the study's results root,
-    :meth:`~nlp_experiments.prenorm.plan.GridOptions.results_root`)."""
-    from mvadl.results import write_results
+#: How fairseq-train (0.12) stops a run whose numbers stopped being finite, as its log's traceback ends:
+#: ``trainer.train_step`` raises ``FloatingPointError("gradients are Nan/Inf")`` on non-finite gradients (fp32);
+#: the fp16 / AMP loss scalers raise ``FloatingPointError("[AMP: ]Minimum loss scale reached ...")`` when the
+#: loss keeps overflowing. (fairseq's other FloatingPointError, gradients inconsistent between workers, is a
+#: failure, not a divergence.)
+DIVERGENCE_STOPS = ("FloatingPointError: gradients are Nan/Inf", "Minimum loss scale reached")
 
-    return write_results(part, name, root=root, **kwargs)
+
+class FailedRun(FairseqError):
+    """fairseq-train failed for another reason than the divergence the study measures; quotes the log's tail."""
 
 
 # ------------------------------------------------------------------------------------------- run folders
@@ -176,12 +188,34 @@ def build_series(records: list[dict], log: dict[str, list[dict]]) -> dict:
     }
 
 
-def run_metrics(meta: dict, records: list[dict], log: dict[str, list[dict]]) -> dict:
-    """Final numbers of one run (losses in bits/token, fairseq's base-2 loss; ppl = 2**loss)."""
+def diverged(meta: dict, log_path: Path, log: dict[str, list[dict]]) -> bool:
+    """Whether a finished run diverged: a non-finite training or validation loss in its log, or fairseq-train
+    stopped it for non-finite gradients or an exhausted loss scale (:data:`DIVERGENCE_STOPS`).
+
+    A run that failed otherwise (non-zero exit without such a stop: out of memory, a bug, a bad option), or that
+    ended without validating, is no result: :class:`FailedRun` quoting the last lines of its log.
+    """
+    losses = [r.get("loss") for r in log["train"]] + [r.get("valid_loss") for r in log["valid"]]
+    if any(v is not None and not math.isfinite(v) for v in losses):
+        return True
+    if meta["exit_code"] != 0:
+        text = log_path.read_text(encoding="utf-8", errors="replace")
+        if any(stop in text for stop in DIVERGENCE_STOPS):
+            return True
+        raise FailedRun(f"{log_path}: fairseq-train failed (exit {meta['exit_code']}) without diverging; "
+                        f"nothing recorded. Its last lines:\n{log_tail(log_path)}")
+    if not log["valid"]:
+        raise FailedRun(f"{log_path}: fairseq-train ended without validating; nothing recorded. Its last "
+                        f"lines:\n{log_tail(log_path)}")
+    return False
+
+
+def run_metrics(meta: dict, records: list[dict], log: dict[str, list[dict]], diverged: bool) -> dict:
+    """Final numbers of one run (losses in bits/token, fairseq's base-2 loss; ppl = 2**loss); ``diverged``: see
+    :func:`diverged`."""
     train, valid = log["train"], log["valid"]
     final_train = train[-1]["loss"] if train else None
     final_valid = valid[-1]["valid_loss"] if valid else None
-    losses = [v for v in (final_train, final_valid) if v is not None]
     updates = int(train[-1]["num_updates"]) if train else 0
     tokens, previous = 0.0, 0
     for r in train:  # words per batch x updates of each logging interval
@@ -196,7 +230,7 @@ def run_metrics(meta: dict, records: list[dict], log: dict[str, list[dict]]) -> 
         "loss_unit": "bits/token", "final_train_loss": final_train, "final_valid_loss": final_valid,
         "final_valid_ppl": ppl(final_valid),
         "best_valid_loss": min((v["valid_loss"] for v in valid if v.get("valid_loss") is not None), default=None),
-        "diverged": bool(meta["exit_code"] != 0 or any(not math.isfinite(v) for v in losses) or not valid),
+        "diverged": diverged,
         "grad_ratio_init": first.get("ratio_x"), "grad_ratio_final": last.get("ratio_x"),
         "grad_ratio_min": min(ratios, default=None), "grad_ratio_max": max(ratios, default=None),
         "param_grad_ratio_init": first.get("ratio_param"), "param_grad_ratio_final": last.get("ratio_param"),
@@ -204,25 +238,28 @@ def run_metrics(meta: dict, records: list[dict], log: dict[str, list[dict]]) -> 
     }
 
 
-def record_run(run_dir: Path, root: Path, *, device: str, quick: bool = False) -> Path:
-    """Write ``prenorm/series/<name>.json`` and ``prenorm/runs/<name>.json`` under ``root`` for one run folder.
+def record_run(run_dir: Path, ctx: Context) -> Path:
+    """Write ``prenorm/series/<name>.json`` and, through ``ctx`` (the study's run), ``prenorm/runs/<name>.json``
+    under the results root for one run folder; returns the record's path.
 
-    A run that ended with an error after it started training (diverged) is recorded as such; a folder without
-    its metadata, gradient records or log is a :class:`DataError` naming the missing file.
+    A diverged run is recorded as such; a failed one raises :class:`FailedRun` (see :func:`diverged`); a folder
+    without its metadata, gradient records or log is a :class:`DataError` naming the missing file.
     """
     meta = read_meta(run_dir)
-    records = read_gradnorm_records(run_dir / GRADNORM)
     log = parse_fairseq_log(run_dir / TRAIN_LOG)
+    run_diverged = diverged(meta, run_dir / TRAIN_LOG, log)
+    records = read_gradnorm_records(run_dir / GRADNORM)
     name = meta["name"]
     series_rel = f"series/{name}.json"
-    atomic_write_text(root / "prenorm" / series_rel, json.dumps({"name": name, **build_series(records, log)},
-                                                                separators=(",", ":"), allow_nan=False) + "\n")
+    atomic_write_text(results_dir() / "prenorm" / series_rel,
+                      json.dumps({"name": name, **build_series(records, log)}, separators=(",", ":"),
+                                 allow_nan=False) + "\n")
     config = {k: v for k, v in meta.items() if k not in ("exit_code", "wall_time_s", "name")}
     config["arch"] = f"mva_lm_{meta['norm']}_{meta['depth']}"
     config["fairseq"] = fairseq_config(run_dir / TRAIN_LOG)
-    metrics = {**run_metrics(meta, records, log), "series_file": series_rel}
-    return write_record(root, "prenorm/runs", name, config=config, metrics=metrics, seed=meta["seed"],
-                        wall_time_s=meta["wall_time_s"], device=device, quick=quick)
+    metrics = {**run_metrics(meta, records, log, run_diverged), "series_file": series_rel}
+    return ctx.record("prenorm/runs", name, metrics, config=config, seed=meta["seed"],
+                      wall_time_s=meta["wall_time_s"])
 
 
 # ------------------------------------------------------------------------------------------- committed results

@@ -10,11 +10,15 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mvadl.data import DataError
 from nlp_experiments.prenorm.figures import save_study_figures
-from nlp_experiments.prenorm.records import load_run, read_json, write_record
+from nlp_experiments.prenorm.records import load_run, read_json
 from nlp_experiments.prenorm.summary import unigram_entropy_bits, write_summary
+
+if TYPE_CHECKING:
+    from mvadl.runner import Context
 
 logger = logging.getLogger(__name__)
 
@@ -26,11 +30,12 @@ def jacobian_depth_path(root: Path) -> Path:
     return root / "prenorm" / "jacobian_depth.json"
 
 
-def write_jacobian_depth(root: Path, depths: Sequence[int], seeds: Sequence[int], base_seed: int, *,
-                         quick: bool = False) -> Path:
-    """``prenorm/jacobian_depth.json``: ||d x_L / d x_0|| of random stacks of L blocks
-    (:func:`nlp_experiments.prenorm.jacobians.jacobian_norms_vs_depth`), unless the file holds this very
-    analysis already (same shape, depths, seeds and base seed), as the runs are skipped once recorded."""
+def write_jacobian_depth(ctx: Context, root: Path, depths: Sequence[int], seeds: Sequence[int],
+                         base_seed: int) -> Path:
+    """``prenorm/jacobian_depth.json`` under ``root`` (the results root ``ctx.record`` writes to): ||d x_L / d x_0||
+    of random stacks of L blocks (:func:`nlp_experiments.prenorm.jacobians.jacobian_norms_vs_depth`), unless the
+    file holds this very analysis already (same shape, depths, seeds and base seed), as the runs are skipped once
+    recorded."""
     from mvadl.results import describe_device
     from nlp_experiments.prenorm.jacobians import jacobian_norms_vs_depth
 
@@ -43,8 +48,8 @@ def write_jacobian_depth(root: Path, depths: Sequence[int], seeds: Sequence[int]
             return path
     started = time.perf_counter()
     toy = jacobian_norms_vs_depth(depths, **JACOBIAN_SHAPE, seeds=seeds, base_seed=base_seed)
-    return write_record(root, "prenorm", "jacobian_depth", config=config, metrics={"records": toy}, seed=base_seed,
-                        wall_time_s=time.perf_counter() - started, device=describe_device("cpu"), quick=quick)
+    return ctx.record("prenorm", "jacobian_depth", {"records": toy}, config=config, seed=base_seed,
+                      wall_time_s=time.perf_counter() - started, device=describe_device("cpu"))
 
 
 def load_jacobian_records(root: Path) -> list[dict]:
@@ -59,15 +64,16 @@ def load_jacobian_records(root: Path) -> list[dict]:
     return records
 
 
-def write_outputs(names: Sequence[str], main: tuple[str, int], root: Path, dict_path: Path, target_ppl: float, *,
-                  quick: bool = False) -> Path:
-    """summary.json and every figure under ``root/prenorm`` from the records of the runs ``names`` (in that
-    order) and the main setting ``(lr_text, warmup)``. Returns the summary's path."""
+def write_outputs(ctx: Context, names: Sequence[str], main: tuple[str, int], root: Path, dict_path: Path,
+                  target_ppl: float) -> Path:
+    """summary.json (through ``ctx``) and every figure under ``root/prenorm`` (the results root) from the records
+    of the runs ``names`` (in that order) and the main setting ``(lr_text, warmup)``. Returns the summary's
+    path."""
     started = time.perf_counter()
     runs = [load_run(name, root) for name in names]
     unigram = unigram_entropy_bits(dict_path)
     toy = load_jacobian_records(root)
-    summary_path, entries = write_summary(runs, main, unigram, target_ppl, root, quick=quick)
+    summary_path, entries = write_summary(ctx, runs, main, unigram, target_ppl)
     for entry in entries:
         logger.info("%s: valid %.3f bits (ppl %.0f), diverged=%s failed=%s", entry["name"],
                     entry["final_valid_loss"] or float("nan"), entry["final_valid_ppl"] or float("nan"),

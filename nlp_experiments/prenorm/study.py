@@ -12,11 +12,13 @@ pair and the deep pairs of the other --seeds; then the --grid-late cells (see nl
 Every run is fairseq-train with the plugin's mva_lm_* presets and the mva_cross_entropy_gradnorm criterion, one
 thread each, --jobs at a time, its folder RUNS_DIR/<name>/ (train.log, gradnorm.jsonl, meta.json); when it ends
 it records itself (mvadl.results) in results/prenorm/runs/<name>.json with its per-update series in
-results/prenorm/series/<name>.json. Resumable run by run: a run whose record exists is skipped (delete the record
+results/prenorm/series/<name>.json. A run is recorded when it finished or diverged (a non-finite loss, or
+fairseq-train stopping it for non-finite gradients); any other failure (out of memory, a bug) stops the study
+with the end of the run's log. Resumable run by run: a run whose record exists is skipped (delete the record
 to redo the run; likewise results/prenorm/jacobian_depth.json, the Jacobian-vs-depth analysis). Finally
 results/prenorm/summary.json and the figures are made from those files only (python -m
 nlp_experiments.prenorm.redraw redoes just that). Records go to $RESULTS_DIR/prenorm when RESULTS_DIR is set;
---quick writes them under RUNS_DIR/results (runs/prenorm_quick/results) and leaves results/ alone.
+--quick writes them, like every --quick run, under runs/quick/results and leaves results/ alone.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from mvadl.results import results_dir
 from mvadl.runner import Context, main, option
 from nlp_experiments.prenorm.plan import GRID_QUICK, grid_runs, later_runs, names, study_runs
 from nlp_experiments.prenorm.records import load_run
@@ -53,19 +56,19 @@ class StudyConfig(TrainingOptions):
 
 
 def run(config: StudyConfig, ctx: Context) -> Path:
-    root = config.results_root()
+    root = results_dir()  # where ctx.record writes: the records are read back from there
     binarize_wikitext2(config.data_dir, Path(config.data_bin), Path(config.runs_dir) / "preprocess.log")
     grid = grid_runs(config)
     logger.info("deep grid: %d runs (%d at a time); left out: %s; last: %s", len(grid), config.jobs,
                 " ".join(config.grid_skip) or "none", " ".join(config.grid_late) or "none")
-    train_all(config, grid, ctx.device, root)
+    train_all(config, grid, ctx)
     main_setting = choose_main_setting([load_run(spec.name, root) for spec in grid])
     logger.info("main setting: LR %s, warm-up %d", *main_setting)
-    train_all(config, later_runs(config, main_setting), ctx.device, root)
+    train_all(config, later_runs(config, main_setting), ctx)
     logger.info("all runs done (%.0f s this invocation)", ctx.elapsed())
-    write_jacobian_depth(root, config.jacobian_depths, config.jacobian_seeds, config.seed, quick=config.quick)
-    return write_outputs(names(study_runs(config, main_setting)), main_setting, root,
-                         Path(config.data_bin) / "dict.txt", config.target_ppl, quick=config.quick)
+    write_jacobian_depth(ctx, root, config.jacobian_depths, config.jacobian_seeds, config.seed)
+    return write_outputs(ctx, names(study_runs(config, main_setting)), main_setting, root,
+                         Path(config.data_bin) / "dict.txt", config.target_ppl)
 
 
 if __name__ == "__main__":

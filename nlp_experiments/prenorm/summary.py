@@ -10,12 +10,16 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mvadl.data import DataError
 from nlp_experiments.prenorm.plan import GRID_SEED, NORMS
-from nlp_experiments.prenorm.records import ppl, write_record
+from nlp_experiments.prenorm.records import ppl
+
+if TYPE_CHECKING:
+    from mvadl.runner import Context
 
 COLLAPSED = 1e-3  # a bottom/top gradient ratio below this: the bottom of the network gets (almost) no gradient
 TINY = 1e-12  # floor for geometric means and log scales (a gradient norm of exactly 0 counts as this value)
@@ -160,16 +164,16 @@ def study_elapsed_s(runs: Sequence[dict]) -> float | None:
     return round(max(ends) - min(starts), 1) if runs else None
 
 
-def write_summary(runs: Sequence[dict], main: tuple[str, int], unigram_bits: float, target_ppl: float,
-                  root: Path, *, quick: bool = False) -> tuple[Path, list[dict]]:
-    """``prenorm/summary.json`` under ``root`` from the loaded ``runs`` and the main setting ``(lr_text,
+def write_summary(ctx: Context, runs: Sequence[dict], main: tuple[str, int], unigram_bits: float,
+                  target_ppl: float) -> tuple[Path, list[dict]]:
+    """``prenorm/summary.json`` (through ``ctx.record``) from the loaded ``runs`` and the main setting ``(lr_text,
     warmup)``; returns its path and its per-run entries."""
     summary = [summarize_run(run, unigram_bits, target_ppl) for run in runs]
     main_lr = next((r["lr"] for r in runs if r["lr_text"] == main[0]), None)
     if main_lr is None:
         raise DataError(f"no run at the main setting's LR {main[0]}")
-    path = write_record(
-        root, "prenorm", "summary",
+    path = ctx.record(
+        "prenorm", "summary",
         config={"runs_dir": "results/prenorm/runs", "series_dir": "results/prenorm/series",
                 "unigram_entropy_bits": unigram_bits, "unigram_ppl": 2 ** unigram_bits if unigram_bits else None,
                 "target_ppl": target_ppl, "main_setting_rule": MAIN_SETTING_RULE},
@@ -178,6 +182,5 @@ def write_summary(runs: Sequence[dict], main: tuple[str, int], unigram_bits: flo
                  "main_contrast": {"lr_text": main[0], **main_contrast(summary, main_lr, main[1])},
                  "runs_wall_time_sum_s": sum(e["wall_time_s"] for e in summary),
                  "study_elapsed_s": study_elapsed_s(runs)},
-        seed=summary[0]["seed"], wall_time_s=sum(e["wall_time_s"] for e in summary), device=summary[0]["device"],
-        quick=quick)
+        seed=summary[0]["seed"], wall_time_s=sum(e["wall_time_s"] for e in summary), device=summary[0]["device"])
     return path, summary

@@ -4,9 +4,10 @@ Each run is ``python -m fairseq_cli.train ... --user-dir fairseq_ext`` (:func:`t
 interpreter on one thread, with its whole output in ``RUNS_DIR/<name>/train.log`` and the per-layer gradient
 records of the ``mva_cross_entropy_gradnorm`` criterion in ``RUNS_DIR/<name>/gradnorm.jsonl``; when it ends,
 ``meta.json`` says what ran and how it ended, and the run records itself
-(:func:`nlp_experiments.prenorm.records.record_run`). A run that diverges (fairseq-train stops with an error
-after it started training) is recorded as diverged, not fatal. A run whose record exists is skipped, so the
-study resumes run by run.
+(:func:`nlp_experiments.prenorm.records.record_run`). A run that diverges (a non-finite loss, or fairseq-train
+stopping it for non-finite gradients) is recorded as diverged; any other failure stops the study with the log's
+tail (:func:`nlp_experiments.prenorm.records.diverged`). A run whose record exists is skipped, so the study
+resumes run by run.
 """
 from __future__ import annotations
 
@@ -20,14 +21,18 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mvadl.data import DataError, wikitext2_path
 from mvadl.io import atomic_write_text
+from mvadl.results import results_dir
 from mvadl.runner import ExperimentConfig, option
-from nlp_experiments.fairseq_runs import USER_DIR, FairseqError, device_args, fairseq_command, last_error, run_logged
+from nlp_experiments.fairseq_runs import USER_DIR, device_args, fairseq_command, run_logged
 from nlp_experiments.prenorm.plan import GridOptions, RunSpec
 from nlp_experiments.prenorm.records import GRADNORM, META, TRAIN_LOG, record_path, record_run
+
+if TYPE_CHECKING:
+    from mvadl.runner import Context
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +119,9 @@ class InterruptedRun(DataError):
 def train_run(options: TrainingOptions, run: RunSpec, device: Any) -> Path:
     """One fresh fairseq-train run into ``RUNS_DIR/<name>/`` (emptied first), then its ``meta.json``.
 
-    Returns the run folder. A run stopped by a signal raises :class:`InterruptedRun`; any other exit status is
-    the run's result (recorded: non-zero means diverged).
+    Returns the run folder. A run stopped by a signal raises :class:`InterruptedRun`; any other exit status goes
+    into ``meta.json``, and the log says whether the run diverged or failed
+    (:func:`nlp_experiments.prenorm.records.diverged`).
     """
     run_dir = Path(options.runs_dir) / run.name
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -134,20 +140,17 @@ def train_run(options: TrainingOptions, run: RunSpec, device: Any) -> Path:
     return run_dir
 
 
-def train_and_record(options: TrainingOptions, run: RunSpec, device: Any, root: Path, device_name: str) -> Path:
-    """Train ``run`` and write its record and series under ``root``, unless its record exists (then nothing is
-    done). Returns the record's path."""
-    path = record_path(root, run.name)
+def train_and_record(options: TrainingOptions, run: RunSpec, ctx: Context) -> Path:
+    """Train ``run`` on ``ctx.device`` and write its record (through ``ctx``) and series under the results root,
+    unless its record exists (then nothing is done). Returns the record's path."""
+    path = record_path(results_dir(), run.name)
     if path.is_file():
         logger.info("%s: done before, skipped (delete %s to redo it)", run.name, path)
         return path
     logger.info("training %s", run.name)
-    run_dir = train_run(options, run, device)
+    run_dir = train_run(options, run, ctx.device)
     meta = json.loads((run_dir / META).read_text(encoding="utf-8"))
-    if not (run_dir / GRADNORM).is_file():  # failed before its first update: a broken command, not a result
-        raise FairseqError(f"{run_dir / TRAIN_LOG}: fairseq-train failed before training (exit "
-                           f"{meta['exit_code']}): {last_error(run_dir / TRAIN_LOG)}")
-    path = record_run(run_dir, root, device=device_name, quick=options.quick)
+    path = record_run(run_dir, ctx)
     logger.info("%s: exit %d (%.0f s) -> %s", run.name, meta["exit_code"], meta["wall_time_s"], path)
     return path
 
@@ -190,9 +193,6 @@ class _NotStarted(Exception):
     """A run left out because an earlier one failed."""
 
 
-def train_all(options: TrainingOptions, runs: Sequence[RunSpec], device: Any, root: Path) -> list[Path]:
+def train_all(options: TrainingOptions, runs: Sequence[RunSpec], ctx: Context) -> list[Path]:
     """:func:`train_and_record` of every run, ``options.jobs`` at a time (see :func:`run_parallel`)."""
-    from mvadl.results import describe_device
-
-    device_name = describe_device(device)
-    return run_parallel(runs, options.jobs, lambda run: train_and_record(options, run, device, root, device_name))
+    return run_parallel(runs, options.jobs, lambda run: train_and_record(options, run, ctx))
