@@ -2,7 +2,8 @@
 # Reproduce the diffusion part (assignment Q18 and the DDPM metrics): classifier, DDPM training,
 # FID/KID of 1000-step samples, scheduler x steps study -> results/diffusion/.
 #   bash scripts/diffusion_reproduce.sh           # full run (H100: ~8 min; CPU: many hours, use a GPU)
-#   bash scripts/diffusion_reproduce.sh --quick   # same commands at smoke-test size, outputs under runs/diffusion_quick
+#   bash scripts/diffusion_reproduce.sh --quick   # same commands at smoke-test size: checkpoints under
+#                                                 runs/diffusion_quick, records and figures under runs/quick/results
 # Environment: PY (python), SEED (default 0), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR, CLASSIFIER.
 # The classifier is retrained into $CKPT (results/diffusion/classifier.json records its accuracy and sha256), but
 # FID/KID are measured with $CLASSIFIER, by default the committed artifacts/mnist_classifier/v1 weights, so the
@@ -15,4 +16,4 @@ run classifier --weights "$CKPT/mnist_classifier/model.safetensors" --output-dir
 run train --output-dir "$CKPT/ddpm_mnist"
 run evaluate --model "$CKPT/ddpm_mnist/pipeline" --classifier "$CLASSIFIER"
 run scheduler_study --model "$CKPT/ddpm_mnist/pipeline" --classifier "$CLASSIFIER"
-echo "[diffusion] done: ${RESULTS_DIR:-results}/diffusion"
+echo "[diffusion] done: $OUT/diffusion"

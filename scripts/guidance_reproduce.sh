@@ -6,7 +6,8 @@
 # prompts 'white', 'gray background' and 'red', 200 seeds, guidance-scale sweep, prompts naming a colour)
 # -> results/guidance/
 #   bash scripts/guidance_reproduce.sh           # 2 CPU cores: ~30 min design + ~85 min training + ~20 min scoring
-#   bash scripts/guidance_reproduce.sh --quick   # same commands at smoke-test size, outputs under runs/guidance_quick
+#   bash scripts/guidance_reproduce.sh --quick   # same commands at smoke-test size: checkpoints under
+#                                                 runs/guidance_quick, records and figures under runs/quick/results
 # The training resumes from its latest checkpoint when run again (an interrupted run continues).
 # Environment: PY (python), SEED (default 0), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR, CLASSIFIER,
 # SKIP_DESIGN=1 (keep the design study's results and only train and evaluate), WITH_MORE_RED=1 (also train a
@@ -31,4 +32,4 @@ if [[ -n "${WITH_MORE_RED:-}" ]]; then
   run negative_prompt --model "$CKPT/text_to_digit_more_red/pipeline" --classifier "$CLASSIFIER" \
     --negative-prompt red --other-concepts "gray background" --output-name more_red --sweep --colour-samples 0
 fi
-echo "[guidance] done: ${RESULTS_DIR:-results}/guidance"
+echo "[guidance] done: $OUT/guidance"

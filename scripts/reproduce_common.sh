@@ -3,7 +3,8 @@
 # Sets PY (default .venv/bin/python), SEED (default 0), QUICK (--quick or empty), CLASSIFIER (the MNIST classifier
 # the evaluations measure with: default the committed, versioned artifacts/mnist_classifier/v1/model.safetensors;
 # every record that uses it stores its sha256) and CKPT: $CKPT_DIR, else checkpoints, or runs/<PART>_quick with
-# --quick (results then go to $CKPT/results unless RESULTS_DIR is set);
+# --quick (results then go where every --quick run's go, runs/quick/results, unless RESULTS_DIR is set) and OUT,
+# that results folder (for messages);
 # defines run MODULE ARGS... = python -m vae_diffusion.PART.MODULE ARGS... --seed SEED [--quick].
 PART=$1
 shift
@@ -16,9 +17,10 @@ CLASSIFIER=${CLASSIFIER:-artifacts/mnist_classifier/v1/model.safetensors}
 export HF_HUB_OFFLINE=1
 QUICK=()
 CKPT=${CKPT_DIR:-checkpoints}
+OUT=${RESULTS_DIR:-results}
 if [[ "${1:-}" == "--quick" ]]; then
   QUICK=(--quick)
   CKPT=${CKPT_DIR:-runs/${PART}_quick}
-  export RESULTS_DIR=${RESULTS_DIR:-$CKPT/results}
+  OUT=${RESULTS_DIR:-runs/quick/results}
 fi
 run() { echo "[$PART] $(date +%T) $*"; "$PY" -m "vae_diffusion.$PART.$1" "${@:2}" --seed "$SEED" "${QUICK[@]}"; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the VAE part (assignment Q9, Q10 and the Q2 study): results/vae/*.json and figures.
 #   bash scripts/vae_reproduce.sh            # full run (H100: about 3 min; 2-core CPU: about 80 min)
-#   bash scripts/vae_reproduce.sh --quick    # same commands in smoke-test size
+#   bash scripts/vae_reproduce.sh --quick    # same commands in smoke-test size (results in runs/quick/results)
 # Environment: PY (python), SEED (default 0), DATA_DIR (data root), DEVICE (auto|cpu|cuda), RESULTS_DIR, CKPT_DIR,
 # LOG_DIR.
 # The trainings are independent and run side by side; each logs to $LOG_DIR/<name>.log.
@@ -13,10 +13,12 @@ LOGS=${LOG_DIR:-runs/vae}
 DEVICE=${DEVICE:-auto}
 SEED=${SEED:-0}
 QUICK=()
+OUT=${RESULTS_DIR:-results}
 STUDY=(--epochs 10 --is-samples 1000)                            # the Q2 models; --quick sizes them itself
 NAIVE=(--num-images 100 --max-samples 10000 --repeats 10 --is-samples 5000)
 if [[ "${1:-}" == "--quick" ]]; then
   QUICK=(--quick)
+  OUT=${RESULTS_DIR:-runs/quick/results}
   STUDY=()
   NAIVE=(--quick)                                                # naive_mc's QUICK: 5 images, L<=100, 2 repeats
 fi
@@ -39,4 +41,4 @@ for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 [[ $status == 0 ]] || { echo "a VAE training failed; see $LOGS/*.log" >&2; exit 1; }
 "$PY" -m vae_diffusion.vae.naive_mc --device "$DEVICE" "${NAIVE[@]}" \
   --seed "$SEED" --checkpoints "$CKPT"/naive_mc_z{2,5,20,50}.pt > "$LOGS/naive_mc.log" 2>&1 || { tail -n 20 "$LOGS/naive_mc.log"; exit 1; }
-echo "VAE results written to ${RESULTS_DIR:-results}/vae"
+echo "VAE results written to $OUT/vae"
