@@ -1,4 +1,5 @@
-"""The character n-gram language identifier (scikit-learn) and the sacreBLEU metrics (public API)."""
+"""The character n-gram language identifier (fitted by scikit-learn, scored with NumPy) and the sacreBLEU
+metrics (public API)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from mvadl.data import DataError
-from nlp_experiments.translation.langid import CharNgramLanguageIdentifier
+from nlp_experiments.translation.langid import NGRAM_RANGE, CharNgramLanguageIdentifier
 from nlp_experiments.translation.metrics import METRIC_NAMES, corpus_score, signature
 from tests.conftest import REAL_DATA_DIR, needs_real_data
 from tests.nmt_toy_corpus import toy_captions
@@ -37,7 +38,7 @@ def test_naive_bayes_score_matches_formula():
     counts_x = {" ": 2, "a": 1, "b": 1, " a": 1, "ab": 1, "b ": 1, " ab": 1, "ab ": 1}
     counts_y = {" ": 2, "b": 1, " b": 1, "b ": 1, " b ": 1}
     vocabulary = set(counts_x) | set(counts_y)
-    assert set(identifier.vectorizer.vocabulary_) == vocabulary
+    assert set(identifier.vectorizer.vocabulary) == vocabulary
     # sentence "a": n-grams " ":2, "a":1, " a":1, "a ":1, " a ":1 ("a " and " a " are out of the vocabulary)
     sentence = {" ": 2, "a": 1, " a": 1}
     expected = {lang: math.log(0.5) + sum(c * math.log((counts.get(g, 0) + 1) / (sum(counts.values()) + len(
@@ -45,6 +46,30 @@ def test_naive_bayes_score_matches_formula():
     scores = dict(zip(identifier.languages, identifier.scores(["a"])[0]))
     assert scores == pytest.approx(expected)
     assert identifier.predict("a") == "x"
+
+
+def test_numpy_scores_and_predictions_equal_scikit_learns():
+    """The identifier scores with NumPy from the fitted log-probabilities; scikit-learn's own MultinomialNB, fitted
+    on the same counts, gives the same joint log-likelihoods and the same predictions, before and after saving."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.naive_bayes import MultinomialNB
+
+    train = toy_captions(60, seed=3)
+    texts = [s for lines in train.values() for s in lines]
+    labels = [lang for lang, lines in train.items() for _ in lines]
+    vectorizer = CountVectorizer(analyzer="char_wb", ngram_range=NGRAM_RANGE, lowercase=True)
+    reference = MultinomialNB(alpha=0.5, fit_prior=False).fit(vectorizer.fit_transform(texts), labels)
+    identifier = CharNgramLanguageIdentifier.fit(train, alpha=0.5)
+    held_out = [s for lines in toy_captions(30, seed=4).values() for s in lines] + ["zzz", "", "A Dog ."]
+    expected = reference.predict_joint_log_proba(vectorizer.transform(held_out))
+    reloaded = CharNgramLanguageIdentifier.from_dict(json.loads(json.dumps(identifier.to_dict())))
+    for model in (identifier, reloaded):
+        assert model.languages == list(reference.classes_)
+        np.testing.assert_allclose(model.scores(held_out), expected, rtol=1e-12, atol=0)
+        assert model.predict_many(held_out) == list(reference.predict(vectorizer.transform(held_out)))
+    bad = {**identifier.to_dict(), "languages": ["de", "en"]}
+    with pytest.raises(ValueError, match="do not match 2 languages"):
+        CharNgramLanguageIdentifier.from_dict(bad)
 
 
 def test_off_target_rate_and_errors(tmp_path):
@@ -74,14 +99,25 @@ def test_accuracy_on_real_multi30k_val():
     assert correct / sum(map(len, val.values())) >= 0.98
 
 
-def test_metrics_are_sacrebleu_corpus_scores():
-    import sacrebleu
+def test_corpus_bleu_equals_the_formula_by_hand():
+    """BLEU = BP * exp(mean_n log p_n), p_n the clipped n-gram precisions (n = 1..4), BP = exp(1 - r / c) when
+    the hypotheses (c tokens) are shorter than the references (r tokens); here every p_n > 0, so smoothing plays
+    no part. Hypothesis "the cat sat on the mat" (6 tokens), reference "the cat sat on a red mat" (7 tokens):
+    p_1 = 5/6 ("the" is clipped to its one occurrence), p_2 = 3/5, p_3 = 2/4, p_4 = 1/3."""
+    hyp, ref = ["the cat sat on the mat"], ["the cat sat on a red mat"]
+    expected = 100 * math.exp(1 - 7 / 6) * (5 / 6 * 3 / 5 * 2 / 4 * 1 / 3) ** (1 / 4)
+    assert corpus_score("bleu", hyp, ref) == pytest.approx(expected, rel=1e-9)
+    assert corpus_score("bleu", ref, hyp) != pytest.approx(expected)  # hypotheses first, references second
+    assert corpus_score("bleu", hyp * 3, hyp * 3) == pytest.approx(100.0)
+    assert corpus_score("chrf", hyp, hyp) == pytest.approx(100.0) and corpus_score("chrf", ["xyz"], ["abc"]) == 0.0
+    assert corpus_score("chrf", ["the cat sat"], ["the cat sat on the mat"]) < corpus_score(
+        "chrf", ["the cat sat on a mat"], ["the cat sat on the mat"])
 
+
+def test_metric_names_and_signatures():
+    assert set(METRIC_NAMES) == {"bleu", "chrf"} and corpus_score("bleu", [], []) == 0.0
     hyps = ["a dog runs on the grass .", "two men talk", "the red car is fast .", "a cat"]
     refs = ["a dog runs on grass .", "two men are talking .", "a red car .", "a cat sleeps ."]
-    assert corpus_score("bleu", hyps, refs) == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score)
-    assert corpus_score("chrf", hyps, refs) == pytest.approx(sacrebleu.corpus_chrf(hyps, [refs]).score)
-    assert set(METRIC_NAMES) == {"bleu", "chrf"} and corpus_score("bleu", [], []) == 0.0
     assert signature("bleu").startswith("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.")
     assert signature("chrf").startswith("nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:2.")
     with pytest.raises(ValueError, match="3 hypotheses for 4 references"):

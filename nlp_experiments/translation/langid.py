@@ -1,14 +1,19 @@
 """A character n-gram language identifier, fitted in code on the training text (no external model).
 
-scikit-learn does the work: ``CountVectorizer(analyzer="char_wb", ngram_range=(1, 3))`` counts the character
-1- to 3-grams of each lower-cased word padded with spaces, and a multinomial naive Bayes classifier with a
-uniform prior (every Multi30k language has the same amount of text) assigns a sentence with n-gram counts
-``c_g`` to
+scikit-learn fits it: ``CountVectorizer(analyzer="char_wb", ngram_range=(1, 3))`` counts the character
+1- to 3-grams of each lower-cased word padded with spaces, and ``MultinomialNB`` with a uniform prior (every
+Multi30k language has the same amount of text) estimates
 
-    argmax_l  sum_g c_g * log p(g | l),    p(g | l) = (count_l(g) + alpha) / (N_l + alpha * V)
+    p(g | l) = (count_l(g) + alpha) / (N_l + alpha * V)
 
 where ``count_l(g)`` is how often n-gram ``g`` occurs in language ``l``'s training text, ``N_l`` the total
-count of all n-grams of ``l`` and ``V`` the vocabulary size (``MultinomialNB.feature_log_prob_``).
+count of all n-grams of ``l`` and ``V`` the vocabulary size (``MultinomialNB.feature_log_prob_``). A sentence
+with n-gram counts ``c_g`` is then assigned to
+
+    argmax_l  log p(l) + sum_g c_g * log p(g | l)
+
+computed here with NumPy from the fitted log-probabilities (what ``MultinomialNB.predict`` computes; a test
+checks they agree), so a saved profile is loaded without setting scikit-learn's fitted attributes by hand.
 
 Used to measure the off-target rate of a translation model: the share of outputs whose identified language
 differs from the requested one. Saved as JSON (the n-gram vocabulary and the fitted log-probabilities, no
@@ -36,15 +41,24 @@ def _vectorizer(vocabulary: Mapping[str, int] | None = None) -> CountVectorizer:
 
 
 class CharNgramLanguageIdentifier:
-    """Multinomial naive Bayes over character n-grams (scikit-learn); see the module docstring for the formula."""
+    """Multinomial naive Bayes over character n-grams; see the module docstring for the formula.
 
-    def __init__(self, vectorizer: CountVectorizer, classifier: MultinomialNB):
+    ``vectorizer`` counts the n-grams of its vocabulary; ``feature_log_prob`` ``[languages, vocabulary]`` holds
+    log p(g | l) and ``class_log_prior`` ``[languages]`` log p(l), rows in the order of ``languages``.
+    """
+
+    def __init__(self, vectorizer: CountVectorizer, languages: Sequence[str], feature_log_prob: np.ndarray,
+                 class_log_prior: np.ndarray, alpha: float):
         self.vectorizer = vectorizer
-        self.classifier = classifier
-
-    @property
-    def languages(self) -> list[str]:
-        return [str(lang) for lang in self.classifier.classes_]
+        self.languages = [str(lang) for lang in languages]
+        self.feature_log_prob = np.asarray(feature_log_prob, dtype=np.float64)
+        self.class_log_prior = np.asarray(class_log_prior, dtype=np.float64)
+        self.alpha = float(alpha)
+        expected = (len(self.languages), len(vectorizer.vocabulary))
+        if self.feature_log_prob.shape != expected or self.class_log_prior.shape != expected[:1]:
+            raise ValueError(f"feature_log_prob {self.feature_log_prob.shape} and class_log_prior "
+                             f"{self.class_log_prior.shape} do not match {expected[0]} languages x {expected[1]} "
+                             "n-grams")
 
     @classmethod
     def fit(cls, sentences: Mapping[str, Iterable[str]], alpha: float = 1.0) -> CharNgramLanguageIdentifier:
@@ -56,21 +70,23 @@ class CharNgramLanguageIdentifier:
                 raise ValueError(f"no text for language '{lang}'")
             texts += lines
             labels += [lang] * len(lines)
-        vectorizer = _vectorizer()
-        counts = vectorizer.fit_transform(texts)
-        classifier = MultinomialNB(alpha=alpha, fit_prior=False).fit(counts, labels)
-        return cls(vectorizer, classifier)
+        counter = _vectorizer()
+        counts = counter.fit_transform(texts)
+        fitted = MultinomialNB(alpha=alpha, fit_prior=False).fit(counts, labels)
+        return cls(_vectorizer(counter.vocabulary_), fitted.classes_, fitted.feature_log_prob_,
+                   fitted.class_log_prior_, alpha)
 
     def scores(self, sentences: Sequence[str]) -> np.ndarray:
         """``[len(sentences), len(languages)]`` log-likelihoods ``sum_g c_g log p(g | l)`` plus the (uniform)
         log-prior, columns in the order of :attr:`languages`."""
-        return self.classifier.predict_joint_log_proba(self.vectorizer.transform(list(sentences)))
+        counts = self.vectorizer.transform(list(sentences))  # sparse [sentences, vocabulary]
+        return np.asarray(counts @ self.feature_log_prob.T) + self.class_log_prior
 
     def predict_many(self, sentences: Sequence[str]) -> list[str]:
-        """The most likely language of each sentence."""
+        """The most likely language of each sentence (the first of equal scores, as scikit-learn's argmax)."""
         if not sentences:
             return []
-        return [str(lang) for lang in self.classifier.predict(self.vectorizer.transform(list(sentences)))]
+        return [self.languages[i] for i in self.scores(sentences).argmax(axis=1)]
 
     def predict(self, sentence: str) -> str:
         """The most likely language of ``sentence``."""
@@ -87,24 +103,16 @@ class CharNgramLanguageIdentifier:
     # ------------------------------------------------------------------------------------ saving
     def to_dict(self) -> dict:
         """Everything prediction needs, as JSON-able data: n-gram vocabulary and fitted log-probabilities."""
-        nb = self.classifier
-        return {"format": FORMAT, "ngram_range": list(NGRAM_RANGE), "alpha": nb.alpha,
+        return {"format": FORMAT, "ngram_range": list(NGRAM_RANGE), "alpha": self.alpha,
                 "languages": self.languages,
-                "vocabulary": {gram: int(index) for gram, index in self.vectorizer.vocabulary_.items()},
-                "class_log_prior": nb.class_log_prior_.tolist(), "feature_log_prob": nb.feature_log_prob_.tolist()}
+                "vocabulary": {gram: int(index) for gram, index in self.vectorizer.vocabulary.items()},
+                "class_log_prior": self.class_log_prior.tolist(), "feature_log_prob": self.feature_log_prob.tolist()}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> CharNgramLanguageIdentifier:
-        """Rebuild the vectorizer with its fixed vocabulary and the classifier with its fitted parameters."""
-        vectorizer = _vectorizer(dict(data["vocabulary"]))
-        classifier = MultinomialNB(alpha=data["alpha"], fit_prior=False)
-        classifier.classes_ = np.array(data["languages"])
-        classifier.class_log_prior_ = np.array(data["class_log_prior"], dtype=np.float64)
-        classifier.feature_log_prob_ = np.array(data["feature_log_prob"], dtype=np.float64)
-        classifier.n_features_in_ = classifier.feature_log_prob_.shape[1]
-        if classifier.feature_log_prob_.shape != (len(classifier.classes_), len(data["vocabulary"])):
-            raise ValueError("feature_log_prob does not match the languages x vocabulary")
-        return cls(vectorizer, classifier)
+        """The identifier of :meth:`to_dict`'s data: the vectorizer of its vocabulary and its log-probabilities."""
+        return cls(_vectorizer(dict(data["vocabulary"])), data["languages"], data["feature_log_prob"],
+                   data["class_log_prior"], data["alpha"])
 
     def save(self, path: str | Path) -> Path:
         return atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False) + "\n")
