@@ -1,35 +1,77 @@
-"""Every VAE figure on tiny inputs (Agg), so a long run never first fails at its plot."""
+"""Every VAE figure on tiny inputs (Agg), so a long run never first fails at its plot: each panel shows the
+images it is given, in order, with its title and labelled axes."""
 import numpy as np
-from matplotlib.figure import Figure
 
+from vae_diffusion.core.images import image_grid
 from vae_diffusion.vae import plots
 
 
-def test_image_grid_shape_padding_and_order():
-    grid = plots.image_grid(np.zeros((10, 784)), ncols=4, pad=2)
+def shown(ax) -> np.ndarray:
+    """The array an image panel displays."""
+    (image,) = ax.get_images()
+    return np.asarray(image.get_array())
+
+
+def test_grid_of_flat_vae_images_with_border():
+    grid = image_grid(np.zeros((10, 784)), 4, padding=2, border=True)
     assert grid.shape == (3 * 30 + 2, 4 * 30 + 2) and grid[0, 0] == 1.0 and grid[2, 2] == 0.0
     images = np.random.default_rng(0).random((6, 28, 28))
-    grid = plots.image_grid(images, ncols=4, pad=2)  # row-major: image 5 is row 1, column 1
+    grid = image_grid(images, 4, padding=2, border=True)  # row-major: image 5 is row 1, column 1
     assert np.allclose(grid[2:30, 32:60], images[1]) and np.allclose(grid[32:60, 32:60], images[5])
     assert (grid[32:60, 62:] == 1.0).all()  # the empty cells of the last row are white
 
 
-def test_figures_build_on_tiny_inputs():
+def test_sample_grid_and_samples_over_training_show_their_images():
     rng = np.random.default_rng(0)
     images = rng.random((64, 28, 28))
-    assert isinstance(plots.sample_grid_figure(images, "t"), Figure)
-    fig = plots.samples_over_training_figure({0: images, 10: images, 80: images}, "samples")
+    fig = plots.sample_grid_figure(images, "prior samples")
+    (ax,) = fig.axes
+    assert ax.get_title() == "prior samples" and shown(ax).shape == (8 * 30 + 2, 8 * 30 + 2)
+    np.testing.assert_allclose(shown(ax)[2:30, 32:60], images[1], rtol=1e-6)  # 8 per row, in order
+    assert ax.get_xticks().size == 0 and ax.get_yticks().size == 0
+    later = rng.random((64, 28, 28))
+    fig = plots.samples_over_training_figure({80: later, 0: images, 10: images}, "samples")
     assert [ax.get_title() for ax in fig.axes] == ["before training (epoch 0)", "after 10 epochs", "after 80 epochs"]
-    assert isinstance(plots.reconstruction_figure(images[:4], images[:4], "r"), Figure)
-    history = [{"epoch": e, "train_elbo": -100.0 + e, "test_elbo": -101.0 + e, "test_kl": 20.0,
+    np.testing.assert_allclose(shown(fig.axes[2])[2:30, 2:30], later[0], rtol=1e-6)  # panels sorted by epoch
+    assert fig.get_suptitle() == "samples"
+
+
+def test_reconstruction_figure_puts_inputs_above_reconstructions():
+    rng = np.random.default_rng(1)
+    inputs, reconstructions = rng.random((4, 784)), rng.random((4, 784))
+    fig = plots.reconstruction_figure(inputs, reconstructions, "r")
+    top, bottom = fig.axes
+    assert top.get_title() == "binarized test images x" and bottom.get_title().startswith("reconstructions")
+    assert shown(top).shape == shown(bottom).shape == (32, 4 * 30 + 2)  # one row of all the images
+    np.testing.assert_allclose(shown(top)[2:30, 62:90], inputs[2].reshape(28, 28), rtol=1e-6)
+    np.testing.assert_allclose(shown(bottom)[2:30, 62:90], reconstructions[2].reshape(28, 28), rtol=1e-6)
+
+
+def test_training_curves_plot_the_history():
+    history = [{"epoch": e, "train_elbo": -100.0 + e, "test_elbo": -101.0 + e, "test_kl": 20.0 + e,
                 "test_recon_log_likelihood": -80.0} for e in (1, 2)]
     fig = plots.training_curves_figure(history, "curves")
-    assert fig.axes[0].get_xlabel() == "epoch" and "nats" in fig.axes[0].get_ylabel()
-    assert len(fig.axes[0].get_lines()) == 2
+    bounds, terms = fig.axes
+    assert bounds.get_xlabel() == "epoch" and "nats" in bounds.get_ylabel()
+    assert [line.get_label() for line in bounds.get_lines()] == ["train ELBO (dynamic binarization)",
+                                                                 "test ELBO (fixed binarization)"]
+    np.testing.assert_array_equal(bounds.get_lines()[1].get_ydata(), [-100.0, -99.0])
+    np.testing.assert_array_equal(terms.get_lines()[0].get_ydata(), [21.0, 22.0])  # KL
+    np.testing.assert_array_equal(terms.get_lines()[1].get_ydata(), [80.0, 80.0])  # -E_q[log p(x|z)]
+    assert terms.get_yscale() == "log"
     iwae = [{**h, "train_iwae_bound": h["train_elbo"] + 2.0} for h in history]
-    labels = [line.get_label() for line in plots.training_curves_figure(iwae, "iwae").axes[0].get_lines()]
-    assert "train IWAE bound L_K" in labels and len(labels) == 3
-    records = [{"z_dim": z, "sample_counts": [1, 10], "bias_mean": [-50.0, -5.0], "noise_std": [9.0, 1.0]}
+    lines = plots.training_curves_figure(iwae, "iwae").axes[0].get_lines()
+    assert [line.get_label() for line in lines][1] == "train IWAE bound L_K"
+    np.testing.assert_array_equal(lines[1].get_ydata(), [-97.0, -96.0])
+
+
+def test_naive_mc_figure_one_line_per_latent_size():
+    records = [{"z_dim": z, "sample_counts": [1, 10], "bias_mean": [-50.0 * z, -5.0], "noise_std": [9.0, 1.0]}
                for z in (2, 20)]
     fig = plots.naive_mc_figure(records, "naive")
-    assert all(ax.get_xscale() == "log" for ax in fig.axes) and len(fig.axes[0].get_lines()) == 3
+    bias, noise = fig.axes
+    assert all(ax.get_xscale() == "log" and ax.get_xlabel() == "number of prior samples L" for ax in fig.axes)
+    assert [line.get_label() for line in noise.get_lines()] == ["latent size 2", "latent size 20"]
+    np.testing.assert_array_equal(bias.get_lines()[1].get_ydata(), [-1000.0, -5.0])
+    np.testing.assert_array_equal(bias.get_lines()[2].get_ydata(), [0.0, 0.0])  # the zero-bias reference
+    assert bias.get_yscale() == "symlog" and noise.get_yscale() == "log"

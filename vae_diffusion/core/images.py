@@ -6,10 +6,12 @@ The one MNIST reader is :func:`mvadl.data.load_mnist`; this module only takes a 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torchvision.transforms.functional import center_crop
 from torchvision.utils import make_grid
 
 from mvadl.data import load_mnist
@@ -52,16 +54,24 @@ def to_model_range(images: np.ndarray, size: int = 32) -> torch.Tensor:
     return torch.nn.functional.pad(x, (pad, pad, pad, pad), value=-1.0) if pad else x
 
 
+def crop_to_mnist(x: torch.Tensor) -> torch.Tensor:
+    """The centre 28x28 pixels of images ``[..., S, S]``, S >= 28: the MNIST digit of a padded image."""
+    return center_crop(x, [28, 28])
+
+
 def to_mnist_range(x: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`to_model_range`: ``[N, 1, S, S]`` in [-1, 1] -> ``[N, 1, 28, 28]`` in [0, 1] (centre crop)."""
-    pad = (x.shape[-1] - 28) // 2
-    if pad:
-        x = x[..., pad:pad + 28, pad:pad + 28]
-    return x.clamp(-1, 1).add(1).div(2)
+    return crop_to_mnist(x).clamp(-1, 1).add(1).div(2)
 
 
-def image_grid(images: np.ndarray | torch.Tensor, nrow: int) -> np.ndarray:
-    """Tile grey images ``[N, H, W]`` into one ``[rows*(H+1)-1, nrow*(W+1)-1]`` array, ``nrow`` per row, with
-    1-pixel white (1.0) gaps and white empty cells (``torchvision.utils.make_grid`` without its outer border)."""
-    x = torch.as_tensor(np.asarray(images, np.float32)).unsqueeze(1)
-    return make_grid(x, nrow=nrow, padding=1, pad_value=1.0)[0, 1:-1, 1:-1].numpy()
+def image_grid(images: np.ndarray | torch.Tensor, nrow: int, *, padding: int = 1, border: bool = False) -> np.ndarray:
+    """Tile grey images ``[N, H, W]`` (or flat square ones ``[N, H*W]``) into one 2-D array, ``nrow`` per row,
+    with ``padding`` white (1.0) pixels between them and white empty cells (``torchvision.utils.make_grid``);
+    the white border around the whole grid is kept only with ``border``: ``[rows*(H+p)-p, nrow*(W+p)-p]``
+    without it."""
+    x = torch.as_tensor(np.asarray(images, np.float32))
+    if x.ndim == 2:
+        side = math.isqrt(x.shape[1])
+        x = x.reshape(len(x), side, side)
+    grid = make_grid(x.unsqueeze(1), nrow=nrow, padding=padding, pad_value=1.0)[0]
+    return (grid if border or not padding else grid[padding:-padding, padding:-padding]).numpy()

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from mvadl.plotting import new_figure
+from mvadl.plotting import bare_axes, new_figure
 from vae_diffusion.core.images import image_grid
 
 
@@ -30,11 +30,7 @@ def plot_scheduler_grid(cells: Mapping[tuple[int, str], np.ndarray], steps: Sequ
             ax = axes[r][c]
             tile = cells[(n_steps, name)]
             ax.imshow(image_grid(tile, int(np.ceil(np.sqrt(len(tile))))), cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.grid(False)
-            for spine in ax.spines.values():
-                spine.set_visible(False)
+            bare_axes(ax)
             if r == 0:
                 ax.set_title(name, fontsize=10)
             if c == 0:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from vae_diffusion.core.classifier import MnistClassifier, predict_in_batches
+from vae_diffusion.core.images import crop_to_mnist
 from vae_diffusion.guidance.captions import BACKGROUND_COLOURS, STROKE_COLOURS
 
 STROKE_THRESHOLD = 0.3  # RGB distance from the background beyond which a pixel counts as stroke
@@ -69,10 +70,8 @@ def read_digits(images: np.ndarray) -> DigitReading:
 
 def digit_probabilities(classifier: MnistClassifier, coverage: np.ndarray) -> np.ndarray:
     """``[N, 10]`` MNIST-classifier probabilities of each coverage map ``[N, H, W]`` (centre crop to 28x28)."""
-    pad = (coverage.shape[-1] - 28) // 2
-    crop = coverage[:, pad:pad + 28, pad:pad + 28] if pad > 0 else coverage
-    device = next(classifier.parameters()).device
-    logits = predict_in_batches(classifier, torch.from_numpy(np.ascontiguousarray(crop)).float().unsqueeze(1), device)
+    crop = crop_to_mnist(torch.from_numpy(np.ascontiguousarray(coverage)).float()).contiguous().unsqueeze(1)
+    logits = predict_in_batches(classifier, crop, next(classifier.parameters()).device)
     return torch.softmax(logits.float(), dim=1).numpy()
 
 

@@ -7,15 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from mvadl.plotting import new_figure
-
-
-def _bare(ax) -> None:
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.grid(False)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
+from mvadl.plotting import bare_axes, new_figure
 
 
 def plot_negative_prompt_pairs(without: np.ndarray, with_negative: np.ndarray, prompts: Sequence[str],
@@ -31,7 +23,7 @@ def plot_negative_prompt_pairs(without: np.ndarray, with_negative: np.ndarray, p
         for r, images in enumerate((without, with_negative)):
             ax = axes[r][c]
             ax.imshow(np.clip(images[c], 0, 1), interpolation="nearest")
-            _bare(ax)
+            bare_axes(ax)
         axes[0][c].set_title(f"seed {seeds[c]}\n\"{textwrap.shorten(prompts[c], 40)}\"", fontsize=8)
         if notes:
             axes[1][c].set_xlabel(notes[c], fontsize=8)
@@ -51,7 +43,7 @@ def plot_difference_map(mean_abs_difference: np.ndarray, stroke_frequency_withou
               (stroke_frequency_with, "stroke frequency, with negative prompt", "gray"))
     for ax, (image, title, cmap) in zip(axes, panels):
         shown = ax.imshow(image, cmap=cmap, vmin=0, vmax=max(float(image.max()), 1e-6) if cmap == "magma" else 1)
-        _bare(ax)
+        bare_axes(ax)
         ax.set_title(title, fontsize=9)
         fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
     return fig

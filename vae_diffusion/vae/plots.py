@@ -4,32 +4,24 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import torch
 from matplotlib.figure import Figure
-from torchvision.utils import make_grid
 
-from mvadl.plotting import new_figure
-
-
-def image_grid(images: np.ndarray, ncols: int = 8, pad: int = 2) -> np.ndarray:
-    """Tile [N, 28, 28] (or [N, 784]) images in [0, 1] into one 2-D array with ``pad`` white pixels between
-    (``torchvision.utils.make_grid``, rows of ``ncols`` images)."""
-    images = torch.as_tensor(np.asarray(images, dtype=np.float32)).reshape(len(images), 1, 28, 28)
-    return make_grid(images, nrow=ncols, padding=pad, pad_value=1.0)[0].numpy()
+from mvadl.plotting import bare_axes, new_figure
+from vae_diffusion.core.images import image_grid
 
 
-def _show(ax, grid: np.ndarray, title: str) -> None:
-    ax.imshow(grid, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+def _show(ax, images: np.ndarray, title: str, ncols: int = 8) -> None:
+    """Images ``[N, 28, 28]`` (or ``[N, 784]``) in [0, 1] as a grid of ``ncols`` columns, 2 white pixels apart."""
+    ax.imshow(image_grid(images, ncols, padding=2, border=True), cmap="gray_r", vmin=0.0, vmax=1.0,
+              interpolation="nearest")
     ax.set_title(title)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.grid(False)
+    bare_axes(ax, frame=True)
 
 
 def sample_grid_figure(images: np.ndarray, title: str) -> Figure:
     """One 8x8 grid of Bernoulli means f_theta(z) of 64 prior samples z ~ N(0, I)."""
     fig, ax = new_figure(1, 1, size=(4.2, 4.5))
-    _show(ax, image_grid(images), title)
+    _show(ax, images, title)
     return fig
 
 
@@ -38,7 +30,7 @@ def samples_over_training_figure(grids: Mapping[int, np.ndarray], suptitle: str)
     epochs = sorted(grids)
     fig, axes = new_figure(1, len(epochs), size=(4.2 * len(epochs), 4.6), squeeze=False)
     for ax, epoch in zip(axes[0], epochs):
-        _show(ax, image_grid(grids[epoch]), "before training (epoch 0)" if epoch == 0 else f"after {epoch} epochs")
+        _show(ax, grids[epoch], "before training (epoch 0)" if epoch == 0 else f"after {epoch} epochs")
     fig.suptitle(suptitle)
     return fig
 
@@ -46,9 +38,8 @@ def samples_over_training_figure(grids: Mapping[int, np.ndarray], suptitle: str)
 def reconstruction_figure(inputs: np.ndarray, reconstructions: np.ndarray, title: str) -> Figure:
     """Binarized test images (top) and the decoder means f_theta(mu_phi(x)) of their encodings (bottom)."""
     fig, axes = new_figure(2, 1, size=(8.5, 3.0), squeeze=False)
-    _show(axes[0, 0], image_grid(inputs, ncols=len(inputs)), "binarized test images x")
-    _show(axes[1, 0], image_grid(reconstructions, ncols=len(reconstructions)),
-          "reconstructions f(mu(x)) (Bernoulli means)")
+    _show(axes[0, 0], inputs, "binarized test images x", ncols=len(inputs))
+    _show(axes[1, 0], reconstructions, "reconstructions f(mu(x)) (Bernoulli means)", ncols=len(reconstructions))
     fig.suptitle(title)
     return fig
 
