@@ -11,7 +11,9 @@ itself would not import ``criterions/``):
   Importing ``compat`` applies them; that is the plugin's only import side effect, see its docstring for
   why and how to drop each fix.
 
-The text tools around the plugin (language identifier, sacreBLEU scoring, the Multi30k export, the drivers
-that run fairseq) live in the sibling package ``nlp_experiments``, which does not import fairseq.
+The plugin stands alone: it imports fairseq, torch, sacreBLEU and scikit-learn, never this project, so
+``--user-dir fairseq_ext`` works from any folder with only the plugin folder. The text tools around it (fitting
+the language identifier, scoring test sets, the Multi30k export, the drivers that run fairseq) live in the
+sibling package ``nlp_experiments``, which does not import fairseq or the plugin.
 """
 from fairseq_ext import compat, criterions, models, tasks  # noqa: F401

@@ -12,6 +12,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,81 @@ def test_text_tools_do_not_import_fairseq():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('fairseq', 'fairseq_cli', 'fairseq_ext')))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+def test_plugin_stands_alone(tmp_path):
+    """``--user-dir`` with a copy of the plugin, from another folder, in an interpreter that cannot import this
+    project (no PYTHONPATH, the editable install's finder removed): fairseq loads it and registers everything."""
+    shutil.copytree(REPO_ROOT / "fairseq_ext", tmp_path / "plugin" / "fairseq_ext",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    code = ("import sys, importlib.util, argparse\n"
+            "sys.meta_path = [f for f in sys.meta_path if '__editable__' not in getattr(f, '__module__', '')]\n"
+            "sys.path = [p for p in sys.path if '__editable__' not in p]\n"
+            "assert [importlib.util.find_spec(m) for m in ('mvadl', 'nlp_experiments', 'fairseq_ext')] == [None] * 3\n"
+            "from fairseq import utils\n"
+            "from fairseq.criterions import CRITERION_REGISTRY\n"
+            "from fairseq.models import ARCH_MODEL_REGISTRY\n"
+            "from fairseq.tasks import TASK_REGISTRY\n"
+            "utils.import_user_module(argparse.Namespace(user_dir='plugin/fairseq_ext'))\n"
+            "print(sys.modules['fairseq_ext'].__file__)\n"
+            "print('mva_multilingual_translation' in TASK_REGISTRY, 'mva_cross_entropy_gradnorm' in CRITERION_REGISTRY,"
+            " 'mva_lm_prenorm_deep' in ARCH_MODEL_REGISTRY)\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'mvadl', 'nlp_experiments', 'vae_diffusion'}))\n")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-I", "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split("\n")[-4:] == [str(tmp_path / "plugin/fairseq_ext/__init__.py"), "True True True", "[]",
+                                            ""]
+
+
+def test_plugin_scores_as_the_project_does(tmp_path):
+    """The plugin's validation BLEU/chrF and language identifier give the numbers and languages of the project's
+    (nlp_experiments.translation.metrics / langid) on the same text and the same saved profile."""
+    from fairseq_ext.tasks import pair_scores
+    from nlp_experiments.translation import langid, metrics
+
+    assert pair_scores.PROFILE_FORMAT == langid.FORMAT and pair_scores.METRIC_NAMES == metrics.METRIC_NAMES
+    hypotheses = ["a dog runs on the grass .", "two men are talking", "ein Hund rennt ."]
+    references = ["a dog runs across the grass .", "two men talk .", "a dog is running ."]
+    for name in metrics.METRIC_NAMES:
+        assert pair_scores.corpus_score(name, hypotheses, references) == metrics.corpus_score(
+            name, hypotheses, references) > 0
+    assert pair_scores.corpus_score("bleu", [], []) == 0.0
+    identifier = langid.CharNgramLanguageIdentifier.fit({
+        "en": ["a dog runs on the grass", "two men are talking in the street", "the children play football"],
+        "de": ["ein hund rennt auf dem gras", "zwei männer reden auf der straße", "die kinder spielen fußball"],
+        "fr": ["un chien court sur l'herbe", "deux hommes parlent dans la rue", "les enfants jouent au football"]})
+    path = identifier.save(tmp_path / "langid.json")
+    sentences = ["a man plays football", "ein mann spielt fußball", "un homme joue au football", "rue street straße",
+                 "zzz", ""]
+    assert pair_scores.LanguageProfile(str(path)).predict_many(sentences) == identifier.predict_many(sentences)
+    assert pair_scores.LanguageProfile(str(path)).predict_many([]) == []
+    path.write_text(json.dumps({**json.loads(path.read_text()), "format": "other/1"}))
+    with pytest.raises(ValueError, match="format 'other/1'"):
+        pair_scores.LanguageProfile(str(path))
+
+
+def test_checkpoint_averaging_needs_no_plugin(tmp_path):
+    """The averaging loads fairseq checkpoints (an argparse.Namespace inside) in a process without the plugin,
+    allowing that class for its own loads only; its list of classes is the plugin's."""
+    from fairseq_ext.compat import FAIRSEQ_CHECKPOINT_GLOBALS
+    from nlp_experiments.translation.averaging import FAIRSEQ_CHECKPOINT_GLOBALS as AVERAGING_GLOBALS
+
+    assert AVERAGING_GLOBALS == FAIRSEQ_CHECKPOINT_GLOBALS
+    code = ("import argparse, sys, torch\n"
+            "from pathlib import Path\n"
+            "from nlp_experiments.translation.averaging import average_checkpoints\n"
+            "paths = [Path(sys.argv[1]) / f'c{i}.pt' for i in (1, 2)]\n"
+            "for i, path in enumerate(paths):\n"
+            "    torch.save({'model': {'w': torch.full((2,), float(i))}, 'args': argparse.Namespace(lr=i)}, path)\n"
+            "average_checkpoints(paths, Path(sys.argv[1]) / 'avg.pt')\n"
+            "avg = torch.load(Path(sys.argv[1]) / 'avg.pt', weights_only=False)\n"
+            "allowed = argparse.Namespace in torch.serialization.get_safe_globals()\n"
+            "print(avg['model']['w'].tolist(), avg['args'].lr, allowed,\n"
+            "      sorted({m.split('.')[0] for m in sys.modules} & {'fairseq', 'fairseq_ext'}))\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "[0.5, 0.5] 1 False []"  # allowed for its loads only; no fairseq imported
 
 
 @pytest.fixture(scope="module")

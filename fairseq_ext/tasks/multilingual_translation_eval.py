@@ -13,9 +13,9 @@ one shared dictionary, several pairs sampled into one iterator, target-language 
   sacreBLEU's public ``corpus_score`` of the translations of all its batches, which the task collects from the
   validation logging outputs: :meth:`MultilingualTranslationPairEvalTask.reduce_metrics`)
   and ``off_target_<pair>``, the share of outputs that a character n-gram language identifier
-  (:mod:`nlp_experiments.translation.langid`, ``langid.json`` written by ``scripts/prepare_multi30k.sh``) puts
-  in another language than the requested one, with the means over pairs ``bleu_mean``, ``chrf_mean``,
-  ``off_target_mean``.
+  (``langid.json``, fitted by ``scripts/prepare_multi30k.sh``, applied by
+  :class:`fairseq_ext.tasks.pair_scores.LanguageProfile`) puts in another language than the requested one,
+  with the means over pairs ``bleu_mean``, ``chrf_mean``, ``off_target_mean``.
 
 All of these go through fairseq's metrics, so they reach the console, the json log and TensorBoard, and
 ``--best-checkpoint-metric loss_mean`` (or ``bleu_mean --maximize-best-checkpoint-metric``) selects the
@@ -38,7 +38,7 @@ from fairseq.logging import metrics
 from fairseq.tasks import register_task
 from fairseq.tasks.translation_multi_simple_epoch import TranslationMultiSimpleEpochTask
 
-from nlp_experiments.translation.metrics import METRIC_NAMES, corpus_score
+from fairseq_ext.tasks.pair_scores import METRIC_NAMES, LanguageProfile, corpus_score
 
 logger = logging.getLogger(__name__)
 
@@ -187,11 +187,9 @@ class MultilingualTranslationPairEvalTask(TranslationMultiSimpleEpochTask):
     @property
     def language_identifier(self):
         if self._language_identifier is None:
-            from nlp_experiments.translation.langid import CharNgramLanguageIdentifier
-
             path = self.args.langid_profile or os.path.join(utils.split_paths(self.args.data)[0], "langid.json")
             if os.path.exists(path):
-                self._language_identifier = CharNgramLanguageIdentifier.load(path)
+                self._language_identifier = LanguageProfile(path)
             elif self.args.langid_profile:
                 raise FileNotFoundError(f"--langid-profile {path} does not exist")
             else:
