@@ -4,11 +4,13 @@ This is what fairseq's ``scripts/average_checkpoints.py --num-update-checkpoints
 fairseq's repository, not in its pip package): the checkpoints ``checkpoint_<epoch>_<updates>.pt`` that
 ``--save-interval-updates`` writes are sorted by updates, the last N are loaded, and every tensor of their
 ``model`` state is averaged; the rest of the file (config, optimizer history) is the last checkpoint's. The
-checkpoints are loaded with ``torch.load(weights_only=True)`` through the plugin's allowlist
-(:mod:`fairseq_ext.compat`).
+checkpoints are loaded with ``torch.load(weights_only=True)``, allowing for these loads the one class fairseq
+pickles besides tensors (:data:`FAIRSEQ_CHECKPOINT_GLOBALS`, the list of the plugin's ``fairseq_ext.compat``,
+which this project does not import: tests/test_fairseq_plugin.py checks that both agree).
 """
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +22,8 @@ _INTERVAL_CHECKPOINT = re.compile(r"^checkpoint_\d+_(\d+)\.pt$")
 
 #: The averaged checkpoint's file name in the run's checkpoint folder.
 AVERAGED = "checkpoint_averaged.pt"
+#: The classes fairseq-train's checkpoints pickle besides tensors and primitive containers.
+FAIRSEQ_CHECKPOINT_GLOBALS: tuple[type, ...] = (argparse.Namespace,)
 
 
 def interval_checkpoints(save_dir: Path) -> list[tuple[int, Path]]:
@@ -33,13 +37,11 @@ def average_checkpoints(paths: Sequence[Path], output: Path) -> None:
     """Write to ``output`` the last of ``paths`` with its ``model`` tensors replaced by the mean over all."""
     import torch
 
-    from fairseq_ext.compat import allow_fairseq_checkpoint_globals
-
-    allow_fairseq_checkpoint_globals()
     total: dict[str, torch.Tensor] = {}
     state: dict = {}
     for path in paths:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(list(FAIRSEQ_CHECKPOINT_GLOBALS)):
+            state = torch.load(path, map_location="cpu", weights_only=True)
         model = state["model"]
         if not total:
             total = {name: tensor.double() if tensor.is_floating_point() else tensor for name, tensor in model.items()}
