@@ -155,7 +155,7 @@ def test_training_logs_per_pair_scores_and_records_the_run(toy_training):
     assert record["config"]["arch"] == "mva_transformer_multi30k" and record["config"]["max_update"] == 4
     assert record["config"]["lr"] == 2e-3 and record["seed"] == 1 and record["device"].startswith("cpu")
     assert record["git_revision"] != "unknown"
-    assert (toy_training["results"] / "nmt" / "training_direct_quick.json").read_text() == (
+    assert (toy_training["results"] / "nmt" / "training_direct.json").read_text() == (
         toy_training["runs"] / "direct" / "training.json").read_text()
     assert toy_training["checkpoint"].is_file()
     assert record["averaged_updates"] == [2, 4] and (toy_training["save_dir"] / "checkpoint_averaged.pt").is_file()

@@ -13,7 +13,7 @@ the first word or as --model.) fairseq-train runs as a subprocess, its output in
 (the progress lines echoed), TensorBoard in RUNS_DIR/MODEL/tb, checkpoints in SAVE_DIR (default
 checkpoints/nmt/MODEL); a second call continues from SAVE_DIR/checkpoint_last.pt. The run is recorded with
 mvadl.results (config, updates, wall time, words/s, validation-loss series, device, seed, git revision) in
-results/nmt/training_MODEL.json (training_MODEL_quick.json with --quick) and, for evaluate, in
+results/nmt/training_MODEL.json (runs/quick/results/nmt/ with --quick) and, for evaluate, in
 RUNS_DIR/MODEL/training.json. Uses the GPU when torch sees one (--device). Run prepare first. OMP_NUM_THREADS=1
 trains two models side by side on a 2-core machine.
 """
@@ -63,7 +63,7 @@ def run(config: TrainConfig, ctx: Context) -> Path:
     logger.info("averaged the checkpoints of updates %s -> %s", averaged, save_dir / AVERAGED)
     metrics = {"model": config.model, "lang_pairs": list(pairs), "save_dir": str(save_dir),
                **training_metrics(log), "averaged_updates": averaged}
-    path = ctx.record("nmt", f"training_{config.model}" + ("_quick" if config.quick else ""), metrics)
+    path = ctx.record("nmt", f"training_{config.model}", metrics)
     atomic_write_text(run_dir / TRAINING_RECORD, path.read_text(encoding="utf-8"))  # what evaluate reads
     logger.info("%s done: %d updates in %.0f s -> %s, %s", config.model, metrics["updates"], ctx.elapsed(),
                 save_dir, path)
