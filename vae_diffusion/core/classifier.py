@@ -7,6 +7,7 @@ versioned artefact :data:`DEFAULT_WEIGHTS` (``artifacts/mnist_classifier/v1/mode
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -17,6 +18,7 @@ from torch import nn
 
 from mvadl.data import DataError
 from mvadl.io import atomic_path
+from mvadl.runner import ExperimentConfig, option
 from vae_diffusion.core.artifacts import ARTIFACTS_DIR
 
 DEFAULT_WEIGHTS = ARTIFACTS_DIR / "mnist_classifier" / "v1" / "model.safetensors"
@@ -24,6 +26,14 @@ DEFAULT_WEIGHTS = ARTIFACTS_DIR / "mnist_classifier" / "v1" / "model.safetensors
 DEFAULT_WEIGHTS_SHA256 = "2dcd8b683f0d48959468b9f4c64cb067f99b2e9e98c4d69e837265442bcd62b6"
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 FEATURE_DIM = 128
+
+
+@dataclass
+class ClassifierOptions(ExperimentConfig):
+    """``--classifier``, for the config of every entry point that reads digits with the classifier."""
+
+    classifier: str = option(str(DEFAULT_WEIGHTS), "MNIST classifier weights (safetensors): FID/KID features and "
+                                                   "the digit check")
 
 
 def _conv(cin: int, cout: int) -> nn.Sequential:

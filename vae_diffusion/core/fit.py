@@ -10,7 +10,9 @@ learning-rate schedule, EMA, global RNGs) for resuming, and logs to TensorBoard.
 Exact resume: besides what accelerate saves, every stream that feeds data is a function of ``(seed, epoch)``
 (:func:`mvadl.seeding.derive_seed`): the shuffling of epoch e is seeded with ``derive_seed(seed, "shuffle", e)``,
 and a dataset with ``set_epoch`` (the captioned MNIST) is told the epoch, so a run resumed after epoch k
-repeats epochs k+1.. of the uninterrupted run exactly.
+repeats epochs k+1.. of the uninterrupted run exactly. (accelerate's ``DataLoaderConfiguration(
+use_seedable_sampler=True)`` would seed epoch e with ``seed + e``: streams that overlap across seeds, as epoch 1
+of seed 0 is epoch 0 of seed 1, and another order than the reference runs were trained with.)
 
 One run, one record: each checkpoint folder also holds ``fit_history.json`` (every epoch's mean loss so far,
 the training seconds so far, how many times the run was resumed). A resumed call starts from it, so its
@@ -24,7 +26,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -63,6 +65,13 @@ class FitConfig:
     max_steps_per_epoch: int | None = None  # cut epochs short (smoke runs, or "epochs" of a fixed number of steps)
     seed: int = 0
 
+    @classmethod
+    def from_options(cls, options, **overrides) -> FitConfig:
+        """The fields of ``options`` (an entry point's config) that ``FitConfig`` has, by name, then ``overrides``
+        (values the entry point resolves or fixes itself, e.g. the mixed precision chosen for the device)."""
+        values = {f.name: getattr(options, f.name) for f in fields(cls) if hasattr(options, f.name)}
+        return cls(**{**values, **overrides})
+
 
 @dataclass
 class FitResult:
@@ -71,7 +80,6 @@ class FitResult:
     accelerator: Accelerator
     epoch_losses: list[float] = field(default_factory=list)  # every epoch of the run, across resumes
     wall_time_s: float = 0.0  # training seconds of the whole run, across resumes
-    start_epoch: int = 0  # the epoch this call started at (0: a fresh run)
     resumes: int = 0  # how many times the run was resumed
 
 
@@ -168,8 +176,8 @@ def fit(model: torch.nn.Module, dataset: Dataset, loss_fn: Callable[[torch.nn.Mo
     if accelerator.is_main_process:
         tracked = {k: v for k, v in asdict(config).items() if isinstance(v, (int, float, str, bool))}
         accelerator.init_trackers(project_name, config=tracked)
-    result = FitResult(model=model, ema=ema, accelerator=accelerator, start_epoch=start_epoch,
-                       epoch_losses=list(history["epoch_losses"]), resumes=history["resumes"])
+    result = FitResult(model=model, ema=ema, accelerator=accelerator, epoch_losses=list(history["epoch_losses"]),
+                       resumes=history["resumes"])
     started = time.perf_counter()
     global_step = start_epoch * steps_per_epoch
     for epoch in range(start_epoch, config.epochs):
@@ -193,10 +201,11 @@ def fit(model: torch.nn.Module, dataset: Dataset, loss_fn: Callable[[torch.nn.Mo
             if ema is not None:
                 ema.step(model.parameters())
             global_step += 1
-            total, count = total + loss.item(), count + 1
-            bar.set_postfix(loss=f"{loss.item():.4f}")
+            loss_value = loss.item()  # one device sync per step
+            total, count = total + loss_value, count + 1
+            bar.set_postfix(loss=f"{loss_value:.4f}")
             if global_step % config.log_every == 0:
-                logs = {"train/loss": loss.item(), "train/lr": lr_schedule.get_last_lr()[0]}
+                logs = {"train/loss": loss_value, "train/lr": lr_schedule.get_last_lr()[0]}
                 if ema is not None:
                     logs["train/ema_decay"] = ema.cur_decay_value
                 accelerator.log(logs, step=global_step)
@@ -238,6 +247,9 @@ def _save_checkpoint(accelerator: Accelerator, checkpoint_dir: Path, epoch: int,
     folder = checkpoint_dir / f"epoch-{epoch:04d}"
     accelerator.save_state(str(folder))
     atomic_write_text(folder / HISTORY, json.dumps(history) + "\n")
-    old = sorted(p for p in checkpoint_dir.glob("epoch-*") if CHECKPOINT_PATTERN.match(p.name))
+    # Rotation is ours, not accelerate's ProjectConfiguration(total_limit=...): that one only works with its own
+    # folder names checkpoint_<number of saves> (which do not say the epoch, and whose counter load_state does not
+    # restore, so a resumed run would collide with checkpoint_0), and it deletes every entry of the folder.
+    old = [path for _, path in list_checkpoints(checkpoint_dir)]
     for path in old[:-keep] if keep > 0 else []:
-        shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(path)  # a checkpoint that cannot be deleted is an error, not a silently growing disk

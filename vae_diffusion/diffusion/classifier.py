@@ -47,9 +47,7 @@ def run(config: ClassifierConfig, ctx: Context) -> Path:
     check_count = config.limit is None
     train_x, train_y = mnist_split("train", config.data_dir, limit=config.limit, check_count=check_count)
     test_x, test_y = mnist_split("test", config.data_dir, limit=config.limit, check_count=check_count)
-    fit_config = FitConfig(epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
-                           weight_decay=5e-4, warmup_steps=config.warmup_steps, seed=config.seed,
-                           max_steps_per_epoch=config.max_steps_per_epoch)
+    fit_config = FitConfig.from_options(config, weight_decay=5e-4)
 
     result = fit(MnistClassifier(), TensorDataset(to_unit_range(train_x), torch.from_numpy(train_y)),
                  cross_entropy_loss, fit_config, config.output_dir, project_name="mnist_classifier", device=ctx.device)

@@ -13,7 +13,7 @@ import torch
 from mvadl.data import DataError
 from mvadl.runner import option
 from mvadl.seeding import numpy_generator
-from vae_diffusion.core.classifier import DEFAULT_WEIGHTS
+from vae_diffusion.core.classifier import ClassifierOptions
 from vae_diffusion.core.images import DataOptions, mnist_split, to_unit_range
 from vae_diffusion.core.pipelines import load_local_pipeline
 from vae_diffusion.diffusion.unet import DEFAULT_PIPELINE
@@ -24,11 +24,10 @@ CONFIDENT = 0.9
 
 
 @dataclass
-class PipelineEvaluationOptions(DataOptions):
+class PipelineEvaluationOptions(ClassifierOptions, DataOptions):
     """The options every evaluation of a trained pipeline shares: seed, data, pipeline, classifier."""
 
     model: str = option(DEFAULT_PIPELINE, "local diffusers pipeline folder")
-    classifier: str = option(str(DEFAULT_WEIGHTS), "MNIST classifier weights (safetensors) for FID/KID")
 
 
 def load_unconditional_pipeline(path, device):

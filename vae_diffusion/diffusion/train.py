@@ -60,10 +60,7 @@ def run(config: TrainConfig, ctx: Context) -> Path:
     noise_scheduler = build_noise_scheduler(config.num_train_timesteps, config.beta_schedule)
     parameters = sum(p.numel() for p in unet.parameters())
     logger.info("UNet2DModel: %.2fM parameters; %d training images", parameters / 1e6, len(images))
-    fit_config = FitConfig(epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
-                           warmup_steps=config.warmup_steps, ema_decay=config.ema_decay,
-                           mixed_precision=mixed_precision, seed=config.seed,
-                           max_steps_per_epoch=config.max_steps_per_epoch)
+    fit_config = FitConfig.from_options(config, mixed_precision=mixed_precision)
     result = fit(unet, TensorDataset(images), epsilon_prediction_loss(noise_scheduler), fit_config, config.output_dir,
                  resume=config.resume, project_name="ddpm_mnist", device=ctx.device)
     model = result.model

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from mvadl.runner import Context, main, option
-from vae_diffusion.core.classifier import DEFAULT_WEIGHTS, load_classifier
+from vae_diffusion.core.classifier import ClassifierOptions, load_classifier
 from vae_diffusion.core.images import DataOptions
 from vae_diffusion.guidance.evaluation import experiment_seeds, follows_prompts, load_guided_pipeline
 from vae_diffusion.guidance.training import TrainConfig, train
@@ -44,7 +44,7 @@ VARIANTS: dict[str, dict] = {
 
 
 @dataclass
-class DesignConfig(DataOptions):
+class DesignConfig(ClassifierOptions, DataOptions):
     """The design study (the reference run's settings)."""
 
     variants: list[str] = option(list(VARIANTS), "variants to train, by name (see VARIANTS)")
@@ -54,7 +54,6 @@ class DesignConfig(DataOptions):
     samples: int = option(100, "seeds per check ('a <digit>' and 'a <colour> <digit>')")
     guidance_scale: float = option(5.0, "classifier-free guidance scale of the checks")
     num_inference_steps: int = option(20, "DDIM steps of the checks")
-    classifier: str = option(str(DEFAULT_WEIGHTS), "MNIST classifier weights (digit check)")
     output_dir: str = option("runs/guidance_design", "receives one training folder per variant")
     QUICK: ClassVar[dict] = {"steps": 2, "batch_size": 8, "warmup_steps": 0, "samples": 10,
                              "num_inference_steps": 2}

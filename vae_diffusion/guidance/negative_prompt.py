@@ -38,9 +38,9 @@ import numpy as np
 
 from mvadl.plotting import save_figure
 from mvadl.results import results_dir
-from mvadl.runner import Context, ExperimentConfig, main, option
+from mvadl.runner import Context, main, option
 from vae_diffusion.core.artifacts import sha256_file
-from vae_diffusion.core.classifier import DEFAULT_WEIGHTS, load_classifier
+from vae_diffusion.core.classifier import ClassifierOptions, load_classifier
 from vae_diffusion.core.pipelines import read_training_record
 from vae_diffusion.guidance.captions import caption
 from vae_diffusion.guidance.evaluation import (
@@ -65,7 +65,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class NegativePromptConfig(ExperimentConfig):
+class NegativePromptConfig(ClassifierOptions):
     """The negative-prompt study (the reference run's settings)."""
 
     model: str = option(DEFAULT_PIPELINE, "local diffusers pipeline folder")
@@ -85,7 +85,6 @@ class NegativePromptConfig(ExperimentConfig):
     num_inference_steps: int = option(25, "sampling steps")
     figure_pairs: int = option(8, "image pairs in each figure: those of the first seeds")
     batch_size: int = option(100, "images generated at once")
-    classifier: str = option(str(DEFAULT_WEIGHTS), "MNIST classifier weights (digit check)")
     output_name: str | None = option(None, "file stem under results/guidance, also the prefix of its figures "
                                            "(none: metrics for the text-to-digit model, "
                                            "stable_diffusion_negative_prompt otherwise)")

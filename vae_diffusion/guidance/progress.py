@@ -22,8 +22,8 @@ import torch
 from mvadl.data import DataError
 from mvadl.plotting import save_figure
 from mvadl.results import results_dir
-from mvadl.runner import Context, ExperimentConfig, main, option
-from vae_diffusion.core.classifier import DEFAULT_WEIGHTS, load_classifier
+from mvadl.runner import Context, main, option
+from vae_diffusion.core.classifier import ClassifierOptions, load_classifier
 from vae_diffusion.core.fit import list_checkpoints, load_ema_weights, read_history
 from vae_diffusion.core.pipelines import read_training_record
 from vae_diffusion.guidance.evaluation import experiment_seeds, follows_prompts, load_guided_pipeline
@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class ProgressConfig(ExperimentConfig):
+class ProgressConfig(ClassifierOptions):
     """Score the checkpoints of a text-to-digit training (the reference run's settings)."""
 
     run_dir: str = option(DEFAULT_RUN_DIR, "training output folder: pipeline/ and checkpoints/epoch-N/")
@@ -42,7 +42,6 @@ class ProgressConfig(ExperimentConfig):
     samples: int = option(100, "seeds per check ('a <digit>' and 'a <colour> <digit>'), as in the design study")
     guidance_scale: float = option(5.0, "classifier-free guidance scale of the checks")
     num_inference_steps: int = option(20, "DDIM steps of the checks")
-    classifier: str = option(str(DEFAULT_WEIGHTS), "MNIST classifier weights (digit check)")
     QUICK: ClassVar[dict] = {"samples": 10, "num_inference_steps": 2}
 
 

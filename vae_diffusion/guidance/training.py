@@ -98,11 +98,8 @@ def train(config: TrainConfig, device) -> TrainedModel:
                   (("unet", unet), ("text_encoder", text_encoder))}
     logger.info("UNet2DConditionModel %.2fM + text encoder %.2fM parameters; %d captioned images",
                 parameters["unet"] / 1e6, parameters["text_encoder"] / 1e6, len(dataset))
-    fit_config = FitConfig(epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
-                           warmup_steps=config.warmup_steps, ema_decay=config.ema_decay,
-                           mixed_precision=mixed_precision, seed=config.seed,
-                           max_steps_per_epoch=config.steps_per_epoch,
-                           checkpoints_to_keep=config.checkpoints_to_keep)
+    fit_config = FitConfig.from_options(config, mixed_precision=mixed_precision,
+                                        max_steps_per_epoch=config.steps_per_epoch)
     result = fit(model, dataset, epsilon_prediction_loss(noise_scheduler, config.snr_gamma), fit_config,
                  config.output_dir, resume=config.resume, project_name="text_to_digit", device=device)
     model = result.model

@@ -57,13 +57,13 @@ def train_epoch(model: VAE, optimizer: torch.optim.Optimizer, train_probabilitie
         if iw_samples == 1:
             recon, kl = model.elbo_terms(x, noise_generator)
             loss = losses.negative_elbo_loss(recon, kl)  # eq. 17, analytic KL (eq. 12)
-            elbo = (recon - kl).sum()
+            elbo = losses.elbo_analytic(recon, kl).sum()
             bound = elbo
         else:
             terms = model.importance_terms(x, iw_samples, noise_generator)
             loss = losses.iwae_loss(terms.log_weights)
             recon, kl = terms.log_px_given_z.mean(0), terms.kl
-            elbo = (recon - kl).sum()
+            elbo = losses.elbo_analytic(recon, kl).sum()
             bound = -loss * len(x)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
