@@ -1,4 +1,5 @@
-"""The report renders from the committed results, follows them when they change, and refuses what is missing."""
+"""The report (hand-in and supplement) renders from the committed results, follows them when they change, and
+refuses what is missing."""
 from __future__ import annotations
 
 import json
@@ -17,11 +18,22 @@ from mvadl.report.render import body_of, count_words, fmt_percent, fmt_sci, fmt_
 
 RESULTS = REPO_ROOT / "results"
 COMMITTED_MD = REPO_ROOT / "report" / "report.md"
+COMMITTED_SUPPLEMENT = REPO_ROOT / "report" / "supplement.md"
 
 
 @pytest.fixture(scope="module")
-def rendered() -> str:
-    return report_build.render_report(RESULTS, author="")
+def meta():
+    return report_build.make_meta(RESULTS, None)
+
+
+@pytest.fixture(scope="module")
+def rendered(meta) -> str:
+    return report_build.render_document(RESULTS, report_build.HANDIN, meta=meta)
+
+
+@pytest.fixture(scope="module")
+def supplement(meta) -> str:
+    return report_build.render_document(RESULTS, report_build.SUPPLEMENT, meta=meta)
 
 
 @pytest.fixture
@@ -31,9 +43,41 @@ def results_copy(tmp_path: Path) -> Path:
     return dst
 
 
-def test_committed_report_is_up_to_date(rendered):
-    diff = report_build.stale_lines(COMMITTED_MD.read_text(encoding="utf-8"), rendered)
-    assert not diff, f"report/report.md is stale (run `make report`): {diff[:6]}"
+def test_committed_report_is_up_to_date(rendered, supplement):
+    for path, text in ((COMMITTED_MD, rendered), (COMMITTED_SUPPLEMENT, supplement)):
+        diff = report_build.stale_lines(path.read_text(encoding="utf-8"), text)
+        assert not diff, f"{path.relative_to(REPO_ROOT)} is stale (run `make report`): {diff[:6]}"
+
+
+def test_title_names_the_results_it_was_rendered_from(rendered, results_copy):
+    fingerprint = report_build.results_fingerprint(RESULTS)
+    assert re.search(rf'^provenance: ".*{fingerprint[:12]}"$', rendered, flags=re.M)
+    assert re.search(r'^author: "Reference solution, .+"$', rendered, flags=re.M)
+    # the fingerprint covers every file: a changed byte anywhere, figure or record, changes it
+    copy_fingerprint = report_build.results_fingerprint(results_copy)
+    with open(results_copy / "vae" / "metrics.json", "a", encoding="utf-8") as f:
+        f.write(" ")
+    assert report_build.results_fingerprint(results_copy) != copy_fingerprint
+
+
+def test_handin_has_a_references_section_for_every_work_cited(rendered, supplement):
+    from mvadl.report.references import cited_in, unresolved_citations
+
+    for text in (rendered, supplement):
+        body, _, references = text.partition("\n# References\n")
+        assert references, "no References section"
+        assert not unresolved_citations(body), unresolved_citations(body)
+        listed = [line for line in references.splitlines() if line.startswith("- ")]
+        assert len(listed) == len(cited_in(body)) > 0
+
+
+def test_handin_names_no_module_command_hardware_or_revision(rendered):
+    body = body_of(rendered)
+    # the translation section is checked with its own templates
+    body = re.sub(r"^# Part 3: Multilingual translation$.*?(?=^# Part 3\.1)", "", body, flags=re.M | re.S)
+    for forbidden in ("`", "make report", "from_config", "git_revision", "cpu (", "NVIDIA", "H100", "offline",
+                      "appendix", "python", ".py"):
+        assert forbidden not in body, forbidden
 
 
 def test_report_answers_every_question_in_order(rendered):
@@ -64,7 +108,7 @@ def test_a_changed_result_changes_the_text(results_copy, rendered):
     record = json.loads(path.read_text())
     record["test_nll_is"] = record["metrics"]["test_nll_is"] = 123.456
     path.write_text(json.dumps(record))
-    changed = report_build.render_report(results_copy, author="")
+    changed = report_build.render_report(results_copy)
     assert "123.46" in changed and "123.46" not in rendered
 
 
@@ -74,7 +118,16 @@ def test_a_missing_key_names_the_file_and_key(results_copy):
     del record["test_nll_is"]
     path.write_text(json.dumps(record))
     with pytest.raises(ReportDataError, match=r"results/vae/metrics\.json: missing key 'test_nll_is'"):
-        report_build.render_report(results_copy, author="")
+        report_build.render_report(results_copy)
+
+
+def test_result_keys_named_like_methods_read_as_keys():
+    from mvadl.report.context import ResultNode, node_items, node_keys, node_values
+
+    node = ResultNode({"values": [1, 2], "keys": 3, "items": "x"}, "results/p/n.json")
+    assert node.values[1] == 2 and node["keys"] == 3 and node.items == "x"
+    assert node_keys(node) == ["values", "keys", "items"] and node_values(node)[1] == 3
+    assert dict(node_items(node))["keys"] == 3
 
 
 def test_cli_reports_a_missing_file_in_one_line_and_writes_nothing(results_copy, tmp_path):
@@ -113,10 +166,15 @@ def test_word_count_skips_math_tables_and_code():
 
 def test_pdf_and_notebook_build(tmp_path):
     out = report_build.build(RESULTS, tmp_path, author="A. Student")
-    assert out.pdf.stat().st_size > 100_000 and out.pages >= 10
+    assert out.pdf.stat().st_size > 100_000 and 10 <= out.pages <= 20
+    assert out.supplement_pdf.stat().st_size > 100_000 and out.supplement_pages >= 5
     nb = json.loads(out.notebook.read_text())
     cells = [c for c in nb["cells"] if c["cell_type"] == "markdown"]
+    assert len(cells) == len(nb["cells"]), "the notebook has no code cell (no shell command as Python)"
     assert "A. Student" in "".join(cells[0]["source"])
+    questions = [c for c in cells if re.match(r"#{1,2} Q\d+\.", "".join(c["source"]))]
+    assert len(questions) == 22, "one cell per question"
+    assert all(len("".join(c["source"])) < 12_000 for c in cells)
     attached = [c for c in cells if c.get("attachments")]
     assert attached and all("attachment:" in "".join(c["source"]) for c in attached)
     assert "../results/" not in json.dumps(nb)

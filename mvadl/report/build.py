@@ -1,14 +1,15 @@
-"""Rendered Markdown -> Typst -> PDF (pandoc and typst from the package index), PNG pages, and a notebook.
+"""Rendered Markdown -> Typst -> PDF (pandoc and typst from the package index), PNG pages, and a notebook,
+for the two documents: the hand-in (``report``) and the ``supplement``.
 
 No TeX is needed: ``pypandoc-binary`` ships pandoc, which writes Typst (LaTeX math included), and the
-``typst`` package compiles it. The notebook is the same Markdown as Jupyter cells (jupytext), with the
-figures embedded as cell attachments so the ``.ipynb`` opens on its own.
+``typst`` package compiles it. The notebook is the hand-in's Markdown as Jupyter cells, one per question, with
+the figures embedded as cell attachments so the ``.ipynb`` opens on its own.
 """
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +20,22 @@ from mvadl.report.render import Meta, body_of, count_words, render, split_title_
 
 REPORT_DIR = REPO_ROOT / "report"
 TEMPLATE_DIR = REPORT_DIR / "templates"
-#: Shown on the title page when no author is given and git has no user.name.
-AUTHOR_PLACEHOLDER = "[author name: make report AUTHOR='Your Name']"
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document of the build: ``<name>.md`` (+ ``.typ``, ``.pdf``; ``.ipynb`` for the hand-in)."""
+
+    name: str
+    template: str
+    references: bool
+    notebook: bool
+
+
+#: The hand-in (answers, figures, references) and the supplement (settings, studies, reproduction, provenance).
+HANDIN = Document("report", "report.md.j2", references=True, notebook=True)
+SUPPLEMENT = Document("supplement", "supplement.md.j2", references=True, notebook=False)
+DOCUMENTS = (HANDIN, SUPPLEMENT)
 
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)(\{[^}]*\})?")
 #: How templates link a figure: relative to report/, i.e. ``../results/<part>/<file>.png``.
@@ -35,28 +50,45 @@ def figure_path(link: str, results_root: Path) -> Path:
     if not path.is_file():
         raise ReportDataError(f"{path}: figure referenced by the report does not exist")
     return path
-_RAW_TYPST = re.compile(r"```\{=typst\}\n.*?```\n?", re.S)
 
 
-def _git(*args: str) -> str:
+def project_name() -> str:
+    """The project's name: the README's title up to its colon."""
     try:
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
+        title = (REPO_ROOT / "README.md").read_text(encoding="utf-8").splitlines()[0]
+    except (OSError, IndexError):
+        return "MVA deep-learning assignment"
+    return title.lstrip("# ").split(":")[0].strip()
 
 
 def default_author() -> str:
-    return _git("config", "user.name") or AUTHOR_PLACEHOLDER
+    """The title page's line when no author is given."""
+    return f"Reference solution, {project_name()}"
 
 
-def results_provenance(results_root: Path) -> tuple[str, str]:
-    """``(commit, date)`` of the last commit that changed ``results/`` (``unknown`` outside a git checkout)."""
-    line = _git("log", "-1", "--format=%h %cs", "--", str(results_root))
-    if not line:
-        return "unknown", "unknown"
-    commit, date = line.split()
-    return commit, date
+def results_fingerprint(results_root: Path) -> str:
+    """SHA-256 over the sorted list of ``<relative path> <sha256 of the file>`` lines of every file under
+    ``results_root``: it changes exactly when a result (record or figure) changes, whatever git says."""
+    root = Path(results_root)
+    lines = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        lines.append(f"{path.relative_to(root).as_posix()} {hashlib.sha256(path.read_bytes()).hexdigest()}\n")
+    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+
+
+def results_date(results_root: Path) -> str:
+    """The day of the newest record under ``results_root`` (its ``created_utc``), ``unknown`` if none has one."""
+    import json
+
+    days = []
+    for path in Path(results_root).rglob("*.json"):
+        try:
+            created = json.loads(path.read_text(encoding="utf-8")).get("created_utc")
+        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            continue
+        if isinstance(created, str) and re.match(r"\d{4}-\d{2}-\d{2}", created):
+            days.append(created[:10])
+    return max(days) if days else "unknown"
 
 
 @dataclass
@@ -66,14 +98,25 @@ class BuildOutput:
     notebook: Path | None
     body_words: int
     pages: int | None
+    supplement: Path | None = None
+    supplement_pdf: Path | None = None
+    supplement_pages: int | None = None
+
+
+def make_meta(results_root: Path, author: str | None) -> Meta:
+    return Meta(author=author or default_author(), results_fingerprint=results_fingerprint(results_root),
+                results_date=results_date(results_root))
+
+
+def render_document(results_root: Path, document: Document = HANDIN, author: str | None = None,
+                    template_dir: Path = TEMPLATE_DIR, meta: Meta | None = None) -> str:
+    return render(template_dir, results_root, meta or make_meta(results_root, author), document.template,
+                  references=document.references)
 
 
 def render_report(results_root: Path, author: str | None = None, template_dir: Path = TEMPLATE_DIR) -> str:
-    commit, date = results_provenance(results_root)
-    if author is None:
-        author = default_author()
-    meta = Meta(author=author or AUTHOR_PLACEHOLDER, results_revision=commit, results_date=date)
-    return render(template_dir, results_root, meta)
+    """The hand-in's Markdown."""
+    return render_document(results_root, HANDIN, author, template_dir)
 
 
 def markdown_to_typst(markdown: str) -> str:
@@ -113,29 +156,52 @@ def absolute_figures(markdown: str, results_root: Path) -> str:
                       markdown)
 
 
+_RAW_TYPST = re.compile(r"```\{=typst\}\n.*?```\n?", re.S)
+_FENCE = re.compile(r"^(```|\$\$)")
+
+
+def notebook_cells(body: str) -> list[str]:
+    """The body split into one Markdown chunk per section: a new chunk starts at every ``#`` or ``##`` heading
+    (outside code blocks and display math)."""
+    chunks, current, inside = [], [], False
+    for line in body.splitlines():
+        if line.startswith("```"):
+            inside = not inside
+        elif line.strip() == "$$" or (line.startswith("$$") and line.count("$$") == 1):
+            inside = not inside
+        if not inside and re.match(r"#{1,2} ", line) and any(ln.strip() for ln in current):
+            chunks.append("\n".join(current).strip())
+            current = []
+        current.append(line)
+    if any(ln.strip() for ln in current):
+        chunks.append("\n".join(current).strip())
+    return chunks
+
+
 def markdown_to_notebook(markdown: str, results_root: Path, notebook: Path) -> None:
-    """The rendered Markdown as a notebook of Markdown cells (the title block as a heading cell), figures
-    embedded as attachments."""
-    import jupytext
+    """The rendered Markdown as a notebook: a title cell, then one Markdown cell per question or section,
+    figures embedded as attachments. It has no code cell, so it executes as is with a Python kernel."""
     import nbformat
 
     title, body = split_title_block(markdown)
-    nb = jupytext.reads(title_cell(title) + "\n\n" + _RAW_TYPST.sub("", body), fmt="md")
-    for index, cell in enumerate(nb.cells):
-        cell["id"] = f"cell-{index:03d}"  # stable ids: the same results give the same notebook
-        if cell.cell_type != "markdown":
-            continue
+    sources = ([title_cell(title)] if title else []) + notebook_cells(_RAW_TYPST.sub("", body))
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                   "language_info": {"name": "python"}}
+    for index, source in enumerate(sources):
         attachments = {}
 
-        def embed(m: re.Match) -> str:
+        def embed(m: re.Match, attachments: dict = attachments) -> str:
             path = figure_path(m.group(2), results_root)
             name = f"{path.parent.name}_{path.name}"
             attachments[name] = {"image/png": base64.b64encode(path.read_bytes()).decode("ascii")}
             return f"![{m.group(1)}](attachment:{name})"
 
-        cell.source = _IMAGE.sub(embed, cell.source)
+        cell = nbformat.v4.new_markdown_cell(_IMAGE.sub(embed, source))
+        cell["id"] = f"cell-{index:03d}"  # stable ids: the same results give the same notebook
         if attachments:
             cell["attachments"] = attachments
+        nb.cells.append(cell)
     nbformat.validate(nb)
     atomic_write_text(notebook, nbformat.writes(nb) + "\n")
 
@@ -144,11 +210,9 @@ def title_cell(title_block: str) -> str:
     """The YAML title block as a Markdown heading, for the notebook."""
     import yaml
 
-    if not title_block:
-        return ""
     fields = yaml.safe_load(title_block)
     return "\n".join([f"# {fields['title']}", "", fields["subtitle"], "",
-                      f"**{fields['author']}**, {fields['date']}, {fields['revision']}", "", fields["abstract"]])
+                      f"**{fields['author']}**", "", fields["provenance"], "", fields["abstract"]])
 
 
 def _date_timestamp(markdown: str) -> int | None:
@@ -161,32 +225,45 @@ def _date_timestamp(markdown: str) -> int | None:
     return int(dt.datetime.strptime(m.group(1), "%Y-%m-%d").replace(tzinfo=dt.timezone.utc).timestamp())
 
 
+def _pdf(markdown: str, results_root: Path, out_dir: Path, name: str, pages_dir: Path | None) -> tuple[Path, int]:
+    typ_path = atomic_write_text(out_dir / f"{name}.typ",
+                                 markdown_to_typst(absolute_figures(markdown, results_root)))
+    pdf = out_dir / f"{name}.pdf"
+    return pdf, compile_pdf(typ_path, pdf, pages_dir, timestamp=_date_timestamp(markdown))
+
+
 def build(results_root: Path, out_dir: Path = REPORT_DIR, author: str | None = None, pdf: bool = True,
           notebook: bool = True, pages_dir: Path | None = None) -> BuildOutput:
-    """Render the templates into ``out_dir/report.md`` and build ``report.pdf`` / ``report.ipynb`` from it.
+    """Render both documents into ``out_dir/{report,supplement}.md`` and build their PDFs, and the hand-in's
+    notebook. ``pages_dir`` receives PNG pages in ``report/`` and ``supplement/`` subfolders.
 
-    Nothing is written unless rendering succeeded; each output is written atomically.
+    Nothing is written unless both documents rendered; each output is written atomically.
     """
-    markdown = render_report(results_root, author)
-    typst_source = markdown_to_typst(absolute_figures(markdown, results_root)) if pdf else None
-    md_path = atomic_write_text(out_dir / "report.md", markdown)
-    result = BuildOutput(md_path, None, None, count_words(body_of(markdown)), None)
+    meta = make_meta(results_root, author)
+    texts = {doc.name: render_document(results_root, doc, meta=meta) for doc in DOCUMENTS}
+    for text in texts.values():  # every figure exists before anything is written
+        absolute_figures(text, results_root)
+    handin, supplement = texts[HANDIN.name], texts[SUPPLEMENT.name]
+    result = BuildOutput(atomic_write_text(out_dir / f"{HANDIN.name}.md", handin), None, None,
+                         count_words(body_of(handin)), None)
+    result.supplement = atomic_write_text(out_dir / f"{SUPPLEMENT.name}.md", supplement)
     if pdf:
-        typ_path = atomic_write_text(out_dir / "report.typ", typst_source)
-        result.pdf = out_dir / "report.pdf"
-        result.pages = compile_pdf(typ_path, result.pdf, pages_dir, timestamp=_date_timestamp(markdown))
+        result.pdf, result.pages = _pdf(handin, results_root, out_dir, HANDIN.name,
+                                        pages_dir / HANDIN.name if pages_dir else None)
+        result.supplement_pdf, result.supplement_pages = _pdf(
+            supplement, results_root, out_dir, SUPPLEMENT.name, pages_dir / SUPPLEMENT.name if pages_dir else None)
     if notebook:
-        result.notebook = out_dir / "report.ipynb"
-        markdown_to_notebook(markdown, results_root, result.notebook)
+        result.notebook = out_dir / f"{HANDIN.name}.ipynb"
+        markdown_to_notebook(handin, results_root, result.notebook)
     return result
 
 
-#: Title-block lines that depend on who builds and on git history, not on the results' content.
-_VOLATILE = re.compile(r"^(author|date|revision):")
+#: Title-block lines that depend on who builds, not on the results' content.
+_VOLATILE = re.compile(r"^author:")
 
 
 def stale_lines(committed: str, rendered: str) -> list[str]:
-    """Lines that differ between the committed and a fresh rendering, ignoring author/date/revision."""
+    """Lines that differ between the committed and a fresh rendering, ignoring the author line."""
     import difflib
 
     def keep(text: str) -> list[str]:

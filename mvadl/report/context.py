@@ -7,8 +7,9 @@ number the results do not hold stops the build with one line instead of printing
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from mvadl.data.errors import DataError
 
@@ -26,7 +27,12 @@ def _wrap(value: Any, file: str, path: str) -> Any:
 
 
 class ResultNode:
-    """A JSON object of one results file; keys are read as attributes (``node.key``) or items (``node["key"]``)."""
+    """A JSON object of one results file; keys are read as attributes (``node.key``) or items (``node["key"]``).
+
+    The node has no public methods, so every results key, including ``keys``, ``items`` or ``values``, reads as
+    that key; the module functions :func:`node_keys`, :func:`node_items` and :func:`node_values` (the template
+    filters ``keys``, ``items``, ``values``) list a node's content.
+    """
 
     __slots__ = ("_data", "_file", "_path")
 
@@ -57,17 +63,30 @@ class ResultNode:
     def __len__(self) -> int:
         return len(self._data)
 
-    def keys(self):
-        return self._data.keys()
-
-    def items(self):
-        return [(k, self[k]) for k in self._data]
-
-    def values(self):
-        return [self[k] for k in self._data]
-
     def __repr__(self) -> str:
         return f"ResultNode({self._file}:{self._path or '<root>'})"
+
+
+def node_keys(node: ResultNode) -> list[str]:
+    """The keys of a results object, in the file's order."""
+    return list(node._data)
+
+
+def node_items(node: ResultNode) -> list[tuple[str, Any]]:
+    """``(key, value)`` pairs of a results object, values wrapped like ``node[key]``."""
+    return [(key, node[key]) for key in node._data]
+
+
+def node_values(node: ResultNode) -> list[Any]:
+    """The values of a results object, wrapped like ``node[key]``."""
+    return [node[key] for key in node._data]
+
+
+def plain(value: Any) -> Any:
+    """The JSON value behind a node or list (dicts and lists), for Python code that computes derived numbers."""
+    if isinstance(value, (ResultNode, ResultList)):
+        return value._data
+    return value
 
 
 class ResultList:
@@ -131,7 +150,7 @@ class ResultsTree:
         """The files loaded so far, as ``results/<part>/<name>.json`` (what the report depends on)."""
         return sorted(f"{self._display}/{p}/{n}.json" for p, n in self._cache)
 
-    def __getattr__(self, part: str) -> "_Part":
+    def __getattr__(self, part: str) -> _Part:
         if part.startswith("_"):
             raise AttributeError(part)
         if not (self._root / part).is_dir():

@@ -1,7 +1,8 @@
 """Fill the report's Markdown templates from ``results/`` (Jinja2 with ``StrictUndefined``).
 
-Templates see ``R`` (the results tree, :mod:`mvadl.report.context`), ``meta`` (title-page facts) and the
-number filters below. Numbers are formatted here, in one place, so the text and the tables agree.
+Templates see ``R`` (the results tree, :mod:`mvadl.report.context`), ``DV`` (the numbers and verdicts derived
+from it, :mod:`mvadl.report.derived`), ``meta`` (title-page facts) and the filters below. Numbers are formatted
+here, in one place, so the text and the tables agree.
 """
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from typing import Any
 
 import jinja2
 
-from mvadl.report.context import ReportDataError, ResultsTree
+from mvadl.report import derived
+from mvadl.report.context import ReportDataError, ResultsTree, node_items, node_keys, node_values
+from mvadl.report.references import references_markdown
 
-#: The heading that starts the appendix; the body's word count stops there.
-APPENDIX_HEADING = "# Appendix"
+#: Headings after which the body ends (its word count stops at the first of them).
+END_OF_BODY_HEADINGS = ("# References", "# Appendix")
 
 
 def _number(x: Any, what: str) -> float:
@@ -76,7 +79,23 @@ def fmt_duration(seconds: Any) -> str:
     return f"{s / 3600:.1f} h"
 
 
+def fmt_ratio(x: Any) -> str:
+    """A gradient ratio, everywhere the same way: two significant digits in scientific notation."""
+    return fmt_sci(x, 1)
+
+
+def fmt_signed(x: Any, digits: int = 1) -> str:
+    """``+1.2`` / ``-0.4``."""
+    return f"{_number(x, 'signed'):+.{digits}f}"
+
+
 FILTERS = {
+    "ratio": fmt_ratio,
+    "signed": fmt_signed,
+    "items": node_items,
+    "keys": node_keys,
+    "values": node_values,
+    **derived.FILTERS,
     "num": fmt_fixed,
     "thousands": fmt_thousands,
     "pct": fmt_percent,
@@ -91,8 +110,8 @@ class Meta:
     """Title-page facts that do not come from ``results/``."""
 
     author: str
-    results_revision: str
-    results_date: str
+    results_fingerprint: str  #: content hash of results/ (see mvadl.report.build.results_fingerprint)
+    results_date: str  #: the date of the newest record under results/
 
 
 def make_environment(template_dir: Path) -> jinja2.Environment:
@@ -108,8 +127,10 @@ def make_environment(template_dir: Path) -> jinja2.Environment:
     return env
 
 
-def render(template_dir: Path, results_root: Path, meta: Meta, template: str = "report.md.j2") -> str:
-    """Render ``template`` (which includes the sections) and return the Markdown.
+def render(template_dir: Path, results_root: Path, meta: Meta, template: str = "report.md.j2",
+           references: bool = False) -> str:
+    """Render ``template`` (which includes the sections) and return the Markdown; with ``references``, append
+    the References section of the works the text cites.
 
     Raises :class:`ReportDataError` (one line naming the results file and key) when a template asks for
     something the results do not hold, and for an undefined template variable.
@@ -117,13 +138,16 @@ def render(template_dir: Path, results_root: Path, meta: Meta, template: str = "
     env = make_environment(template_dir)
     tree = ResultsTree(results_root)
     try:
-        text = env.get_template(template).render(R=tree, meta=meta)
+        text = env.get_template(template).render(R=tree, DV=derived.Derived(tree), meta=meta)
     except jinja2.UndefinedError as e:
         raise ReportDataError(f"{template_dir}: template uses an undefined name ({e.message})") from None
     except jinja2.TemplateSyntaxError as e:
         raise ReportDataError(f"{e.filename or template}:{e.lineno}: template syntax error ({e.message})") from None
     # one blank line between blocks, whatever the templates' own spacing
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    if references:
+        text += "\n" + references_markdown(body_of(text))
+    return text
 
 
 _MATH = re.compile(r"\$\$.*?\$\$|\$[^$\n]+\$", re.S)
@@ -145,8 +169,11 @@ def split_title_block(markdown: str) -> tuple[str, str]:
 
 
 def body_of(markdown: str) -> str:
-    """The report without its YAML title block and without the appendix."""
-    return split_title_block(markdown)[1].split(f"\n{APPENDIX_HEADING}", 1)[0]
+    """The report without its YAML title block, and without what follows the body (References, an appendix)."""
+    body = split_title_block(markdown)[1]
+    for heading in END_OF_BODY_HEADINGS:
+        body = re.split(rf"^{re.escape(heading)}\s*$", body, maxsplit=1, flags=re.M)[0]
+    return body
 
 
 def count_words(markdown: str) -> int:

@@ -1,0 +1,428 @@
+"""Numbers the report derives from ``results/`` (differences, ratios, per-decade drops, ranges) and the verdicts
+of its comparisons, one function per part, so that the templates only print.
+
+Every comparison between two measured quantities is a :class:`mvadl.verdicts.Comparison` from a stated test;
+the template (as ``DV.<part>``) prints its verb (``cmp.verb(...)``) and its interval (``interval``, ``pp``).
+
+* Shares of images on the same seeds (Q19): :func:`paired_shares`. The records keep the count of images showing
+  a concept with and without the negative prompt, not the per-image pairs. Where the counts fix the paired table
+  (one of the shares is 0 % or 100 %), the exact McNemar test runs on that table; otherwise it runs on every
+  table the counts allow, and the least favourable result (largest p-value, union of the intervals) is kept.
+  No pair is invented.
+* Seeds (Q21-Q22): :func:`seed_contrast`, mean +- std over the seeds with n, and whether the sign of the
+  per-seed difference is the same in every seed. One run is "one run".
+* FID/KID (Q18): one draw per cell and no stored features, so no test; the text reports the values.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from mvadl.report.context import ReportDataError, ResultsTree, node_items, plain
+from mvadl.report.references import reported
+from mvadl.verdicts import Comparison, format_interval, mcnemar_from_counts, seeds_summary, wilson_interval
+
+# ---------------------------------------------------------------- comparisons and their display
+
+
+def _count(share: float, n: int, what: str) -> int:
+    k = share * n
+    if abs(k - round(k)) > 1e-6:
+        raise ReportDataError(f"{what}: share {share} of {n} images is not a whole number of images")
+    return int(round(k))
+
+
+def paired_shares(k_a: int, k_b: int, n: int) -> Comparison:
+    """Share ``k_a / n`` (condition A) against ``k_b / n`` (condition B) on the same ``n`` items, from the two
+    counts alone. ``difference = (k_a - k_b) / n``.
+
+    The counts fix the paired table when ``both`` (items counted under A and under B) can take one value only
+    (a share of 0 % or 100 %); the exact McNemar test then runs on that table. Otherwise ``both`` ranges over
+    ``[max(0, k_a + k_b - n), min(k_a, k_b)]``; for fixed margins, fewer concordant items mean more discordant
+    ones with the same difference (a larger McNemar p-value) and a smaller correlation (a wider Newcombe
+    interval), so the least favourable table is the one with the smallest ``both``. The result keeps its p-value
+    and the union of the two extreme tables' intervals."""
+    if not (0 <= k_a <= n and 0 <= k_b <= n):
+        raise ValueError(f"counts {k_a}, {k_b} out of range for n = {n}")
+    lowest, highest = max(0, k_a + k_b - n), min(k_a, k_b)
+
+    def table(both: int) -> Comparison:
+        return mcnemar_from_counts(both=both, only_a=k_a - both, only_b=k_b - both, neither=n - k_a - k_b + both)
+
+    worst = table(lowest)
+    if lowest == highest:
+        return worst
+    best = table(highest)
+    return dataclasses.replace(
+        worst, p_value=max(worst.p_value, best.p_value), low=min(worst.low, best.low),
+        high=max(worst.high, best.high),
+        test=f"exact McNemar test on the least favourable of the {highest - lowest + 1} pairings the stored counts "
+             f"allow (the per-image pairs are not stored); Newcombe's paired score interval")
+
+
+def pp(c: Comparison) -> str:
+    """A comparison of shares in percentage points: ``-44.0 [-50.9, -37.3] pp, p < 0.001``."""
+    scaled = dataclasses.replace(c, a=100 * c.a, b=100 * c.b, difference=100 * c.difference,
+                                 low=100 * c.low, high=100 * c.high)
+    head, _, tail = format_interval(scaled, 1).partition("]")
+    return f"{head}] pp{tail}"
+
+
+def interval(c: Comparison, digits: int = 1, unit: str = "") -> str:
+    return format_interval(c, digits, unit)
+
+
+def wilson(k: int, n: int) -> str:
+    """A share with its Wilson 95 % interval: ``44.0 % [37.3, 50.9]``."""
+    low, high = wilson_interval(k, n)
+    return f"{100 * k / n:.1f} % [{100 * low:.1f}, {100 * high:.1f}]"
+
+
+def known_se_comparison(a: float, b: float, standard_error: float, what: str) -> Comparison:
+    """``a`` (measured, with ``standard_error``) against a value ``b`` taken as exact: normal 95 % interval
+    ``a - b +- 1.96 SE`` and the two-sided normal p-value."""
+    from scipy.stats import norm
+
+    d = a - b
+    z = norm.ppf(0.975)
+    return Comparison(a=a, b=b, difference=d, low=d - z * standard_error, high=d + z * standard_error,
+                      p_value=float(2 * norm.sf(abs(d) / standard_error)), n=1,
+                      test=f"normal interval from the standard error of {what} (the other value taken as exact)")
+
+
+@dataclass(frozen=True)
+class SeedContrast:
+    """``a - b`` of a quantity measured once per seed for two systems: mean +- std over the ``n`` seeds, and
+    the direction when every seed agrees (``"higher"``/``"lower"``; ``"mixed"`` otherwise). With few seeds this
+    describes the runs; it is not a significance test."""
+
+    a: dict
+    b: dict
+    difference: dict
+    per_seed: tuple
+
+    @property
+    def n(self) -> int:
+        return self.difference["n"]
+
+    @property
+    def verdict(self) -> str:
+        if all(d > 0 for d in self.per_seed):
+            return "higher"
+        if all(d < 0 for d in self.per_seed):
+            return "lower"
+        return "mixed"
+
+    def verb(self, higher: str, lower: str, mixed: str) -> str:
+        return {"higher": higher, "lower": lower, "mixed": mixed}[self.verdict]
+
+
+def seed_contrast(a: list[float], b: list[float]) -> SeedContrast:
+    if len(a) != len(b):
+        raise ValueError(f"{len(a)} seeds against {len(b)}")
+    diffs = [x - y for x, y in zip(a, b)]
+    return SeedContrast(seeds_summary(a), seeds_summary(b), seeds_summary(diffs), tuple(diffs))
+
+
+def fmt_mean_std(s: dict, digits: int = 2, show_n: bool = True) -> str:
+    """``8.152 ± 0.033 (n = 3)`` (without the ``n`` when ``show_n`` is false); ``(one run)`` for one seed."""
+    if s["std"] is None:
+        return f"{s['mean']:.{digits}f} (one run)"
+    text = f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
+    return f"{text} (n = {s['n']})" if show_n else text
+
+
+# ---------------------------------------------------------------- one function per part
+
+
+def _decade(x: int) -> int:
+    e = round(math.log10(x))
+    if 10 ** e != x:
+        raise ReportDataError(f"results/vae/naive_mc.json: sample count {x} is not a power of ten")
+    return e
+
+
+def vae(R: ResultsTree) -> dict[str, Any]:
+    """Q2 table (bias at three sample counts, drop per decade), Q9 comparisons."""
+    M, NMC = R.vae.metrics, R.vae.naive_mc
+    L = plain(NMC.models[0].sample_counts)
+    decades = [x for x in L if x >= 100 and 10 ** round(math.log10(x)) == x]
+    i_a, i_b, i_c = (L.index(x) for x in decades[:3])
+    rows = []
+    for m in plain(NMC.models):
+        b, s = m["bias_mean"], m["noise_std"]
+        rows.append({"z_dim": m["z_dim"], "active_units": R.vae[f"naive_mc_z{m['z_dim']}"].active_units,
+                     "is_log_px": m["is_log_px_mean"], "bias_first": b[0], "bias_a": b[i_a], "bias_c": b[i_c],
+                     "drop_ab": b[i_b] - b[i_a], "drop_bc": b[i_c] - b[i_b], "std_c": s[i_c]})
+    history = plain(M.history)
+    last = history[-1]
+    back = next(h for h in history if h["epoch"] == last["epoch"] - 20)
+    burda = reported("burda2016")
+    return {
+        "L_first": L[0], "exp_a": _decade(L[i_a]), "exp_b": _decade(L[i_b]), "exp_c": _decade(L[i_c]),
+        "rows": rows, "by_z": {r["z_dim"]: r for r in rows},
+        "is_minus_elbo": -M.test_elbo - M.test_nll_is,
+        "burda": burda,
+        "vs_burda": known_se_comparison(M.test_nll_is, burda["nll"], M.test_nll_is_std_error,
+                                        "the importance-sampled test NLL"),
+        "last_epoch": last["epoch"], "rise_last_20": last["test_elbo"] - back["test_elbo"],
+        "train_test_gap": last["train_elbo"] - last["test_elbo"],
+    }
+
+
+def _unet_architecture(unet: dict) -> dict[str, Any]:
+    """Levels, widths, ResNet blocks and where self-attention sits, read from a diffusers UNet2DModel config."""
+    down = unet["down_block_types"]
+    attention_levels = [i for i, t in enumerate(down) if "Attn" in t]
+    places = [f"level{'s' if len(attention_levels) > 1 else ''} {', '.join(str(i + 1) for i in attention_levels)}"] \
+        if attention_levels else []
+    if unet.get("add_attention", True) and unet["mid_block_type"] == "UNetMidBlock2D":
+        places.append("the middle block")
+    return {"widths": unet["block_out_channels"], "layers_per_block": unet["layers_per_block"],
+            "levels": len(down), "attention": " and ".join(places) if places else "nowhere",
+            "head_dim": unet["attention_head_dim"]}
+
+
+def diffusion(R: ResultsTree) -> dict[str, Any]:
+    """Q18: cells by scheduler and steps, ranges over the ODE solvers, best per row; the DDPM's architecture."""
+    S = R.diffusion.scheduler_metrics
+    study = plain(S.config.study)
+    stochastic = [k for k, v in node_items(S.metrics.stochastic) if v]
+    order = study["schedulers"]
+    ode = [s for s in order if s not in stochastic]
+    cells = {(c["scheduler"], c["steps"]): c for c in plain(S.metrics.cells)}
+    steps = study["steps"]
+    lo, hi = steps[0], steps[-1]
+
+    def span(names, n, key):
+        values = [cells[(s, n)][key] for s in names]
+        return {"min": min(values), "max": max(values)}
+
+    best = {n: min(order, key=lambda s: cells[(s, n)]["fid"]) for n in steps}
+    D = R.diffusion.ddpm_metrics
+    return {
+        "order": order, "stochastic": stochastic, "ode": ode, "cells": {f"{s}@{n}": c for (s, n), c in cells.items()},
+        "steps": steps, "lo": lo, "hi": hi, "best": best,
+        "rms_ode_lo": span(ode, lo, "rms_to_reference"), "rms_ode_hi": span(ode, hi, "rms_to_reference"),
+        "rms_stochastic": {"min": min(cells[(s, n)]["rms_to_reference"] for s in stochastic for n in steps),
+                           "max": max(cells[(s, n)]["rms_to_reference"] for s in stochastic for n in steps)},
+        "fid_ode_hi": span(ode, hi, "fid"), "kid_ode_hi": span(ode, hi, "kid"), "fid_all_lo": span(order, lo, "fid"),
+        "unet": _unet_architecture(plain(D.config.unet)),
+        "ddpm_clips": bool(S.config.scheduler_configs["DDPM"].clip_sample),
+        "fid_above_floor": D.metrics.fid - D.metrics.fid_real_vs_real,
+    }
+
+
+def _caption_definitions() -> dict[str, Any]:
+    """``CaptionConfig``, ``stroke_prior`` and ``background_prior`` of ``vae_diffusion/guidance/captions.py``,
+    executed on their own: importing the module would import torch (tens of seconds on a busy machine) for two
+    small functions. Only the module's top-level assignments, the dataclass and those functions are run."""
+    import ast
+    from dataclasses import dataclass as _dataclass
+    from dataclasses import fields as _fields
+
+    from mvadl import REPO_ROOT
+
+    path = REPO_ROOT / "vae_diffusion" / "guidance" / "captions.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    wanted = {"CaptionConfig", "stroke_prior", "background_prior"}
+    keep = [node for node in tree.body
+            if isinstance(node, (ast.Assign, ast.AnnAssign))
+            or (isinstance(node, (ast.ClassDef, ast.FunctionDef)) and node.name in wanted)]
+    import sys
+    import types
+
+    module = types.ModuleType("_report_caption_definitions")  # dataclasses look their module up in sys.modules
+    module.__dict__.update(dataclass=_dataclass, fields=_fields)
+    sys.modules[module.__name__] = module
+    try:
+        exec(compile(ast.Module(body=keep, type_ignores=[]), str(path), "exec"), module.__dict__)
+    finally:
+        del sys.modules[module.__name__]
+    namespace = module.__dict__
+    missing = wanted - set(namespace)
+    if missing:
+        raise ReportDataError(f"{path}: no {', '.join(sorted(missing))}")
+    return namespace
+
+
+def training_colour_shares(config: dict) -> dict[str, Any]:
+    """Stroke and background colour shares of a text-to-digit model's training data, from its training config
+    (``red_share``, ``gray_share``). A record written before those options existed ran with the values the options
+    took as defaults, read from the caption code (``CaptionConfig``); ``recorded`` says which case it is."""
+    captions = _caption_definitions()
+    defaults = captions["CaptionConfig"]()
+    recorded = "red_share" in config and "gray_share" in config
+    red = config.get("red_share", defaults.red_share)
+    gray = config.get("gray_share", defaults.gray_share)
+    strokes, backgrounds = captions["stroke_prior"](red), captions["background_prior"](gray)
+    return {"stroke": strokes, "background": backgrounds, "recorded": recorded,
+            "other_stroke": min(v for k, v in strokes.items() if k != "red")}
+
+
+class LazyComparisons(dict):
+    """``{name: Comparison}`` computed on first look-up (each test costs scipy calls; the text uses a few)."""
+
+    def __init__(self, make: dict[str, Any]):
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, key: str) -> Comparison:
+        if key not in self._make:
+            raise ReportDataError(f"no comparison named {key!r} (known: {', '.join(self._make)})")
+        value = self[key] = self._make[key]()
+        return value
+
+
+def _concept(c: dict, n: int, where: str, figure_seeds: list[int] | None = None,
+             first_seed: int = 0) -> dict[str, Any]:
+    k_without = _count(c["concept_rate_without_negative"], n, where)
+    k_with = _count(c["concept_rate_with_negative"], n, where)
+    k_digit_without = _count(c["digit_rate_without_negative"], n, where)
+    k_digit_with = _count(c["digit_kept_rate"], n, where)
+    colours = {}
+    for kind in ("stroke", "background"):
+        without, with_ = c[f"{kind}_colours_without"], c[f"{kind}_colours_with"]
+        for colour in without:
+            colours[f"{colour} {kind}"] = (lambda a=with_[colour], b=without[colour]: paired_shares(a, b, n))
+    return {
+        **c, "k_without": k_without, "k_with": k_with,
+        "without": wilson(k_without, n), "with": wilson(k_with, n),
+        "change": paired_shares(k_with, k_without, n),
+        "digit": paired_shares(k_digit_with, k_digit_without, n),
+        "colours": LazyComparisons(colours),
+        "iou_min": min(c["per_pair"]["mask_iou"]),
+        "figure_lowest_iou": _lowest_iou(c["per_pair"], figure_seeds, first_seed) if figure_seeds else None,
+    }
+
+
+def _lowest_iou(per_pair: dict, figure_seeds: list[int], first_seed: int) -> dict[str, Any]:
+    """The pair of the figure (its seeds) whose stroke masks overlap least: ``{"seed", "iou"}``."""
+    index = {i: k for k, i in enumerate(per_pair["seed_index"])}
+    shown = [(per_pair["mask_iou"][index[seed - first_seed]], seed) for seed in figure_seeds]
+    iou, seed = min(shown)
+    return {"seed": seed, "iou": iou}
+
+
+def guidance(R: ResultsTree) -> dict[str, Any]:
+    """Q19: each concept's shares with Wilson intervals, the paired change under its negative prompt, the colour
+    shifts it causes, the sweep's paired changes, the training data's colour shares, the more-red model."""
+    G = R.guidance.metrics
+    M = plain(G.metrics)
+    n = M["n_samples"]
+    first_seed = G.config.seed
+    concepts = {c["concept"]: _concept(c, n, "results/guidance/metrics.json", M["figure_seeds"], first_seed)
+                for c in M["concepts"]}
+    main = M["concepts"][0]["concept"]
+    sweep = []
+    for r in M["sweep"]:
+        m = r["n_samples"]
+        sweep.append({**r, "red_without": r["stroke_colours_without"]["red"] / m,
+                      "red_with": r["stroke_colours_with"]["red"] / m,
+                      "change": paired_shares(_count(r["concept_rate_with_negative"], m, "sweep"),
+                                              _count(r["concept_rate_without_negative"], m, "sweep"), m)})
+    first, last = M["sweep"][0], M["sweep"][-1]
+    if first["n_samples"] != last["n_samples"]:
+        raise ReportDataError("results/guidance/metrics.json: sweep rows of different sizes")
+    m = first["n_samples"]
+    created = paired_shares(_count(last["concept_rate_without_negative"], m, "sweep"),
+                            _count(first["concept_rate_without_negative"], m, "sweep"), m)
+    red_moves = paired_shares(last["stroke_colours_without"]["red"], first["stroke_colours_without"]["red"], m)
+    shares = training_colour_shares(plain(R.guidance.training.config))
+
+    X = plain(R.guidance.more_red.metrics)
+    xn = X["n_samples"]
+    more = {c["concept"]: _concept(c, xn, "results/guidance/more_red.json") for c in X["concepts"]}
+    red_ref, red_more = concepts["red"], more["red"]
+    if xn != n:
+        raise ReportDataError("results/guidance/more_red.json: a different number of seeds than metrics.json")
+    return {
+        "n": n, "main": concepts[main], "concepts": concepts, "sweep": sweep, "sweep_n": m,
+        "created": created, "red_moves": red_moves,
+        "shares": shares, "more_red_shares": training_colour_shares(X["model_training_config"]),
+        "more": more,
+        "red_left_more_vs_ref": paired_shares(red_more["k_with"], red_ref["k_with"], n),
+        "red_made_more_vs_ref": paired_shares(red_more["k_without"], red_ref["k_without"], n),
+    }
+
+
+def prenorm(R: ResultsTree) -> dict[str, Any]:
+    """Q21-Q22: the three-seed contrast (mean +- std, n), runs looked up by their settings."""
+    S = R.prenorm.summary
+    MC = plain(S.metrics.main_contrast)
+    runs = {(r["norm"], r["depth"], r["lr"], r["warmup_updates"], r["seed"]): r for r in plain(S.metrics.runs)}
+    grid = plain(S.metrics.grid)
+    lrs = sorted({c["lr"] for c in grid})
+    warmups = sorted({c["warmup_updates"] for c in grid})
+    post, pre = MC["post"], MC["pre"]
+    if post["seeds"] != pre["seeds"]:
+        raise ReportDataError("results/prenorm/summary.json: main_contrast seeds differ between post and pre")
+    deep = [r for r in runs.values() if r["depth"] == "deep"]
+    # training minus validation loss at the end of each run: how far the validation loss sits below
+    gaps = [r["final_train_loss"] - r["final_valid_loss"] for r in runs.values() if r.get("trains", True)]
+    return {
+        "runs": runs, "lrs": lrs, "warmups": warmups,
+        "contrast_bits": seed_contrast(post["final_valid_loss"], pre["final_valid_loss"]),
+        "contrast_ppl": seed_contrast(post["final_valid_ppl"], pre["final_valid_ppl"]),
+        "seeds": post["seeds"],
+        "deep_init_ratio": {"min": min(r["grad_ratio_init"] for r in deep),
+                            "max": max(r["grad_ratio_init"] for r in deep)},
+        "train_minus_valid": {"min": min(gaps), "max": max(gaps)},
+    }
+
+
+def provenance(R: ResultsTree) -> list[dict[str, Any]]:
+    """One row per results record (every JSON file under the results folder that names its run's revision):
+    file, revision, device, wall time, creation date."""
+    import json
+
+    root = R._root
+    rows = []
+    for path in sorted(root.rglob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ReportDataError(f"{R._display}/{path.relative_to(root).as_posix()}: not valid JSON") from None
+        if not isinstance(record, dict) or "git_revision" not in record:
+            continue
+        revision = str(record["git_revision"])
+        rows.append({"file": f"{R._display}/{path.relative_to(root).as_posix()}",
+                     "revision": revision[:7] + ("-dirty" if revision.endswith("-dirty") else "")
+                     if revision != "unknown" else "unknown",
+                     "device": record.get("device"), "wall_time_s": record.get("wall_time_s"),
+                     "created": str(record.get("created_utc") or "")[:10]})
+    return rows
+
+
+class Derived:
+    """The derived numbers of every part, each computed on first use (a template that does not need a part
+    does not read its files)."""
+
+    def __init__(self, tree: ResultsTree):
+        self._tree = tree
+
+    @cached_property
+    def vae(self):
+        return vae(self._tree)
+
+    @cached_property
+    def diffusion(self):
+        return diffusion(self._tree)
+
+    @cached_property
+    def guidance(self):
+        return guidance(self._tree)
+
+    @cached_property
+    def prenorm(self):
+        return prenorm(self._tree)
+
+    @cached_property
+    def provenance(self):
+        return provenance(self._tree)
+
+
+FILTERS = {"pp": pp, "interval": interval, "mean_std": fmt_mean_std}

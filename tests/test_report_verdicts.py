@@ -1,0 +1,82 @@
+"""The verbs of the report's comparisons come from tests on the results: data that favour the other side flip the
+verb, and a difference whose interval holds zero reads as level."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mvadl import REPO_ROOT
+from mvadl.report.build import TEMPLATE_DIR, make_meta
+from mvadl.report.derived import paired_shares, pp
+from mvadl.report.render import render
+
+RESULTS = REPO_ROOT / "results"
+
+
+@pytest.fixture
+def results_copy(tmp_path: Path) -> Path:
+    dst = tmp_path / "results"
+    shutil.copytree(RESULTS, dst, ignore=shutil.ignore_patterns("*.png", "*.npz", "*.safetensors"))
+    return dst
+
+
+def _edit(path: Path, change) -> None:
+    record = json.loads(path.read_text())
+    change(record)
+    path.write_text(json.dumps(record))
+
+
+def _render(results: Path, template: str) -> str:
+    return render(TEMPLATE_DIR, results, make_meta(results, "A. Student"), template)
+
+
+def test_negative_prompt_verb_flips_when_the_data_favour_the_other_side(results_copy):
+    before = _render(RESULTS, "part2_guidance.md.j2")
+    assert '"white" lowers (-44.0' in before
+
+    def more_white_with_the_negative_prompt(record):
+        for concepts in (record["metrics"]["concepts"], record["concepts"]):
+            concepts[0]["concept_rate_without_negative"] = 0.0
+            concepts[0]["concept_rate_with_negative"] = 0.44
+
+    _edit(results_copy / "guidance" / "metrics.json", more_white_with_the_negative_prompt)
+    after = _render(results_copy, "part2_guidance.md.j2")
+    assert '"white" raises (+44.0' in after and '"white" lowers' not in after
+
+
+def test_seed_contrast_verb_flips_when_pre_norm_is_worse(results_copy):
+    before = _render(RESULTS, "part3_prenorm.md.j2")
+    assert "post-norm ends\nabove pre-norm in each of the 3 seeds" in before
+
+    def swap(record):
+        for contrast in (record["metrics"]["main_contrast"], record["main_contrast"]):
+            contrast["post"], contrast["pre"] = contrast["pre"], contrast["post"]
+
+    _edit(results_copy / "prenorm" / "summary.json", swap)
+    after = _render(results_copy, "part3_prenorm.md.j2")
+    assert "post-norm ends\nbelow pre-norm in each of the 3 seeds" in after
+
+
+def test_a_difference_inside_its_interval_reads_as_level(results_copy):
+    before = _render(RESULTS, "part1_vae.md.j2")
+    assert "our NLL is\nhigher than theirs" in before
+
+    def close_to_the_published_value(record):
+        record["test_nll_is"] = record["metrics"]["test_nll_is"] = 86.9  # published: 86.76, SE 0.25
+        record["test_nll_is_std_error"] = record["metrics"]["test_nll_is_std_error"] = 0.25
+
+    _edit(results_copy / "vae" / "metrics.json", close_to_the_published_value)
+    after = _render(results_copy, "part1_vae.md.j2")
+    assert "our NLL is\nlevel with theirs (difference in nats\n+0.1 [-0.3, +0.6], p = 0.575" in after
+
+
+def test_shares_whose_pairing_is_not_stored_take_the_least_favourable_pairing():
+    fixed = paired_shares(0, 88, 200)  # one share is 0 %: the counts fix the pairs
+    assert "least favourable" not in fixed.test and fixed.verdict == "lower"
+    assert pp(fixed) == "-44.0 [-50.9, -37.0] pp, p < 0.001"
+    open_pairing = paired_shares(115, 88, 200)  # 3 to 88 images with the colour in both: not fixed
+    assert "least favourable of the 86 pairings" in open_pairing.test
+    assert open_pairing.verdict == "level" and open_pairing.low < 0 < open_pairing.high
