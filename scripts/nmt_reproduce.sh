@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Reproduce Part 3 (multilingual translation): prepare Multi30k, train the four models of the table
-# (zeroshot, direct, bilingual_en_de, bilingual_en_fr) two at a time with one thread each, average each one's
-# last checkpoints, then evaluate the averaged and the best checkpoints (all directions, and de<->fr through
-# English with zeroshot) -> results/nmt/.
-#   bash scripts/nmt_reproduce.sh            # 2 CPU cores: ~1 h training + ~5 min evaluation
+# (zeroshot, direct, bilingual_en_de, bilingual_en_fr; 6,400 updates each) two at a time with one thread each,
+# then the learning curves (each model's last 3 checkpoints averaged at 1,600, 3,200, 4,800 and 6,400 updates,
+# all directions, de<->fr also through English with zeroshot; outputs kept in results/nmt/hyps), the paired
+# bootstrap of every comparison (curves.json, comparisons.json), and the averaged and best final checkpoints
+# -> results/nmt/. SHIP=v<N> also ships the final direct model as artifacts/nmt_direct/v<N>.
+#   bash scripts/nmt_reproduce.sh            # 2 CPU cores: ~1 h 30 min a pair of models + ~25 min a pair's curves
 #   bash scripts/nmt_reproduce.sh --budget   # first the throughput / learning-rate study (results/nmt/budget.json, ~45 min)
 #   bash scripts/nmt_reproduce.sh --quick    # tiny models, a few updates, outputs under runs/nmt_quick
 # Environment: PY (python), SEED (fairseq-train --seed, default 1), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR.
@@ -38,9 +40,24 @@ train_pair() {
   done
   for pid in "${pids[@]}"; do wait "$pid" || { tail -n 20 "$RUNS"/train_*.out; return 1; }; done
 }
+# The learning curves of two models side by side (one thread each), then what they are compared with.
+curves_pair() {
+  local pids=() model
+  for model in "$@"; do
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nmt curves --models "$model" --data-bin "$DATA" --checkpoints "$CKPT" \
+      --runs-dir "$RUNS" "${QUICK[@]}" > "$RUNS/curves_$model.out" 2>&1 & pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || { tail -n 20 "$RUNS"/curves_*.out; return 1; }; done
+}
 mkdir -p "$RUNS"
 train_pair zeroshot direct
+curves_pair zeroshot direct
 train_pair bilingual_en_de bilingual_en_fr
+curves_pair bilingual_en_de bilingual_en_fr
+nmt comparisons --data-bin "$DATA" "${QUICK[@]}"
+if [[ -n "${SHIP:-}" ]]; then
+  nmt ship --model direct --version "$SHIP" --data-bin "$DATA" --checkpoints "$CKPT" --runs-dir "$RUNS" "${QUICK[@]}"
+fi
 # The averaged and the best checkpoints, evaluated side by side (one thread each) on test_2016_flickr.
 MODELS=bilingual_en_de,bilingual_en_fr,zeroshot,direct  # the order of the figure's columns
 evaluate() {

@@ -244,7 +244,7 @@ def test_unknown_or_malformed_pairs_fail_clearly(toy_data_bin, capsys):
         "zeroshot", 1e-3, 20, "mva_transformer_multi30k")
     default = parse_config(TrainConfig, ["--model", "direct"])
     assert (default.max_update, default.stop_time_hours, default.arch, default.lr, default.seed) == (
-        3200, None, "mva_transformer_multi30k_cpu", 2e-3, 1)
+        6400, None, "mva_transformer_multi30k_cpu", 2e-3, 1)
 
 
 def test_train_command_is_the_reference_recipe(tmp_path):
@@ -255,9 +255,9 @@ def test_train_command_is_the_reference_recipe(tmp_path):
     text = " ".join(command)
     for expected in ("--task mva_multilingual_translation --lang-pairs en-de,de-en --langs en,de,fr",
                      "--arch mva_transformer_multi30k_cpu --share-all-embeddings", "--lr 0.002 ",
-                     "--warmup-updates 800 ", "--max-update 3200 ", "--max-tokens 2048",
+                     "--warmup-updates 800 ", "--max-update 6400 ", "--max-tokens 2048",
                      "--best-checkpoint-metric loss_mean", "--seed 1 ", "--validate-interval-updates 400",
-                     "--save-interval-updates 400 --keep-interval-updates 5"):
+                     "--save-interval-updates 400 --keep-interval-updates 16"):
         assert expected in text, expected
     assert "--stop-time-hours" not in command  # a fixed number of updates, the same on every machine
     assert command[-1] == "--cpu" and "--eval-pair-bleu" not in command and "--max-valid-steps" not in command

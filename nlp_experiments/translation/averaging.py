@@ -57,13 +57,34 @@ def average_checkpoints(paths: Sequence[Path], output: Path) -> None:
         torch.save(state, tmp)
 
 
-def average_last(save_dir: Path, n: int) -> list[int]:
-    """Average the last ``n`` interval checkpoints of ``save_dir`` into ``save_dir/checkpoint_averaged.pt``;
-    returns their update counts. Fewer than ``n`` of them is a :class:`DataError`."""
-    found = interval_checkpoints(save_dir)
+def last_checkpoints(save_dir: Path, n: int, until: int | None = None) -> list[tuple[int, Path]]:
+    """``[(updates, path)]`` of the last ``n`` interval checkpoints of ``save_dir`` (the last ``n`` up to and
+    including update ``until``, when given). ``n < 1``, fewer than ``n`` of them, or no checkpoint at update
+    ``until`` is a :class:`DataError`."""
+    if n < 1:
+        raise DataError(f"{save_dir}: cannot average the last {n} checkpoints (give at least 1)")
+    found = [(updates, path) for updates, path in interval_checkpoints(save_dir) if until is None or updates <= until]
+    if until is not None and (not found or found[-1][0] != until):
+        raise DataError(f"{save_dir}: no interval checkpoint at update {until} (checkpoint_<epoch>_{until}.pt; "
+                        f"train that far with --keep-interval-updates large enough to keep it)")
     if len(found) < n:
-        raise DataError(f"{save_dir}: {len(found)} interval checkpoints (checkpoint_<epoch>_<updates>.pt), "
-                        f"{n} needed to average (train with --save-interval-updates, --keep-interval-updates >= {n})")
-    last = found[-n:]
-    average_checkpoints([path for _, path in last], Path(save_dir) / AVERAGED)
+        raise DataError(f"{save_dir}: {len(found)} interval checkpoints (checkpoint_<epoch>_<updates>.pt)"
+                        f"{f' up to update {until}' if until is not None else ''}, {n} needed to average "
+                        f"(train with --save-interval-updates, --keep-interval-updates >= {n})")
+    return found[-n:]
+
+
+def average_last(save_dir: Path, n: int, until: int | None = None, output: Path | None = None) -> list[int]:
+    """Average :func:`last_checkpoints` ``(save_dir, n, until)`` into ``output`` (default
+    ``save_dir/checkpoint_averaged.pt``); returns their update counts."""
+    last = last_checkpoints(save_dir, n, until)
+    average_checkpoints([path for _, path in last], Path(output) if output else Path(save_dir) / AVERAGED)
     return [updates for updates, _ in last]
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A fairseq checkpoint, loaded with ``torch.load(weights_only=True)`` and :data:`FAIRSEQ_CHECKPOINT_GLOBALS`."""
+    import torch
+
+    with torch.serialization.safe_globals(list(FAIRSEQ_CHECKPOINT_GLOBALS)):
+        return torch.load(path, map_location="cpu", weights_only=True)

@@ -133,11 +133,12 @@ class TrainingOptions(ExperimentConfig):
     # wall-clock stop does not). results/nmt/budget.json holds the measurements behind batch size and learning
     # rate: tokens/s is flat from 2,048 to 8,192 tokens per batch, and on the same tokens 2,048-token batches
     # (twice the updates) reach a lower validation loss than 4,096-token ones at any learning rate tried.
-    max_update: int = option(3200, "stop after this many updates")
+    max_update: int = option(6400, "stop after this many updates")
     stop_time_hours: float | None = option(None, "also stop after this much training time (none: updates only)")
     save_interval_updates: int = option(400, "save a checkpoint every N updates (the ones averaged; fairseq "
                                              "validates at each save too)")
-    keep_interval_updates: int = option(5, "keep the last N of those checkpoints")
+    keep_interval_updates: int = option(16, "keep the last N of those checkpoints (16: all of a 6,400-update run, "
+                                            "for the learning curves)")
     average_last: int = option(3, "average the last N of those checkpoints into checkpoint_averaged.pt")
     validate_interval_updates: int = option(400, "validate every N updates (and at each epoch's end)")
     max_valid_steps: int | None = option(None, "validate on the first N batches only (none: all)")

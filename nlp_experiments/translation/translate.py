@@ -1,13 +1,16 @@
-"""Translate sentences into a chosen language with a trained multilingual model (fairseq-interactive with this
-project's plugin and the SentencePiece model of prepare).
+"""Translate sentences into a chosen language with a multilingual model (fairseq-interactive with this
+project's plugin and the SentencePiece model of prepare): by default the shipped model
+(``artifacts/nmt_direct/v1``: all six directions between en, de and fr; no training or data needed).
 
     python -m nlp_experiments.translation.translate --to fr "Ein Hund rennt über die Wiese."   # source identified
+    python -m nlp_experiments.translation.translate --to de < sentences.en.txt   # many lines, one process
     echo "A dog runs." | python -m nlp_experiments.translation.translate --from en --to de --model zeroshot
 
 (``bash scripts/translate.sh ...`` runs this with the same options.) The sentences are the bare words of the
-command line (or --text), else standard input, one a line; the source language, unless --from is given, is
-the one the language identifier (data-bin's langid.json) finds most often among them. Prints one translation
-per input sentence.
+command line (or --text), else standard input, one a line, all translated by one fairseq-interactive process;
+the source language, unless --from is given, is the one the language identifier (langid.json) finds most often
+among them. Prints one translation per input sentence. --model MODEL uses a model you trained
+(checkpoints/nmt/MODEL/checkpoint_best.pt with data-bin/multi30k).
 """
 from __future__ import annotations
 
@@ -15,10 +18,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from mvadl import REPO_ROOT
 from mvadl.runner import Context, ExperimentConfig, main, option
 from nlp_experiments.translation.commandline import bare_words_as
 from nlp_experiments.translation.fairseq_runs import translate_sentences
-from nlp_experiments.translation.languages import LANGS
+from nlp_experiments.translation.languages import LANGS, MODEL_PAIRS
+from nlp_experiments.translation.ship import WEIGHTS, shipped_dir
+
+#: The model translate uses unless told otherwise.
+DEFAULT_SHIPPED = shipped_dir("direct", "v1").relative_to(REPO_ROOT)
 
 
 @dataclass
@@ -28,22 +36,36 @@ class TranslateConfig(ExperimentConfig):
     to: str | None = option(None, "target language (required)", choices=list(LANGS))
     from_lang: str | None = option(None, "source language, also --from (none: identified by the language "
                                          "identifier)", choices=list(LANGS))
-    model: str = option("direct", "model: checkpoints/nmt/MODEL/checkpoint_best.pt")
-    checkpoint: str | None = option(None, "checkpoint file (overrides --model)")
-    data_bin: str = option("data-bin/multi30k", "binarized data with spm.model and langid.json")
+    shipped: str = option(str(DEFAULT_SHIPPED), "shipped model folder (model.pt, dict.txt, spm.model, "
+                                                "langid.json), used unless --model or --checkpoint is given")
+    model: str | None = option(None, "a trained model instead: checkpoints/nmt/MODEL/checkpoint_best.pt",
+                               choices=list(MODEL_PAIRS))
+    checkpoint: str | None = option(None, "a checkpoint file instead (with --data-bin)")
+    data_bin: str | None = option(None, "folder with dict.txt, spm.model and langid.json (none: the shipped "
+                                        "folder, or data-bin/multi30k with --model/--checkpoint)")
     beam: int = option(5, "beam size")
     text: list[str] = option([], "sentences to translate (also the bare words; none: standard input)")
 
     def __post_init__(self):
         if self.to is None:
             raise ValueError(f"--to LANG is required (one of {', '.join(LANGS)})")
+        if self.from_lang is not None and self.from_lang == self.to:
+            raise ValueError(f"--from and --to are both '{self.to}'")
+
+    def checkpoint_and_data(self) -> tuple[Path, Path]:
+        """The checkpoint to load and the folder of its dictionary, SentencePiece model and language identifier."""
+        if self.checkpoint or self.model:
+            checkpoint = Path(self.checkpoint or f"checkpoints/nmt/{self.model}/checkpoint_best.pt")
+            return checkpoint, Path(self.data_bin or "data-bin/multi30k")
+        shipped = REPO_ROOT / self.shipped if self.shipped == str(DEFAULT_SHIPPED) else Path(self.shipped)
+        return shipped / WEIGHTS, Path(self.data_bin) if self.data_bin else shipped
 
 
 def run(config: TranslateConfig, ctx: Context) -> None:
     sentences = config.text or [line.rstrip("\n") for line in sys.stdin]
-    checkpoint = Path(config.checkpoint or f"checkpoints/nmt/{config.model}/checkpoint_best.pt")
-    for translation in translate_sentences(sentences, config.to, config.from_lang, checkpoint,
-                                           Path(config.data_bin), config.beam, ctx.device):
+    checkpoint, data = config.checkpoint_and_data()
+    for translation in translate_sentences(sentences, config.to, config.from_lang, checkpoint, data, config.beam,
+                                           ctx.device):
         print(translation)
 
 

@@ -1,0 +1,179 @@
+"""The comparisons that section 3 of the report makes, each with sacreBLEU's paired bootstrap, at every point of
+the learning curves; the curves themselves, scored from the kept system outputs.
+
+    python -m nlp_experiments.translation.comparisons          # results/nmt/{curves,comparisons}.json + figures
+
+Input: the system outputs that :mod:`~nlp_experiments.translation.curves` keeps,
+``results/nmt/hyps/SYSTEM/UPDATES/SPLIT/SRC-TGT.txt.gz`` (the committed outputs, so every score and test can be
+recomputed without a checkpoint), and the references of prepare (``DATA_BIN/raw``). Output:
+
+* ``curves.json``: BLEU, chrF and off-target rate of every system at every point, split and direction;
+* ``comparisons.json``: for every comparison below, at every point where both systems exist, the difference
+  of BLEU and of chrF on test_2016_flickr, its 95 % interval and p (:func:`mvadl.verdicts.paired_bootstrap`,
+  1,000 resamples), and the verdict the interval gives;
+* ``curves.png`` (BLEU against updates, one panel a direction), ``curves_compute.png`` (the same against
+  updates per language pair, the equal-compute view) and ``gaps.png`` (each gap with its interval).
+
+The comparisons (:func:`planned_comparisons`): each multilingual model against the bilingual model of the
+same direction at the same updates (``multilingual_vs_bilingual``) and ``zeroshot`` at 2N updates against a
+bilingual model at N (``equal_compute``: two language pairs trained for the cost of one bilingual model each);
+``direct`` against ``zeroshot`` through English on de<->fr (``direct_vs_pivot``); ``direct`` against
+``zeroshot`` on the English-centric directions (``direct_vs_zeroshot``).
+"""
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from mvadl.data import DataError
+from mvadl.plotting import save_figure
+from mvadl.results import results_dir
+from mvadl.runner import Context, ExperimentConfig, main, option
+from nlp_experiments.translation.curves import hypotheses_path, read_hypotheses
+from nlp_experiments.translation.fairseq_runs import require_data_bin
+from nlp_experiments.translation.langid import CharNgramLanguageIdentifier
+from nlp_experiments.translation.languages import MODEL_PAIRS, PIVOT_DIRECTIONS, pivot_name
+from nlp_experiments.translation.metrics import METRIC_NAMES
+from nlp_experiments.translation.scoring import read_references, score_direction
+
+logger = logging.getLogger(__name__)
+
+_HYPOTHESES = re.compile(r"^(?P<system>[^/]+)/(?P<updates>\d+)/(?P<split>[^/]+)/(?P<direction>[a-z]+-[a-z]+)\.txt\.gz$")
+#: The split of every comparison (the report's test set).
+COMPARED_SPLIT = "test"
+#: What each comparison kind compares, in words (the report's and the figure's labels).
+KINDS = {
+    "multilingual_vs_bilingual": "multilingual model - bilingual model, same updates",
+    "equal_compute": "zeroshot at 2N updates - bilingual model at N",
+    "direct_vs_pivot": "direct - zeroshot through English",
+    "direct_vs_zeroshot": "direct - zeroshot, English-centric directions",
+}
+ZEROSHOT, DIRECT = "zeroshot", "direct"
+BILINGUAL = tuple(m for m in MODEL_PAIRS if m.startswith("bilingual_"))
+
+
+def find_outputs(root: Path) -> dict[str, dict[int, dict[str, set[str]]]]:
+    """``{system: {updates: {split: {direction}}}}`` of the outputs under ``root``."""
+    found: dict = {}
+    for path in sorted(Path(root).rglob("*.txt.gz")):
+        m = _HYPOTHESES.match(path.relative_to(root).as_posix())
+        if m:
+            found.setdefault(m["system"], {}).setdefault(int(m["updates"]), {}).setdefault(
+                m["split"], set()).add(m["direction"])
+    return found
+
+
+def planned_comparisons(outputs: Mapping[str, Mapping[int, Mapping[str, Iterable[str]]]],
+                        split: str = COMPARED_SPLIT) -> list[dict]:
+    """Every comparison whose two systems have outputs in ``split`` (``outputs``: :func:`find_outputs`), as
+    ``{"kind", "direction", "a": {"system", "updates"}, "b": {...}}``; ``a - b`` is the difference reported."""
+    def has(system: str, updates: int, direction: str) -> bool:
+        return direction in outputs.get(system, {}).get(updates, {}).get(split, ())
+
+    planned = []
+
+    def add(kind: str, direction: str, a: tuple[str, int], b: tuple[str, int]) -> None:
+        if has(*a, direction) and has(*b, direction):
+            planned.append({"kind": kind, "direction": direction, "a": {"system": a[0], "updates": a[1]},
+                            "b": {"system": b[0], "updates": b[1]}})
+
+    for bilingual in BILINGUAL:
+        for updates in sorted(outputs.get(bilingual, {})):
+            for direction in MODEL_PAIRS[bilingual]:
+                for multilingual in (ZEROSHOT, DIRECT):
+                    add("multilingual_vs_bilingual", direction, (multilingual, updates), (bilingual, updates))
+                add("equal_compute", direction, (ZEROSHOT, 2 * updates), (bilingual, updates))
+    for updates in sorted(outputs.get(DIRECT, {})):
+        for direction in PIVOT_DIRECTIONS:
+            add("direct_vs_pivot", direction, (DIRECT, updates), (pivot_name(ZEROSHOT), updates))
+        for direction in MODEL_PAIRS[ZEROSHOT]:
+            add("direct_vs_zeroshot", direction, (DIRECT, updates), (ZEROSHOT, updates))
+    return planned
+
+
+@dataclass
+class ComparisonsConfig(ExperimentConfig):
+    """Score the kept system outputs and test every comparison of section 3."""
+
+    data_bin: str = option("data-bin/multi30k", "prepared data: raw/ references and langid.json")
+    hyps: str | None = option(None, "the system outputs (none: results/nmt/hyps)")
+    n_samples: int = option(1000, "bootstrap resamples")
+    bootstrap_seed: int = option(12345, "seed of the bootstrap resampling (sacreBLEU's default)")
+    QUICK: ClassVar[dict] = {"n_samples": 100}
+
+    def __post_init__(self):
+        if self.n_samples < 1:
+            raise ValueError(f"--n-samples must be at least 1, got {self.n_samples}")
+
+
+def score_outputs(root: Path, outputs: Mapping, references: Path, identifier) -> dict:
+    """``{system: {updates: {split: {direction: scores}}}}``, every output scored (:func:`score_direction`)."""
+    scores: dict = {}
+    for system, points in outputs.items():
+        for updates, splits in sorted(points.items()):
+            for split, directions in splits.items():
+                for direction in sorted(directions):
+                    hypotheses = read_hypotheses(hypotheses_path(root, system, updates, split, direction))
+                    refs = read_references(references, split, direction.split("-")[1])
+                    if len(hypotheses) != len(refs):
+                        raise DataError(f"{hypotheses_path(root, system, updates, split, direction)}: "
+                                        f"{len(hypotheses)} lines for {len(refs)} references")
+                    scores.setdefault(system, {}).setdefault(str(updates), {}).setdefault(split, {})[direction] = \
+                        score_direction(hypotheses, refs, direction.split("-")[1], identifier)
+    return scores
+
+
+def run_comparisons(root: Path, planned: list[dict], references: Path, n_samples: int, seed: int) -> list[dict]:
+    """Each of ``planned`` with ``"bleu"`` and ``"chrf"``: :meth:`mvadl.verdicts.Comparison.as_dict` of the paired
+    bootstrap on :data:`COMPARED_SPLIT`."""
+    from mvadl.verdicts import paired_bootstrap
+
+    done = []
+    for item in planned:
+        direction = item["direction"]
+        a, b = ([*read_hypotheses(hypotheses_path(root, side["system"], side["updates"], COMPARED_SPLIT, direction))]
+                for side in (item["a"], item["b"]))
+        refs = read_references(references, "test", direction.split("-")[1])
+        tests = {metric: paired_bootstrap(metric, a, b, refs, n_samples=n_samples, seed=seed).as_dict()
+                 for metric in METRIC_NAMES}
+        done.append({**item, **tests})
+        logger.info("%s %s %s@%d - %s@%d: BLEU %+.2f [%+.2f, %+.2f]", item["kind"], direction,
+                    item["a"]["system"], item["a"]["updates"], item["b"]["system"], item["b"]["updates"],
+                    tests["bleu"]["difference"], tests["bleu"]["low"], tests["bleu"]["high"])
+    return done
+
+
+def run(config: ComparisonsConfig, ctx: Context) -> Path:
+    from nlp_experiments.translation.curve_figures import plot_curves, plot_gaps
+
+    data_bin = Path(config.data_bin)
+    require_data_bin(data_bin, "langid.json")
+    root = Path(config.hyps) if config.hyps else results_dir() / "nmt" / "hyps"
+    outputs = find_outputs(root)
+    if not outputs:
+        raise DataError(f"{root}: no system outputs (SYSTEM/UPDATES/SPLIT/SRC-TGT.txt.gz; run "
+                        f"python -m nlp_experiments.translation.curves)")
+    identifier = CharNgramLanguageIdentifier.load(data_bin / "langid.json")
+    scores = score_outputs(root, outputs, data_bin / "raw", identifier)
+    planned = planned_comparisons(outputs)
+    compared = run_comparisons(root, planned, data_bin / "raw", config.n_samples, config.bootstrap_seed)
+    out = ctx.record("nmt", "curves", {"systems": list(scores), "scores": scores,
+                                                "split_names": {"test": "test_2016_flickr", "valid": "val"}})
+    ctx.record("nmt", "comparisons",
+               {"split": "test_2016_flickr", "kinds": KINDS, "comparisons": compared,
+                "test": f"paired bootstrap resampling (sacreBLEU), {config.n_samples} resamples, 95 % interval"})
+    figures = out.parent
+    save_figure(plot_curves(scores, COMPARED_SPLIT), figures / "curves.png")
+    save_figure(plot_curves(scores, COMPARED_SPLIT, per_pair=True), figures / "curves_compute.png")
+    save_figure(plot_gaps(compared, KINDS), figures / "gaps.png")
+    logger.info("%d systems, %d comparisons -> %s", len(scores), len(compared), figures)
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main(run, ComparisonsConfig, prog="python -m nlp_experiments.translation.comparisons", doc=__doc__))

@@ -1,0 +1,177 @@
+"""Ship a trained translation model as a versioned artefact that translates on a fresh clone, without training
+or prepared data: ``artifacts/nmt_MODEL/vN/`` (the default of ``scripts/translate.sh``).
+
+    python -m nlp_experiments.translation.ship --model direct --updates 6400 --version v1
+
+The folder holds what fairseq-interactive needs and nothing else: ``model.pt`` (the averaged checkpoint of
+:mod:`~nlp_experiments.translation.curves` at UPDATES, its weights in fp16 when that costs at most
+--fp16-tolerance BLEU in every direction of test_2016_flickr, else in fp32; no optimizer state), the shared
+dictionary (``dict.txt``, and ``dict.LANG.txt`` links to it, as the task looks them up), the SentencePiece
+model, the language identifier, ``training.json`` (the record of the run that made the weights),
+``ship.json`` (this run's record: BLEU of both precisions, start-up and per-sentence time of translation)
+and ``SHA256SUMS``. An existing version is never overwritten. The same record goes to
+``results/nmt/shipped_MODEL.json`` for the report.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from mvadl import REPO_ROOT
+from mvadl.data import DataError
+from mvadl.io import atomic_write_text
+from mvadl.runner import Context, ExperimentConfig, main, option
+from nlp_experiments.translation.averaging import load_checkpoint
+from nlp_experiments.translation.fairseq_runs import (
+    TRAINING_RECORD,
+    generate,
+    generate_command,
+    read_training_record,
+    require_data_bin,
+    translate_sentences,
+)
+from nlp_experiments.translation.languages import LANGS, MODEL_PAIRS, evaluation_directions
+from nlp_experiments.translation.metrics import corpus_score
+from nlp_experiments.translation.scoring import generation_path, read_generate_output, read_references
+
+logger = logging.getLogger(__name__)
+
+ARTIFACTS_DIR = REPO_ROOT / "artifacts"
+#: The files of a shipped model besides the weights, copied from the data-bin.
+DATA_FILES = ("dict.txt", "spm.model", "langid.json")
+WEIGHTS = "model.pt"
+
+
+def shipped_dir(model: str, version: str, root: Path = ARTIFACTS_DIR) -> Path:
+    return Path(root) / f"nmt_{model}" / version
+
+
+def inference_checkpoint(source: Path, output: Path, fp16: bool) -> None:
+    """``source`` (a fairseq checkpoint) without its optimizer state, its floating weights in fp16 if ``fp16``:
+    what fairseq-generate/-interactive load."""
+    import torch
+
+    state = load_checkpoint(source)
+    weights = {name: tensor.half() if fp16 and tensor.is_floating_point() else tensor
+               for name, tensor in state["model"].items()}
+    # everything but the optimizer's moments (two thirds of the file); fairseq's loader reads the small rest
+    torch.save({**{key: value for key, value in state.items() if key != "last_optimizer_state"}, "model": weights},
+               output)
+
+
+@dataclass
+class ShipConfig(ExperimentConfig):
+    """Copy a trained model and what it needs to translate into artifacts/nmt_MODEL/VERSION."""
+
+    model: str = option("direct", "the model to ship", choices=list(MODEL_PAIRS))
+    updates: int = option(6400, "ship CHECKPOINTS/MODEL/checkpoint_avg<UPDATES>.pt (written by curves)")
+    version: str = option("v1", "artefact version (a new folder: versions are never overwritten)")
+    checkpoints: str = option("checkpoints/nmt", "folder of the models' checkpoint folders")
+    runs_dir: str = option("runs/nmt", "RUNS_DIR: the training record, and ship/ for the test translations")
+    data_bin: str = option("data-bin/multi30k", "prepared data: dictionary, spm.model, langid.json, test set")
+    fp16_tolerance: float = option(0.1, "largest BLEU drop of the fp16 copy in any direction that still ships fp16")
+    beam: int = option(5, "beam size of the BLEU check and of the timing")
+    timing_sentences: int = option(100, "test sentences translated in one call to time the translation")
+    out: str | None = option(None, "artefacts folder (none: the repository's artifacts/)")
+    QUICK: ClassVar[dict] = {"beam": 1, "timing_sentences": 5}
+
+    def __post_init__(self):
+        if not self.version.startswith("v") or not self.version[1:].isdigit():
+            raise ValueError(f"--version: v<N>, got '{self.version}'")
+        if self.fp16_tolerance < 0 or self.timing_sentences < 2:
+            raise ValueError("--fp16-tolerance must be >= 0 and --timing-sentences >= 2")
+
+
+def directions_bleu(checkpoint: Path, config: ShipConfig, name: str, device) -> dict[str, float]:
+    """BLEU of ``checkpoint`` on test_2016_flickr in every direction of the model."""
+    data_bin, outputs = Path(config.data_bin), Path(config.runs_dir) / "ship" / name
+    scores = {}
+    for direction in evaluation_directions(config.model):
+        output = generation_path(outputs, config.model, "test", direction)
+        generate(generate_command(data_bin, checkpoint, direction, "test", config.beam, 128, device), output)
+        scores[direction] = round(corpus_score("bleu", read_generate_output(output),
+                                               read_references(data_bin / "raw", "test", direction.split("-")[1])), 2)
+    return scores
+
+
+def time_translation(folder: Path, config: ShipConfig, device) -> dict:
+    """Seconds of one call translating one sentence (start-up, mostly) and of one translating
+    ``timing_sentences`` German test sentences into French: start-up and time per sentence after it."""
+    sentences = read_references(Path(config.data_bin) / "raw", "test", "de")[:config.timing_sentences]
+    seconds = {}
+    for n in (1, len(sentences)):
+        started = time.perf_counter()
+        out = translate_sentences(sentences[:n], "fr", None, folder / WEIGHTS, folder, config.beam, device)
+        seconds[n] = time.perf_counter() - started
+        if len(out) != n:
+            raise DataError(f"{folder}: {len(out)} translations for {n} sentences")
+    n = len(sentences)
+    return {"one_sentence_s": round(seconds[1], 2), "sentences": n, "all_sentences_s": round(seconds[n], 2),
+            "per_sentence_s": round((seconds[n] - seconds[1]) / (n - 1), 3)}
+
+
+def run(config: ShipConfig, ctx: Context) -> Path:
+    from vae_diffusion.core.artifacts import sha256_file
+
+    data_bin = Path(config.data_bin)
+    require_data_bin(data_bin, *DATA_FILES)
+    source = Path(config.checkpoints) / config.model / f"checkpoint_avg{config.updates}.pt"
+    if not source.is_file():
+        raise DataError(f"{source}: no averaged checkpoint (python -m nlp_experiments.translation.curves "
+                        f"--models {config.model} --points ... {config.updates})")
+    training = read_training_record(Path(config.runs_dir) / config.model)
+    # --quick ships into RUNS_DIR/artifacts, never into the repository's artifacts/
+    root = Path(config.out) if config.out else Path(config.runs_dir) / "artifacts" if config.quick else ARTIFACTS_DIR
+    folder = shipped_dir(config.model, config.version, root)
+    if folder.exists():
+        raise DataError(f"{folder}: exists (a shipped version is never overwritten; give --version v<N+1>)")
+    staging = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        for name in DATA_FILES:
+            shutil.copy2(data_bin / name, staging / name)
+        for lang in LANGS:
+            (staging / f"dict.{lang}.txt").symlink_to("dict.txt")
+        inference_checkpoint(source, staging / "model.fp32.pt", fp16=False)
+        inference_checkpoint(source, staging / WEIGHTS, fp16=True)
+        bleu_fp32 = directions_bleu(staging / "model.fp32.pt", config, "fp32", ctx.device)
+        bleu_fp16 = directions_bleu(staging / WEIGHTS, config, "fp16", ctx.device)
+        worst = max(bleu_fp32[d] - bleu_fp16[d] for d in bleu_fp32)
+        fp16 = worst <= config.fp16_tolerance
+        if fp16:
+            (staging / "model.fp32.pt").unlink()
+        else:
+            (staging / "model.fp32.pt").replace(staging / WEIGHTS)
+        atomic_write_text(staging / TRAINING_RECORD, (Path(config.runs_dir) / config.model / TRAINING_RECORD)
+                          .read_text(encoding="utf-8"))
+        timing = time_translation(staging, config, ctx.device)
+        files = sorted(p.name for p in staging.iterdir() if p.is_file() and not p.is_symlink())
+        sums = {name: sha256_file(staging / name) for name in files}
+        atomic_write_text(staging / "SHA256SUMS", "".join(f"{sums[name]}  {name}\n" for name in files))
+        metrics = {"model": config.model, "version": config.version, "folder": f"{folder.parent.name}/{folder.name}",
+                   "source_checkpoint": str(source), "updates": config.updates, "weights_dtype":
+                   "float16" if fp16 else "float32", "test_bleu_fp32": bleu_fp32, "test_bleu_fp16": bleu_fp16,
+                   "largest_fp16_drop": round(worst, 2), "size_bytes": {n: (staging / n).stat().st_size
+                                                                        for n in files},
+                   "total_bytes": sum((staging / n).stat().st_size for n in files), "sha256": sums,
+                   "translation_timing": timing, "training_git_revision": training["git_revision"]}
+        record = ctx.record("nmt", f"shipped_{config.model}", metrics)
+        shutil.copy2(record, staging / "ship.json")
+        staging.rename(folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    logger.info("shipped %s (%s weights, %.1f MB) -> %s; translation: %.1f s start-up, %.2f s a sentence",
+                config.model, metrics["weights_dtype"], metrics["total_bytes"] / 1e6, folder,
+                timing["one_sentence_s"], timing["per_sentence_s"])
+    return folder
+
+
+if __name__ == "__main__":
+    sys.exit(main(run, ShipConfig, prog="python -m nlp_experiments.translation.ship", doc=__doc__))

@@ -1,0 +1,225 @@
+"""Learning curves, the significance tests between translation models, and the shipped model.
+
+Fast tests use the toy data-bin (tests/nmt_toy_corpus.py) and system outputs written here; the slow ones run
+the real commands (fairseq-generate per direction) on the session's toy model.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import sys
+
+import pytest
+import torch
+
+from mvadl import REPO_ROOT
+from mvadl.data import DataError
+from mvadl.runner import main
+from nlp_experiments.translation.averaging import average_last
+from nlp_experiments.translation.comparisons import ComparisonsConfig, find_outputs, planned_comparisons
+from nlp_experiments.translation.comparisons import run as compare
+from nlp_experiments.translation.curves import CurvesConfig, hypotheses_path, read_hypotheses, write_hypotheses
+from nlp_experiments.translation.scoring import read_references
+from nlp_experiments.translation.ship import ShipConfig, inference_checkpoint
+from nlp_experiments.translation.translate import DEFAULT_SHIPPED, TranslateConfig
+from tests.nmt_toy_corpus import run_command
+
+pytest_plugins = ["tests.nmt_toy_corpus"]
+
+
+def save_checkpoint(path, weight: float, updates: int):
+    torch.save({"model": {"w": torch.full((2, 2), weight), "steps": torch.tensor(updates)},
+                "cfg": {"model": {"arch": "toy"}}, "args": argparse.Namespace(arch="toy"),
+                "optimizer_history": [{"num_updates": updates}], "last_optimizer_state": {"m": torch.ones(3)}}, path)
+
+
+def test_average_up_to_a_point(tmp_path):
+    for epoch, updates, weight in ((1, 200, 9.0), (1, 400, 1.0), (2, 600, 2.0), (3, 800, 6.0)):
+        save_checkpoint(tmp_path / f"checkpoint_{epoch}_{updates}.pt", weight, updates)
+    out = tmp_path / "avg600.pt"
+    assert average_last(tmp_path, 2, until=600, output=out) == [400, 600]
+    assert torch.equal(torch.load(out, weights_only=True)["model"]["w"], torch.full((2, 2), 1.5))
+    with pytest.raises(DataError, match="no interval checkpoint at update 500"):
+        average_last(tmp_path, 2, until=500, output=out)
+    with pytest.raises(DataError, match=r"2 interval checkpoints \(.*\) up to update 400, 3 needed"):
+        average_last(tmp_path, 3, until=400, output=out)
+    with pytest.raises(DataError, match="cannot average the last 0"):  # found[-0:] would be every checkpoint
+        average_last(tmp_path, 0)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--models", "zeroshot,nope"], "--models: unknown nope"),
+    (["--pivot", "typo"], "--pivot: unknown model in 'typo'"),
+    (["--average-last", "0"], "--average-last must be at least 1"),
+    (["--points", "3200", "1600"], "--points: increasing"),
+    (["--splits", "train"], "--splits takes test and/or valid"),
+])
+def test_curves_refuses_bad_options_before_any_work(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(lambda config, ctx: pytest.fail("ran"), CurvesConfig, argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_hypotheses_round_trip_byte_identically(tmp_path):
+    path = hypotheses_path(tmp_path, "direct", 1600, "test", "de-fr")
+    write_hypotheses(path, ["Un chien court .", "Été à Paris ."])
+    first = path.read_bytes()
+    write_hypotheses(path, ["Un chien court .", "Été à Paris ."])
+    assert path.read_bytes() == first and read_hypotheses(path) == ["Un chien court .", "Été à Paris ."]
+    with pytest.raises(DataError, match="no system outputs"):
+        read_hypotheses(tmp_path / "missing.txt.gz")
+
+
+def test_planned_comparisons_pair_the_right_systems():
+    outputs = {"zeroshot": {1600: {"test": {"en-de", "de-en", "de-fr"}}, 3200: {"test": {"en-de"}}},
+               "direct": {1600: {"test": {"en-de", "de-en", "de-fr"}}},
+               "zeroshot_pivot_en": {1600: {"test": {"de-fr", "fr-de"}}},
+               "bilingual_en_de": {1600: {"test": {"en-de", "de-en"}}}}
+    planned = {(p["kind"], p["direction"], p["a"]["system"], p["a"]["updates"], p["b"]["system"], p["b"]["updates"])
+               for p in planned_comparisons(outputs)}
+    assert planned == {
+        ("multilingual_vs_bilingual", "en-de", "zeroshot", 1600, "bilingual_en_de", 1600),
+        ("multilingual_vs_bilingual", "de-en", "zeroshot", 1600, "bilingual_en_de", 1600),
+        ("multilingual_vs_bilingual", "en-de", "direct", 1600, "bilingual_en_de", 1600),
+        ("multilingual_vs_bilingual", "de-en", "direct", 1600, "bilingual_en_de", 1600),
+        ("equal_compute", "en-de", "zeroshot", 3200, "bilingual_en_de", 1600),  # de-en: zeroshot@3200 lacks it
+        ("direct_vs_pivot", "de-fr", "direct", 1600, "zeroshot_pivot_en", 1600),  # fr-de: direct lacks it
+        ("direct_vs_zeroshot", "en-de", "direct", 1600, "zeroshot", 1600),
+        ("direct_vs_zeroshot", "de-en", "direct", 1600, "zeroshot", 1600),
+    }
+
+
+def test_comparisons_from_kept_outputs(toy_data_bin, tmp_path, monkeypatch):
+    """A system that copies the references against one that drops words: the test says which is better, the
+    verdict flips when the data do, and two identical systems are level."""
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "results"))
+    refs = {d: read_references(toy_data_bin / "raw", "test", d.split("-")[1]) for d in ("de-fr", "en-de")}
+    worse = {d: [" ".join(r.split()[::2]) for r in lines] for d, lines in refs.items()}
+    hyps = tmp_path / "hyps"
+    for system, texts in (("direct", refs), ("zeroshot_pivot_en", worse), ("zeroshot", refs)):
+        for direction in ("de-fr",) if system == "zeroshot_pivot_en" else ("de-fr", "en-de"):
+            write_hypotheses(hypotheses_path(hyps, system, 40, "test", direction), texts[direction])
+    assert set(find_outputs(hyps)) == {"direct", "zeroshot_pivot_en", "zeroshot"}
+    argv = ["--hyps", str(hyps), "--data-bin", str(toy_data_bin), "--n-samples", "200"]
+    assert main(compare, ComparisonsConfig, argv) == 0
+    record = json.loads((tmp_path / "results" / "nmt" / "comparisons.json").read_text())
+    by_kind = {(c["kind"], c["direction"]): c for c in record["comparisons"]}
+    assert by_kind[("direct_vs_pivot", "de-fr")]["bleu"]["verdict"] == "higher"
+    assert by_kind[("direct_vs_pivot", "de-fr")]["bleu"]["a"] == pytest.approx(100.0)
+    assert by_kind[("direct_vs_zeroshot", "en-de")]["bleu"]["verdict"] == "level"
+    assert by_kind[("direct_vs_zeroshot", "en-de")]["bleu"]["difference"] == 0.0
+    curves = json.loads((tmp_path / "results" / "nmt" / "curves.json").read_text())
+    assert curves["scores"]["direct"]["40"]["test"]["de-fr"]["bleu"] == pytest.approx(100.0)
+
+    # the same outputs with the sides swapped: the verdict follows the data
+    write_hypotheses(hypotheses_path(hyps, "direct", 40, "test", "de-fr"), worse["de-fr"])
+    write_hypotheses(hypotheses_path(hyps, "zeroshot_pivot_en", 40, "test", "de-fr"), refs["de-fr"])
+    assert main(compare, ComparisonsConfig, argv) == 0
+    record = json.loads((tmp_path / "results" / "nmt" / "comparisons.json").read_text())
+    swapped = next(c for c in record["comparisons"] if c["kind"] == "direct_vs_pivot")
+    assert swapped["bleu"]["verdict"] == "lower" and swapped["bleu"]["high"] < 0
+
+
+def test_inference_checkpoint_drops_the_optimizer_state(tmp_path):
+    source = tmp_path / "checkpoint_1_400.pt"
+    save_checkpoint(source, 1.0 / 3.0, 400)
+    inference_checkpoint(source, tmp_path / "half.pt", fp16=True)
+    inference_checkpoint(source, tmp_path / "full.pt", fp16=False)
+    half, full = (torch.load(tmp_path / n, weights_only=True) for n in ("half.pt", "full.pt"))
+    assert "last_optimizer_state" not in half and half["cfg"] == {"model": {"arch": "toy"}}
+    assert half["optimizer_history"] == [{"num_updates": 400}]  # what fairseq's loader reads
+    assert half["model"]["w"].dtype == torch.float16 and full["model"]["w"].dtype == torch.float32
+    assert half["model"]["steps"].dtype == torch.int64  # integer tensors stay as they are
+    assert (half["model"]["w"].float() - full["model"]["w"]).abs().max() < 1e-3
+
+
+@pytest.mark.parametrize("argv, message", [(["--version", "1"], "--version: v<N>"),
+                                           (["--timing-sentences", "1"], "--timing-sentences >= 2")])
+def test_ship_refuses_bad_options(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(lambda config, ctx: pytest.fail("ran"), ShipConfig, argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_translate_uses_the_shipped_model_by_default():
+    checkpoint, data = TranslateConfig(to="fr").checkpoint_and_data()
+    assert checkpoint == REPO_ROOT / DEFAULT_SHIPPED / "model.pt" and data == REPO_ROOT / DEFAULT_SHIPPED
+    checkpoint, data = TranslateConfig(to="fr", model="zeroshot").checkpoint_and_data()
+    assert checkpoint.as_posix().endswith("checkpoints/nmt/zeroshot/checkpoint_best.pt")
+    assert data.as_posix().endswith("data-bin/multi30k")
+    with pytest.raises(ValueError, match="--from and --to are both 'fr'"):
+        TranslateConfig(to="fr", from_lang="fr")
+
+
+SHIPPED = REPO_ROOT / DEFAULT_SHIPPED
+
+
+@pytest.mark.skipif(not (SHIPPED / "model.pt").is_file(), reason="no shipped translation model in this checkout")
+def test_shipped_model_matches_its_checksums():
+    sums = dict(reversed(line.split("  ")) for line in (SHIPPED / "SHA256SUMS").read_text().splitlines())
+    from vae_diffusion.core.artifacts import sha256_file
+
+    assert "model.pt" in sums and all(sha256_file(SHIPPED / name) == digest for name, digest in sums.items())
+    record = json.loads((SHIPPED / "ship.json").read_text())
+    assert record["weights_dtype"] in ("float16", "float32") and record["total_bytes"] < 20e6
+
+
+@pytest.mark.slow
+def test_translate_script_translates_with_the_shipped_model():
+    """The README's command on a fresh clone: no training, no DATA_DIR; three lines from standard input."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "DATA_DIR"}
+    sentences = ["Ein Hund rennt über die Wiese.", "Zwei Männer spielen Fußball.", "Eine Frau liest ein Buch."]
+    proc = subprocess.run(["bash", "scripts/translate.sh", "--to", "fr"], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=600, env={**env, "PYTHON": sys.executable},
+                          input="".join(s + "\n" for s in sentences))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 3 and "identified as 'de'" in proc.stderr
+    assert re.search(r"\bchien\b", lines[0], re.I), lines  # "Un chien court ..."
+    from nlp_experiments.translation.langid import CharNgramLanguageIdentifier
+
+    identifier = CharNgramLanguageIdentifier.load(SHIPPED / "langid.json")
+    assert identifier.predict_many(lines) == ["fr"] * 3, lines
+
+
+@pytest.mark.slow
+def test_curves_and_ship_on_the_toy_model(toy_data_bin, toy_training, tmp_path):
+    """The real commands on the session's toy model (checkpoints at updates 2 and 4): curves, comparisons, ship."""
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(toy_training["runs"] / "direct", runs / "direct")
+    shutil.copytree(toy_training["save_dir"], tmp_path / "ckpt" / "direct")
+    env = {"RESULTS_DIR": str(tmp_path / "results")}
+    common = ["--data-bin", str(toy_data_bin), "--checkpoints", str(tmp_path / "ckpt"), "--runs-dir", str(runs)]
+    run_command([sys.executable, "-m", "nlp_experiments.translation.curves", "--quick", "--models", "direct", "--pivot",
+                 "direct", "--points", "2", "4", "--average-last", "1", "--splits", "test", *common], env)
+    record = json.loads((tmp_path / "results" / "nmt" / "curve_direct.json").read_text())
+    assert record["curve"]["2"]["averaged_updates"] == [2] and record["curve"]["4"]["averaged_updates"] == [4]
+    assert set(record["curve"]["4"]["scores"]) == {"direct", "direct_pivot_en"}
+    assert record["model_settings"]["encoder_layers"] == 1 and record["model_settings"]["encoder_embed_dim"] == 64
+    kept = tmp_path / "results" / "nmt" / "hyps" / "direct" / "4" / "test" / "de-fr.txt.gz"
+    assert len(gzip.open(kept, "rt").read().splitlines()) == 24
+    run_command([sys.executable, "-m", "nlp_experiments.translation.comparisons", "--quick", "--data-bin",
+                 str(toy_data_bin)], env)
+    comparisons = json.loads((tmp_path / "results" / "nmt" / "comparisons.json").read_text())
+    assert comparisons["comparisons"] == []  # direct alone: nothing to compare with
+    assert (tmp_path / "results" / "nmt" / "curves.png").stat().st_size > 10_000
+
+    run_command([sys.executable, "-m", "nlp_experiments.translation.ship", "--quick", "--updates", "4", *common], env)
+    shipped = runs / "artifacts" / "nmt_direct" / "v1"
+    ship = json.loads((shipped / "ship.json").read_text())
+    assert set(ship["test_bleu_fp16"]) == set(ship["test_bleu_fp32"]) and len(ship["test_bleu_fp32"]) == 6
+    assert (shipped / "dict.de.txt").resolve() == (shipped / "dict.txt").resolve()
+    proc = run_command(["bash", "scripts/translate.sh", "--to", "fr", "--shipped", str(shipped), "--beam", "1",
+                        "Ein Hund rennt auf der Straße ."])
+    assert len(proc.stdout.splitlines()) == 1
+    again = run_command([sys.executable, "-m", "nlp_experiments.translation.ship", "--quick", "--updates", "4",
+                         *common], env, check=False)
+    assert again.returncode != 0 and "never overwritten" in again.stderr
