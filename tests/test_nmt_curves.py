@@ -223,3 +223,11 @@ def test_curves_and_ship_on_the_toy_model(toy_data_bin, toy_training, tmp_path):
     again = run_command([sys.executable, "-m", "nlp_experiments.translation.ship", "--quick", "--updates", "4",
                          *common], env, check=False)
     assert again.returncode != 0 and "never overwritten" in again.stderr
+
+
+def test_evaluate_refuses_an_unknown_pivot_model(capsys):
+    from nlp_experiments.translation.evaluate import EvaluateConfig
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(lambda config, ctx: pytest.fail("ran"), EvaluateConfig, ["--pivot", "zeroshto"])
+    assert exit_info.value.code == 2 and "--pivot: unknown model zeroshto" in capsys.readouterr().err

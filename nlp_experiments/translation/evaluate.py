@@ -9,7 +9,7 @@ translated again by fairseq-interactive), scored as ``zeroshot_pivot_en``.
                                                                      # each model's averaged checkpoint
     python -m nlp_experiments.translation.evaluate --checkpoint checkpoint_best.pt --name scores_best
     python -m nlp_experiments.translation.evaluate --models direct --beam 5 --pivot ''
-    python -m nlp_experiments.translation.evaluate --quick           # greedy search -> results/nmt/scores_quick.*
+    python -m nlp_experiments.translation.evaluate --quick           # greedy search -> runs/quick/results/nmt/
     python -m nlp_experiments.translation.evaluate --no-generate     # re-score the generations already there
 
 (``bash scripts/evaluate_multilingual.sh ...`` runs this with the same options.) Each model's checkpoint is
@@ -29,7 +29,7 @@ from typing import ClassVar
 
 from mvadl.data import DataError
 from mvadl.plotting import save_figure
-from mvadl.results import results_dir, write_results
+from mvadl.results import results_dir
 from mvadl.runner import Context, ExperimentConfig, main, option
 from nlp_experiments.translation.fairseq_runs import (
     generate,
@@ -42,6 +42,7 @@ from nlp_experiments.translation.fairseq_runs import (
 from nlp_experiments.translation.langid import CharNgramLanguageIdentifier
 from nlp_experiments.translation.languages import (
     DIRECTIONS,
+    MODEL_PAIRS,
     PIVOT_DIRECTIONS,
     PIVOT_LANG,
     evaluation_directions,
@@ -71,11 +72,14 @@ class EvaluateConfig(ExperimentConfig):
     runs_dir: str = option("runs/nmt", "RUNS_DIR: the training records, and generate/ for the outputs")
     generate: bool = option(True, "run fairseq-generate (--no-generate: score the outputs already there)")
     name: str = option("scores", "results/nmt/<name>.json and .png")
-    QUICK: ClassVar[dict] = {"beam": 1, "name": "scores_quick"}
+    QUICK: ClassVar[dict] = {"beam": 1}
 
     def __post_init__(self):
         # "--splits 'test valid'" (one word, as the bash script took it) and "--splits test valid" both work
         self.splits = [s for item in self.splits for s in item.replace(",", " ").split()]
+        unknown_pivots = [m for m in self.pivot.split(",") if m and m not in MODEL_PAIRS]
+        if unknown_pivots:
+            raise ValueError(f"--pivot: unknown model {', '.join(unknown_pivots)} (known: {', '.join(MODEL_PAIRS)})")
         unknown = sorted(set(self.splits) - {"test", "valid"})
         if unknown or not self.splits:
             raise ValueError(f"--splits takes test and/or valid, got {' '.join(self.splits) or 'nothing'}")
@@ -117,9 +121,8 @@ def run(config: EvaluateConfig, ctx: Context) -> Path:
     seeds = {summary["seed"] for summary in training.values()}
     devices = sorted({summary["device"] for summary in training.values()})
     # The seed and device of the scores are the training runs' (generation is deterministic).
-    path = write_results(
-        "nmt", config.name, metrics=metrics, seed=seeds.pop() if len(seeds) == 1 else None,
-        wall_time_s=ctx.elapsed(), device=", ".join(devices), quick=config.quick,
+    path = ctx.record(
+        "nmt", config.name, metrics, seed=seeds.pop() if len(seeds) == 1 else None, device=", ".join(devices),
         config={"models": models, "pivot": pivots, "directions": list(DIRECTIONS), "test_split": "test_2016_flickr",
                 "val_split": "val", "splits": config.splits, "beam": config.beam, "checkpoint": config.checkpoint,
                 "generations": str(generations), "references": str(data_bin / "raw")})
