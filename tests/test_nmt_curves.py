@@ -231,3 +231,12 @@ def test_evaluate_refuses_an_unknown_pivot_model(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(lambda config, ctx: pytest.fail("ran"), EvaluateConfig, ["--pivot", "zeroshto"])
     assert exit_info.value.code == 2 and "--pivot: unknown model zeroshto" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not (REPO_ROOT / "results" / "nmt" / "shipped_direct.json").is_file(), reason="no shipped model")
+def test_readme_quotes_the_measured_translation_times():
+    """The README's translation times are those of the shipped model's record (rounded as written there)."""
+    timing = json.loads((REPO_ROOT / "results" / "nmt" / "shipped_direct.json").read_text())["translation_timing"]
+    readme = " ".join((REPO_ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert f"{timing['one_sentence_s']:.0f} s for one sentence" in readme
+    assert f"{timing['per_sentence_s']:.2f} s for each further sentence" in readme

@@ -154,13 +154,13 @@ def run(config: ShipConfig, ctx: Context) -> Path:
         files = sorted(p.name for p in staging.iterdir() if p.is_file() and not p.is_symlink())
         sums = {name: sha256_file(staging / name) for name in files}
         atomic_write_text(staging / "SHA256SUMS", "".join(f"{sums[name]}  {name}\n" for name in files))
+        sizes = {name: (staging / name).stat().st_size for name in files}
         metrics = {"model": config.model, "version": config.version, "folder": f"{folder.parent.name}/{folder.name}",
-                   "source_checkpoint": str(source), "updates": config.updates, "weights_dtype":
-                   "float16" if fp16 else "float32", "test_bleu_fp32": bleu_fp32, "test_bleu_fp16": bleu_fp16,
-                   "largest_fp16_drop": round(worst, 2),
-                   "largest_fp16_difference": round(max(abs(bleu_fp32[d] - bleu_fp16[d]) for d in bleu_fp32), 2), "size_bytes": {n: (staging / n).stat().st_size
-                                                                        for n in files},
-                   "total_bytes": sum((staging / n).stat().st_size for n in files), "sha256": sums,
+                   "source_checkpoint": str(source), "updates": config.updates,
+                   "weights_dtype": "float16" if fp16 else "float32",
+                   "test_bleu_fp32": bleu_fp32, "test_bleu_fp16": bleu_fp16, "largest_fp16_drop": round(worst, 2),
+                   "largest_fp16_difference": round(max(abs(bleu_fp32[d] - bleu_fp16[d]) for d in bleu_fp32), 2),
+                   "size_bytes": sizes, "total_bytes": sum(sizes.values()), "sha256": sums,
                    "translation_timing": timing, "training_git_revision": training["git_revision"]}
         record = ctx.record("nmt", f"shipped_{config.model}", metrics)
         shutil.copy2(record, staging / "ship.json")
