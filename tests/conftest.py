@@ -1,6 +1,7 @@
 """Shared fixtures: tiny generated datasets in the on-disk layouts of the real ones."""
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 from pathlib import Path
@@ -26,15 +27,20 @@ def write_idx(path: Path, array: np.ndarray, magic: int | None = None) -> Path:
     return path
 
 
-@pytest.fixture
-def tiny_mnist(tmp_path: Path) -> Path:
-    """A data root whose mnist/ holds 12 train and 5 test random images in real IDX format."""
+def write_tiny_mnist(root: Path) -> Path:
+    """Make ``root`` a data root whose mnist/ holds 12 train and 5 test random images in real IDX format."""
     rng = np.random.default_rng(0)
-    folder = tmp_path / "mnist"
+    folder = root / "mnist"
     for prefix, n in (("train", 12), ("t10k", 5)):
         write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
         write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, (n,)))
-    return tmp_path
+    return root
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path: Path) -> Path:
+    """A data root with the tiny MNIST of :func:`write_tiny_mnist`."""
+    return write_tiny_mnist(tmp_path)
 
 
 def write_lines_gz(path: Path, lines: list[str]) -> Path:
@@ -58,12 +64,31 @@ def tiny_multi30k(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def one_torch_thread():
-    """Tiny models run fastest (and steadily on a shared machine) on one thread; restored afterwards."""
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run the block with ``n`` torch threads; the previous number is restored afterwards."""
     import torch
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models run fastest (and steadily on a shared machine) on one thread; restored afterwards."""
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def module_results(tmp_path_factory):
+    """For the runs a module's fixtures share: ``RESULTS_DIR`` in a fresh folder (returned) and one torch thread,
+    both for the whole module."""
+    results = tmp_path_factory.mktemp("results")
+    with pytest.MonkeyPatch.context() as patch, torch_threads(1):
+        patch.setenv("RESULTS_DIR", str(results))
+        yield results

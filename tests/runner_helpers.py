@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import torch
 from safetensors.torch import load_file
@@ -38,3 +39,18 @@ def interrupt_after_first_checkpoint(monkeypatch):
 def same_weights(a, b) -> bool:
     first, second = load_file(str(a)), load_file(str(b))
     return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+
+
+def png_size(path) -> tuple[int, int]:
+    """``(width, height)`` of the PNG at ``path``, after checking that it is a whole, readable PNG."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.format == "PNG", path
+        image.verify()
+        return image.size
+
+
+def is_share_of(value: float, n: int) -> bool:
+    """``value`` is k / n for a whole k in 0..n (a rate over n samples)."""
+    return 0 <= value <= 1 and math.isclose(value * n, round(value * n), abs_tol=1e-6)  # float32 means

@@ -1,70 +1,149 @@
 """The diffusion entry points in their --quick form, in-process through the shared runner, on tiny generated MNIST:
-classifier, DDPM training with an exact resume, evaluation and the scheduler study."""
+classifier, DDPM training with an exact resume, evaluation and the scheduler study. Each run happens once per
+module (fixtures); each test checks one thing, so one failure does not hide the others."""
+import math
+from types import SimpleNamespace
 
 import pytest
 
 from mvadl.data import DataError
-from tests.runner_helpers import Interrupted, cli, interrupt_after_first_checkpoint, read, same_weights
+from tests.conftest import write_tiny_mnist
+from tests.runner_helpers import (
+    Interrupted,
+    cli,
+    interrupt_after_first_checkpoint,
+    is_share_of,
+    png_size,
+    read,
+    same_weights,
+)
 from vae_diffusion.core.artifacts import sha256_file
+from vae_diffusion.core.classifier import MnistClassifier
 from vae_diffusion.core.pipelines import TRAINING_RECORD
 from vae_diffusion.diffusion import classifier, evaluate, scheduler_study, train
 from vae_diffusion.diffusion.evaluation import load_unconditional_pipeline
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+TEST_IMAGES = 5  # of the tiny MNIST
 
 
-def test_quick_train_resumes_exactly_then_evaluate_and_study(tiny_mnist, tmp_path, monkeypatch):
-    results = tmp_path / "results"
-    monkeypatch.setenv("RESULTS_DIR", str(results))
-    weights = tmp_path / "classifier.safetensors"
-    assert cli(classifier, classifier.ClassifierConfig, "--quick", "--data-dir", tiny_mnist, "--weights", weights,
-               "--output-dir", tmp_path / "clf") == 0
-    record = read(results / "diffusion" / "classifier_quick.json")
-    assert record["classifier_sha256"] == sha256_file(weights) and 0 <= record["test_accuracy"] <= 1
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_tiny_mnist(tmp_path_factory.mktemp("data"))
 
+
+@pytest.fixture(scope="module")
+def trained_classifier(module_results, data, tmp_path_factory):
+    root = tmp_path_factory.mktemp("classifier")
+    weights = root / "classifier.safetensors"
+    status = cli(classifier, classifier.ClassifierConfig, "--quick", "--data-dir", data, "--weights", weights,
+                 "--output-dir", root / "run")
+    return SimpleNamespace(status=status, weights=weights,
+                           record=read(module_results / "diffusion" / "classifier_quick.json"))
+
+
+@pytest.fixture(scope="module")
+def training(module_results, data, tmp_path_factory):
+    """Two epochs uninterrupted, and the same run killed after epoch 1 and resumed."""
+    root = tmp_path_factory.mktemp("ddpm")
     # batches of 4 of the 12 training images: 3 steps per epoch, so the order of an epoch matters
-    common = ["--quick", "--data-dir", tiny_mnist, "--batch-size", 4]
-    assert cli(train, train.TrainConfig, *common, "--epochs", 2, "--output-dir", tmp_path / "whole") == 0
-    uninterrupted = read(results / "diffusion" / "ddpm_training_quick.json")
-    run_dir = tmp_path / "ddpm"
-    with monkeypatch.context() as patch:
+    common = ["--quick", "--data-dir", data, "--batch-size", 4, "--epochs", 2]
+    runs = SimpleNamespace(whole=root / "whole", run=root / "run")
+    runs.whole_status = cli(train, train.TrainConfig, *common, "--output-dir", runs.whole)
+    runs.uninterrupted = read(module_results / "diffusion" / "ddpm_training_quick.json")
+    with pytest.MonkeyPatch.context() as patch:
         interrupt_after_first_checkpoint(patch)
         with pytest.raises(Interrupted):
-            cli(train, train.TrainConfig, *common, "--epochs", 2, "--output-dir", run_dir)
-    assert (run_dir / "checkpoints" / "epoch-0001").is_dir() and not (run_dir / "pipeline").exists()
-    assert any((run_dir / "logs").rglob("events.out.tfevents.*"))
-    assert cli(train, train.TrainConfig, *common, "--epochs", 2, "--resume", "latest", "--output-dir", run_dir) == 0
-    resumed = read(results / "diffusion" / "ddpm_training_quick.json")
+            cli(train, train.TrainConfig, *common, "--output-dir", runs.run)
+    runs.after_interruption = sorted(p.relative_to(runs.run).as_posix() for p in runs.run.glob("*/*"))
+    runs.has_event_file = any((runs.run / "logs").rglob("events.out.tfevents.*"))
+    runs.resumed_status = cli(train, train.TrainConfig, *common, "--resume", "latest", "--output-dir", runs.run)
+    runs.resumed = read(module_results / "diffusion" / "ddpm_training_quick.json")
+    return runs
+
+
+@pytest.fixture(scope="module")
+def model_args(data, training, trained_classifier):
+    return ["--quick", "--data-dir", data, "--model", training.run / "pipeline", "--classifier",
+            trained_classifier.weights]
+
+
+def test_classifier_record(trained_classifier):
+    record = trained_classifier.record
+    assert trained_classifier.status == 0
+    assert record["classifier_sha256"] == sha256_file(trained_classifier.weights)
+    assert is_share_of(record["test_accuracy"], TEST_IMAGES)
+    assert len(record["epoch_losses"]) == 1 and record["epoch_losses"][0] > 0  # --quick: one epoch of 4 steps
+    assert record["parameters"] == sum(p.numel() for p in MnistClassifier().parameters())
+
+
+def test_interrupted_training_leaves_its_checkpoint_and_logs(training):
+    assert training.whole_status == 0
+    checkpoints = [p for p in training.after_interruption if p.startswith("checkpoints/")]
+    assert checkpoints == ["checkpoints/epoch-0001"]
+    assert not any(p.startswith("pipeline/") for p in training.after_interruption)  # no pipeline before the end
+    assert training.has_event_file
+
+
+def test_resumed_training_equals_the_uninterrupted_run(training):
+    assert training.resumed_status == 0
+    uninterrupted, resumed = training.uninterrupted["metrics"], training.resumed["metrics"]
     assert len(uninterrupted["epoch_losses"]) == 2  # one run, one record: the resumed run's covers both epochs
-    assert resumed["epoch_losses"] == uninterrupted["epoch_losses"] and resumed["resumes"] == 1
-    assert same_weights(run_dir / "checkpoints" / "epoch-0002" / "model.safetensors",
-                        tmp_path / "whole" / "checkpoints" / "epoch-0002" / "model.safetensors")
-    pipeline_dir = run_dir / "pipeline"
-    assert same_weights(pipeline_dir / "unet" / "diffusion_pytorch_model.safetensors",  # the EMA weights
-                        tmp_path / "whole" / "pipeline" / "unet" / "diffusion_pytorch_model.safetensors")
-    training = read(pipeline_dir / TRAINING_RECORD)
-    assert training["images_per_epoch"] == 12 and training["images_seen"] == 24
-    assert training["config"]["mixed_precision"] == "no" and training["config"]["epochs"] == 2
+    assert resumed["epoch_losses"] == uninterrupted["epoch_losses"]
+    assert resumed["resumes"] == 1 and uninterrupted["resumes"] == 0
+    assert same_weights(training.run / "checkpoints" / "epoch-0002" / "model.safetensors",
+                        training.whole / "checkpoints" / "epoch-0002" / "model.safetensors")
+    assert same_weights(training.run / "pipeline" / "unet" / "diffusion_pytorch_model.safetensors",  # the EMA weights
+                        training.whole / "pipeline" / "unet" / "diffusion_pytorch_model.safetensors")
 
-    model_args = ["--quick", "--data-dir", tiny_mnist, "--model", pipeline_dir, "--classifier", weights]
-    assert cli(evaluate, evaluate.EvaluateConfig, *model_args) == 0
-    metrics = read(results / "diffusion" / "ddpm_metrics_quick.json")["metrics"]
-    for key in ("classifier_test_accuracy", "fid", "kid", "fid_real_vs_real", "kid_real_vs_real", "n_samples"):
-        assert metrics[key] is not None
-    assert metrics["n_samples"] == 5  # capped by the 5 tiny test images
-    assert metrics["classifier_sha256"] == sha256_file(weights)
-    assert 0 <= metrics["confident_fraction"] <= 1 and metrics["confidence_threshold"] == 0.9
+
+def test_training_record_in_the_pipeline_folder(training):
+    record = read(training.run / "pipeline" / TRAINING_RECORD)
+    assert record["images_per_epoch"] == 12 and record["images_seen"] == 24
+    assert record["config"]["mixed_precision"] == "no" and record["config"]["epochs"] == 2
+    assert record["training_time_s"] == training.resumed["metrics"]["training_time_s"]
+
+
+@pytest.fixture(scope="module")
+def evaluation(module_results, model_args):
+    status = cli(evaluate, evaluate.EvaluateConfig, *model_args)
+    return SimpleNamespace(status=status, metrics=read(module_results / "diffusion" / "ddpm_metrics_quick.json")[
+        "metrics"], figure=module_results / "diffusion" / "ddpm_samples_quick.png")
+
+
+def test_evaluation_metrics(evaluation, trained_classifier, training):
+    metrics = evaluation.metrics
+    assert evaluation.status == 0
+    assert metrics["n_samples"] == TEST_IMAGES  # capped by the tiny test split
+    # the same weights on the same test images as the classifier's own record
+    assert metrics["classifier_test_accuracy"] == trained_classifier.record["test_accuracy"]
+    assert metrics["classifier_sha256"] == sha256_file(trained_classifier.weights)
+    for key in ("fid", "kid_std", "fid_real_vs_real", "kid_real_vs_real_std"):
+        assert math.isfinite(metrics[key]) and metrics[key] >= 0, key
+    assert math.isfinite(metrics["kid"]) and math.isfinite(metrics["kid_real_vs_real"])
+    assert sum(metrics["generated_class_histogram"]) == TEST_IMAGES
+    assert metrics["model_evaluations"] == metrics["num_inference_steps"] == evaluate.EvaluateConfig.QUICK[
+        "num_inference_steps"]
+    assert is_share_of(metrics["confident_fraction"], TEST_IMAGES) and metrics["confidence_threshold"] == 0.9
     # the training cost comes from the pipeline folder, not from results/
-    assert metrics["training_seconds"] == training["training_time_s"] and metrics["training_images_seen"] == 24
-    assert (results / "diffusion" / "ddpm_samples_quick.png").stat().st_size > 0
+    record = read(training.run / "pipeline" / TRAINING_RECORD)
+    assert metrics["training_seconds"] == record["training_time_s"] and metrics["training_images_seen"] == 24
 
+
+def test_evaluation_figure(evaluation):
+    width, height = png_size(evaluation.figure)
+    assert width > height > 0  # one row of 5 samples
+
+
+def test_scheduler_study(module_results, model_args, trained_classifier):
     assert cli(scheduler_study, scheduler_study.SchedulerStudyConfig, *model_args) == 0
-    study = read(results / "diffusion" / "scheduler_metrics_quick.json")
+    study = read(module_results / "diffusion" / "scheduler_metrics_quick.json")
     assert {(c["scheduler"], c["steps"]) for c in study["cells"]} == {
         (name, steps) for name in ("Euler", "Euler Ancestral", "DPM-Solver++ 2M") for steps in (2, 4)}
-    assert study["classifier_sha256"] == sha256_file(weights)
+    assert all(math.isfinite(c["fid"]) and c["fid"] >= 0 for c in study["cells"])
+    assert study["classifier_sha256"] == sha256_file(trained_classifier.weights)
     for name in ("scheduler_grid_quick.png", "scheduler_convergence_quick.png", "scheduler_fid_quick.png"):
-        assert (results / "diffusion" / name).stat().st_size > 0
+        assert min(png_size(module_results / "diffusion" / name)) > 100, name
 
 
 def test_missing_inputs_are_one_line_errors(tiny_mnist, tmp_path, capsys):

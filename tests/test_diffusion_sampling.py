@@ -32,7 +32,14 @@ def test_every_scheduler_runs_and_is_reproducible(dummy_components, name):
     assert torch.equal(runs[0].images, runs[1].images)
     assert torch.isfinite(runs[0].images).all()
     assert runs[0].model_evaluations == (7 if name == "Heun" else 4)  # Heun: 2 per step but the last
-    assert make_scheduler(name, noise_scheduler.config).config.num_train_timesteps == 1000
+
+
+@pytest.mark.parametrize("name", list(SCHEDULERS))
+def test_every_scheduler_keeps_the_trained_noise_schedule(name):
+    """``from_config`` carries the training schedule over: values that are no scheduler's defaults arrive."""
+    trained = DDPMScheduler(num_train_timesteps=50, beta_start=0.002, beta_end=0.03, beta_schedule="linear").config
+    config = make_scheduler(name, trained).config
+    assert (config.num_train_timesteps, config.beta_start, config.beta_end) == (50, 0.002, 0.03)
 
 
 def test_deterministic_schedulers_ignore_the_generator_and_stochastic_ones_use_it(dummy_components):

@@ -1,9 +1,20 @@
 """The Q19 entry points (--quick) in-process through the shared runner, on tiny generated MNIST: training with an
-exact resume (captions included), then the negative-prompt study."""
+exact resume (captions included), prompt following along the training, then the negative-prompt study. Each run
+happens once per module (fixtures); each test checks one thing, so one failure does not hide the others."""
+from types import SimpleNamespace
 
 import pytest
 
-from tests.runner_helpers import Interrupted, cli, interrupt_after_first_checkpoint, read, same_weights
+from tests.conftest import write_tiny_mnist
+from tests.runner_helpers import (
+    Interrupted,
+    cli,
+    interrupt_after_first_checkpoint,
+    is_share_of,
+    png_size,
+    read,
+    same_weights,
+)
 from vae_diffusion.core.artifacts import sha256_file
 from vae_diffusion.core.classifier import DEFAULT_WEIGHTS
 from vae_diffusion.guidance import design, negative_prompt, progress, train
@@ -12,87 +23,137 @@ from vae_diffusion.guidance.pipeline import TextToDigitPipeline
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def test_quick_train_resumes_exactly_then_negative_prompt_study(tiny_mnist, tmp_path, monkeypatch, capsys):
-    results = tmp_path / "results"
-    monkeypatch.setenv("RESULTS_DIR", str(results))
+@pytest.fixture(scope="module")
+def training(module_results, tmp_path_factory):
+    """Two epochs uninterrupted, and the same run killed after epoch 1 and resumed."""
+    data = write_tiny_mnist(tmp_path_factory.mktemp("data"))
+    root = tmp_path_factory.mktemp("t2d")
     # batches of 4 of the 12 images, 3 steps per epoch: epoch 2 sees every image again, with new captions
-    common = ["--quick", "--data-dir", tiny_mnist, "--batch-size", 4, "--steps-per-epoch", 3]
-    assert cli(train, train.TrainConfig, *common, "--epochs", 2, "--output-dir", tmp_path / "whole") == 0
-    uninterrupted = read(results / "guidance" / "training_quick.json")
-    run_dir = tmp_path / "t2d"
-    with monkeypatch.context() as patch:
+    common = ["--quick", "--data-dir", data, "--batch-size", 4, "--steps-per-epoch", 3, "--epochs", 2]
+    runs = SimpleNamespace(whole=root / "whole", run=root / "run")
+    runs.whole_status = cli(train, train.TrainConfig, *common, "--output-dir", runs.whole)
+    runs.uninterrupted = read(module_results / "guidance" / "training_quick.json")
+    with pytest.MonkeyPatch.context() as patch:
         interrupt_after_first_checkpoint(patch)
         with pytest.raises(Interrupted):
-            cli(train, train.TrainConfig, *common, "--epochs", 2, "--output-dir", run_dir)
-    assert (run_dir / "checkpoints" / "epoch-0001").is_dir() and not (run_dir / "pipeline").exists()
-    assert any((run_dir / "logs").rglob("events.out.tfevents.*"))
-    assert cli(train, train.TrainConfig, *common, "--epochs", 2, "--resume", "latest", "--output-dir", run_dir) == 0
-    record = read(results / "guidance" / "training_quick.json")
-    # one run, one record: the resumed run's record covers both epochs, equal to the uninterrupted run's
-    assert record["metrics"]["epoch_losses"] == uninterrupted["metrics"]["epoch_losses"]
-    assert len(record["metrics"]["epoch_losses"]) == 2 and record["metrics"]["resumes"] == 1
-    assert record["metrics"]["images_seen"] == uninterrupted["metrics"]["images_seen"] == 2 * 3 * 4
-    assert record["metrics"]["training_time_s"] > 0 and uninterrupted["metrics"]["resumes"] == 0
-    assert same_weights(run_dir / "checkpoints" / "epoch-0002" / "model.safetensors",
-                        tmp_path / "whole" / "checkpoints" / "epoch-0002" / "model.safetensors")
-    assert record["config"]["caption_dropout"] == 0.1 and record["config"]["mixed_precision"] == "no"
-    pipeline_dir = run_dir / "pipeline"
-    pipe = TextToDigitPipeline.from_pretrained(str(pipeline_dir))
-    assert pipe.unet.config.cross_attention_dim == pipe.text_encoder.config.hidden_size
+            cli(train, train.TrainConfig, *common, "--output-dir", runs.run)
+    runs.after_interruption = sorted(p.relative_to(runs.run).as_posix() for p in runs.run.glob("*/*"))
+    runs.has_event_file = any((runs.run / "logs").rglob("events.out.tfevents.*"))
+    runs.resumed_status = cli(train, train.TrainConfig, *common, "--resume", "latest", "--output-dir", runs.run)
+    runs.resumed = read(module_results / "guidance" / "training_quick.json")
+    runs.pipeline_dir = runs.run / "pipeline"
+    return runs
 
-    # prompt following along the training: both kept checkpoints, scored with their EMA weights
-    assert cli(progress, progress.ProgressConfig, "--quick", "--run-dir", run_dir) == 0
-    points = read(results / "guidance" / "progress_quick.json")["metrics"]["checkpoints"]
+
+def test_interrupted_training_leaves_its_checkpoint_and_logs(training):
+    assert training.whole_status == 0
+    assert [p for p in training.after_interruption if p.startswith("checkpoints/")] == ["checkpoints/epoch-0001"]
+    assert not any(p.startswith("pipeline/") for p in training.after_interruption)
+    assert training.has_event_file
+
+
+def test_resumed_training_equals_the_uninterrupted_run(training):
+    assert training.resumed_status == 0
+    resumed, uninterrupted = training.resumed["metrics"], training.uninterrupted["metrics"]
+    # one run, one record: the resumed run's record covers both epochs, equal to the uninterrupted run's
+    assert resumed["epoch_losses"] == uninterrupted["epoch_losses"] and len(resumed["epoch_losses"]) == 2
+    assert resumed["resumes"] == 1 and uninterrupted["resumes"] == 0
+    assert resumed["images_seen"] == uninterrupted["images_seen"] == 2 * 3 * 4
+    assert resumed["images_per_s"] == pytest.approx(resumed["images_seen"] / resumed["training_time_s"])
+    assert same_weights(training.run / "checkpoints" / "epoch-0002" / "model.safetensors",
+                        training.whole / "checkpoints" / "epoch-0002" / "model.safetensors")
+
+
+def test_training_record_and_pipeline(training):
+    assert training.resumed["config"]["caption_dropout"] == 0.1
+    assert training.resumed["config"]["mixed_precision"] == "no"
+    pipe = TextToDigitPipeline.from_pretrained(str(training.pipeline_dir))
+    assert pipe.unet.config.cross_attention_dim == pipe.text_encoder.config.hidden_size == 16  # --quick's width
+
+
+def test_progress_scores_every_kept_checkpoint(module_results, training):
+    """Prompt following along the training: both kept checkpoints, scored with their EMA weights."""
+    assert cli(progress, progress.ProgressConfig, "--quick", "--run-dir", training.run) == 0
+    points = read(module_results / "guidance" / "progress_quick.json")["metrics"]["checkpoints"]
     assert [p["epoch"] for p in points] == [1, 2] and [p["images_seen"] for p in points] == [12, 24]
     assert 0 < points[0]["training_minutes"] < points[1]["training_minutes"]
-    assert all(0 <= p["digit_rate"] <= 1 and 0 <= p["colour_obeyed_rate"] <= 1 for p in points)
-    assert (results / "guidance" / "progress_quick.png").stat().st_size > 0
-    capsys.readouterr()
-    assert cli(progress, progress.ProgressConfig, "--quick", "--run-dir", run_dir, "--epochs", 1, 5) == 1
-    error = capsys.readouterr().err
-    assert error.startswith(f"error: {run_dir / 'checkpoints'}: no checkpoint epoch-N for epoch(s) [5]")
+    for p in points:
+        assert p["n_samples"] == 10
+        assert is_share_of(p["digit_rate"], 10) and is_share_of(p["colour_obeyed_rate"], 10)
+        assert 0 <= p["no_digit_count"] <= 10 and isinstance(p["no_digit_count"], int)
+    assert min(png_size(module_results / "guidance" / "progress_quick.png")) > 100
 
-    assert cli(negative_prompt, negative_prompt.NegativePromptConfig, "--quick", "--model", pipeline_dir) == 0
-    metrics = read(results / "guidance" / "metrics_quick.json")["metrics"]
-    for key in ("concept_rate_without_negative", "concept_rate_with_negative", "digit_kept_rate", "mask_iou_mean",
-                "n_samples", "guidance_scale"):
-        assert metrics[key] is not None
-    assert metrics["n_samples"] == 8 and metrics["negative_prompt"] == "white"
+
+def test_progress_names_the_missing_checkpoint(training, capsys):
+    assert cli(progress, progress.ProgressConfig, "--quick", "--run-dir", training.run, "--epochs", 1, 5) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {training.run / 'checkpoints'}: no checkpoint epoch-N for epoch(s) [5]")
+
+
+@pytest.fixture(scope="module")
+def study(module_results, training):
+    status = cli(negative_prompt, negative_prompt.NegativePromptConfig, "--quick", "--model", training.pipeline_dir)
+    figures = module_results / "guidance"
+    return SimpleNamespace(status=status, metrics=read(figures / "metrics_quick.json")["metrics"], figures=figures,
+                           mtime=(figures / "negative_prompt_quick.png").stat().st_mtime_ns)
+
+
+def test_negative_prompt_study_main_concept(study):
+    metrics = study.metrics
+    assert study.status == 0
+    assert metrics["n_samples"] == 8 and metrics["negative_prompt"] == "white" and metrics["guidance_scale"] == 5.0
+    for key in ("concept_rate_without_negative", "concept_rate_with_negative", "digit_kept_rate"):
+        assert is_share_of(metrics[key], 8), key
+    assert metrics["mask_iou_mean"] == pytest.approx(sum(metrics["per_pair"]["mask_iou"]) / 8, abs=1e-4)  # rounded
+    assert len(metrics["per_pair"]["mask_iou"]) == len(metrics["per_pair"]["centroid_shift_px"]) == 8
     assert metrics["classifier_sha256"] == sha256_file(DEFAULT_WEIGHTS)
-    assert [s["guidance_scale"] for s in metrics["sweep"]] == [1.0, 3.0, 5.0]  # + the main run at scale 5
-    scale_one = metrics["sweep"][0]
+    assert metrics["model_training_config"]["red_share"] == 0.5  # the data the studied model was trained on
+
+
+def test_negative_prompt_sweep_without_guidance_changes_nothing(study):
+    assert [s["guidance_scale"] for s in study.metrics["sweep"]] == [1.0, 3.0, 5.0]  # + the main run at scale 5
+    scale_one = study.metrics["sweep"][0]
     assert scale_one["mask_iou_mean"] == 1.0 and scale_one["mean_abs_change"] == 0.0  # no guidance: no effect
+    assert scale_one["concept_rate_with_negative"] == scale_one["concept_rate_without_negative"]
     if scale_one["centroid_shift_px_median"] is not None:  # identical pairs: no position change
         assert scale_one["centroid_shift_px_median"] == 0.0
-    assert len(metrics["per_pair"]["mask_iou"]) == len(metrics["per_pair"]["centroid_shift_px"]) == 8
+
+
+def test_negative_prompt_concepts_and_colour_prompts(study):
+    metrics = study.metrics
     # concepts of two kinds, each with the same measurements; the main one is also the top level
     assert [(c["concept"], c["concept_kind"], c["negative_prompt"]) for c in metrics["concepts"]] == [
         ("white", "stroke", "white"), ("gray", "background", "gray background"), ("red", "stroke", "red")]
     assert metrics["concepts"][0]["mask_iou_mean"] == metrics["mask_iou_mean"]
     assert set(metrics["concepts"][0]) == set(metrics["concepts"][1])
-    assert 0 <= metrics["colour_obeyed_rate"] <= 1 and metrics["colour_prompts"]["n_samples"] == 10
+    assert metrics["colour_prompts"]["n_samples"] == 10 and is_share_of(metrics["colour_obeyed_rate"], 10)
     assert 0 <= metrics["no_digit_count"] <= 8 and metrics["figure_seeds"] == [0, 1, 2, 3]  # the first seeds
-    for name in ("negative_prompt_quick.png", "negative_prompt_gray_quick.png", "negative_prompt_red_quick.png",
-                 "difference_map_quick.png",
-                 "guidance_sweep_quick.png"):
-        assert (results / "guidance" / name).stat().st_size > 0
-    assert metrics["model_training_config"]["red_share"] == 0.5  # the data the studied model was trained on
 
-    # another model's study: its own record and figures, the reference ones untouched
-    before = (results / "guidance" / "negative_prompt_quick.png").stat().st_mtime_ns
-    assert cli(negative_prompt, negative_prompt.NegativePromptConfig, "--quick", "--model", pipeline_dir,
+
+def test_negative_prompt_figures(study):
+    for name in ("negative_prompt_quick.png", "negative_prompt_gray_quick.png", "negative_prompt_red_quick.png",
+                 "difference_map_quick.png", "guidance_sweep_quick.png"):
+        assert min(png_size(study.figures / name)) > 100, name
+    width, height = png_size(study.figures / "negative_prompt_quick.png")
+    assert width > height  # two rows of 4 pairs
+
+
+def test_another_models_study_keeps_the_reference_figures(training, study):
+    assert cli(negative_prompt, negative_prompt.NegativePromptConfig, "--quick", "--model", training.pipeline_dir,
                "--negative-prompt", "red", "--output-name", "other", "--sweep", "--other-concepts",
                "--colour-samples", 0) == 0
-    other = read(results / "guidance" / "other_quick.json")["metrics"]
+    other = read(study.figures / "other_quick.json")["metrics"]
     assert other["sweep"] == [] and [c["concept"] for c in other["concepts"]] == ["red"]
-    assert (results / "guidance" / "other_negative_prompt_quick.png").stat().st_size > 0
-    assert (results / "guidance" / "negative_prompt_quick.png").stat().st_mtime_ns == before
+    assert min(png_size(study.figures / "other_negative_prompt_quick.png")) > 100
+    assert (study.figures / "negative_prompt_quick.png").stat().st_mtime_ns == study.mtime
 
-    capsys.readouterr()
-    assert cli(negative_prompt, negative_prompt.NegativePromptConfig, "--quick", "--model", pipeline_dir,
+
+def test_unknown_concept_is_a_one_line_error(training, capsys):
+    assert cli(negative_prompt, negative_prompt.NegativePromptConfig, "--quick", "--model", training.pipeline_dir,
                "--negative-prompt", "desert") == 1
     error = capsys.readouterr().err
-    assert error.startswith(f"error: {pipeline_dir}: ") and "stroke colour" in error and error.count("\n") == 1
+    assert error.startswith(f"error: {training.pipeline_dir}: ") and "stroke colour" in error
+    assert error.count("\n") == 1
 
 
 def test_design_study_trains_and_scores_each_variant(tiny_mnist, tmp_path, monkeypatch):
@@ -106,8 +167,10 @@ def test_design_study_trains_and_scores_each_variant(tiny_mnist, tmp_path, monke
     assert [v["options"]["resolution"] for v in variants] == [32, 28]
     assert [v["options"]["pooled_text"] for v in variants] == [False, True]
     for v in variants:
-        assert v["images_per_s"] > 0 and v["training_minutes"] > 0 and v["n_samples"] == 10
-        assert 0 <= v["digit_rate"] <= 1 and 0 <= v["colour_obeyed_rate"] <= 1 and 0 <= v["no_digit_count"] <= 10
+        assert v["n_samples"] == 10 and v["training_minutes"] > 0
+        assert v["images_per_s"] == pytest.approx(2 * 8 / (v["training_minutes"] * 60))  # 2 steps of 8 images
+        assert is_share_of(v["digit_rate"], 10) and is_share_of(v["colour_obeyed_rate"], 10)
+        assert 0 <= v["no_digit_count"] <= 10
         assert v["digit_rate_per_minute"] == pytest.approx(v["digit_rate"] / v["training_minutes"])
     pipe = TextToDigitPipeline.from_pretrained(str(tmp_path / "runs" / "28_px__pooled_text__attention_at_7_px_only"
                                                    / "pipeline"))
