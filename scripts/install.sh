@@ -20,7 +20,7 @@ TORCH_SPEC=${TORCH_SPEC:-"torch>=2.1 torchvision>=0.16"}
 FAIRSEQ_SPEC="fairseq-fixed==0.12.3.1"
 
 # The stamp records everything that decides what gets installed; a matching stamp means nothing to do.
-stamp_inputs() { cat requirements.txt setup.py scripts/install.sh; echo "$TORCH_SPEC $FAIRSEQ_SPEC $PYTHON"; }
+stamp_inputs() { cat setup.py scripts/install.sh; echo "$TORCH_SPEC $FAIRSEQ_SPEC $PYTHON"; }
 want_stamp=$(stamp_inputs | sha256sum | cut -d' ' -f1)
 stamp_file="$VENV/.install-stamp"
 
@@ -53,16 +53,16 @@ fi
 # fairseq: upstream 0.12.2 does not import on Python >= 3.11; fairseq-fixed does. Its metadata
 # hard-requires torchaudio, which text tasks never import, so it is built without dependencies and
 # without build isolation (which would download another torch), and its real needs come from
-# requirements.txt.
+# setup.py (FAIRSEQ_NEEDS).
 if ! "$PY" -c "import fairseq" 2>/dev/null; then
   echo "[install] building $FAIRSEQ_SPEC (C/Cython extensions, ~3 min)"
   pip_install --no-deps --no-build-isolation "$FAIRSEQ_SPEC"
 fi
 
-echo "[install] requirements.txt (pip may note that fairseq-fixed wants torchaudio: expected, see above)"
-pip_install -r requirements.txt
-echo "[install] this project (editable)"
-pip_install --no-deps --no-build-isolation -e .
+# setup.py is the one dependency list: the project (editable, as the fairseq plugin must be) with its runtime,
+# test and report dependencies.
+echo "[install] this project and setup.py's dependencies (pip may note that fairseq-fixed wants torchaudio: expected)"
+pip_install --no-build-isolation -e ".[test,report]"
 
 "$PY" - <<'PY'
 import fairseq, torch, torchvision, diffusers, sentencepiece, sacrebleu

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from mvadl.data import DataError
-from mvadl.data.catalog import DATASETS, DataFile
+from mvadl.data.catalog import DATASETS, DataFile, Dataset
 from mvadl.data.download import ensure_datasets, verify
 from tests.conftest import REAL_DATA_DIR, needs_real_data
 
 
-def offline_downloader(url, destination):
+def offline_downloader(url, output_file, pooch):
     raise urllib.error.URLError("network unreachable")
 
 
@@ -30,14 +30,19 @@ def test_offline_lists_every_missing_file_and_says_how_to_fix(tmp_path):
 def test_download_is_verified_and_bad_download_leaves_nothing(tmp_path, monkeypatch):
     good = b"hello\n"
     spec = DataFile("x/file.txt", ("http://a/file.txt", "http://b/file.txt"), sha256=hashlib.sha256(good).hexdigest())
-    monkeypatch.setitem(DATASETS, "toy", type(DATASETS["mnist"])("toy", "x", (spec,)))
+    monkeypatch.setitem(DATASETS, "toy", Dataset("toy", (spec,)))
     served = {"http://a/file.txt": b"corrupted", "http://b/file.txt": good}
+    asked = []
 
-    def fake(url, destination):
-        Path(destination).write_bytes(served[url])
+    def fake(url, output_file, pooch):  # a pooch downloader
+        asked.append(url)
+        Path(output_file).write_bytes(served[url])
 
     assert ensure_datasets(tmp_path, ["toy"], downloader=fake) == [tmp_path / "x/file.txt"]
     assert (tmp_path / "x/file.txt").read_bytes() == good  # first mirror failed its checksum, second served
+    assert asked == ["http://a/file.txt", "http://b/file.txt"]
+    assert ensure_datasets(tmp_path, ["toy"], downloader=fake) == [tmp_path / "x/file.txt"]
+    assert len(asked) == 2  # a file already there is verified, not downloaded again
 
     (tmp_path / "x/file.txt").unlink()
     served["http://b/file.txt"] = b"also bad"

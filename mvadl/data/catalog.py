@@ -3,7 +3,7 @@
 Checksums are those of the canonical distributions (see ``../shared/data/README.md`` for provenance).
 A file is accepted when ANY of its listed checks match:
 
-* ``sha256``: of the file as stored (the usual case);
+* ``sha256``: of the file as stored (every file has one; a download must match it);
 * ``md5``: of the file as stored (the md5s torchvision lists for MNIST);
 * ``content_md5``: of the decompressed content of a ``.gz`` file. A gzip file re-made from the same
   content can differ in its header bytes (name, mtime) while holding identical data; MNIST's
@@ -21,7 +21,7 @@ class DataFile:
 
     relpath: str
     urls: tuple[str, ...]
-    sha256: str | None = None
+    sha256: str
     md5: str | None = None
     content_md5: str | None = None
 
@@ -29,9 +29,7 @@ class DataFile:
 @dataclass(frozen=True)
 class Dataset:
     name: str
-    folder: str
     files: tuple[DataFile, ...] = field(default_factory=tuple)
-    citation: str = ""
 
 
 _MNIST_MIRRORS = (
@@ -44,8 +42,8 @@ def _mnist(name: str, sha256: str, md5: str, content_md5: str) -> DataFile:
     return DataFile(f"mnist/{name}", tuple(m + name for m in _MNIST_MIRRORS), sha256, md5, content_md5)
 
 
+# LeCun, Cortes & Burges, The MNIST database of handwritten digits.
 MNIST = Dataset(
-    "mnist",
     "mnist",
     (
         _mnist("train-images-idx3-ubyte.gz",
@@ -61,7 +59,6 @@ MNIST = Dataset(
                "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
                "ec29112dd5afa0611ce80d1b7f02629c", "27ae3e4e09519cfbb04c329615203637"),
     ),
-    "LeCun, Cortes & Burges, The MNIST database of handwritten digits.",
 )
 
 _MULTI30K_URL = "https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw/"
@@ -79,16 +76,15 @@ _MULTI30K_SHA256 = {
     "test_2016_flickr.fr.gz": "6d326e188d259fb1d04ac19eae3af956559b3a0b93d7635e56c90987c40c8b90",
     "test_2016_flickr.cs.gz": "200a4a74cc9560f051924abb9803be008d1908d77f747e9141aeb86dfd2797f1",
 }
+# Elliott et al. 2016 (Multi30K); Elliott et al. 2017 (French); Barrault et al. 2018 (Czech).
 MULTI30K = Dataset(
     "multi30k",
-    "multi30k",
     tuple(DataFile(f"multi30k/{n}", (_MULTI30K_URL + n,), sha256=s) for n, s in _MULTI30K_SHA256.items()),
-    "Elliott et al. 2016 (Multi30K); Elliott et al. 2017 (French); Barrault et al. 2018 (Czech).",
 )
 
 _WIKITEXT2_URL = "https://raw.githubusercontent.com/pytorch/examples/main/word_language_model/data/wikitext-2/"
+# Merity et al. 2016, Pointer Sentinel Mixture Models.
 WIKITEXT2 = Dataset(
-    "wikitext-2",
     "wikitext-2",
     (
         DataFile("wikitext-2/train.txt", (_WIKITEXT2_URL + "train.txt",),
@@ -99,7 +95,6 @@ WIKITEXT2 = Dataset(
         DataFile("wikitext-2/test.txt", (_WIKITEXT2_URL + "test.txt",),
                  sha256="d790b833ef8cf03a90db7bf1271b7520b83c45ce07ba3c1a9699df81e239eca0"),
     ),
-    "Merity et al. 2016, Pointer Sentinel Mixture Models.",
 )
 
 DATASETS: dict[str, Dataset] = {d.name: d for d in (MNIST, MULTI30K, WIKITEXT2)}
