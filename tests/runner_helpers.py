@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+from types import SimpleNamespace
 
 import torch
 from safetensors.torch import load_file
@@ -54,3 +55,27 @@ def png_size(path) -> tuple[int, int]:
 def is_share_of(value: float, n: int) -> bool:
     """``value`` is k / n for a whole k in 0..n (a rate over n samples)."""
     return 0 <= value <= 1 and math.isclose(value * n, round(value * n), abs_tol=1e-6)  # float32 means
+
+
+def train_whole_and_resumed(module, config_cls, argv: list, root, record) -> SimpleNamespace:
+    """The training CLI ``module`` run twice with ``argv``: uninterrupted into ``root/whole``, and into ``root/run``
+    killed after epoch 1 (:func:`interrupt_after_first_checkpoint`) then resumed from the latest checkpoint.
+    ``record`` is the results file the runs write; returns statuses, records and what the killed run left."""
+    import pytest
+
+    runs = SimpleNamespace(whole=root / "whole", run=root / "run")
+    runs.whole_status = cli(module, config_cls, *argv, "--output-dir", runs.whole)
+    runs.uninterrupted = read(record)
+    with pytest.MonkeyPatch.context() as patch:
+        interrupt_after_first_checkpoint(patch)
+        try:
+            cli(module, config_cls, *argv, "--output-dir", runs.run)
+        except Interrupted:
+            runs.interrupted = True
+        else:
+            runs.interrupted = False
+    runs.after_interruption = sorted(p.relative_to(runs.run).as_posix() for p in runs.run.glob("*/*"))
+    runs.has_event_file = any((runs.run / "logs").rglob("events.out.tfevents.*"))
+    runs.resumed_status = cli(module, config_cls, *argv, "--resume", "latest", "--output-dir", runs.run)
+    runs.resumed = read(record)
+    return runs

@@ -6,15 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.conftest import write_tiny_mnist
-from tests.runner_helpers import (
-    Interrupted,
-    cli,
-    interrupt_after_first_checkpoint,
-    is_share_of,
-    png_size,
-    read,
-    same_weights,
-)
+from tests.runner_helpers import cli, is_share_of, png_size, read, same_weights, train_whole_and_resumed
 from vae_diffusion.core.artifacts import sha256_file
 from vae_diffusion.core.classifier import DEFAULT_WEIGHTS
 from vae_diffusion.guidance import design, negative_prompt, progress, train
@@ -30,23 +22,14 @@ def training(module_results, tmp_path_factory):
     root = tmp_path_factory.mktemp("t2d")
     # batches of 4 of the 12 images, 3 steps per epoch: epoch 2 sees every image again, with new captions
     common = ["--quick", "--data-dir", data, "--batch-size", 4, "--steps-per-epoch", 3, "--epochs", 2]
-    runs = SimpleNamespace(whole=root / "whole", run=root / "run")
-    runs.whole_status = cli(train, train.TrainConfig, *common, "--output-dir", runs.whole)
-    runs.uninterrupted = read(module_results / "guidance" / "training_quick.json")
-    with pytest.MonkeyPatch.context() as patch:
-        interrupt_after_first_checkpoint(patch)
-        with pytest.raises(Interrupted):
-            cli(train, train.TrainConfig, *common, "--output-dir", runs.run)
-    runs.after_interruption = sorted(p.relative_to(runs.run).as_posix() for p in runs.run.glob("*/*"))
-    runs.has_event_file = any((runs.run / "logs").rglob("events.out.tfevents.*"))
-    runs.resumed_status = cli(train, train.TrainConfig, *common, "--resume", "latest", "--output-dir", runs.run)
-    runs.resumed = read(module_results / "guidance" / "training_quick.json")
+    runs = train_whole_and_resumed(train, train.TrainConfig, common, root,
+                                   module_results / "guidance" / "training_quick.json")
     runs.pipeline_dir = runs.run / "pipeline"
     return runs
 
 
 def test_interrupted_training_leaves_its_checkpoint_and_logs(training):
-    assert training.whole_status == 0
+    assert training.whole_status == 0 and training.interrupted
     assert [p for p in training.after_interruption if p.startswith("checkpoints/")] == ["checkpoints/epoch-0001"]
     assert not any(p.startswith("pipeline/") for p in training.after_interruption)
     assert training.has_event_file
