@@ -19,7 +19,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 from mvadl.data.wikitext import wikitext2_path
 from mvadl.runner import Context, ExperimentConfig, main, option
@@ -57,8 +57,8 @@ def unigram_levels(train: list[str], valid: list[str]) -> dict:
 
 @dataclass
 class UnigramConfig(ExperimentConfig):
-    data_dir: Optional[str] = option(None, "data folder holding wikitext-2/{train,valid}.txt (default: $DATA_DIR)")
-    line_limit: Optional[int] = option(None, "read only the first N lines of each file (smoke tests)")
+    data_dir: str | None = option(None, "data folder holding wikitext-2/{train,valid}.txt (default: $DATA_DIR)")
+    line_limit: int | None = option(None, "read only the first N lines of each file (smoke tests)")
 
     QUICK: ClassVar[dict] = {"line_limit": 2000}
 
