@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mvadl.data import DataError
-from nlp_experiments.translation.averaging import AVERAGED, average_last, interval_checkpoints
+from nlp_experiments.translation.averaging import AVERAGED, average_last, interval_checkpoints, load_checkpoint
 from nlp_experiments.translation.budget import parse_layout, parse_recipe, steady_wps
 from tests.nmt_toy_corpus import run_command
 
@@ -28,7 +28,7 @@ def test_average_of_the_last_interval_checkpoints(tmp_path):
     assert [u for u, _ in interval_checkpoints(tmp_path)] == [200, 400, 600, 1000]  # by updates, not by name
 
     assert average_last(tmp_path, 3) == [400, 600, 1000]
-    state = torch.load(tmp_path / AVERAGED, weights_only=True)
+    state = load_checkpoint(tmp_path / AVERAGED)
     assert torch.equal(state["model"]["w"], torch.full((2, 2), 3.0))  # (1 + 2 + 6) / 3
     assert state["model"]["steps"].item() == 1000 and state["optimizer_history"][-1]["num_updates"] == 1000
 

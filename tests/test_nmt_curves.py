@@ -17,7 +17,7 @@ import torch
 from mvadl import REPO_ROOT
 from mvadl.data import DataError
 from mvadl.runner import main
-from nlp_experiments.translation.averaging import average_last
+from nlp_experiments.translation.averaging import average_last, load_checkpoint
 from nlp_experiments.translation.comparisons import ComparisonsConfig, find_outputs, planned_comparisons
 from nlp_experiments.translation.comparisons import run as compare
 from nlp_experiments.translation.curves import CurvesConfig, hypotheses_path, read_hypotheses, write_hypotheses
@@ -30,7 +30,8 @@ pytest_plugins = ["tests.nmt_toy_corpus"]
 
 
 def save_checkpoint(path, weight: float, updates: int):
-    torch.save({"model": {"w": torch.full((2, 2), weight), "steps": torch.tensor(updates)},
+    w = torch.full((2, 2), weight)
+    torch.save({"model": {"w": w, "tied": w, "steps": torch.tensor(updates)},
                 "cfg": {"model": {"arch": "toy"}}, "args": argparse.Namespace(arch="toy"),
                 "optimizer_history": [{"num_updates": updates}], "last_optimizer_state": {"m": torch.ones(3)}}, path)
 
@@ -40,7 +41,7 @@ def test_average_up_to_a_point(tmp_path):
         save_checkpoint(tmp_path / f"checkpoint_{epoch}_{updates}.pt", weight, updates)
     out = tmp_path / "avg600.pt"
     assert average_last(tmp_path, 2, until=600, output=out) == [400, 600]
-    assert torch.equal(torch.load(out, weights_only=True)["model"]["w"], torch.full((2, 2), 1.5))
+    assert torch.equal(load_checkpoint(out)["model"]["w"], torch.full((2, 2), 1.5))
     with pytest.raises(DataError, match="no interval checkpoint at update 500"):
         average_last(tmp_path, 2, until=500, output=out)
     with pytest.raises(DataError, match=r"2 interval checkpoints \(.*\) up to update 400, 3 needed"):
@@ -127,12 +128,13 @@ def test_inference_checkpoint_drops_the_optimizer_state(tmp_path):
     save_checkpoint(source, 1.0 / 3.0, 400)
     inference_checkpoint(source, tmp_path / "half.pt", fp16=True)
     inference_checkpoint(source, tmp_path / "full.pt", fp16=False)
-    half, full = (torch.load(tmp_path / n, weights_only=True) for n in ("half.pt", "full.pt"))
+    half, full = (load_checkpoint(tmp_path / n) for n in ("half.pt", "full.pt"))
     assert "last_optimizer_state" not in half and half["cfg"] == {"model": {"arch": "toy"}}
     assert half["optimizer_history"] == [{"num_updates": 400}]  # what fairseq's loader reads
     assert half["model"]["w"].dtype == torch.float16 and full["model"]["w"].dtype == torch.float32
     assert half["model"]["steps"].dtype == torch.int64  # integer tensors stay as they are
     assert (half["model"]["w"].float() - full["model"]["w"]).abs().max() < 1e-3
+    assert half["model"]["tied"].untyped_storage().data_ptr() == half["model"]["w"].untyped_storage().data_ptr()
 
 
 @pytest.mark.parametrize("argv, message", [(["--version", "1"], "--version: v<N>"),

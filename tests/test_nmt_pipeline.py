@@ -196,6 +196,8 @@ def test_generate_into_a_requested_language(toy_data_bin, toy_training, tmp_path
     # The same checkpoint in-process: every hypothesis begins with the requested language's token.
     from fairseq import checkpoint_utils
 
+    import fairseq_ext  # noqa: F401  (registers the task and allowlists what fairseq checkpoints hold)
+
     models, _, task = checkpoint_utils.load_model_ensemble_and_task(
         [str(toy_training["checkpoint"])],
         arg_overrides={"data": str(toy_data_bin), "source_lang": "de", "target_lang": "fr"})

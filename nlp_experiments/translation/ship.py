@@ -57,7 +57,13 @@ def inference_checkpoint(source: Path, output: Path, fp16: bool) -> None:
     import torch
 
     state = load_checkpoint(source)
-    weights = {name: tensor.half() if fp16 and tensor.is_floating_point() else tensor
+    halves: dict[tuple, torch.Tensor] = {}  # tied weights (the shared embeddings) stay one tensor in fp16 too
+
+    def half(tensor: torch.Tensor) -> torch.Tensor:
+        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape), tensor.stride())
+        return halves.setdefault(key, tensor.half())
+
+    weights = {name: half(tensor) if fp16 and tensor.is_floating_point() else tensor
                for name, tensor in state["model"].items()}
     # everything but the optimizer's moments (two thirds of the file); fairseq's loader reads the small rest
     torch.save({**{key: value for key, value in state.items() if key != "last_optimizer_state"}, "model": weights},
