@@ -41,7 +41,9 @@ def test_average_up_to_a_point(tmp_path):
         save_checkpoint(tmp_path / f"checkpoint_{epoch}_{updates}.pt", weight, updates)
     out = tmp_path / "avg600.pt"
     assert average_last(tmp_path, 2, until=600, output=out) == [400, 600]
-    assert torch.equal(load_checkpoint(out)["model"]["w"], torch.full((2, 2), 1.5))
+    averaged = load_checkpoint(out)["model"]
+    assert torch.equal(averaged["w"], torch.full((2, 2), 1.5))
+    assert averaged["tied"].untyped_storage().data_ptr() == averaged["w"].untyped_storage().data_ptr()
     with pytest.raises(DataError, match="no interval checkpoint at update 500"):
         average_last(tmp_path, 2, until=500, output=out)
     with pytest.raises(DataError, match=r"2 interval checkpoints \(.*\) up to update 400, 3 needed"):

@@ -51,8 +51,9 @@ def average_checkpoints(paths: Sequence[Path], output: Path) -> None:
         for name, tensor in model.items():
             if tensor.is_floating_point():
                 total[name] += tensor.double()
-    state["model"] = {name: (value / len(paths)).to(state["model"][name].dtype) if value.is_floating_point()
-                      else state["model"][name] for name, value in total.items()}
+    averaged = {name: (value / len(paths)).to(state["model"][name].dtype) if value.is_floating_point()
+                else state["model"][name] for name, value in total.items()}
+    state["model"] = tie_equal_tensors(averaged)  # tied weights stay one tensor, as fairseq-train saves them
     with atomic_path(output) as tmp:
         torch.save(state, tmp)
 
@@ -88,3 +89,19 @@ def load_checkpoint(path: Path) -> dict:
 
     with torch.serialization.safe_globals(list(FAIRSEQ_CHECKPOINT_GLOBALS)):
         return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def tie_equal_tensors(weights: dict) -> dict:
+    """``weights`` with every tensor equal to an earlier one (same dtype, shape and values) replaced by that one,
+    so that tied parameters (the shared embedding matrices) are stored once, as fairseq-train saves them."""
+    import torch
+
+    kept: list = []
+    tied = {}
+    for name, tensor in weights.items():
+        same = next((t for t in kept if t.dtype == tensor.dtype and t.shape == tensor.shape
+                     and torch.equal(t, tensor)), None)
+        tied[name] = same if same is not None else tensor
+        if same is None:
+            kept.append(tensor)
+    return tied

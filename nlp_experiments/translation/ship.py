@@ -26,7 +26,7 @@ from mvadl import REPO_ROOT
 from mvadl.data import DataError
 from mvadl.io import atomic_write_text
 from mvadl.runner import Context, ExperimentConfig, main, option
-from nlp_experiments.translation.averaging import load_checkpoint
+from nlp_experiments.translation.averaging import load_checkpoint, tie_equal_tensors
 from nlp_experiments.translation.fairseq_runs import (
     TRAINING_RECORD,
     generate,
@@ -57,14 +57,8 @@ def inference_checkpoint(source: Path, output: Path, fp16: bool) -> None:
     import torch
 
     state = load_checkpoint(source)
-    halves: dict[tuple, torch.Tensor] = {}  # tied weights (the shared embeddings) stay one tensor in fp16 too
-
-    def half(tensor: torch.Tensor) -> torch.Tensor:
-        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape), tensor.stride())
-        return halves.setdefault(key, tensor.half())
-
-    weights = {name: half(tensor) if fp16 and tensor.is_floating_point() else tensor
-               for name, tensor in state["model"].items()}
+    weights = tie_equal_tensors({name: tensor.half() if fp16 and tensor.is_floating_point() else tensor
+                                 for name, tensor in state["model"].items()})
     # everything but the optimizer's moments (two thirds of the file); fairseq's loader reads the small rest
     torch.save({**{key: value for key, value in state.items() if key != "last_optimizer_state"}, "model": weights},
                output)
