@@ -80,3 +80,22 @@ def test_shares_whose_pairing_is_not_stored_take_the_least_favourable_pairing():
     open_pairing = paired_shares(115, 88, 200)  # 3 to 88 images with the colour in both: not fixed
     assert "least favourable of the 86 pairings" in open_pairing.test
     assert open_pairing.verdict == "level" and open_pairing.low < 0 < open_pairing.high
+
+
+@pytest.mark.parametrize("difference, low, high, p_value, verb", [
+    (+2.0, +1.0, +3.0, 0.001, "higher than"), (-2.0, -3.0, -1.0, 0.001, "lower than"),
+    (+0.3, -0.5, +1.1, 0.4, "level with")])
+def test_direct_against_pivoting_takes_its_verb_from_the_bootstrap(results_copy, difference, low, high, p_value,
+                                                                    verb):
+    def set_de_fr_at_the_last_point(record):
+        comparisons = record["metrics"]["comparisons"]
+        last = max(c["b"]["updates"] for c in comparisons if c["kind"] == "direct_vs_pivot")
+        for c in comparisons:
+            if (c["kind"], c["direction"], c["b"]["updates"]) == ("direct_vs_pivot", "de-fr", last):
+                c["bleu"].update(difference=difference, low=low, high=high, p_value=p_value,
+                                 a=c["bleu"]["b"] + difference)
+        record["comparisons"] = comparisons
+
+    _edit(results_copy / "nmt" / "comparisons.json", set_de_fr_at_the_last_point)
+    text = " ".join(_render(results_copy, "part3_translation.md.j2").split())
+    assert f"on de-fr `direct` is {verb} pivoting (BLEU {difference:+.1f} [{low:+.1f}, {high:+.1f}]" in text

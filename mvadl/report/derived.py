@@ -374,6 +374,47 @@ def prenorm(R: ResultsTree) -> dict[str, Any]:
     }
 
 
+def translation(R: ResultsTree) -> dict[str, Any]:
+    """Section 3: the learning curves (``curves.json``), the paired-bootstrap comparisons at every point
+    (``comparisons.json``), and the differences of the earlier 3,200-update evaluation (``scores.json``, whose
+    outputs were not kept: differences only, no test)."""
+    curves = plain(R.nmt.curves.metrics.scores)
+    compared = plain(R.nmt.comparisons.metrics.comparisons)
+    points = sorted(int(u) for u in curves["direct"])
+    last = points[-1]
+    tests: dict[str, dict[str, dict[int, dict[str, Comparison]]]] = {}
+    for c in compared:
+        tests.setdefault(c["kind"], {}).setdefault(c["direction"], {})[c["b"]["updates"]] = {
+            metric: Comparison.from_dict(c[metric]) for metric in ("bleu", "chrf")}
+    rows = [{"kind": kind, "direction": direction, "cells": [cells.get(u, {}).get("bleu") for u in points],
+             "last": cells[last]["bleu"], "last_chrf": cells[last]["chrf"]}
+            for kind in ("direct_vs_pivot", "direct_vs_zeroshot") for direction, cells in tests.get(kind, {}).items()]
+    by_kind = {kind: {r["direction"]: r for r in rows if r["kind"] == kind} for kind in ("direct_vs_pivot",
+                                                                                          "direct_vs_zeroshot")}
+    english = list(by_kind["direct_vs_zeroshot"])
+    verdicts = [by_kind["direct_vs_zeroshot"][d]["last"].verdict for d in english]
+    earlier = plain(R.nmt.scores.metrics)
+    bilingual = {"en-de": earlier["bilingual_en_de"]["en-de"], "de-en": earlier["bilingual_en_de"]["de-en"],
+                 "en-fr": earlier["bilingual_en_fr"]["en-fr"], "fr-en": earlier["bilingual_en_fr"]["fr-en"]}
+    vs_bilingual = {d: {m: earlier[m][d]["bleu"] - bilingual[d]["bleu"] for m in ("zeroshot", "direct")}
+                    for d in bilingual}
+    return {
+        "points": points, "last": last, "at_last": {system: by_updates[str(last)]["test"]
+                                                   for system, by_updates in curves.items()
+                                                   if str(last) in by_updates},
+        "rows": rows, "pivot": by_kind["direct_vs_pivot"], "direct_vs_zeroshot": by_kind["direct_vs_zeroshot"],
+        "direct_vs_zeroshot_counts": {v: verdicts.count(v) for v in ("higher", "lower", "level")},
+        "earlier_bilingual": bilingual, "earlier_vs_bilingual": vs_bilingual,
+        "earlier_mean_vs_bilingual": {m: sum(v[m] for v in vs_bilingual.values()) / len(vs_bilingual)
+                                      for m in ("zeroshot", "direct")},
+        "test": R.nmt.comparisons.metrics.test,
+        "all": [{**c, "bleu": Comparison.from_dict(c["bleu"]), "chrf": Comparison.from_dict(c["chrf"])}
+                for c in compared],
+        "zeroshot_max": {d: max(by_split["test"][d]["bleu"] for by_split in curves["zeroshot"].values())
+                         for d in ("de-fr", "fr-de")},
+    }
+
+
 def provenance(R: ResultsTree) -> list[dict[str, Any]]:
     """One row per results record (every JSON file under the results folder that names its run's revision):
     file, revision, device, wall time, creation date."""
@@ -419,6 +460,10 @@ class Derived:
     @cached_property
     def prenorm(self):
         return prenorm(self._tree)
+
+    @cached_property
+    def translation(self):
+        return translation(self._tree)
 
     @cached_property
     def provenance(self):
