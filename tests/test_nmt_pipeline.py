@@ -196,7 +196,9 @@ def test_generate_into_a_requested_language(toy_data_bin, toy_training, tmp_path
     # The same checkpoint in-process: every hypothesis begins with the requested language's token.
     from fairseq import checkpoint_utils
 
-    import fairseq_ext  # noqa: F401  (registers the task and allowlists what fairseq checkpoints hold)
+    from fairseq_ext.compat import allow_fairseq_checkpoint_globals
+
+    allow_fairseq_checkpoint_globals()  # what fairseq's torch.load needs (other tests may reset the allowlist)
 
     models, _, task = checkpoint_utils.load_model_ensemble_and_task(
         [str(toy_training["checkpoint"])],
