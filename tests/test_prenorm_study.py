@@ -469,3 +469,41 @@ def test_figures_show_the_records(finished_study):
         "post-norm, warm-up 5, update 0", "post-norm, warm-up 5, update 20", "pre-norm, warm-up 5, update 0",
         "pre-norm, warm-up 5, update 20", "post-norm, no warm-up, update 20", "pre-norm, no warm-up, update 20"]
     plt.close(fig)
+
+
+def test_loss_curves_legends_say_in_words_what_markers_and_lines_are(finished_study):
+    """Every marker shape of the validation points has a legend entry naming its warm-up length (from the runs),
+    the target line says it is a perplexity and where it lies in bits/token, and no title carries a marker code;
+    each panel's legend sits below its axes, off the curves."""
+    import matplotlib.pyplot as plt
+
+    from nlp_experiments.prenorm import figures
+    from nlp_experiments.prenorm.plan import study_runs
+    from nlp_experiments.prenorm.summary import summarize_run
+
+    _, _, out = finished_study
+    config = parse_config(study.StudyConfig, ["--lrs", "1e-3", "3e-3", "--warmups", "0", "5", "--seeds", "1", "2"])
+    runs = [load_run(name, out.parent) for name in names(study_runs(config, ("1e-3", 5)))]
+    fig = figures.plot_loss_curves(runs, ("1e-3", 5), 10.0, 256.0)
+    target = "perplexity 256 (log2 256 = 8.00 bits/token)"
+    legends = [[text.get_text() for text in ax.get_legend().get_texts()] for ax in fig.axes]
+    assert legends[0] == ["training, post-norm, no warm-up", "training, pre-norm, no warm-up",
+                          "training, post-norm, warm-up 5 updates", "training, pre-norm, warm-up 5 updates",
+                          "validation, no warm-up", "validation, warm-up 5 updates",
+                          "unigram entropy (10.00 bits/token)", target]
+    assert legends[2][-3:] == ["validation, warm-up 5 updates", "unigram entropy (10.00 bits/token)", target]
+    assert legends[1] == legends[0]  # same runs but the LR, which the panel title names
+    for ax in fig.axes:  # a marker's legend entry has that marker; the points of that warm-up use it
+        markers = {line.get_label(): line.get_marker() for line in ax.get_lines()}
+        points = {line.get_marker() for line in ax.get_lines() if line.get_linestyle() == "None" and
+                  len(line.get_xdata())}
+        assert {markers[label] for label in markers if label.startswith("validation")} == points
+    assert len({line.get_marker() for line in fig.axes[0].get_lines() if line.get_label().startswith("valid")}) == 2
+    fig.draw_without_rendering()
+    assert all(ax.get_legend().get_window_extent().y1 <= ax.get_window_extent().y0 for ax in fig.axes)
+    assert "o/s" not in fig.get_suptitle() and "^" not in fig.get_suptitle()
+    plt.close(fig)
+    fig = figures.plot_grid([summarize_run(run, 1.0, 256.0) for run in runs], runs, 1.0, 256.0)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][-2:] == [
+        "unigram entropy (perplexity 2)", "perplexity 256"]
+    plt.close(fig)

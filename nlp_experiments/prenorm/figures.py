@@ -26,10 +26,23 @@ from nlp_experiments.prenorm.summary import TINY
 NORM_COLORS = {"postnorm": "tab:red", "prenorm": "tab:blue"}
 NORM_LABELS = {"postnorm": "post-norm (eq. 31)", "prenorm": "pre-norm (eq. 32)"}
 WARMUP_STYLES = ("-", "--", ":", "-.")
+#: Marker of a validation point, by the rank of its run's warm-up length among the runs drawn.
+VALID_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+#: Color of the legend entries that explain a marker or line style only (colors stand for the norms).
+NEUTRAL = "0.35"
 
 
 def _lr_label(run: dict) -> str:
     return f"LR {run['lr_text']}"
+
+
+def _warmup_words(warmup: int) -> str:
+    return f"warm-up {warmup} updates" if warmup else "no warm-up"
+
+
+def _target_label(target_ppl: float) -> str:
+    """Legend text of the reference line at perplexity ``target_ppl``, i.e. at log2(target_ppl) bits/token."""
+    return f"perplexity {target_ppl:.0f} (log2 {target_ppl:.0f} = {math.log2(target_ppl):.2f} bits/token)"
 
 
 def _label(run: dict, with_lr: bool = False) -> str:
@@ -73,8 +86,9 @@ def plot_grid(entries: list[dict], runs: list[dict], unigram_bits: float | None,
                 ax.plot(*zip(*points), marker=markers[i % len(markers)], color=NORM_COLORS[norm],
                         linestyle="-" if i == 0 else "--", label=f"{NORM_LABELS[norm].split(' (')[0]}, LR {lr}")
     if unigram_bits is not None:
-        ax.axhline(2 ** unigram_bits, color="gray", linestyle=":", label=f"unigram ({2 ** unigram_bits:.0f})")
-    ax.axhline(target_ppl, color="black", linestyle=":", linewidth=0.8, label=f"ppl {target_ppl:.0f}")
+        ax.axhline(2 ** unigram_bits, color="gray", linestyle=":",
+                   label=f"unigram entropy (perplexity {2 ** unigram_bits:.0f})")
+    ax.axhline(target_ppl, color="black", linestyle=":", linewidth=0.8, label=f"perplexity {target_ppl:.0f}")
     ax.set_xticks(range(len(warmups)), [str(w) for w in warmups])
     ax.set_xlabel("warm-up length (updates)")
     ax.set_yscale("log")
@@ -220,40 +234,55 @@ def _smooth(values: Sequence[float], width: int = 5) -> np.ndarray:
     return np.convolve(padded, kernel, mode="valid")
 
 
+def _valid_markers(runs: list[dict]) -> dict[int, str]:
+    """Marker of the validation points of each warm-up length of ``runs`` (the same in every panel)."""
+    warmups = sorted({run["warmup_updates"] for run in runs})
+    return {warmup: VALID_MARKERS[k % len(VALID_MARKERS)] for k, warmup in enumerate(warmups)}
+
+
 def plot_loss_curves(runs: list[dict], main: tuple, unigram_bits: float | None, target_ppl: float):
-    """Train loss (running mean of 5 logging intervals, thin) and valid loss (markers) vs updates."""
+    """Train loss (running mean of 5 logging intervals, lines) and valid loss (markers, one shape per warm-up
+    length) vs updates; each panel's legend, below it, names the lines, the marker shapes it uses and the
+    reference lines: unigram entropy and perplexity ``target_ppl`` (at log2(target_ppl) bits/token)."""
     _, warmups = _grid_axes(runs)
+    markers = _valid_markers(runs)
     panels = _panels(runs, main)
-    fig, axes = new_figure(1, len(panels), size=(5.2 * len(panels), 4.5), squeeze=False)
+    fig, axes = new_figure(1, len(panels), size=(5.2 * len(panels), 6.6), squeeze=False, constrained_layout=True)
     for col, (title, chosen) in enumerate(panels):
         ax = axes[0][col]
+        shown = set()
         for run in chosen:
             train, valid = run["series"]["train"], run["series"]["valid"]
             if col < len(panels) - 1:
-                style = dict(linestyle=_warmup_style(warmups, run["warmup_updates"]), label=_label(run))
+                style = dict(linestyle=_warmup_style(warmups, run["warmup_updates"]),
+                             label=f"training, {NORM_LABELS[run['norm']].split(' (')[0]}, "
+                                   + _warmup_words(run["warmup_updates"]))
             else:
                 style = _main_style(run)
+                style["label"] = f"training, {style['label']}"
             pairs = [(u, v) for u, v in zip(train["update"], train["loss"]) if v is not None]
             if pairs:
                 ax.plot([u for u, _ in pairs], _smooth([v for _, v in pairs]), color=NORM_COLORS[run["norm"]],
                         **{**style, "linewidth": 1.0})
             vpairs = [(u, v) for u, v in zip(valid["update"], valid["loss"]) if v is not None]
             if vpairs:
-                marker = "o" if run["depth"] == "shallow" or col == len(panels) - 1 else \
-                    "os^D"[warmups.index(run["warmup_updates"]) % 4]
-                ax.plot(*zip(*vpairs), marker=marker, markersize=4, linestyle="none", color=NORM_COLORS[run["norm"]],
-                        alpha=style.get("alpha", 1.0))
+                shown.add(run["warmup_updates"])
+                ax.plot(*zip(*vpairs), marker=markers[run["warmup_updates"]], markersize=4, linestyle="none",
+                        color=NORM_COLORS[run["norm"]], alpha=style.get("alpha", 1.0))
+        for warmup in sorted(shown):  # the markers' key: an empty line per shape, neutral color
+            ax.plot([], [], marker=markers[warmup], markersize=4, linestyle="none", color=NEUTRAL,
+                    label=f"validation, {_warmup_words(warmup)}")
         if unigram_bits is not None:
-            ax.axhline(unigram_bits, color="gray", linestyle=":", label="unigram entropy")
+            ax.axhline(unigram_bits, color="gray", linestyle=":",
+                       label=f"unigram entropy ({unigram_bits:.2f} bits/token)")
         ax.axhline(math.log2(target_ppl), color="black", linestyle=":", linewidth=0.8,
-                   label=f"ppl {target_ppl:.0f}")
+                   label=_target_label(target_ppl))
         ax.set_ylim(top=(unigram_bits + 1.5) if unigram_bits else None)
         ax.set_xlabel("update")
         ax.set_ylabel("loss (bits/token)")
         ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=7)
-    fig.suptitle("Training loss (lines, running mean of 5 logged batches) and validation loss (markers; "
-                 "o/s/^ = warm-up lengths in order)")
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)
+    fig.suptitle("Training loss (lines, running mean of 5 logged batches) and validation loss (markers)")
     return fig
 
 
