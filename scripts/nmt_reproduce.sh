@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Reproduce Part 3 (multilingual translation): prepare Multi30k, train the four models of the table
 # (zeroshot, direct, bilingual_en_de, bilingual_en_fr; 6,400 updates each) two at a time with one thread each,
-# then the learning curves (each model's last 3 checkpoints averaged at 1,600, 3,200, 4,800 and 6,400 updates,
-# all directions, de<->fr also through English with zeroshot; outputs kept in results/nmt/hyps), the paired
+# then the learning curves (each model's last 3 checkpoints averaged at 1,600, 3,200, 4,800 and 6,400 updates, the
+# bilingual models' also at 2,400 for the equal-compute comparison with zeroshot at 2N; all directions,
+# de<->fr also through English with zeroshot; outputs kept in results/nmt/hyps), the paired
 # bootstrap of every comparison (curves.json, comparisons.json), and the averaged and best final checkpoints
 # -> results/nmt/. SHIP=v<N> also ships the final direct model as artifacts/nmt_direct/v<N>.
 #   bash scripts/nmt_reproduce.sh            # 2 CPU cores: ~1 h 30 min a pair of models + ~25 min a pair's curves
@@ -42,10 +43,13 @@ train_pair() {
 }
 # The learning curves of two models side by side (one thread each), then what they are compared with.
 curves_pair() {
-  local pids=() model
+  local pids=() model points
   for model in "$@"; do
+    points=()
+    # the bilingual models also at N = 1,600 and 2,400: zeroshot at 2N costs as much as two bilingual models at N
+    if [[ $model == bilingual_* && ${#QUICK[@]} == 0 ]]; then points=(--points 1600 2400 3200 4800 6400); fi
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nmt curves --models "$model" --data-bin "$DATA" --checkpoints "$CKPT" \
-      --runs-dir "$RUNS" "${QUICK[@]}" > "$RUNS/curves_$model.out" 2>&1 & pids+=($!)
+      --runs-dir "$RUNS" "${points[@]}" "${QUICK[@]}" > "$RUNS/curves_$model.out" 2>&1 & pids+=($!)
   done
   for pid in "${pids[@]}"; do wait "$pid" || { tail -n 20 "$RUNS"/curves_*.out; return 1; }; done
 }

@@ -99,3 +99,32 @@ def test_direct_against_pivoting_takes_its_verb_from_the_bootstrap(results_copy,
     _edit(results_copy / "nmt" / "comparisons.json", set_de_fr_at_the_last_point)
     text = " ".join(_render(results_copy, "part3_translation.md.j2").split())
     assert f"on de-fr `direct` is {verb} pivoting (BLEU {difference:+.1f} [{low:+.1f}, {high:+.1f}]" in text
+
+
+@pytest.mark.parametrize("kind", ["multilingual_vs_bilingual", "equal_compute"])
+@pytest.mark.parametrize("difference, low, high, p_value, verb", [
+    (+2.0, +1.0, +3.0, 0.001, "higher than"), (-2.0, -3.0, -1.0, 0.001, "lower than"),
+    (+0.3, -0.5, +1.1, 0.4, "level with")])
+def test_multilingual_against_bilingual_takes_its_verb_from_the_bootstrap(results_copy, kind, difference, low, high,
+                                                                          p_value, verb):
+    """zeroshot's en-de against the bilingual model (same updates; equal compute) at the last point: the verb
+    that the sentence groups en-de under follows the test."""
+    def set_en_de_at_the_last_point(record):
+        comparisons = record["metrics"]["comparisons"]
+        last = max(c["b"]["updates"] for c in comparisons if c["kind"] == kind and c["a"]["system"] == "zeroshot")
+        changed = 0
+        for c in comparisons:
+            if (c["kind"], c["a"]["system"], c["direction"], c["b"]["updates"]) == (kind, "zeroshot", "en-de", last):
+                c["bleu"].update(difference=difference, low=low, high=high, p_value=p_value,
+                                 a=c["bleu"]["b"] + difference)
+                changed += 1
+        assert changed == 1
+        record["comparisons"] = comparisons
+
+    _edit(results_copy / "nmt" / "comparisons.json", set_en_de_at_the_last_point)
+    text = " ".join(_render(results_copy, "part3_translation.md.j2").split())
+    part = text.split("At equal compute")[kind == "equal_compute"]
+    sentence = part[part.index("`zeroshot` is "):]
+    claim = sentence.index(f"en-de (BLEU {difference:+.1f} [{low:+.1f}, {high:+.1f}]")
+    verbs = {v: sentence.rfind(v, 0, claim) for v in ("higher than", "lower than", "level with")}
+    assert max(verbs, key=verbs.get) == verb

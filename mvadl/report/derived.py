@@ -375,38 +375,63 @@ def prenorm(R: ResultsTree) -> dict[str, Any]:
 
 
 def translation(R: ResultsTree) -> dict[str, Any]:
-    """Section 3: the learning curves (``curves.json``), the paired-bootstrap comparisons at every point
-    (``comparisons.json``), and the differences of the earlier 3,200-update evaluation (``scores.json``, whose
-    outputs were not kept: differences only, no test)."""
+    """Section 3: the learning curves (``curves.json``) and the paired-bootstrap comparisons at every point
+    (``comparisons.json``).
+
+    ``points``: the update counts of the multilingual models' curves; ``last``: the last of them (the point of
+    the reference table); ``tests[kind][direction][label][updates]``: a :class:`Comparison` per metric, where
+    ``label`` names the multilingual system of a ``multilingual_vs_bilingual`` comparison (else ``""``) and
+    ``updates`` are those of the second system (the bilingual model's N for ``equal_compute``)."""
     curves = plain(R.nmt.curves.metrics.scores)
     compared = plain(R.nmt.comparisons.metrics.comparisons)
     points = sorted(int(u) for u in curves["direct"])
     last = points[-1]
-    tests: dict[str, dict[str, dict[int, dict[str, Comparison]]]] = {}
+    tests: dict[str, dict[str, dict[str, dict[int, dict[str, Comparison]]]]] = {}
     for c in compared:
-        tests.setdefault(c["kind"], {}).setdefault(c["direction"], {})[c["b"]["updates"]] = {
+        label = c["a"]["system"] if c["kind"] == "multilingual_vs_bilingual" else ""
+        tests.setdefault(c["kind"], {}).setdefault(c["direction"], {}).setdefault(label, {})[c["b"]["updates"]] = {
             metric: Comparison.from_dict(c[metric]) for metric in ("bleu", "chrf")}
-    rows = [{"kind": kind, "direction": direction, "cells": [cells.get(u, {}).get("bleu") for u in points],
-             "last": cells[last]["bleu"], "last_chrf": cells[last]["chrf"]}
-            for kind in ("direct_vs_pivot", "direct_vs_zeroshot") for direction, cells in tests.get(kind, {}).items()]
-    by_kind = {kind: {r["direction"]: r for r in rows if r["kind"] == kind} for kind in ("direct_vs_pivot",
-                                                                                          "direct_vs_zeroshot")}
-    english = list(by_kind["direct_vs_zeroshot"])
-    verdicts = [by_kind["direct_vs_zeroshot"][d]["last"].verdict for d in english]
-    earlier = plain(R.nmt.scores.metrics)
-    bilingual = {"en-de": earlier["bilingual_en_de"]["en-de"], "de-en": earlier["bilingual_en_de"]["de-en"],
-                 "en-fr": earlier["bilingual_en_fr"]["en-fr"], "fr-en": earlier["bilingual_en_fr"]["fr-en"]}
-    vs_bilingual = {d: {m: earlier[m][d]["bleu"] - bilingual[d]["bleu"] for m in ("zeroshot", "direct")}
-                    for d in bilingual}
+
+    def rows(kind: str, columns: list[int]) -> list[dict[str, Any]]:
+        return [{"kind": kind, "direction": direction, "system": label,
+                 "cells": [cells.get(u, {}).get("bleu") for u in columns],
+                 "last": cells[columns[-1]]["bleu"] if columns[-1] in cells else None}
+                for direction, by_label in tests.get(kind, {}).items() for label, cells in by_label.items()]
+
+    def at(kind: str, updates: int) -> dict[str, Comparison]:
+        return {(f"{direction} {label}".strip()): cells[updates]["bleu"]
+                for direction, by_label in tests.get(kind, {}).items() for label, cells in by_label.items()
+                if updates in cells}
+
+    def counts(comparisons: dict[str, Comparison]) -> dict[str, int]:
+        verdicts = [c.verdict for c in comparisons.values()]
+        return {v: verdicts.count(v) for v in ("higher", "lower", "level")}
+
+    equal_points = sorted({u for by_label in tests.get("equal_compute", {}).values()
+                           for cells in by_label.values() for u in cells})
+    bilingual = {system: max(int(u) for u in by_updates) for system, by_updates in curves.items()
+                 if system.startswith("bilingual_")}
     return {
-        "points": points, "last": last, "at_last": {system: by_updates[str(last)]["test"]
-                                                   for system, by_updates in curves.items()
-                                                   if str(last) in by_updates},
-        "rows": rows, "pivot": by_kind["direct_vs_pivot"], "direct_vs_zeroshot": by_kind["direct_vs_zeroshot"],
-        "direct_vs_zeroshot_counts": {v: verdicts.count(v) for v in ("higher", "lower", "level")},
-        "earlier_bilingual": bilingual, "earlier_vs_bilingual": vs_bilingual,
-        "earlier_mean_vs_bilingual": {m: sum(v[m] for v in vs_bilingual.values()) / len(vs_bilingual)
-                                      for m in ("zeroshot", "direct")},
+        "points": points, "last": last,
+        "at_last": {system: by_updates[str(last)]["test"] for system, by_updates in curves.items()
+                    if str(last) in by_updates},
+        "rows": rows("direct_vs_pivot", points) + rows("direct_vs_zeroshot", points),
+        "bilingual_rows": rows("multilingual_vs_bilingual", points),
+        # comparisons with the multilingual model better placed at the last point than at the first
+        "vs_bilingual_gaining": sum(r["cells"][-1].difference > r["cells"][0].difference
+                                    for r in rows("multilingual_vs_bilingual", points)
+                                    if r["cells"][0] and r["cells"][-1]),
+        "equal_points": equal_points,
+        "equal_rows": rows("equal_compute", equal_points) if equal_points else [],
+        "pivot": {r["direction"]: r for r in rows("direct_vs_pivot", points)},
+        "direct_vs_zeroshot": {r["direction"]: r for r in rows("direct_vs_zeroshot", points)},
+        "direct_vs_zeroshot_counts": counts(at("direct_vs_zeroshot", last)),
+        "vs_bilingual_counts": {system: counts({k: c for k, c in at("multilingual_vs_bilingual", last).items()
+                                                if k.endswith(" " + system)})
+                                for system in ("zeroshot", "direct")},
+        "equal_compute_counts": {u: counts(at("equal_compute", u)) for u in equal_points},
+        "bilingual_last": {system: {"updates": u, "test": curves[system][str(u)]["test"]}
+                           for system, u in sorted(bilingual.items())},
         "test": R.nmt.comparisons.metrics.test,
         "all": [{**c, "bleu": Comparison.from_dict(c["bleu"]), "chrf": Comparison.from_dict(c["chrf"])}
                 for c in compared],
