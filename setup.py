@@ -33,6 +33,7 @@ RUNTIME = [
     "tensorboardX>=2.6",
     "tqdm>=4.60",
     "pooch>=1.8,<2",
+    "tyro==1.0.17",  # every entry point's command line (mvadl.runner); its spellings are tested
     *FAIRSEQ_NEEDS,
 ]
 

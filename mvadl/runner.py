@@ -14,26 +14,34 @@ An experiment module is thin::
     if __name__ == "__main__":
         sys.exit(main(run, TrainConfig, prog="python -m vae_diffusion.vae.train", doc=__doc__))
 
-:func:`main` does, once for every experiment: the command line from the dataclass (``--batch-size`` for
-``batch_size``; ``--help`` lists every default), ``--quick`` overrides, logging, the global seeds, the device,
-where outputs go (a ``--quick`` run's records and figures go to ``runs/quick/results``, see
-:func:`mvadl.results.results_dir`; nothing else renames or redirects them), and the error boundary: the
-project's data errors (:class:`mvadl.data.DataError`) become one line ``error: <file>: <problem>`` and exit
-status 1; anything else is a bug and keeps its traceback.
+:func:`main` does, once for every experiment: the command line from the dataclass (:func:`tyro.cli`), ``--quick``
+overrides, logging, the global seeds, the device, where outputs go (a ``--quick`` run's records and figures go to
+``runs/quick/results``, see :func:`mvadl.results.results_dir`; nothing else renames or redirects them), and the
+error boundary: the project's data errors (:class:`mvadl.data.DataError`) become one line
+``error: <file>: <problem>`` and exit status 1; anything else is a bug and keeps its traceback.
+
+The command line, as tyro makes it from the fields' annotations: ``--batch-size 64`` for ``batch_size: int``;
+``--figures`` / ``--no-figures`` for a ``bool``; ``--points 1600 3200`` for a ``list[int]``; ``--snr-gamma None``
+for an ``X | None`` field; a ``Literal[...]`` field takes one of its values; a ``tyro.conf.Positional`` field
+is a bare word (``train zeroshot``). ``--help`` lists every option with its default. Values are checked before
+anything is loaded: a value of the wrong type, and a ``ValueError`` from the config's ``__post_init__``, are a
+usage error (the message on stderr, exit status 2).
 """
 from __future__ import annotations
 
-import argparse
+import copy
 import dataclasses
+import inspect
+import itertools
 import logging
 import sys
 import time
-import types
-import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
+
+import tyro
 
 from mvadl.results import describe_device, git_revision, quick_run, write_results
 from mvadl.seeding import derive_seed, numpy_generator, seed_everything, torch_generator
@@ -41,11 +49,22 @@ from mvadl.seeding import derive_seed, numpy_generator, seed_everything, torch_g
 logger = logging.getLogger(__name__)
 
 
-def option(default: Any, help: str, **argparse_kwargs: Any) -> Any:
-    """A config field with its ``--help`` text (and extra argparse settings such as ``choices``)."""
+#: The default of an option the user must give (``option(REQUIRED, "...")``).
+REQUIRED: Any = dataclasses.MISSING
+
+
+def option(default: Any, help: str) -> Any:
+    """A config field with its ``--help`` text (the ``help`` key of the field's metadata, which tyro reads).
+
+    How the option parses comes from the field's annotation: ``Literal["a", "b"]`` for choices, ``X | None`` to
+    accept ``None``, ``list[X]`` for several values, ``tyro.conf.Positional[X]`` for a bare word. A
+    :data:`REQUIRED` field has no default (keyword-only, so it may follow fields that have one).
+    """
+    if default is REQUIRED:
+        return field(metadata={"help": help}, kw_only=True)
     if isinstance(default, (list, dict, set)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **argparse_kwargs})
-    return field(default=default, metadata={"help": help, **argparse_kwargs})
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass
@@ -133,59 +152,33 @@ class Context:
                              quick=getattr(self.config, "quick", False), revision=self.revision)
 
 
-def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
-    args = typing.get_args(tp)
-    if typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in args:
-        rest = [a for a in args if a is not type(None)]
-        return rest[0], True
-    return tp, False
+def _asks_quick(argv: Sequence[str]) -> bool:
+    """Whether the command line turns ``--quick`` on: the last of ``--quick`` / ``--no-quick`` before ``--``."""
+    flags = [a for a in itertools.takewhile(lambda a: a != "--", argv) if a in ("--quick", "--no-quick")]
+    return bool(flags) and flags[-1] == "--quick"
 
 
-def _add_option(parser: argparse.ArgumentParser, f: dataclasses.Field, tp: Any) -> None:
-    meta = dict(f.metadata)
-    help_text = meta.pop("help", "")
-    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-    flag = "--" + f.name.replace("_", "-")
-    tp, optional = _unwrap_optional(tp)
-    kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, **meta}
-    shown = "none" if default is None else default
-    if tp is bool:
-        kwargs["action"] = argparse.BooleanOptionalAction
-    elif typing.get_origin(tp) in (list, tuple):
-        kwargs.update(nargs="*", type=typing.get_args(tp)[0])
-        shown = " ".join(map(str, default)) if default else "none"
-    else:
-        kwargs["type"] = tp if tp in (int, float, str, Path) else str
-    kwargs["help"] = f"{help_text} (default: {shown})".replace("%", "%%")
-    parser.add_argument(flag, **kwargs)
-
-
-def build_parser(config_cls: type, prog: str | None = None,
-                 doc: str | None = None) -> argparse.ArgumentParser:
-    """An argparse parser with one option per field of ``config_cls``."""
-    description, _, epilog = (doc or config_cls.__doc__ or "").strip().partition("\n\n")
-    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog or None,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    hints = typing.get_type_hints(config_cls)
-    for f in dataclasses.fields(config_cls):
-        _add_option(parser, f, hints[f.name])
-    return parser
-
-
-def parse_config(config_cls: type[Config], argv: list[str] | None = None, prog: str | None = None,
-                 doc: str | None = None) -> Config:
-    """The config of a command line: defaults, then ``QUICK`` when ``--quick``, then what the user gave."""
-    parser = build_parser(config_cls, prog, doc)
-    given = vars(parser.parse_args(argv))
-    values = dict(config_cls.QUICK) if given.get("quick") else {}
-    unknown = set(values) - {f.name for f in dataclasses.fields(config_cls)}
+def _quick_defaults(config_cls: type[Config]) -> Config:
+    """The defaults ``--quick`` parses against: a bare instance holding only the ``QUICK`` values (tyro takes
+    every other default from the fields). Not constructed, so ``__post_init__`` judges only the final values."""
+    unknown = set(config_cls.QUICK) - {f.name for f in dataclasses.fields(config_cls)}
     if unknown:
         raise TypeError(f"{config_cls.__name__}.QUICK names unknown fields {sorted(unknown)}")
-    values.update(given)
-    try:
-        return config_cls(**values)
-    except ValueError as e:  # a config's __post_init__ refusing a value: one usage line, like argparse's own
-        parser.error(str(e))
+    defaults = object.__new__(config_cls)
+    for name, value in config_cls.QUICK.items():
+        object.__setattr__(defaults, name, copy.deepcopy(value))
+    return defaults
+
+
+def parse_config(config_cls: type[Config], argv: Sequence[str | Path] | None = None, prog: str | None = None,
+                 doc: str | None = None) -> Config:
+    """The config of a command line (:func:`tyro.cli`): the fields' defaults, then ``QUICK`` when ``--quick``
+    is given, then the options given. A bad value, or a ``ValueError`` from the config's ``__post_init__``, is
+    a usage error: its message on stderr and ``SystemExit(2)``."""
+    argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
+    quick = {"default": _quick_defaults(config_cls)} if _asks_quick(argv) else {}
+    return tyro.cli(config_cls, args=argv, prog=prog, description=inspect.cleandoc(doc or config_cls.__doc__ or ""),
+                    **quick)
 
 
 def main(run: Callable[[Config, Context], Any], config_cls: type[Config], argv: list[str] | None = None, *,

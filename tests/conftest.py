@@ -4,6 +4,8 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REAL_DATA_DIR = Path(os.environ["DATA_DIR"]) if os.environ.get("DATA_DIR") else None
 needs_real_data = pytest.mark.skipif(
     REAL_DATA_DIR is None or not REAL_DATA_DIR.is_dir(), reason="set DATA_DIR to the real data root")
+
+
+def usage_error(capsys: pytest.CaptureFixture, parse: Callable[[], object]) -> str:
+    """The message of a command line that ``parse`` must refuse as a usage error (``SystemExit(2)``), as one line:
+    tyro draws it in a box, wrapped to the terminal's width."""
+    with pytest.raises(SystemExit) as exit_info:
+        parse()
+    assert exit_info.value.code == 2
+    lines = (re.sub(r"^[\s│|]+|[\s│|]+$", "", line) for line in capsys.readouterr().err.splitlines())
+    return " ".join(" ".join(lines).split())
 
 
 def write_idx(path: Path, array: np.ndarray, magic: int | None = None) -> Path:

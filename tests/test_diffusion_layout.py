@@ -11,7 +11,8 @@ import pytest
 
 from mvadl import REPO_ROOT
 from mvadl.data import DataError
-from mvadl.runner import ExperimentConfig, parse_config
+from mvadl.runner import ExperimentConfig, main, parse_config
+from tests.conftest import usage_error
 from vae_diffusion.core.artifacts import sha256_file
 from vae_diffusion.core.classifier import DEFAULT_WEIGHTS, DEFAULT_WEIGHTS_SHA256, load_classifier
 from vae_diffusion.core.pipelines import load_local_pipeline
@@ -84,6 +85,40 @@ def test_entry_point_configs_take_the_scripts_options_and_their_quick_overrides(
     quick = parse_config(config_cls, ["--quick", "--seed", "3", *options])
     assert quick.quick and quick.seed == 3
     assert all(getattr(quick, key) == value for key, value in config_cls.QUICK.items())
+
+
+def entry_point_config(module_name: str) -> type[ExperimentConfig]:
+    return getattr(importlib.import_module(module_name), ENTRY_POINTS[module_name][0])
+
+
+@pytest.mark.parametrize("module_name, argv, message", [
+    ("vae_diffusion.diffusion.train", ["--sample-size", "30"],
+     "--sample-size 30: must be 28 + an even number (MNIST padded by the same border on each side) divisible by 4"),
+    ("vae_diffusion.diffusion.train", ["--sample-size", "28", "--widths", "8", "16", "32", "64"], "divisible by 8"),
+    ("vae_diffusion.diffusion.train", ["--sample-size", "26"], "--sample-size 26: must be 28 + an even number"),
+    ("vae_diffusion.guidance.train", ["--resolution", "30"], "--resolution 30: must be 28 + an even number"),
+])
+def test_image_sizes_the_unet_cannot_take_are_refused_before_mnist_loads(module_name, argv, message, capsys):
+    """--sample-size 30 loaded MNIST, then died in the UNet's constructor with a traceback."""
+    config_cls = entry_point_config(module_name)
+    assert message in usage_error(capsys, lambda: main(lambda config, ctx: pytest.fail("ran"), config_cls, argv))
+
+
+def test_sizes_the_unet_takes_pass():
+    train = entry_point_config("vae_diffusion.diffusion.train")
+    assert parse_config(train, ["--sample-size", "28"]).sample_size == 28
+    assert parse_config(train, ["--quick", "--sample-size", "30", "--widths", "8"]).sample_size == 30  # one level
+
+
+def test_optional_options_parse_none():
+    """--snr-gamma none was refused ("invalid float value") although --help offered it; tyro spells it None."""
+    guidance = entry_point_config("vae_diffusion.guidance.train")
+    assert parse_config(guidance, []).snr_gamma == 5.0
+    assert parse_config(guidance, ["--snr-gamma", "None"]).snr_gamma is None
+    assert parse_config(guidance, ["--snr-gamma", "2"]).snr_gamma == 2.0
+    diffusion = parse_config(entry_point_config("vae_diffusion.diffusion.train"), ["--max-steps-per-epoch", "None",
+                                                                                    "--mixed-precision", "None"])
+    assert (diffusion.max_steps_per_epoch, diffusion.mixed_precision) == (None, None)
 
 
 def test_the_committed_classifier_is_the_pinned_artefact():

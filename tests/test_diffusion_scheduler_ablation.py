@@ -7,6 +7,7 @@ import torch
 from diffusers import DDPMPipeline
 
 from mvadl.runner import Context, parse_config
+from tests.conftest import usage_error
 from tests.runner_helpers import png_size
 from vae_diffusion.diffusion import scheduler_ablation
 from vae_diffusion.diffusion.sampling import parse_scheduler_overrides
@@ -56,6 +57,5 @@ def test_study_parses_scheduler_overrides(capsys):
                          ('{"DDIM": 1}', "expected")):
         with pytest.raises(ValueError, match=message):
             parse_scheduler_overrides(bad)
-        with pytest.raises(SystemExit):  # a usage error, like argparse's own
-            parse_config(SchedulerStudyConfig, ["--scheduler-overrides", bad])
-        assert message in capsys.readouterr().err
+        error = usage_error(capsys, lambda bad=bad: parse_config(SchedulerStudyConfig, ["--scheduler-overrides", bad]))
+        assert "--scheduler-overrides" in error and message in error

@@ -198,6 +198,13 @@ def test_pipeline_negative_prompt_same_noise_and_round_trip(tmp_path):
         loaded(["a one", "a two"], negative_prompt=["red"], num_inference_steps=2)
 
 
+def test_pipeline_refuses_an_unknown_output_type_before_sampling(monkeypatch):
+    pipe = tiny_pipeline()
+    monkeypatch.setattr(pipe.unet, "forward", lambda *args, **kwargs: pytest.fail("sampled"))
+    with pytest.raises(ValueError, match="output_type must be one of 'pil', 'np', 'pt', got 'jpg'"):
+        pipe("a seven", num_inference_steps=2, output_type="jpg")
+
+
 def test_centroid_shift_separates_position_from_shape():
     a = np.zeros((3, 8, 8), bool)
     b = np.zeros((3, 8, 8), bool)

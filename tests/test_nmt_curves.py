@@ -24,6 +24,7 @@ from nlp_experiments.translation.curves import CurvesConfig, hypotheses_path, re
 from nlp_experiments.translation.scoring import read_references
 from nlp_experiments.translation.ship import ShipConfig, inference_checkpoint
 from nlp_experiments.translation.translate import DEFAULT_SHIPPED, TranslateConfig
+from tests.conftest import usage_error
 from tests.nmt_toy_corpus import run_command
 
 pytest_plugins = ["tests.nmt_toy_corpus"]
@@ -60,9 +61,7 @@ def test_average_up_to_a_point(tmp_path):
     (["--splits", "train"], "--splits takes test and/or valid"),
 ])
 def test_curves_refuses_bad_options_before_any_work(argv, message, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(lambda config, ctx: pytest.fail("ran"), CurvesConfig, argv)
-    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert message in usage_error(capsys, lambda: main(lambda config, ctx: pytest.fail("ran"), CurvesConfig, argv))
 
 
 def test_hypotheses_round_trip_byte_identically(tmp_path):
@@ -142,9 +141,7 @@ def test_inference_checkpoint_drops_the_optimizer_state(tmp_path):
 @pytest.mark.parametrize("argv, message", [(["--version", "1"], "--version: v<N>"),
                                            (["--timing-sentences", "1"], "--timing-sentences >= 2")])
 def test_ship_refuses_bad_options(argv, message, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(lambda config, ctx: pytest.fail("ran"), ShipConfig, argv)
-    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert message in usage_error(capsys, lambda: main(lambda config, ctx: pytest.fail("ran"), ShipConfig, argv))
 
 
 def test_translate_uses_the_shipped_model_by_default():
@@ -232,9 +229,8 @@ def test_curves_and_ship_on_the_toy_model(toy_data_bin, toy_training, tmp_path):
 def test_evaluate_refuses_an_unknown_pivot_model(capsys):
     from nlp_experiments.translation.evaluate import EvaluateConfig
 
-    with pytest.raises(SystemExit) as exit_info:
-        main(lambda config, ctx: pytest.fail("ran"), EvaluateConfig, ["--pivot", "zeroshto"])
-    assert exit_info.value.code == 2 and "--pivot: unknown model zeroshto" in capsys.readouterr().err
+    assert "--pivot: unknown model zeroshto" in usage_error(
+        capsys, lambda: main(lambda config, ctx: pytest.fail("ran"), EvaluateConfig, ["--pivot", "zeroshto"]))
 
 
 @pytest.mark.skipif(not (REPO_ROOT / "results" / "nmt" / "shipped_direct.json").is_file(), reason="no shipped model")

@@ -17,7 +17,7 @@ import torch
 
 from mvadl.runner import main, parse_config
 from nlp_experiments.translation import fairseq_runs
-from nlp_experiments.translation.commandline import bare_words_as
+from tests.conftest import usage_error
 from tests.nmt_toy_corpus import DIRECT_PAIRS, ONE_THREAD, TOY_TRAIN_ARGS, run_command, write_toy_multi30k
 
 pytest_plugins = ["tests.nmt_toy_corpus"]
@@ -239,14 +239,13 @@ def test_unknown_or_malformed_pairs_fail_clearly(toy_data_bin, capsys):
     with pytest.raises(ValueError, match="no dictionary .*dict.cs.txt"):
         check_language_pairs(Namespace(**{**base, "langs": None}, lang_pairs="en-cs"))
     check_language_pairs(Namespace(**base, lang_pairs=DIRECT_PAIRS))
-    for argv, message in ((["en-xx"], "invalid choice: 'en-xx'"), (["--seed", "2"], "which model?")):
-        with pytest.raises(SystemExit) as exit_info:
-            parse_config(TrainConfig, bare_words_as("--model", TrainConfig, argv))
-        assert exit_info.value.code == 2 and message in capsys.readouterr().err
-    config = parse_config(TrainConfig, bare_words_as("--model", TrainConfig, ["zeroshot", "--quick", "--lr", "1e-3"]))
+    for argv, message in ((["en-xx"], "invalid choice 'en-xx'"), (["--seed", "2"], "configuration to train")):
+        assert message in usage_error(capsys, lambda argv=argv: parse_config(TrainConfig, argv))
+    config = parse_config(TrainConfig, ["zeroshot", "--quick", "--lr", "1e-3"])
     assert (config.model, config.lr, config.max_update, config.arch) == (
         "zeroshot", 1e-3, 20, "mva_transformer_multi30k")
-    default = parse_config(TrainConfig, ["--model", "direct"])
+    assert parse_config(TrainConfig, ["--seed", "2", "bilingual_en_fr"]).model == "bilingual_en_fr"
+    default = parse_config(TrainConfig, ["direct"])
     assert (default.max_update, default.stop_time_hours, default.arch, default.lr, default.seed) == (
         6400, None, "mva_transformer_multi30k_cpu", 2e-3, 1)
 
@@ -254,7 +253,7 @@ def test_unknown_or_malformed_pairs_fail_clearly(toy_data_bin, capsys):
 def test_train_command_is_the_reference_recipe(tmp_path):
     from nlp_experiments.translation.train import TrainConfig
 
-    config = parse_config(TrainConfig, ["--model", "zeroshot"])
+    config = parse_config(TrainConfig, ["zeroshot"])
     command = fairseq_runs.train_command(config, ("en-de", "de-en"), tmp_path / "ckpt", tmp_path / "run", "cpu")
     text = " ".join(command)
     for expected in ("--task mva_multilingual_translation --lang-pairs en-de,de-en --langs en,de,fr",
@@ -267,6 +266,29 @@ def test_train_command_is_the_reference_recipe(tmp_path):
     assert command[-1] == "--cpu" and "--eval-pair-bleu" not in command and "--max-valid-steps" not in command
     gpu = fairseq_runs.train_command(config, ("en-de",), tmp_path, tmp_path, "cuda:1")
     assert "--cpu" not in gpu and gpu[-2:] == ["--device-id", "1"]
+
+
+@pytest.mark.parametrize("module, argv, message", [
+    ("train", ["zeroshot", "--average-last", "0"], "--average-last must be at least 1, got 0"),
+    ("budget", ["--average-last", "0"], "--average-last must be at least 1, got 0"),
+    ("train", ["zeroshot", "--average-last", "5", "--keep-interval-updates", "4"],
+     "--average-last 5 is more than the 4 checkpoints --keep-interval-updates keeps"),
+    ("train", ["direct", "--max-update", "800"], "--average-last 3 is more than the 2 interval checkpoints that "
+                                                 "--max-update 800 with --save-interval-updates 400 writes"),
+])
+def test_training_refuses_an_average_it_cannot_make_before_training(module, argv, message, capsys):
+    """found[-0:] averaged every checkpoint; too few kept or written failed only after the whole training."""
+    from nlp_experiments.translation import budget, train
+
+    config_cls = {"train": train.TrainConfig, "budget": budget.BudgetConfig}[module]
+    assert message in usage_error(capsys, lambda: main(lambda config, ctx: pytest.fail("trained"), config_cls, argv))
+
+
+def test_training_may_average_every_checkpoint_fairseq_keeps():
+    from nlp_experiments.translation.train import TrainConfig
+
+    config = parse_config(TrainConfig, ["direct", "--keep-interval-updates", "-1", "--average-last", "16"])
+    assert (config.keep_interval_updates, config.average_last) == (-1, 16)  # -1: fairseq keeps them all
 
 
 def test_misaligned_or_missing_data_fail_clearly(tmp_path, capsys):
@@ -295,10 +317,11 @@ def test_translate_checks_its_arguments_and_identifies_the_source(toy_data_bin, 
 
     from nlp_experiments.translation.translate import TranslateConfig, run
 
-    with pytest.raises(SystemExit) as exit_info:
-        parse_config(TranslateConfig, bare_words_as("--text", TranslateConfig, ["Ein Hund ."]))
-    assert exit_info.value.code == 2 and "--to LANG is required" in capsys.readouterr().err
-    missing = bare_words_as("--text", TranslateConfig, ["--to", "fr", "--checkpoint", str(tmp_path / "none.pt"), "x"])
+    assert "--to" in usage_error(capsys, lambda: parse_config(TranslateConfig, ["Ein Hund ."]))
+    assert "--from and --to are both 'fr'" in usage_error(
+        capsys, lambda: parse_config(TranslateConfig, ["--to", "fr", "--from", "fr", "Un chien ."]))
+    assert parse_config(TranslateConfig, ["--to", "fr"]).text == []  # none: standard input
+    missing = ["--to", "fr", "--checkpoint", str(tmp_path / "none.pt"), "x"]
     assert main(run, TranslateConfig, missing) == 1 and "none.pt: no checkpoint" in capsys.readouterr().err
 
     calls, real_run = [], subprocess.run
@@ -314,13 +337,13 @@ def test_translate_checks_its_arguments_and_identifies_the_source(toy_data_bin, 
     checkpoint.write_bytes(b"")
     argv = ["--to", "fr", "--checkpoint", str(checkpoint), "--data-bin", str(toy_data_bin), "--device", "cpu",
             "Ein Hund rennt auf der Straße .", "Eine Katze spielt im Wasser ."]
-    assert main(run, TranslateConfig, bare_words_as("--text", TranslateConfig, argv)) == 0
+    assert main(run, TranslateConfig, argv) == 0
     assert capsys.readouterr().out.splitlines() == ["un", "deux"]  # in input order
     command = calls[0]
     assert command[command.index("--source-lang") + 1] == "de" and command[command.index("--target-lang") + 1] == "fr"
     assert "--cpu" in command and command[command.index("--path") + 1] == str(checkpoint)
-    explicit = bare_words_as("--text", TranslateConfig, ["--from", "en", *argv])
-    assert main(run, TranslateConfig, explicit) == 0 and calls[1][calls[1].index("--source-lang") + 1] == "en"
+    assert main(run, TranslateConfig, ["--from", "en", *argv]) == 0
+    assert calls[1][calls[1].index("--source-lang") + 1] == "en"
 
 
 @pytest.mark.slow

@@ -23,6 +23,7 @@ from nlp_experiments.prenorm import redraw, report, study, training
 from nlp_experiments.prenorm.plan import RunSpec, grid_runs, later_runs, names
 from nlp_experiments.prenorm.records import FailedRun, load_run, record_run
 from nlp_experiments.prenorm.summary import choose_main_setting
+from tests.conftest import usage_error
 
 # The arguments scripts/prenorm_study.sh (before this driver) gave fairseq-train for the reference study, read
 # from a running reference run's command line (run postnorm_deep_lr3e-3_wu1000_s1), plus the
@@ -80,9 +81,7 @@ def test_plan_order_skip_and_late_cells():
 def test_bad_options_are_usage_errors(capsys):
     for argv, message in ((["--grid-skip", "1e-3"], "grid cell '1e-3' is not LR:WARMUP"),
                           (["--lrs", "fast"], "grid cell 'fast:0' is not LR:WARMUP")):
-        with pytest.raises(SystemExit) as exit_info:
-            parse_config(study.StudyConfig, argv)
-        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+        assert message in usage_error(capsys, lambda argv=argv: parse_config(study.StudyConfig, argv))
 
 
 # ------------------------------------------------------------------------------------------- fake fairseq

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import pytest
 
@@ -13,6 +13,7 @@ from mvadl.data import DataError
 from mvadl.results import results_dir
 from mvadl.runner import Context, ExperimentConfig, main, option, parse_config
 from mvadl.seeding import derive_seed
+from tests.conftest import usage_error
 
 
 @dataclass
@@ -25,18 +26,28 @@ class ToyConfig(ExperimentConfig):
     epochs: int = option(80, "total epochs")
     hidden: list[int] = option([1024, 1024], "hidden widths")
     lr: float = option(1e-3, "learning rate")
-    name: str = option("metrics", "results name", choices=["metrics", "other"])
+    name: Literal["metrics", "other"] = option("metrics", "results name")
     subset: int | None = option(None, "first N images only")
+    gamma: float | None = option(5.0, "min-SNR weighting (None: uniform)")
     figures: bool = option(True, "draw figures")
     QUICK: ClassVar[dict] = {"epochs": 2, "hidden": [8]}
 
 
-def test_options_come_from_the_dataclass():
+def test_options_come_from_the_dataclass(capsys):
     config = parse_config(ToyConfig, ["--epochs", "5", "--hidden", "3", "4", "--no-figures", "--subset", "7"])
     assert config == ToyConfig(epochs=5, hidden=[3, 4], figures=False, subset=7)
     assert parse_config(ToyConfig, []) == ToyConfig()
+    assert "--name" in usage_error(capsys, lambda: parse_config(ToyConfig, ["--name", "nope"]))
+    assert "--epochs" in usage_error(capsys, lambda: parse_config(ToyConfig, ["--epochs", "many"]))
+
+
+def test_optional_options_accept_none(capsys):
+    """``X | None`` parses ``None`` (the spelling --help shows), not only X; --snr-gamma none was refused once."""
+    assert parse_config(ToyConfig, ["--gamma", "None"]).gamma is None
+    assert parse_config(ToyConfig, ["--gamma", "2.5", "--subset", "None"]) == ToyConfig(gamma=2.5)
     with pytest.raises(SystemExit):
-        parse_config(ToyConfig, ["--name", "nope"])
+        parse_config(ToyConfig, ["--help"])
+    assert "--gamma {None}|FLOAT" in capsys.readouterr().out
 
 
 def test_quick_overrides_defaults_but_not_explicit_options():
@@ -48,7 +59,10 @@ def test_help_lists_defaults(capsys):
     with pytest.raises(SystemExit):
         parse_config(ToyConfig, ["--help"], prog="toy")
     out = capsys.readouterr().out
-    assert "usage: toy" in out and "total epochs (default: 80)" in out and "(default: 1024 1024)" in out
+    assert "usage: toy" in out and "Longer description." in out
+    for shown in ("--epochs INT", "total epochs (default: 80)", "(default: 1024 1024)", "--figures, --no-figures",
+                  "--name {metrics,other}", "(default: None)"):
+        assert shown in out, shown
 
 
 def test_main_runs_with_context_and_maps_data_errors(capsys):
@@ -95,10 +109,25 @@ class CheckedConfig(ExperimentConfig):
 
 
 def test_invalid_values_are_one_usage_error(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        parse_config(CheckedConfig, ["--epochs", "0"], prog="toy")
-    assert exit_info.value.code == 2
-    assert "toy: error: --epochs must be >= 1, got 0" in capsys.readouterr().err
+    error = usage_error(capsys, lambda: parse_config(CheckedConfig, ["--epochs", "0"], prog="toy"))
+    assert "--epochs must be >= 1, got 0" in error and "toy --help" in error
+    assert parse_config(CheckedConfig, ["--epochs", "2"]).epochs == 2
+
+
+@dataclass
+class QuickChecked(CheckedConfig):
+    """--quick values count as given: __post_init__ judges the final config, not the plain defaults."""
+
+    epochs: int = option(0, "epochs")
+    QUICK: ClassVar[dict] = {"epochs": 1}
+
+
+def test_quick_values_are_judged_with_the_options_given(capsys):
+    assert parse_config(QuickChecked, ["--quick"]).epochs == 1
+    assert parse_config(QuickChecked, ["--quick", "--no-quick", "--epochs", "3"]) == QuickChecked(epochs=3)
+    assert "--epochs must be >= 1" in usage_error(capsys, lambda: parse_config(QuickChecked, []))
+    assert "--epochs must be >= 1" in usage_error(capsys, lambda: parse_config(QuickChecked, ["--quick", "--epochs",
+                                                                                              "0"]))
 
 
 def test_quick_runs_write_outside_results_in_one_place(tmp_path, monkeypatch):

@@ -3,7 +3,7 @@ readers that check their input and name the file in every error."""
 from mvadl.data.errors import DataError
 from mvadl.data.mnist import load_mnist
 from mvadl.data.multi30k import read_parallel
-from mvadl.data.root import add_data_dir_argument, data_root
+from mvadl.data.root import data_root
 from mvadl.data.wikitext import wikitext2_path
 
-__all__ = ["DataError", "add_data_dir_argument", "data_root", "load_mnist", "read_parallel", "wikitext2_path"]
+__all__ = ["DataError", "data_root", "load_mnist", "read_parallel", "wikitext2_path"]

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from typing import Literal
 
 from mvadl.data.catalog import DATASETS
 from mvadl.data.download import ensure_datasets
 from mvadl.data.root import data_root
 from mvadl.runner import Context, ToolConfig, main, option
+
+#: The names --datasets accepts.
+DatasetName = Literal[tuple(DATASETS)]
 
 
 @dataclass
@@ -22,7 +26,7 @@ class FetchConfig(ToolConfig):
 
     data_dir: str | None = option(None, "root folder of the datasets (default: $DATA_DIR, else ./data); it holds "
                                            "mnist/, multi30k/ and wikitext-2/ as written by scripts/get_data.sh")
-    datasets: list[str] = option(list(DATASETS), "datasets to fetch and verify", choices=list(DATASETS))
+    datasets: list[DatasetName] = option(list(DATASETS), "datasets to fetch and verify")
     offline: bool = option(False, "never download; only verify what is there")
 
 

@@ -45,7 +45,7 @@ class StudyConfig(TrainingOptions):
 
     seed: int = option(0, "base seed of the Jacobian-vs-depth analysis (the fairseq runs' seeds are the study's: "
                           "1 for the grid and the shallow runs, --seeds for the main contrast)")
-    data_dir: str | None = option(None, "root folder of the datasets (none: $DATA_DIR, else ./data); it holds "
+    data_dir: str | None = option(None, "root folder of the datasets (None: $DATA_DIR, else ./data); it holds "
                                         "wikitext-2/ as written by scripts/get_data.sh")
     jacobian_depths: list[int] = option([1, 2, 4, 8, 12, 16, 24], "numbers of blocks of the Jacobian-vs-depth "
                                                                    "analysis")

@@ -62,7 +62,7 @@ class TrainingOptions(GridOptions, ExperimentConfig):
     validate_interval: int | None = option(1000, "validate every N epochs (1000: not at the end of an epoch, "
                                                  "only every --validate-interval-updates; --quick: fairseq's "
                                                  "default)")
-    max_valid_steps: int | None = option(None, "validate on the first N batches only (none: the full set)")
+    max_valid_steps: int | None = option(None, "validate on the first N batches only (None: the full set)")
     jobs: int = option(2, "runs at a time (each on one thread, see ONE_THREAD)")
 
 

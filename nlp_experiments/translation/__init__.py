@@ -8,8 +8,7 @@ Library modules (no fairseq import; fairseq runs as a subprocess):
 * ``metrics``: sacreBLEU BLEU/chrF through its public API;
 * ``scoring``: fairseq-generate outputs -> BLEU, chrF, off-target rate per model and direction, heat map;
 * ``fairseq_runs``: the translation's fairseq command lines (run by the shared ``nlp_experiments.fairseq_runs``),
-  reading a fairseq-train log back;
-* ``commandline``: ``train zeroshot`` / ``translate "text"`` (bare words) for the runner's options.
+  reading a fairseq-train log back.
 
 Entry points (``python -m nlp_experiments.translation.<name> --help``; ``scripts/*.sh`` call them):
 ``prepare`` (data-bin), ``train`` (one model), ``evaluate`` (generate + score -> results/nmt/scores.json),

@@ -40,7 +40,7 @@ from nlp_experiments.translation.fairseq_runs import (
     train_command,
     training_metrics,
 )
-from nlp_experiments.translation.languages import MODEL_PAIRS
+from nlp_experiments.translation.languages import MODEL_PAIRS, ModelName
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 class BudgetConfig(TrainingOptions):
     """Throughput of thread layouts and batch sizes, and learning rates, of one translation model."""
 
-    model: str = option("direct", "configuration measured", choices=list(MODEL_PAIRS))
+    model: ModelName = option("direct", "configuration measured")
     # The recipe the measurements start from (results/nmt/budget.json was made with these).
     max_tokens: int = option(4096, "target tokens per batch of the throughput layouts and the reference recipe")
     warmup_updates: int = option(400, "warm-up updates at --max-tokens (scaled for other batch sizes)")

@@ -59,7 +59,7 @@ logger = logging.getLogger(__name__)
 class EvaluateConfig(ExperimentConfig):
     """fairseq-generate every model in every direction, then score."""
 
-    models: str | None = option(None, "comma-separated models (none: zeroshot,direct and the bilingual_* found)")
+    models: str | None = option(None, "comma-separated models (None: zeroshot,direct and the bilingual_* found)")
     beam: int = option(5, "beam size")
     data_bin: str = option("data-bin/multi30k", "binarized data with spm.model, langid.json and raw/")
     checkpoints: str = option("checkpoints/nmt", "folder of the models' checkpoint folders")

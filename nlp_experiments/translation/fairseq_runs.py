@@ -121,10 +121,10 @@ class TrainingOptions(ExperimentConfig):
     data_bin: str = option("data-bin/multi30k", "binarized data (scripts/prepare_multi30k.sh)")
     arch: str = option("mva_transformer_multi30k_cpu", "model architecture (mva_transformer_multi30k_cpu: d=128; "
                                                        "mva_transformer_multi30k: d=256)")
-    layers: int | None = option(None, "encoder and decoder layers (none: the architecture's)")
-    embed_dim: int | None = option(None, "embedding dimension (none: the architecture's)")
-    ffn_embed_dim: int | None = option(None, "feed-forward dimension (none: the architecture's)")
-    attention_heads: int | None = option(None, "attention heads (none: the architecture's)")
+    layers: int | None = option(None, "encoder and decoder layers (None: the architecture's)")
+    embed_dim: int | None = option(None, "embedding dimension (None: the architecture's)")
+    ffn_embed_dim: int | None = option(None, "feed-forward dimension (None: the architecture's)")
+    attention_heads: int | None = option(None, "attention heads (None: the architecture's)")
     lr: float = option(2e-3, "peak learning rate (Adam, inverse square-root schedule)")
     warmup_updates: int = option(800, "linear warm-up updates")
     max_tokens: int = option(2048, "target tokens per batch")
@@ -134,17 +134,25 @@ class TrainingOptions(ExperimentConfig):
     # rate: tokens/s is flat from 2,048 to 8,192 tokens per batch, and on the same tokens 2,048-token batches
     # (twice the updates) reach a lower validation loss than 4,096-token ones at any learning rate tried.
     max_update: int = option(6400, "stop after this many updates")
-    stop_time_hours: float | None = option(None, "also stop after this much training time (none: updates only)")
+    stop_time_hours: float | None = option(None, "also stop after this much training time (None: updates only)")
     save_interval_updates: int = option(400, "save a checkpoint every N updates (the ones averaged; fairseq "
                                              "validates at each save too)")
     keep_interval_updates: int = option(16, "keep the last N of those checkpoints (16: all of a 6,400-update run, "
                                             "for the learning curves)")
     average_last: int = option(3, "average the last N of those checkpoints into checkpoint_averaged.pt")
     validate_interval_updates: int = option(400, "validate every N updates (and at each epoch's end)")
-    max_valid_steps: int | None = option(None, "validate on the first N batches only (none: all)")
+    max_valid_steps: int | None = option(None, "validate on the first N batches only (None: all)")
     eval_bleu: bool = option(False, "also translate the validation set at each validation: per-pair "
                                     "BLEU/chrF/off-target (slow on CPU)")
     log_interval: int = option(50, "log training statistics every N updates")
+
+    def __post_init__(self) -> None:
+        if self.average_last < 1:
+            raise ValueError(f"--average-last must be at least 1, got {self.average_last}")
+        # fairseq keeps every interval checkpoint when --keep-interval-updates is 0 or less
+        if 0 < self.keep_interval_updates < self.average_last:
+            raise ValueError(f"--average-last {self.average_last} is more than the {self.keep_interval_updates} "
+                             f"checkpoints --keep-interval-updates keeps")
 
 
 def architecture_args(options: TrainingOptions) -> list[str]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 #: The languages in the order given to fairseq (``--langs``): language-token indices depend on it, so training
 #: and generation must use the same order.
@@ -18,6 +19,10 @@ MODEL_PAIRS = {
     "bilingual_en_de": ("en-de", "de-en"),
     "bilingual_en_fr": ("en-fr", "fr-en"),
 }
+
+#: The annotations of options naming a language or a model (the command line offers, and accepts, just these).
+Lang = Literal[LANGS]
+ModelName = Literal[tuple(MODEL_PAIRS)]
 
 #: The directions between the non-English languages: the zero-shot ones, also translated through English.
 PIVOT_LANG = "en"

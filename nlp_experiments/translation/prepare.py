@@ -28,12 +28,12 @@ from nlp_experiments.translation.fairseq_runs import prepare_data_bin
 class PrepareConfig(ExperimentConfig):
     """Export, SentencePiece and fairseq-preprocess of Multi30k."""
 
-    data_dir: str | None = option(None, "root folder of the datasets (none: $DATA_DIR, else ./data); it holds "
+    data_dir: str | None = option(None, "root folder of the datasets (None: $DATA_DIR, else ./data); it holds "
                                         "multi30k/ as written by scripts/get_data.sh")
     langs: str = option("en,de,fr", "comma-separated languages")
     vocab_size: int = option(8000, "SentencePiece vocabulary size")
     out_dir: str = option("data-bin/multi30k", "output folder")
-    max_train_lines: int | None = option(None, "use only the first N training lines (none: all)")
+    max_train_lines: int | None = option(None, "use only the first N training lines (None: all)")
     force: bool = option(False, "redo the output even if its .stamp says it is up to date")
     QUICK: ClassVar[dict] = {"max_train_lines": 2000, "vocab_size": 1000}
 

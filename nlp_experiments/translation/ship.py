@@ -35,7 +35,7 @@ from nlp_experiments.translation.fairseq_runs import (
     require_data_bin,
     translate_sentences,
 )
-from nlp_experiments.translation.languages import LANGS, MODEL_PAIRS, evaluation_directions
+from nlp_experiments.translation.languages import LANGS, ModelName, evaluation_directions
 from nlp_experiments.translation.metrics import corpus_score
 from nlp_experiments.translation.scoring import generation_path, read_generate_output, read_references
 
@@ -68,7 +68,7 @@ def inference_checkpoint(source: Path, output: Path, fp16: bool) -> None:
 class ShipConfig(ExperimentConfig):
     """Copy a trained model and what it needs to translate into artifacts/nmt_MODEL/VERSION."""
 
-    model: str = option("direct", "the model to ship", choices=list(MODEL_PAIRS))
+    model: ModelName = option("direct", "the model to ship")
     updates: int = option(6400, "ship CHECKPOINTS/MODEL/checkpoint_avg<UPDATES>.pt (written by curves)")
     version: str = option("v1", "artefact version (a new folder: versions are never overwritten)")
     checkpoints: str = option("checkpoints/nmt", "folder of the models' checkpoint folders")

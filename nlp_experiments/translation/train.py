@@ -8,14 +8,14 @@ the mean validation loss over pairs.
     python -m nlp_experiments.translation.train bilingual_en_de   # same architecture, one pair (or bilingual_en_fr)
     python -m nlp_experiments.translation.train direct --quick    # a few updates of a tiny model, same code path
 
-(``bash scripts/train_multilingual.sh MODEL ...`` runs this with the same options; the model may be given as
-the first word or as --model.) fairseq-train runs as a subprocess, its output in RUNS_DIR/MODEL/train.log
-(the progress lines echoed), TensorBoard in RUNS_DIR/MODEL/tb, checkpoints in SAVE_DIR (default
-checkpoints/nmt/MODEL); a second call continues from SAVE_DIR/checkpoint_last.pt. The run is recorded with
-mvadl.results (config, updates, wall time, words/s, validation-loss series, device, seed, git revision) in
-results/nmt/training_MODEL.json (runs/quick/results/nmt/ with --quick) and, for evaluate, in
-RUNS_DIR/MODEL/training.json. Uses the GPU when torch sees one (--device). Run prepare first. OMP_NUM_THREADS=1
-trains two models side by side on a 2-core machine.
+(``bash scripts/train_multilingual.sh MODEL ...`` runs this with the same options; the model is the first word.)
+fairseq-train runs as a subprocess, its output in RUNS_DIR/MODEL/train.log (the progress lines echoed),
+TensorBoard in RUNS_DIR/MODEL/tb, checkpoints in SAVE_DIR (default checkpoints/nmt/MODEL); a second call
+continues from SAVE_DIR/checkpoint_last.pt. The run is recorded with mvadl.results (config, updates, wall time,
+words/s, validation-loss series, device, seed, git revision) in results/nmt/training_MODEL.json
+(runs/quick/results/nmt/ with --quick) and, for evaluate, in RUNS_DIR/MODEL/training.json. Uses the GPU when
+torch sees one (--device). Run prepare first. OMP_NUM_THREADS=1 trains two models side by side on a 2-core
+machine.
 """
 from __future__ import annotations
 
@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from tyro.conf import Positional
+
 from mvadl.io import atomic_write_text
-from mvadl.runner import Context, main, option
+from mvadl.runner import REQUIRED, Context, main, option
 from nlp_experiments.translation.averaging import AVERAGED, average_last
-from nlp_experiments.translation.commandline import bare_words_as
 from nlp_experiments.translation.fairseq_runs import TRAINING_RECORD, TrainingOptions, train, training_metrics
-from nlp_experiments.translation.languages import MODEL_PAIRS
+from nlp_experiments.translation.languages import MODEL_PAIRS, ModelName
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +40,8 @@ logger = logging.getLogger(__name__)
 class TrainConfig(TrainingOptions):
     """Train one multilingual translation model with fairseq-train."""
 
-    model: str | None = option(None, "configuration to train (also accepted as the first word)",
-                               choices=list(MODEL_PAIRS))
-    save_dir: str | None = option(None, "checkpoint folder (none: checkpoints/nmt/MODEL)")
+    model: Positional[ModelName] = option(REQUIRED, "configuration to train (the first word)")
+    save_dir: str | None = option(None, "checkpoint folder (None: checkpoints/nmt/MODEL)")
     runs_dir: str = option("runs/nmt", "RUNS_DIR: MODEL/train.log, MODEL/tb (TensorBoard), MODEL/training.json")
     QUICK: ClassVar[dict] = {
         "max_update": 20, "warmup_updates": 5, "validate_interval_updates": 10, "save_interval_updates": 5,
@@ -49,9 +49,13 @@ class TrainConfig(TrainingOptions):
         "log_interval": 5, "arch": "mva_transformer_multi30k", "layers": 1, "embed_dim": 64, "ffn_embed_dim": 128,
         "attention_heads": 2}
 
-    def __post_init__(self):
-        if self.model is None:
-            raise ValueError(f"which model? give one of {', '.join(MODEL_PAIRS)} (e.g. '... train zeroshot')")
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        saved = self.max_update // self.save_interval_updates if self.save_interval_updates > 0 else 0
+        if saved < self.average_last:
+            raise ValueError(f"--average-last {self.average_last} is more than the {saved} interval checkpoints "
+                             f"that --max-update {self.max_update} with --save-interval-updates "
+                             f"{self.save_interval_updates} writes")
 
 
 def run(config: TrainConfig, ctx: Context) -> Path:
@@ -71,5 +75,4 @@ def run(config: TrainConfig, ctx: Context) -> Path:
 
 
 if __name__ == "__main__":
-    sys.exit(main(run, TrainConfig, bare_words_as("--model", TrainConfig, sys.argv[1:]),
-                  prog="python -m nlp_experiments.translation.train", doc=__doc__))
+    sys.exit(main(run, TrainConfig, prog="python -m nlp_experiments.translation.train", doc=__doc__))

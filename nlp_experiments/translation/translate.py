@@ -7,7 +7,7 @@ project's plugin and the SentencePiece model of prepare): by default the shipped
     echo "A dog runs." | python -m nlp_experiments.translation.translate --from en --to de --model zeroshot
 
 (``bash scripts/translate.sh ...`` runs this with the same options.) The sentences are the bare words of the
-command line (or --text), else standard input, one a line, all translated by one fairseq-interactive process;
+command line, else standard input, one a line, all translated by one fairseq-interactive process;
 the source language, unless --from is given, is the one the language identifier (langid.json) finds most often
 among them. Prints one translation per input sentence. --model MODEL uses a model you trained
 (checkpoints/nmt/MODEL/checkpoint_best.pt with data-bin/multi30k).
@@ -17,12 +17,15 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
+
+import tyro
+from tyro.conf import Positional
 
 from mvadl import REPO_ROOT
-from mvadl.runner import Context, ExperimentConfig, main, option
-from nlp_experiments.translation.commandline import bare_words_as
+from mvadl.runner import REQUIRED, Context, ExperimentConfig, main, option
 from nlp_experiments.translation.fairseq_runs import translate_sentences
-from nlp_experiments.translation.languages import LANGS, MODEL_PAIRS
+from nlp_experiments.translation.languages import Lang, ModelName
 from nlp_experiments.translation.ship import WEIGHTS, shipped_dir
 
 #: The model translate uses unless told otherwise.
@@ -33,22 +36,19 @@ DEFAULT_SHIPPED = shipped_dir("direct", "v1").relative_to(REPO_ROOT)
 class TranslateConfig(ExperimentConfig):
     """Translate sentences with fairseq-interactive."""
 
-    to: str | None = option(None, "target language (required)", choices=list(LANGS))
-    from_lang: str | None = option(None, "source language, also --from (none: identified by the language "
-                                         "identifier)", choices=list(LANGS))
+    to: Lang = option(REQUIRED, "target language")
+    from_lang: Annotated[Lang | None, tyro.conf.arg(aliases=("--from",))] = option(
+        None, "source language (None: the one the language identifier finds)")
     shipped: str = option(str(DEFAULT_SHIPPED), "shipped model folder (model.pt, dict.txt, spm.model, "
                                                 "langid.json), used unless --model or --checkpoint is given")
-    model: str | None = option(None, "a trained model instead: checkpoints/nmt/MODEL/checkpoint_best.pt",
-                               choices=list(MODEL_PAIRS))
+    model: ModelName | None = option(None, "a trained model instead: checkpoints/nmt/MODEL/checkpoint_best.pt")
     checkpoint: str | None = option(None, "a checkpoint file instead (with --data-bin)")
-    data_bin: str | None = option(None, "folder with dict.txt, spm.model and langid.json (none: the shipped "
+    data_bin: str | None = option(None, "folder with dict.txt, spm.model and langid.json (None: the shipped "
                                         "folder, or data-bin/multi30k with --model/--checkpoint)")
     beam: int = option(5, "beam size")
-    text: list[str] = option([], "sentences to translate (also the bare words; none: standard input)")
+    text: Positional[list[str]] = option([], "sentences to translate, the bare words (without any: standard input)")
 
     def __post_init__(self):
-        if self.to is None:
-            raise ValueError(f"--to LANG is required (one of {', '.join(LANGS)})")
         if self.from_lang is not None and self.from_lang == self.to:
             raise ValueError(f"--from and --to are both '{self.to}'")
 
@@ -70,5 +70,4 @@ def run(config: TranslateConfig, ctx: Context) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main(run, TranslateConfig, bare_words_as("--text", TranslateConfig, sys.argv[1:]),
-                  prog="python -m nlp_experiments.translation.translate", doc=__doc__))
+    sys.exit(main(run, TranslateConfig, prog="python -m nlp_experiments.translation.translate", doc=__doc__))

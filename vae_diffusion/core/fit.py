@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Literal
 
 import torch
 from accelerate import Accelerator
@@ -87,8 +88,8 @@ class FitResult:
 class FitOptions(DataOptions):
     """The options of every entry point built on :func:`fit` (its config dataclasses subclass this one)."""
 
-    mixed_precision: str | None = option(None, "autocast precision; none: bf16 on a GPU, no on the CPU",
-                                            choices=["no", "fp16", "bf16"])
+    mixed_precision: Literal["no", "fp16", "bf16"] | None = option(None, "autocast precision (None: bf16 on a GPU, "
+                                                                         "no on the CPU)")
     train_limit: int | None = option(None, "use only the first N training images")
     resume: str | None = option(None, "checkpoint folder epoch-N, or 'latest' in OUTPUT_DIR/checkpoints")
 

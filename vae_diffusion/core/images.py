@@ -22,7 +22,7 @@ from mvadl.runner import ExperimentConfig, option
 class DataOptions(ExperimentConfig):
     """``--data-dir``, for the config of every entry point that reads MNIST."""
 
-    data_dir: str | None = option(None, "root folder of the datasets (none: $DATA_DIR, else ./data); it holds "
+    data_dir: str | None = option(None, "root folder of the datasets (None: $DATA_DIR, else ./data); it holds "
                                            "mnist/ as written by scripts/get_data.sh")
 
 
@@ -41,6 +41,22 @@ def mnist_split(split: str, data_dir=None, *, limit: int | None = None,
 def to_unit_range(images: np.ndarray) -> torch.Tensor:
     """uint8 ``[N, 28, 28]`` -> float ``[N, 1, 28, 28]`` in [0, 1] (the classifier's input)."""
     return torch.from_numpy(np.array(images)).float().div(255).unsqueeze(1)
+
+
+def check_unet_image_size(size: int, levels: int, name: str = "size") -> None:
+    """A one-line ValueError unless MNIST padded to ``size`` fits a UNet of ``levels`` resolution levels: the
+    border is the same on each side (:func:`to_model_range`), so ``size`` is 28 plus an even number, and each
+    level after the first halves the image, so ``size`` divides by ``2**(levels - 1)``. ``name`` is the option
+    the message names (a config checks its options before loading anything)."""
+    if levels < 1:
+        raise ValueError(f"a UNet needs at least one level, got {levels}")
+    step = math.lcm(2, 2 ** (levels - 1))
+    if size < 28 or size % step:
+        rule = "28 + an even number (MNIST padded by the same border on each side)"
+        if levels > 1:
+            rule += f" divisible by {2 ** (levels - 1)} (each UNet level after the first halves the image)"
+        fits = ", ".join(str(s) for s in range(28 + (-28) % step, 28 + 3 * step, step))
+        raise ValueError(f"{name} {size}: must be {rule}, e.g. {fits}")
 
 
 def to_model_range(images: np.ndarray, size: int = 32) -> torch.Tensor:

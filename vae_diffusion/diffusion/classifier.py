@@ -39,7 +39,7 @@ class ClassifierConfig(DataOptions):
     learning_rate: float = option(3e-3, "AdamW peak learning rate (cosine decay, weight decay 5e-4)")
     warmup_steps: int = option(200, "linear learning-rate warm-up steps")
     limit: int | None = option(None, "use only the first N images of each split")
-    max_steps_per_epoch: int | None = option(None, "cut every epoch after N optimizer steps (none: whole epochs)")
+    max_steps_per_epoch: int | None = option(None, "cut every epoch after N optimizer steps (None: whole epochs)")
     QUICK: ClassVar[dict] = {"limit": 256, "epochs": 1, "max_steps_per_epoch": 4, "warmup_steps": 0}
 
 

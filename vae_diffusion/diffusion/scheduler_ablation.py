@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 
@@ -42,14 +42,16 @@ from vae_diffusion.diffusion.unet import DEFAULT_PIPELINE
 
 logger = logging.getLogger(__name__)
 
+#: The labels --variants accepts.
+VariantLabel = Literal[tuple(VARIANTS_BY_LABEL)]
+
 
 @dataclass
 class SchedulerAblationConfig(ExperimentConfig):
     """Config variants of DDIM, DPM-Solver++ and UniPC against their own converged result."""
 
     model: str = option(DEFAULT_PIPELINE, "local diffusers pipeline folder")
-    variants: list[str] = option([v.label for v in VARIANTS], "variants to run: " + "; ".join(VARIANTS_BY_LABEL),
-                                 choices=list(VARIANTS_BY_LABEL), metavar="LABEL")
+    variants: list[VariantLabel] = option([v.label for v in VARIANTS], "variants to run")
     steps: list[int] = option([10, 20, 50, 100], "numbers of inference steps")
     reference_steps: int = option(200, "steps of each variant's own reference")
     n_images: int = option(8, "images per variant (one batch)")

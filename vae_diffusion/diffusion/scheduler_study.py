@@ -14,14 +14,16 @@ Writes results/diffusion/scheduler_metrics.json, scheduler_grid.png, scheduler_c
 """
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar, Literal
 
 import torch
+from tyro.constructors import PrimitiveConstructorSpec
 
 from mvadl.plotting import save_figure
 from mvadl.results import results_dir
@@ -43,13 +45,19 @@ from vae_diffusion.diffusion.sampling import (
 
 logger = logging.getLogger(__name__)
 
+#: The names --schedulers accepts.
+SchedulerName = Literal[tuple(SCHEDULERS)]
+#: --scheduler-overrides: one word of JSON text, checked and parsed by :func:`parse_scheduler_overrides`.
+SchedulerOverrides = Annotated[dict, PrimitiveConstructorSpec(
+    nargs=1, metavar="JSON", instance_from_str=lambda args: parse_scheduler_overrides(args[0]),
+    is_instance=lambda value: isinstance(value, dict), str_from_instance=lambda value: [json.dumps(value)])]
+
 
 @dataclass
 class SchedulerStudyConfig(PipelineEvaluationOptions):
     """Schedulers x numbers of steps from one initial noise (the reference study's settings)."""
 
-    schedulers: list[str] = option(list(SCHEDULERS), "registered schedulers to run", choices=list(SCHEDULERS),
-                                   metavar="NAME")
+    schedulers: list[SchedulerName] = option(list(SCHEDULERS), "registered schedulers to run")
     steps: list[int] = option([5, 10, 20, 50, 100], "numbers of inference steps")
     reference_steps: int = option(200, "steps of each scheduler's own reference")
     n_samples: int = option(500, "samples per cell for FID/KID")
@@ -58,13 +66,13 @@ class SchedulerStudyConfig(PipelineEvaluationOptions):
     batch_size: int = option(500, "images sampled at once")
     config_fixes: bool = option(True, "apply CONFIG_FIXES on top of the inherited DDPM config "
                                       "(--no-config-fixes: the inherited config only)")
-    scheduler_overrides: dict = option({}, 'JSON config entries per scheduler, applied last, e.g. '
-                                           '\'{"DDIM": {"clip_sample": true}}\'', metavar="JSON")
+    scheduler_overrides: SchedulerOverrides = option({}, 'JSON config entries per scheduler, applied last, e.g. '
+                                                         '\'{"DDIM": {"clip_sample": true}}\'')
     QUICK: ClassVar[dict] = {"schedulers": ["Euler", "Euler Ancestral", "DPM-Solver++ 2M"], "steps": [2, 4],
                              "reference_steps": 6, "n_samples": 8, "n_convergence": 4}
 
     def __post_init__(self) -> None:
-        # the command line hands the option over as JSON text
+        # JSON text or the dict itself, when the config is made in code
         self.scheduler_overrides = parse_scheduler_overrides(self.scheduler_overrides)
 
 

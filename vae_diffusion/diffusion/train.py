@@ -14,14 +14,14 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from diffusers import DDPMPipeline
 from torch.utils.data import TensorDataset
 
 from mvadl.runner import Context, main, option
 from vae_diffusion.core.fit import FitConfig, FitOptions, default_mixed_precision, fit
-from vae_diffusion.core.images import mnist_split, to_model_range
+from vae_diffusion.core.images import check_unet_image_size, mnist_split, to_model_range
 from vae_diffusion.core.pipelines import write_training_record
 from vae_diffusion.diffusion.losses import epsilon_prediction_loss
 from vae_diffusion.diffusion.unet import DEFAULT_RUN_DIR, DEFAULT_WIDTHS, build_noise_scheduler, build_unet
@@ -45,11 +45,14 @@ class TrainConfig(FitOptions):
     layers_per_block: int = option(2, "ResNet blocks per UNet level")
     attention_levels: list[int] = option([], "levels (0 = full resolution) with self-attention")
     num_train_timesteps: int = option(1000, "T, the number of diffusion steps")
-    beta_schedule: str = option("linear", "noise schedule of the DDPMScheduler",
-                                choices=["linear", "scaled_linear", "squaredcos_cap_v2"])
-    max_steps_per_epoch: int | None = option(None, "cut every epoch after N optimizer steps (none: whole epochs)")
+    beta_schedule: Literal["linear", "scaled_linear", "squaredcos_cap_v2"] = option(
+        "linear", "noise schedule of the DDPMScheduler")
+    max_steps_per_epoch: int | None = option(None, "cut every epoch after N optimizer steps (None: whole epochs)")
     QUICK: ClassVar[dict] = {"epochs": 1, "train_limit": 256, "widths": [16, 32], "layers_per_block": 1,
                              "batch_size": 32, "warmup_steps": 0, "max_steps_per_epoch": 4}
+
+    def __post_init__(self) -> None:
+        check_unet_image_size(self.sample_size, len(self.widths), "--sample-size")  # refused before MNIST loads
 
 
 def run(config: TrainConfig, ctx: Context) -> Path:

@@ -69,24 +69,24 @@ class NegativePromptConfig(ClassifierOptions):
     """The negative-prompt study (the reference run's settings)."""
 
     model: str = option(DEFAULT_PIPELINE, "local diffusers pipeline folder")
-    prompt: str | None = option(None, "one prompt for every sample (none: 'a <digit>' cycling over digits for the "
+    prompt: str | None = option(None, "one prompt for every sample (None: 'a <digit>' cycling over digits for the "
                                          f"text-to-digit model, '{SD_PROMPT}' for another pipeline)")
-    negative_prompt: str | None = option(None, f"none: '{DIGIT_NEGATIVE}' (text-to-digit) or '{SD_NEGATIVE}'")
-    concept: str | None = option(None, "stroke or background colour counted as the concept (none: the colour "
+    negative_prompt: str | None = option(None, f"None: '{DIGIT_NEGATIVE}' (text-to-digit) or '{SD_NEGATIVE}'")
+    concept: str | None = option(None, "stroke or background colour counted as the concept (None: the colour "
                                        "the negative prompt names)")
     other_concepts: list[str] = option(list(OTHER_NEGATIVES), "negative prompts of further concepts, each counted as "
                                                           "the colour it names")
     colour_samples: int = option(200, "seeds of the prompts that name a stroke colour ('a green seven'; 0: skip)")
     guidance_scale: float = option(5.0, "classifier-free guidance scale s")
     sweep: list[float] = option([1.0, 2.0, 3.0, 5.0, 7.5], "guidance scales of the sweep (text-to-digit model; "
-                                                           "none: skip)")
+                                                           "no values: skip)")
     n_samples: int = option(200, "seeds for the main metrics")
     sweep_samples: int = option(100, "seeds per sweep point (the point at --guidance-scale reuses the main run)")
     num_inference_steps: int = option(25, "sampling steps")
     figure_pairs: int = option(8, "image pairs in each figure: those of the first seeds")
     batch_size: int = option(100, "images generated at once")
     output_name: str | None = option(None, "file stem under results/guidance, also the prefix of its figures "
-                                           "(none: metrics for the text-to-digit model, "
+                                           "(None: metrics for the text-to-digit model, "
                                            "stable_diffusion_negative_prompt otherwise)")
     QUICK: ClassVar[dict] = {"n_samples": 8, "sweep_samples": 4, "num_inference_steps": 3, "figure_pairs": 4,
                              "colour_samples": 10,

@@ -24,6 +24,10 @@ from vae_diffusion.guidance.text_encoder import CaptionTextEncoder, tokenize
 
 logger = logging.getLogger(__name__)
 
+#: The ``output_type`` values of a pipeline call: PIL images, a float array ``[B, H, W, 3]`` in [0, 1], or a
+#: tensor ``[B, 3, H, W]`` in [0, 1].
+OUTPUT_TYPES = ("pil", "np", "pt")
+
 
 def classifier_free_guidance(noise_pred_uncond: torch.Tensor, noise_pred_text: torch.Tensor,
                              guidance_scale: float) -> torch.Tensor:
@@ -69,6 +73,8 @@ class TextToDigitPipeline(DiffusionPipeline):
                  guidance_scale: float = 5.0, num_inference_steps: int = 25, generator: torch.Generator | None = None,
                  num_images_per_prompt: int = 1, latents: torch.Tensor | None = None, output_type: str = "pil",
                  return_dict: bool = True):
+        if output_type not in OUTPUT_TYPES:  # refused before any sampling
+            raise ValueError(f"output_type must be one of {', '.join(map(repr, OUTPUT_TYPES))}, got {output_type!r}")
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         negatives = [negative_prompt or ""] * len(prompts) \
             if negative_prompt is None or isinstance(negative_prompt, str) else list(negative_prompt)
@@ -104,6 +110,4 @@ class TextToDigitPipeline(DiffusionPipeline):
             out = images.permute(0, 2, 3, 1).numpy().astype(np.float32)
             if output_type == "pil":
                 out = self.numpy_to_pil(out)
-            elif output_type != "np":
-                raise ValueError(f"output_type must be 'pil', 'np' or 'pt', got {output_type!r}")
         return ImagePipelineOutput(images=out) if return_dict else (out,)

@@ -38,7 +38,7 @@ class ProgressConfig(ClassifierOptions):
     """Score the checkpoints of a text-to-digit training (the reference run's settings)."""
 
     run_dir: str = option(DEFAULT_RUN_DIR, "training output folder: pipeline/ and checkpoints/epoch-N/")
-    epochs: list[int] | None = option(None, "checkpoints to score, by epoch (none: every one kept)")
+    epochs: list[int] | None = option(None, "checkpoints to score, by epoch (None: every one kept)")
     samples: int = option(100, "seeds per check ('a <digit>' and 'a <colour> <digit>'), as in the design study")
     guidance_scale: float = option(5.0, "classifier-free guidance scale of the checks")
     num_inference_steps: int = option(20, "DDIM steps of the checks")

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from mvadl.runner import option
 from vae_diffusion.core.fit import FitConfig, FitOptions, default_mixed_precision, fit
-from vae_diffusion.core.images import mnist_split
+from vae_diffusion.core.images import check_unet_image_size, mnist_split
 from vae_diffusion.core.pipelines import write_training_record
 from vae_diffusion.diffusion.losses import epsilon_prediction_loss
 from vae_diffusion.diffusion.sampling import make_scheduler
@@ -45,7 +45,7 @@ class TrainConfig(FitOptions):
     attention_levels: int = option(1, "UNet levels with cross-attention, counted from the lowest resolution (the "
                                       "middle block always has it)")
     pooled_text: bool = option(True, "also add the attention-pooled text states to the timestep embedding")
-    snr_gamma: float | None = option(5.0, "min-SNR loss weighting min(SNR, gamma) / SNR (none: uniform)")
+    snr_gamma: float | None = option(5.0, "min-SNR loss weighting min(SNR, gamma) / SNR (None: uniform)")
     text_hidden_size: int = option(64, "text states = UNet cross-attention width")
     text_layers: int = option(2, "transformer layers of the text encoder")
     mention_probability: float = option(CaptionConfig.mention_probability,
@@ -65,6 +65,7 @@ class TrainConfig(FitOptions):
 
     def __post_init__(self) -> None:
         self.caption_config()  # a probability outside [0, 1] is refused when the options are parsed
+        check_unet_image_size(self.resolution, len(self.widths), "--resolution")
 
     def caption_config(self) -> CaptionConfig:
         return CaptionConfig(self.mention_probability, self.digit_drop_probability, self.caption_dropout,

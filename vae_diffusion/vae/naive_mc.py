@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from mvadl.plotting import save_figure
 from mvadl.results import results_dir
-from mvadl.runner import Context, ExperimentConfig, main, option
+from mvadl.runner import REQUIRED, Context, ExperimentConfig, main, option
 from vae_diffusion.vae import plots
 from vae_diffusion.vae.checkpoint import load_model
 from vae_diffusion.vae.data import fixed_binarization, pixel_probabilities
@@ -30,18 +30,22 @@ logger = logging.getLogger("vae.naive_mc")
 class NaiveMcConfig(ExperimentConfig):
     """Naive Monte-Carlo log p(x) against importance sampling, per trained model (Q2)."""
 
-    checkpoints: list[str] = option([], "training checkpoints (.pt), one per latent size", required=True)
+    checkpoints: list[str] = option(REQUIRED, "training checkpoints (.pt), one per latent size")
     num_images: int = option(100, "first N fixed-binarized test images")
     max_samples: int = option(10_000, "largest number L of prior samples")
     repeats: int = option(10, "independent streams of prior samples per model")
     is_samples: int = option(5000, "k of the importance-sampled reference")
     chunk_size: int = option(1000, "prior samples per decoder pass")
     name: str = option("naive_mc", "results/vae/<name>.json and .png")
-    data_dir: str | None = option(None, "root folder of the datasets, holding mnist/; none: $DATA_DIR, "
+    data_dir: str | None = option(None, "root folder of the datasets, holding mnist/; None: $DATA_DIR, "
                                   "else ./data")
 
     #: --quick: the smoke-test size of scripts/vae_reproduce.sh --quick.
     QUICK: ClassVar[dict] = {"num_images": 5, "max_samples": 100, "repeats": 2, "is_samples": 50, "chunk_size": 50}
+
+    def __post_init__(self) -> None:
+        if not self.checkpoints:
+            raise ValueError("--checkpoints: give at least one training checkpoint")
 
 
 def run(config: NaiveMcConfig, ctx: Context) -> list[dict]:

@@ -58,7 +58,7 @@ class TrainConfig(ExperimentConfig):
     resume: bool = option(False, "continue from the checkpoint of --name")
     stop_after: int | None = option(None, "stop after this many epochs in this invocation (resume later with "
                                     "--resume)")
-    data_dir: str | None = option(None, "root folder of the datasets, holding mnist/; none: $DATA_DIR, "
+    data_dir: str | None = option(None, "root folder of the datasets, holding mnist/; None: $DATA_DIR, "
                                   "else ./data")
 
     #: --quick: 2 epochs on 2000 train / 500 test images, hidden 256 256, IS k=100.
