@@ -398,38 +398,25 @@ def translation(R: ResultsTree) -> dict[str, Any]:
                  "last": cells[columns[-1]]["bleu"] if columns[-1] in cells else None}
                 for direction, by_label in tests.get(kind, {}).items() for label, cells in by_label.items()]
 
-    def at(kind: str, updates: int) -> dict[str, Comparison]:
-        return {(f"{direction} {label}".strip()): cells[updates]["bleu"]
-                for direction, by_label in tests.get(kind, {}).items() for label, cells in by_label.items()
-                if updates in cells}
-
-    def counts(comparisons: dict[str, Comparison]) -> dict[str, int]:
-        verdicts = [c.verdict for c in comparisons.values()]
-        return {v: verdicts.count(v) for v in ("higher", "lower", "level")}
-
     equal_points = sorted({u for by_label in tests.get("equal_compute", {}).values()
                            for cells in by_label.values() for u in cells})
+    pivot, direct_vs_zeroshot = rows("direct_vs_pivot", points), rows("direct_vs_zeroshot", points)
+    vs_bilingual = rows("multilingual_vs_bilingual", points)
     bilingual = {system: max(int(u) for u in by_updates) for system, by_updates in curves.items()
                  if system.startswith("bilingual_")}
     return {
         "points": points, "last": last,
         "at_last": {system: by_updates[str(last)]["test"] for system, by_updates in curves.items()
                     if str(last) in by_updates},
-        "rows": rows("direct_vs_pivot", points) + rows("direct_vs_zeroshot", points),
-        "bilingual_rows": rows("multilingual_vs_bilingual", points),
+        "rows": pivot + direct_vs_zeroshot,
+        "bilingual_rows": vs_bilingual,
         # comparisons with the multilingual model better placed at the last point than at the first
         "vs_bilingual_gaining": sum(r["cells"][-1].difference > r["cells"][0].difference
-                                    for r in rows("multilingual_vs_bilingual", points)
-                                    if r["cells"][0] and r["cells"][-1]),
+                                    for r in vs_bilingual if r["cells"][0] and r["cells"][-1]),
         "equal_points": equal_points,
         "equal_rows": rows("equal_compute", equal_points) if equal_points else [],
-        "pivot": {r["direction"]: r for r in rows("direct_vs_pivot", points)},
-        "direct_vs_zeroshot": {r["direction"]: r for r in rows("direct_vs_zeroshot", points)},
-        "direct_vs_zeroshot_counts": counts(at("direct_vs_zeroshot", last)),
-        "vs_bilingual_counts": {system: counts({k: c for k, c in at("multilingual_vs_bilingual", last).items()
-                                                if k.endswith(" " + system)})
-                                for system in ("zeroshot", "direct")},
-        "equal_compute_counts": {u: counts(at("equal_compute", u)) for u in equal_points},
+        "pivot": {r["direction"]: r for r in pivot},
+        "direct_vs_zeroshot": {r["direction"]: r for r in direct_vs_zeroshot},
         "bilingual_last": {system: {"updates": u, "test": curves[system][str(u)]["test"]}
                            for system, u in sorted(bilingual.items())},
         "test": R.nmt.comparisons.metrics.test,
