@@ -128,3 +128,14 @@ def test_multilingual_against_bilingual_takes_its_verb_from_the_bootstrap(result
     claim = sentence.index(f"en-de (BLEU {difference:+.1f} [{low:+.1f}, {high:+.1f}]")
     verbs = {v: sentence.rfind(v, 0, claim) for v in ("higher than", "lower than", "level with")}
     assert max(verbs, key=verbs.get) == verb
+
+
+def test_q10_counts_the_cells_whose_digit_changes_between_the_last_two_grids(results_copy):
+    def read(epochs):
+        epochs["10"] = {"labels": [1] * 64, "confidence": [0.99] * 64}
+        epochs["80"] = {"labels": [1] * 60 + [7, 7, 2, 2], "confidence": [0.99] * 62 + [0.5, 0.95]}
+
+    _edit(results_copy / "vae" / "sample_classes.json", lambda r: [read(r["metrics"]["epochs"]), read(r["epochs"])])
+    text = _render(results_copy, "part1_vae.md.j2")
+    assert ("in\n  4 of 64 cells; 3 of these are read with probability\n  $\\ge 0.9$ both times (1 to 7, 1 to 7, "
+            "1 to 2)") in text

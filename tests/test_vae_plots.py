@@ -36,6 +36,19 @@ def test_sample_grid_and_samples_over_training_show_their_images():
     assert fig.get_suptitle() == "samples"
 
 
+def test_samples_over_training_labels_each_cell_and_marks_changed_digits_red():
+    images = np.zeros((64, 28, 28))
+    before, after = [3] * 64, [3] * 62 + [5, 9]
+    fig = plots.samples_over_training_figure({0: images, 10: images, 80: images}, "s", {10: before, 80: after})
+    grey, mid, last = fig.axes
+    assert not grey.texts and [t.get_text() for t in mid.texts] == ["3"] * 64
+    assert [t.get_text() for t in last.texts] == [str(d) for d in after]
+    red = [i for i, t in enumerate(last.texts) if t.get_color() == "red"]
+    assert red == [62, 63] and not any(t.get_color() == "red" for t in mid.texts)
+    x, y = last.texts[63].get_position()  # cell 63: row 7, column 7, label in its top-right corner
+    assert 7 * 30 + 2 < x <= 8 * 30 and 7 * 30 + 2 <= y < 7 * 30 + 16
+
+
 def test_reconstruction_figure_puts_inputs_above_reconstructions():
     rng = np.random.default_rng(1)
     inputs, reconstructions = rng.random((4, 784)), rng.random((4, 784))

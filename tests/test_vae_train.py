@@ -14,6 +14,7 @@ from mvadl.runner import Context, main, parse_config
 from mvadl.seeding import seed_everything
 from tests.conftest import usage_error
 from tests.runner_helpers import png_size
+from vae_diffusion.core.artifacts import sha256_file
 from vae_diffusion.vae import figures, losses, naive_mc, train, training
 from vae_diffusion.vae.data import binarize
 from vae_diffusion.vae.model import VAE
@@ -142,6 +143,11 @@ def test_quick_run_naive_mc_and_figures_through_the_runner(tiny_mnist, tmp_path,
     for name in pictures:
         assert min(png_size(out / name)) > 100, name
     assert (out / "arrays.npz").stat().st_size > 0
+    read = json.loads((out / "sample_classes.json").read_text())
+    assert sorted(read["metrics"]["epochs"]) == ["2"]  # the grey grid before training is not read
+    assert len(read["metrics"]["epochs"]["2"]["labels"]) == 64
+    assert all(0.1 <= c <= 1 for c in read["metrics"]["epochs"]["2"]["confidence"])
+    assert read["config"]["arrays_sha256"] == sha256_file(out / "arrays.npz")
     assert list((tmp_path / "runs" / "metrics").glob("events.out.tfevents.*"))
 
     for name in pictures:

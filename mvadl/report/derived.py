@@ -145,8 +145,22 @@ def _decade(x: int) -> int:
     return e
 
 
+#: A digit the classifier reads with at least this softmax probability counts as a clear reading (Q10).
+CLEAR_READING = 0.9
+
+
+def digit_changes(earlier: dict, later: dict) -> dict[str, Any]:
+    """Cells of the sample grid whose digit, as the classifier reads it, differs between two epochs; ``both_clear``:
+    of those, the ones read with at least :data:`CLEAR_READING` at both epochs. ``pairs``: "a to b" per change."""
+    cells = list(zip(earlier["labels"], earlier["confidence"], later["labels"], later["confidence"]))
+    changed = [(a, ca, b, cb) for a, ca, b, cb in cells if a != b]
+    clear = [(a, b) for a, ca, b, cb in changed if min(ca, cb) >= CLEAR_READING]
+    return {"n": len(cells), "changed": len(changed), "both_clear": len(clear), "threshold": CLEAR_READING,
+            "clear_pairs": [f"{a} to {b}" for a, b in clear]}
+
+
 def vae(R: ResultsTree) -> dict[str, Any]:
-    """Q2 table (bias at three sample counts, drop per decade), Q9 comparisons."""
+    """Q2 table (bias at three sample counts, drop per decade), Q9 comparisons, Q10 digit changes."""
     M, NMC = R.vae.metrics, R.vae.naive_mc
     L = plain(NMC.models[0].sample_counts)
     decades = [x for x in L if x >= 100 and 10 ** round(math.log10(x)) == x]
@@ -161,6 +175,7 @@ def vae(R: ResultsTree) -> dict[str, Any]:
     last = history[-1]
     back = next(h for h in history if h["epoch"] == last["epoch"] - 20)
     burda = reported("burda2016")
+    reads = plain(R.vae.sample_classes.epochs)  # {epoch: digits read in the sample grid}
     return {
         "L_first": L[0], "exp_a": _decade(L[i_a]), "exp_b": _decade(L[i_b]), "exp_c": _decade(L[i_c]),
         "rows": rows, "by_z": {r["z_dim"]: r for r in rows},
@@ -170,6 +185,7 @@ def vae(R: ResultsTree) -> dict[str, Any]:
                                         "the importance-sampled test NLL"),
         "last_epoch": last["epoch"], "rise_last_20": last["test_elbo"] - back["test_elbo"],
         "train_test_gap": last["train_elbo"] - last["test_elbo"],
+        "digit_changes": digit_changes(*(reads[e] for e in sorted(reads, key=int)[-2:])),
     }
 
 

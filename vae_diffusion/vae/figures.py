@@ -1,4 +1,5 @@
-"""Redraw the figures of a VAE training run from its saved arrays (<prefix>arrays.npz) and results JSON.
+"""Redraw the figures of a VAE training run from its saved arrays (<prefix>arrays.npz) and results JSON, and
+record the digit the MNIST classifier reads in each cell of its sample grids (<prefix>sample_classes.json).
 
     python -m vae_diffusion.vae.figures                 # re-draw results/vae/*.png of the main run
     python -m vae_diffusion.vae.figures --name iwae_k50 # the figures of another run (files iwae_k50_*.png)
@@ -9,19 +10,22 @@ import sys
 from dataclasses import dataclass
 
 from mvadl.results import results_dir
-from mvadl.runner import Context, ExperimentConfig, main, option
-from vae_diffusion.vae.run_figures import make_figures
+from mvadl.runner import Context, main, option
+from vae_diffusion.core.classifier import ClassifierOptions
+from vae_diffusion.vae.run_figures import make_figures, record_sample_classes
 
 
 @dataclass
-class FiguresConfig(ExperimentConfig):
-    """Redraw the figures of a VAE training run (nothing random; no --quick size)."""
+class FiguresConfig(ClassifierOptions):
+    """Redraw the figures of a VAE training run and read the digits of its sample grids again (nothing random;
+    no --quick size)."""
 
     name: str = option("metrics", "results name of the run (results/vae/<name>.json)")
 
 
 def run(config: FiguresConfig, ctx: Context) -> list:
-    paths = make_figures(results_dir() / "vae", config.name)
+    folder = results_dir() / "vae"
+    paths = make_figures(folder, config.name, digits=record_sample_classes(ctx, folder, config.name, config.classifier))
     for path in paths:
         print(path)
     return paths

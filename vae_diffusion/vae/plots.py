@@ -9,13 +9,24 @@ from matplotlib.figure import Figure
 from mvadl.plotting import bare_axes, new_figure
 from vae_diffusion.core.images import image_grid
 
+_PAD = 2  # pixels between the cells of a grid
+
 
 def _show(ax, images: np.ndarray, title: str, ncols: int = 8) -> None:
     """Images ``[N, 28, 28]`` (or ``[N, 784]``) in [0, 1] as a grid of ``ncols`` columns, 2 white pixels apart."""
-    ax.imshow(image_grid(images, ncols, padding=2, border=True), cmap="gray_r", vmin=0.0, vmax=1.0,
+    ax.imshow(image_grid(images, ncols, padding=_PAD, border=True), cmap="gray_r", vmin=0.0, vmax=1.0,
               interpolation="nearest")
     ax.set_title(title)
     bare_axes(ax, frame=True)
+
+
+def _label_cells(ax, labels: Sequence[int], changed: Sequence[bool], ncols: int = 8) -> None:
+    """The digit read in each cell, in its top-right corner: red and bold where it differs from the previous
+    panel's."""
+    for i, (label, change) in enumerate(zip(labels, changed)):
+        row, col = divmod(i, ncols)
+        ax.text(col * (28 + _PAD) + _PAD + 27, row * (28 + _PAD) + _PAD + 1, str(label), ha="right", va="top",
+                fontsize=7, color="red" if change else "tab:blue", fontweight="bold" if change else "normal")
 
 
 def sample_grid_figure(images: np.ndarray, title: str) -> Figure:
@@ -25,12 +36,22 @@ def sample_grid_figure(images: np.ndarray, title: str) -> Figure:
     return fig
 
 
-def samples_over_training_figure(grids: Mapping[int, np.ndarray], suptitle: str) -> Figure:
-    """The sample grids of several epochs side by side (same z for all), one titled panel per epoch."""
+def samples_over_training_figure(grids: Mapping[int, np.ndarray], suptitle: str,
+                                 digits: Mapping[int, Sequence[int]] | None = None) -> Figure:
+    """The sample grids of several epochs side by side (same z for all), one titled panel per epoch.
+
+    ``digits``: ``{epoch: the digit read in each cell}``, printed in the cells' corners; a digit that differs from
+    the previous labelled epoch's is red."""
     epochs = sorted(grids)
     fig, axes = new_figure(1, len(epochs), size=(4.2 * len(epochs), 4.6), squeeze=False)
+    previous = None
     for ax, epoch in zip(axes[0], epochs):
         _show(ax, grids[epoch], "before training (epoch 0)" if epoch == 0 else f"after {epoch} epochs")
+        if digits and epoch in digits:
+            labels = list(digits[epoch])
+            changed = [previous is not None and a != b for a, b in zip(labels, previous or labels)]
+            _label_cells(ax, labels, changed)
+            previous = labels
     fig.suptitle(suptitle)
     return fig
 

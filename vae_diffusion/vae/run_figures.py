@@ -5,6 +5,7 @@ without training (``python -m vae_diffusion.vae.figures``).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,9 @@ import torch
 from mvadl.data import DataError
 from mvadl.io import atomic_path
 from mvadl.plotting import save_figure
+from mvadl.runner import Context
 from vae_diffusion.vae import plots
+from vae_diffusion.vae.sample_classes import sample_classes_record
 
 
 def prefix(name: str) -> str:
@@ -34,24 +37,51 @@ def save_arrays(folder: Path, name: str, sample_grids: dict[int, torch.Tensor], 
     return path
 
 
-def make_figures(folder: Path, name: str, arrays_path: Path | None = None) -> list[Path]:
-    """Write the sample grids per epoch, the side-by-side figure, reconstructions and training curves."""
+def _run_files(folder: Path, name: str, arrays_path: Path | None = None) -> tuple[dict, Path]:
+    """The run's record and the path of its arrays; a missing one is a DataError that names it."""
     folder = Path(folder)
     record_path, arrays_path = folder / f"{name}.json", Path(arrays_path or folder / f"{prefix(name)}arrays.npz")
     for path in (record_path, arrays_path):
         if not path.is_file():
             raise DataError(f"{path}: not found; train the run first (python -m vae_diffusion.vae.train --name {name})")
-    record = json.loads(record_path.read_text(encoding="utf-8"))
+    return json.loads(record_path.read_text(encoding="utf-8")), arrays_path
+
+
+def sample_grids(arrays: Mapping[str, np.ndarray]) -> dict[int, np.ndarray]:
+    """``{epoch: [64, 28, 28] means in [0, 1]}`` from the arrays :func:`save_arrays` wrote."""
+    return {int(k.rsplit("_", 1)[1]): arrays[k] / 255.0 for k in arrays if k.startswith("samples_epoch_")}
+
+
+def record_sample_classes(ctx: Context, folder: Path, name: str, classifier: str | Path,
+                          arrays_path: Path | None = None) -> dict[int, list[int]]:
+    """Read the digit of every sample-grid cell with the MNIST classifier and record it
+    (``<prefix>sample_classes.json``, :mod:`vae_diffusion.vae.sample_classes`); returns ``{epoch: digits}``."""
+    _, arrays_path = _run_files(folder, name, arrays_path)
+    with np.load(arrays_path) as arrays:
+        grids = sample_grids(arrays)
+    metrics, config = sample_classes_record(grids, classifier, arrays_path)
+    ctx.record("vae", f"{prefix(name)}sample_classes", metrics, config=config)
+    return {int(epoch): read["labels"] for epoch, read in metrics["epochs"].items()}
+
+
+def make_figures(folder: Path, name: str, arrays_path: Path | None = None,
+                 digits: Mapping[int, list[int]] | None = None) -> list[Path]:
+    """Write the sample grids per epoch, the side-by-side figure (with ``digits``, the digit read in each cell,
+    :func:`record_sample_classes`), reconstructions and training curves."""
+    folder = Path(folder)
+    record, arrays_path = _run_files(folder, name, arrays_path)
     arrays = np.load(arrays_path)
-    grids = {int(k.rsplit("_", 1)[1]): arrays[k] / 255.0 for k in arrays.files if k.startswith("samples_epoch_")}
+    grids = sample_grids(arrays)
     model = f"VAE, latent size {record['z_dim']}, hidden {'x'.join(map(str, record['hidden']))}"
     out = []
     for epoch, grid in sorted(grids.items()):
         when = "before training" if epoch == 0 else f"after {epoch} epochs"
         out.append(save_figure(plots.sample_grid_figure(grid, f"{when}\n(64 prior samples, Bernoulli means)"),
                                folder / f"{prefix(name)}samples_epoch_{epoch:03d}.png"))
+    read = "\ndigit read by the MNIST classifier in each corner, red where it changed since the previous panel"
     out.append(save_figure(plots.samples_over_training_figure(
-        grids, f"{model}: Bernoulli means f(z) of the same 64 prior draws z ~ N(0, I)"),
+        grids, f"{model}: Bernoulli means f(z) of the same 64 prior draws z ~ N(0, I)" + (read if digits else ""),
+        digits),
         folder / f"{prefix(name)}samples_over_training.png"))
     out.append(save_figure(plots.reconstruction_figure(
         arrays["reconstruction_inputs"] / 255.0, arrays["reconstruction_means"] / 255.0,

@@ -22,7 +22,8 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm.auto import tqdm
 
 from mvadl.results import results_dir
-from mvadl.runner import Context, ExperimentConfig, main, option
+from mvadl.runner import Context, main, option
+from vae_diffusion.core.classifier import ClassifierOptions
 from vae_diffusion.vae import run_figures, training
 from vae_diffusion.vae.checkpoint import Progress, checkpoint_path, resume, save_checkpoint
 from vae_diffusion.vae.data import BINARIZATION, TEST_BINARIZATION_SEED, train_and_test_sets
@@ -33,7 +34,7 @@ logger = logging.getLogger("vae.train")
 
 
 @dataclass
-class TrainConfig(ExperimentConfig):
+class TrainConfig(ClassifierOptions):
     """Train the MLP VAE on dynamically binarized MNIST (defaults: the settings of Q9)."""
 
     epochs: int = option(80, "total number of training epochs")
@@ -151,7 +152,8 @@ def run(config: TrainConfig, ctx: Context) -> dict:
         inputs = test_x[:training.NUM_RECONSTRUCTIONS]
         arrays = run_figures.save_arrays(results_dir() / "vae", config.name, progress.sample_grids, inputs,
                                          training.reconstructions(model, inputs))
-        run_figures.make_figures(results_dir() / "vae", config.name, arrays)
+        digits = run_figures.record_sample_classes(ctx, results_dir() / "vae", config.name, config.classifier, arrays)
+        run_figures.make_figures(results_dir() / "vae", config.name, arrays, digits)
     return metrics
 
 
