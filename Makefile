@@ -48,7 +48,7 @@ reproduce-guidance: data
 	PY=$(PY) SEED=$(SEED) bash scripts/guidance_reproduce.sh
 
 reproduce-prenorm: data
-	PYTHON=$(PY) bash scripts/prenorm_study.sh
+	PY=$(PY) bash scripts/prenorm_study.sh
 
 # NMT reference runs: four models, two at a time with one thread each, a fixed number of updates, then the
 # evaluation of averaged and best checkpoints (scripts/nmt_reproduce.sh; each run records itself in results/nmt/)

@@ -8,7 +8,8 @@
 # -> results/nmt/. SHIP=v<N> also ships the final direct model as artifacts/nmt_direct/v<N>.
 #   bash scripts/nmt_reproduce.sh            # 2 CPU cores: ~1 h 30 min a pair of models + ~25 min a pair's curves
 #   bash scripts/nmt_reproduce.sh --budget   # first the throughput / learning-rate study (results/nmt/budget.json, ~45 min)
-#   bash scripts/nmt_reproduce.sh --quick    # tiny models, a few updates, outputs under runs/nmt_quick
+#   bash scripts/nmt_reproduce.sh --quick    # tiny models, a few updates: data, checkpoints and logs under
+#                                            runs/nmt_quick; records, translations and figures under runs/quick/results
 # Environment: PY (python), SEED (fairseq-train --seed, default 1), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR.
 # Every run stops at a fixed number of updates, so the same command gives the same models on any machine.
 set -euo pipefail
@@ -19,13 +20,14 @@ SEED=${SEED:-1}
 CKPT=${CKPT_DIR:-checkpoints/nmt}
 RUNS=runs/nmt
 QUICK=()
+OUT=${RESULTS_DIR:-results}
 DATA=data-bin/multi30k
 if [[ "${1:-}" == --quick ]]; then
   QUICK=(--quick)
   CKPT=${CKPT_DIR:-runs/nmt_quick/checkpoints}
   RUNS=runs/nmt_quick
   DATA=runs/nmt_quick/data-bin
-  export RESULTS_DIR=${RESULTS_DIR:-runs/nmt_quick/results}
+  OUT=${RESULTS_DIR:-runs/quick/results}
 fi
 nmt() { echo "[nmt] $(date +%T) $*"; "$PY" -m "nlp_experiments.translation.$1" "${@:2}"; }
 nmt prepare --out-dir "$DATA" "${QUICK[@]}"
@@ -72,4 +74,4 @@ evaluate > "$RUNS/evaluate_averaged.out" 2>&1 & averaged=$!
 evaluate --checkpoint checkpoint_best.pt --name scores_best > "$RUNS/evaluate_best.out" 2>&1 \
   || { tail -n 20 "$RUNS/evaluate_best.out"; exit 1; }
 wait "$averaged" || { tail -n 20 "$RUNS/evaluate_averaged.out"; exit 1; }
-echo "[nmt] done: ${RESULTS_DIR:-results}/nmt"
+echo "[nmt] done: $OUT/nmt"

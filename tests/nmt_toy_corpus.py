@@ -67,10 +67,10 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def run_command(command: list[str], env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command from the repository root with this Python as PYTHON (one thread); fail the test with its
+    """Run a command from the repository root with this Python as PY (one thread); fail the test with its
     output."""
     proc = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHON": sys.executable, **ONE_THREAD, **(env or {})})
+                          env={**os.environ, "PY": sys.executable, **ONE_THREAD, **(env or {})})
     if check:
         assert proc.returncode == 0, f"{command[:3]} failed:\n{(proc.stdout + proc.stderr)[-4000:]}"
     return proc

@@ -31,7 +31,7 @@ def trained_classifier(module_results, data, tmp_path_factory):
     status = cli(classifier, classifier.ClassifierConfig, "--quick", "--data-dir", data, "--weights", weights,
                  "--output-dir", root / "run")
     return SimpleNamespace(status=status, weights=weights,
-                           record=read(module_results / "diffusion" / "classifier_quick.json"))
+                           record=read(module_results / "diffusion" / "classifier.json"))
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def training(module_results, data, tmp_path_factory):
     # batches of 4 of the 12 training images: 3 steps per epoch, so the order of an epoch matters
     common = ["--quick", "--data-dir", data, "--batch-size", 4, "--epochs", 2]
     return train_whole_and_resumed(train, train.TrainConfig, common, root,
-                                   module_results / "diffusion" / "ddpm_training_quick.json")
+                                   module_results / "diffusion" / "ddpm_training.json")
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +89,8 @@ def test_training_record_in_the_pipeline_folder(training):
 @pytest.fixture(scope="module")
 def evaluation(module_results, model_args):
     status = cli(evaluate, evaluate.EvaluateConfig, *model_args)
-    return SimpleNamespace(status=status, metrics=read(module_results / "diffusion" / "ddpm_metrics_quick.json")[
-        "metrics"], figure=module_results / "diffusion" / "ddpm_samples_quick.png")
+    return SimpleNamespace(status=status, metrics=read(module_results / "diffusion" / "ddpm_metrics.json")[
+        "metrics"], figure=module_results / "diffusion" / "ddpm_samples.png")
 
 
 def test_evaluation_metrics(evaluation, trained_classifier, training):
@@ -119,12 +119,12 @@ def test_evaluation_figure(evaluation):
 
 def test_scheduler_study(module_results, model_args, trained_classifier):
     assert cli(scheduler_study, scheduler_study.SchedulerStudyConfig, *model_args) == 0
-    study = read(module_results / "diffusion" / "scheduler_metrics_quick.json")
+    study = read(module_results / "diffusion" / "scheduler_metrics.json")
     assert {(c["scheduler"], c["steps"]) for c in study["cells"]} == {
         (name, steps) for name in ("Euler", "Euler Ancestral", "DPM-Solver++ 2M") for steps in (2, 4)}
     assert all(math.isfinite(c["fid"]) and c["fid"] >= 0 for c in study["cells"])
     assert study["classifier_sha256"] == sha256_file(trained_classifier.weights)
-    for name in ("scheduler_grid_quick.png", "scheduler_convergence_quick.png", "scheduler_fid_quick.png"):
+    for name in ("scheduler_grid.png", "scheduler_convergence.png", "scheduler_fid.png"):
         assert min(png_size(module_results / "diffusion" / name)) > 100, name
 
 

@@ -43,7 +43,7 @@ def test_quick_ablation_records_each_variant_with_its_config(dummy_pipeline, tmp
     assert rows["DPM++ 2M trailing"]["timestep_span"]["6"][0] == 999
     assert record["config"]["inherited_scheduler_config"]["clip_sample"] is True
     assert record["config"]["ablation"]["grid_images"] == 2  # capped at --n-images
-    for name in ("scheduler_ablation_convergence_quick.png", "scheduler_ablation_grid_quick.png"):
+    for name in ("scheduler_ablation_convergence.png", "scheduler_ablation_grid.png"):
         assert min(png_size(tmp_path / "results" / "diffusion" / name)) > 100, name
 
 

@@ -23,7 +23,7 @@ def training(module_results, tmp_path_factory):
     # batches of 4 of the 12 images, 3 steps per epoch: epoch 2 sees every image again, with new captions
     common = ["--quick", "--data-dir", data, "--batch-size", 4, "--steps-per-epoch", 3, "--epochs", 2]
     runs = train_whole_and_resumed(train, train.TrainConfig, common, root,
-                                   module_results / "guidance" / "training_quick.json")
+                                   module_results / "guidance" / "training.json")
     runs.pipeline_dir = runs.run / "pipeline"
     return runs
 
@@ -57,14 +57,14 @@ def test_training_record_and_pipeline(training):
 def test_progress_scores_every_kept_checkpoint(module_results, training):
     """Prompt following along the training: both kept checkpoints, scored with their EMA weights."""
     assert cli(progress, progress.ProgressConfig, "--quick", "--run-dir", training.run) == 0
-    points = read(module_results / "guidance" / "progress_quick.json")["metrics"]["checkpoints"]
+    points = read(module_results / "guidance" / "progress.json")["metrics"]["checkpoints"]
     assert [p["epoch"] for p in points] == [1, 2] and [p["images_seen"] for p in points] == [12, 24]
     assert 0 < points[0]["training_minutes"] < points[1]["training_minutes"]
     for p in points:
         assert p["n_samples"] == 10
         assert is_share_of(p["digit_rate"], 10) and is_share_of(p["colour_obeyed_rate"], 10)
         assert 0 <= p["no_digit_count"] <= 10 and isinstance(p["no_digit_count"], int)
-    assert min(png_size(module_results / "guidance" / "progress_quick.png")) > 100
+    assert min(png_size(module_results / "guidance" / "progress.png")) > 100
 
 
 def test_progress_names_the_missing_checkpoint(training, capsys):
@@ -77,8 +77,8 @@ def test_progress_names_the_missing_checkpoint(training, capsys):
 def study(module_results, training):
     status = cli(negative_prompt, negative_prompt.NegativePromptConfig, "--quick", "--model", training.pipeline_dir)
     figures = module_results / "guidance"
-    return SimpleNamespace(status=status, metrics=read(figures / "metrics_quick.json")["metrics"], figures=figures,
-                           mtime=(figures / "negative_prompt_quick.png").stat().st_mtime_ns)
+    return SimpleNamespace(status=status, metrics=read(figures / "metrics.json")["metrics"], figures=figures,
+                           mtime=(figures / "negative_prompt.png").stat().st_mtime_ns)
 
 
 def test_negative_prompt_study_main_concept(study):
@@ -114,10 +114,10 @@ def test_negative_prompt_concepts_and_colour_prompts(study):
 
 
 def test_negative_prompt_figures(study):
-    for name in ("negative_prompt_quick.png", "negative_prompt_gray_quick.png", "negative_prompt_red_quick.png",
-                 "difference_map_quick.png", "guidance_sweep_quick.png"):
+    for name in ("negative_prompt.png", "negative_prompt_gray.png", "negative_prompt_red.png",
+                 "difference_map.png", "guidance_sweep.png"):
         assert min(png_size(study.figures / name)) > 100, name
-    width, height = png_size(study.figures / "negative_prompt_quick.png")
+    width, height = png_size(study.figures / "negative_prompt.png")
     assert width > height  # two rows of 4 pairs
 
 
@@ -125,10 +125,10 @@ def test_another_models_study_keeps_the_reference_figures(training, study):
     assert cli(negative_prompt, negative_prompt.NegativePromptConfig, "--quick", "--model", training.pipeline_dir,
                "--negative-prompt", "red", "--output-name", "other", "--sweep", "--other-concepts",
                "--colour-samples", 0) == 0
-    other = read(study.figures / "other_quick.json")["metrics"]
+    other = read(study.figures / "other.json")["metrics"]
     assert other["sweep"] == [] and [c["concept"] for c in other["concepts"]] == ["red"]
-    assert min(png_size(study.figures / "other_negative_prompt_quick.png")) > 100
-    assert (study.figures / "negative_prompt_quick.png").stat().st_mtime_ns == study.mtime
+    assert min(png_size(study.figures / "other_negative_prompt.png")) > 100
+    assert (study.figures / "negative_prompt.png").stat().st_mtime_ns == study.mtime
 
 
 def test_unknown_concept_is_a_one_line_error(training, capsys):
@@ -145,7 +145,7 @@ def test_design_study_trains_and_scores_each_variant(tiny_mnist, tmp_path, monke
     names = ["32 px, cross-attention at 16+8 px", "28 px, pooled text, attention at 7 px only"]
     assert cli(design, design.DesignConfig, "--quick", "--data-dir", tiny_mnist, "--output-dir", tmp_path / "runs",
                "--variants", *names) == 0
-    variants = read(results / "guidance" / "design_quick.json")["metrics"]["variants"]
+    variants = read(results / "guidance" / "design.json")["metrics"]["variants"]
     assert [v["name"] for v in variants] == names
     assert [v["options"]["resolution"] for v in variants] == [32, 28]
     assert [v["options"]["pooled_text"] for v in variants] == [False, True]

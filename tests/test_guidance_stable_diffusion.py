@@ -76,8 +76,8 @@ def test_quick_run_on_a_local_stable_diffusion_folder(tiny_sd, tmp_path, monkeyp
                 ["--model", str(tiny_sd), "--quick", "--device", "cpu", "--batch-size", "3"]) == 0
 
     out = tmp_path / "results" / "guidance"
-    json_path = out / "stable_diffusion_negative_prompt_quick.json"
-    figure = out / "stable_diffusion_negative_prompt_quick.png"
+    json_path = out / "stable_diffusion_negative_prompt.json"
+    figure = out / "stable_diffusion_negative_prompt.png"
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     record = json.loads(json_path.read_text())
     config, metrics = record["config"], record["metrics"]

@@ -61,7 +61,7 @@ def test_budget_study_quick_on_the_toy_corpus(toy_data_bin, tmp_path):
     run_command([sys.executable, "-m", "nlp_experiments.translation.budget", "--quick", "--data-bin", str(toy_data_bin),
                  "--layouts", "2x1", "--batch-sizes", "300,600", "--max-tokens", "600", "--recipes", "1e-3@600",
                  "--work-dir", str(tmp_path / "work")], {"RESULTS_DIR": str(tmp_path / "results")})
-    record = json.loads((tmp_path / "results" / "nmt" / "budget_quick.json").read_text())
+    record = json.loads((tmp_path / "results" / "nmt" / "budget.json").read_text())
     rows = record["metrics"]["throughput"]
     assert [(r["layout"], r["max_tokens"]) for r in rows] == [("2x1", 600), ("2x1", 300)]
     assert all(len(r["tokens_per_s_each"]) == 2 and r["tokens_per_s_total"] > 0 for r in rows)

@@ -177,7 +177,7 @@ def test_translate_script_translates_with_the_shipped_model():
     env = {k: v for k, v in os.environ.items() if k != "DATA_DIR"}
     sentences = ["Ein Hund rennt über die Wiese.", "Zwei Männer spielen Fußball.", "Eine Frau liest ein Buch."]
     proc = subprocess.run(["bash", "scripts/translate.sh", "--to", "fr"], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=600, env={**env, "PYTHON": sys.executable},
+                          text=True, timeout=600, env={**env, "PY": sys.executable},
                           input="".join(s + "\n" for s in sentences))
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.splitlines()

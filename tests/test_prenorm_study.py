@@ -427,7 +427,7 @@ def test_script_quick_runs_the_study(tmp_path):
          str(tmp_path / "runs"), "--tokens-per-sample", "16", "--batch-size", "2", "--max-update", "4",
          "--warmups", "0", "--seeds", "1", "--jacobian-depths", "1"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "DATA_DIR": str(tmp_path / "data"), "PYTHON": sys.executable, "OMP_NUM_THREADS": "1",
+        env={**os.environ, "DATA_DIR": str(tmp_path / "data"), "PY": sys.executable, "OMP_NUM_THREADS": "1",
              "RESULTS_DIR": str(tmp_path / "results")})  # else --quick: runs/quick/results of the repository
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = tmp_path / "results/prenorm"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -27,7 +28,7 @@ def test_make_reproduce_passes_seed_to_the_scripts_that_take_it():
         line = next(line for line in lines if f"scripts/{script}" in line)
         assert re.search(r"(^| )SEED=3 ", line) and "PY=/stand/in/python" in line, (target, line)
     prenorm = next(line for line in lines if "scripts/prenorm_study.sh" in line)
-    assert "SEED" not in prenorm and "PYTHON=/stand/in/python" in prenorm  # its seeds are the study's design
+    assert "SEED" not in prenorm and "PY=/stand/in/python" in prenorm  # its seeds are the study's design
     makefile = (REPO_ROOT / "Makefile").read_text()
     assert "overrides it for the VAE, diffusion,\n# guidance and translation runs" in makefile
 
@@ -56,17 +57,19 @@ def test_the_translation_script_trains_with_the_seed():
     assert '--seed "$SEED"' in train
 
 
-@pytest.mark.parametrize("script", ["vae_reproduce.sh", "diffusion_reproduce.sh", "guidance_reproduce.sh"])
+@pytest.mark.parametrize("script", ["vae_reproduce.sh", "diffusion_reproduce.sh", "guidance_reproduce.sh",
+                                    "nmt_reproduce.sh"])
 def test_quick_scripts_leave_the_results_folder_to_the_runner(script, tmp_path):
     """--quick: no RESULTS_DIR redirect of the script's own; the runner sends quick outputs to runs/quick/results
-    (tests/test_runner.py)."""
+    (tests/test_runner.py). The scripts run from a copy of scripts/, so their work folders are made in tmp_path."""
+    shutil.copytree(REPO_ROOT / "scripts", tmp_path / "scripts")
     commands = tmp_path / "commands.txt"
     stand_in = tmp_path / "python"
     stand_in.write_text(f'#!/bin/sh\necho "${{RESULTS_DIR:-unset}} $*" >> {commands}\n')
     stand_in.chmod(0o755)
     env = {key: value for key, value in os.environ.items() if key != "RESULTS_DIR"}
     env.update(PY=str(stand_in), CKPT_DIR=str(tmp_path / "ckpt"), LOG_DIR=str(tmp_path / "logs"))
-    proc = subprocess.run(["bash", f"scripts/{script}", "--quick"], cwd=REPO_ROOT, env=env, check=True,
+    proc = subprocess.run(["bash", f"scripts/{script}", "--quick"], cwd=tmp_path, env=env, check=True,
                           capture_output=True, text=True, timeout=60)
     runs = [line.split() for line in commands.read_text().splitlines()]
     assert runs and all(run[0] == "unset" and "--quick" in run for run in runs)

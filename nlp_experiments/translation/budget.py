@@ -164,7 +164,7 @@ def run(config: BudgetConfig, ctx: Context) -> Path:
     metrics = {"model": config.model, "lang_pairs": list(MODEL_PAIRS[config.model]),
                "cpu_count": os.cpu_count(), "throughput": measure_throughput(config, ctx),
                "recipes": measure_recipes(config, ctx)}
-    path = ctx.record("nmt", "budget" + ("_quick" if config.quick else ""), metrics)
+    path = ctx.record("nmt", "budget", metrics)
     logger.info("wrote %s", path)
     return path
 

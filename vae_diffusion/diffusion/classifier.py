@@ -57,7 +57,7 @@ def run(config: ClassifierConfig, ctx: Context) -> Path:
     weights = save_classifier(model, config.weights)
     sha256 = sha256_file(weights)
     logger.info("saved %s (sha256 %s)", weights, sha256)
-    return ctx.record("diffusion", "classifier" + ("_quick" if config.quick else ""),
+    return ctx.record("diffusion", "classifier",
                       {"test_accuracy": test_accuracy, "epoch_losses": result.epoch_losses,
                        "parameters": sum(p.numel() for p in model.parameters()), "classifier_sha256": sha256})
 

@@ -75,10 +75,9 @@ def run(config: EvaluateConfig, ctx: Context) -> Path:
                       seed=config.seed)
     probabilities = predict_in_batches(classifier, generated, device).softmax(1)
     confidence, predicted = probabilities.max(1)
-    suffix = "_quick" if config.quick else ""
     save_figure(plot_samples(generated[:64].squeeze(1).numpy(), nrow=8,
                              title=f"DDPM, {config.num_inference_steps} ancestral steps"),
-                results_dir() / "diffusion" / f"ddpm_samples{suffix}.png")
+                results_dir() / "diffusion" / "ddpm_samples.png")
     training = read_training_record(config.model)
     recorded_config = {"evaluation": config.as_dict(), "unet": dict(unet.config),
                        "scheduler": dict(pipeline.scheduler.config), "training": training and training["config"]}
@@ -95,7 +94,7 @@ def run(config: EvaluateConfig, ctx: Context) -> Path:
                "confidence_threshold": CONFIDENT, **training_cost(training)}
     logger.info("FID %.3f (real vs real %.3f), KID %.5f (real vs real %.5f), n=%d", metrics["fid"],
                 metrics["fid_real_vs_real"], metrics["kid"], metrics["kid_real_vs_real"], n)
-    return ctx.record("diffusion", f"ddpm_metrics{suffix}", metrics, config=recorded_config)
+    return ctx.record("diffusion", "ddpm_metrics", metrics, config=recorded_config)
 
 
 if __name__ == "__main__":

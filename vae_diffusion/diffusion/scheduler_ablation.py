@@ -92,19 +92,18 @@ def run(config: SchedulerAblationConfig, ctx: Context) -> Path:
                     config.reference_steps, config.steps, " ".join(f"{d:.4f}" for d in out["rms_to_reference"]),
                     record["reference_rms_to_inherited_reference"])
     figure_dir = results_dir() / "diffusion"
-    suffix = "_quick" if config.quick else ""
     save_figure(plot_convergence_panels(config.steps, convergence, {v.label: v.scheduler for v in variants},
                                         config.reference_steps),
-                figure_dir / f"scheduler_ablation_convergence{suffix}.png")
+                figure_dir / "scheduler_ablation_convergence.png")
     grid = plot_scheduler_grid(cells, grid_steps, [column_title(v) for v in variants])
     grid.suptitle("Same seed and initial noise; rows: number of inference steps, columns: config variant")
     grid.set_figheight(grid.get_figheight() + 0.6)  # room for the three-line column titles
-    save_figure(grid, figure_dir / f"scheduler_ablation_grid{suffix}.png")
+    save_figure(grid, figure_dir / "scheduler_ablation_grid.png")
     recorded_config = {"ablation": {**config.as_dict(), "grid_images": grid_images},
                        "inherited_scheduler_config": dict(pipeline.scheduler.config),
                        "variants": [{"label": v.label, "scheduler": v.scheduler, "overrides": v.overrides,
                                      "step_kwargs": v.step_kwargs} for v in variants]}
-    return ctx.record("diffusion", f"scheduler_ablation{suffix}",
+    return ctx.record("diffusion", "scheduler_ablation",
                       {"variants": records, "n_images": config.n_images, "reference_steps": config.reference_steps},
                       config=recorded_config)
 

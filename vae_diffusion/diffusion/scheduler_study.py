@@ -117,17 +117,16 @@ def run(config: SchedulerStudyConfig, ctx: Context) -> Path:
             logger.info("%-16s %4d steps: FID %.3f KID %.5f NFE %d %.1fs, RMS to ref %.4f", name, steps,
                         scores["fid"], scores["kid"], result.model_evaluations, seconds, to_reference)
     figure_dir = results_dir() / "diffusion"
-    suffix = "_quick" if config.quick else ""
     stochastic = {name: SCHEDULERS[name][2] for name in config.schedulers}
     save_figure(plot_scheduler_grid(cells, config.steps, config.schedulers, captions),
-                figure_dir / f"scheduler_grid{suffix}.png")
+                figure_dir / "scheduler_grid.png")
     save_figure(plot_convergence(config.steps, convergence, config.reference_steps, stochastic),
-                figure_dir / f"scheduler_convergence{suffix}.png")
-    save_figure(plot_fid_vs_evaluations(records, floor["fid"]), figure_dir / f"scheduler_fid{suffix}.png")
+                figure_dir / "scheduler_convergence.png")
+    save_figure(plot_fid_vs_evaluations(records, floor["fid"]), figure_dir / "scheduler_fid.png")
     recorded_config = {"study": config.as_dict(), "scheduler_configs": {
         name: dict(make_scheduler(name, pipeline.scheduler.config, config.scheduler_overrides.get(name),
                                   fixes=config.config_fixes).config) for name in config.schedulers}}
-    return ctx.record("diffusion", f"scheduler_metrics{suffix}",
+    return ctx.record("diffusion", "scheduler_metrics",
                       {"cells": records, "n_samples": n, "n_convergence": n_conv,
                        "reference_steps": config.reference_steps, "stochastic": stochastic,
                        "fid_real_vs_real": floor["fid"], "kid_real_vs_real": floor["kid"],

@@ -82,7 +82,7 @@ def run(config: TrainConfig, ctx: Context) -> Path:
                "final_epoch_loss": result.epoch_losses[-1] if result.epoch_losses else None,
                "parameters": parameters, "training_time_s": result.wall_time_s, "resumes": result.resumes,
                "images_per_epoch": images_per_epoch}
-    ctx.record("diffusion", "ddpm_training" + ("_quick" if config.quick else ""), metrics, config=recorded_config,
+    ctx.record("diffusion", "ddpm_training", metrics, config=recorded_config,
                wall_time_s=result.wall_time_s)
     return pipeline_dir
 

@@ -91,7 +91,7 @@ def run(config: DesignConfig, ctx: Context) -> Path:
                          "training_minutes": minutes, "final_loss": trained.metrics["final_epoch_loss"], **scores,
                          "digit_rate_per_minute": scores["digit_rate"] / minutes,
                          "colour_obeyed_rate_per_minute": scores["colour_obeyed_rate"] / minutes})
-    return ctx.record("guidance", "design" + ("_quick" if config.quick else ""), {"variants": variants},
+    return ctx.record("guidance", "design", {"variants": variants},
                       config=config.as_dict())
 
 

@@ -111,7 +111,7 @@ def stable_diffusion_study(pipe, config: NegativePromptConfig, ctx: Context) -> 
     without = generate(pipe, prompts, None, desc="no negative prompt", **kwargs)
     with_negative = generate(pipe, prompts, negative, desc=f"negative '{negative}'", **kwargs)
     change = np.abs(with_negative - without).mean(-1)
-    name = (config.output_name or "stable_diffusion_negative_prompt") + ("_quick" if config.quick else "")
+    name = config.output_name or "stable_diffusion_negative_prompt"
     save_figure(plot_negative_prompt_pairs(without, with_negative, prompts, negative, seeds, config.guidance_scale),
                 results_dir() / "guidance" / f"{name}.png")
     return ctx.record("guidance", name, {"n_samples": n, "mean_abs_change": float(change.mean()),
@@ -165,7 +165,6 @@ def text_to_digit_study(pipe, config: NegativePromptConfig, ctx: Context) -> Pat
         logger.info("prompts naming a colour: colour obeyed %.1f%%, digit read %.1f%%",
                     100 * colour_check["colour_obeyed_rate"], 100 * colour_check["digit_rate"])
 
-    suffix = "_quick" if config.quick else ""
     prefix = f"{config.output_name}_" if config.output_name else ""  # another model's study keeps its own figures
     out = results_dir() / "guidance"
     shown = list(range(min(config.figure_pairs, config.n_samples)))  # the rule: the first seeds, not picked
@@ -176,13 +175,13 @@ def text_to_digit_study(pipe, config: NegativePromptConfig, ctx: Context) -> Pat
         name = "negative_prompt" + ("" if index == 0 else f"_{metrics['concept']}")
         save_figure(plot_negative_prompt_pairs(without[shown], with_negative[shown], [prompts[i] for i in shown],
                                                metrics["negative_prompt"], seeds, config.guidance_scale, notes),
-                    out / f"{prefix}{name}{suffix}.png")
+                    out / f"{prefix}{name}.png")
     maps = entries[0][1]
     save_figure(plot_difference_map(maps["change"], maps["strokes_without"], maps["strokes_with"]),
-                out / f"{prefix}difference_map{suffix}.png")
+                out / f"{prefix}difference_map.png")
     if sweep:
-        save_figure(plot_guidance_sweep(sweep, main_metrics["concept"]), out / f"{prefix}guidance_sweep{suffix}.png")
-    return ctx.record("guidance", (config.output_name or "metrics") + suffix,
+        save_figure(plot_guidance_sweep(sweep, main_metrics["concept"]), out / f"{prefix}guidance_sweep.png")
+    return ctx.record("guidance", config.output_name or "metrics",
                       {**main_metrics, "sweep": sweep, "no_digit_count": following["no_digit_count"],
                        "colour_obeyed_rate": None if colour_check is None else colour_check["colour_obeyed_rate"],
                        "colour_prompts": colour_check, "concepts": [entry[0] for entry in entries],

@@ -75,9 +75,8 @@ def run(config: ProgressConfig, ctx: Context) -> Path:
                     point["training_minutes"], 100 * point["digit_rate"], 100 * point["colour_obeyed_rate"],
                     point["no_digit_count"], point["n_samples"])
         points.append(point)
-    suffix = "_quick" if config.quick else ""
-    save_figure(plot_progress(points), results_dir() / "guidance" / f"progress{suffix}.png")
-    return ctx.record("guidance", "progress" + suffix, {"checkpoints": points}, config=config.as_dict())
+    save_figure(plot_progress(points), results_dir() / "guidance" / "progress.png")
+    return ctx.record("guidance", "progress", {"checkpoints": points}, config=config.as_dict())
 
 
 if __name__ == "__main__":
