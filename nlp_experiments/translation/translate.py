@@ -1,6 +1,6 @@
 """Translate sentences into a chosen language with a multilingual model (fairseq-interactive with this
 project's plugin and the SentencePiece model of prepare): by default the shipped model
-(``artifacts/nmt_direct/v1``: all six directions between en, de and fr; no training or data needed).
+(``artifacts/nmt_direct/v2``: all six directions between en, de and fr; no training or data needed).
 
     python -m nlp_experiments.translation.translate --to fr "Ein Hund rennt über die Wiese."   # source identified
     python -m nlp_experiments.translation.translate --to de < sentences.en.txt   # many lines, one process
@@ -29,7 +29,7 @@ from nlp_experiments.translation.languages import Lang, ModelName
 from nlp_experiments.translation.ship import WEIGHTS, shipped_dir
 
 #: The model translate uses unless told otherwise.
-DEFAULT_SHIPPED = shipped_dir("direct", "v1").relative_to(REPO_ROOT)
+DEFAULT_SHIPPED = shipped_dir("direct", "v2").relative_to(REPO_ROOT)
 
 
 @dataclass
