@@ -151,7 +151,8 @@ CLEAR_READING = 0.9
 
 def digit_changes(earlier: dict, later: dict) -> dict[str, Any]:
     """Cells of the sample grid whose digit, as the classifier reads it, differs between two epochs; ``both_clear``:
-    of those, the ones read with at least :data:`CLEAR_READING` at both epochs. ``pairs``: "a to b" per change."""
+    of those, the ones read with at least :data:`CLEAR_READING` at both epochs; ``clear_pairs``: "a to b" for each
+    of them."""
     cells = list(zip(earlier["labels"], earlier["confidence"], later["labels"], later["confidence"]))
     changed = [(a, ca, b, cb) for a, ca, b, cb in cells if a != b]
     clear = [(a, b) for a, ca, b, cb in changed if min(ca, cb) >= CLEAR_READING]
