@@ -29,12 +29,35 @@ PIVOT_LANG = "en"
 PIVOT_DIRECTIONS = ("de-fr", "fr-de")
 _PIVOT_SUFFIX = f"_pivot_{PIVOT_LANG}"
 
+#: The training seed of the reference runs: a run with another seed S is named ``MODEL_seedS`` (its checkpoints,
+#: logs, records and system outputs), so that it never overwrites the reference run.
+REFERENCE_SEED = 1
+_SEED_SUFFIX = "_seed"
+
 #: The models ``evaluate`` scores when none are named (plus every ``bilingual_*`` with a checkpoint).
 DEFAULT_MODELS = ("zeroshot", "direct")
 
 
+def run_name(model: str, seed: int) -> str:
+    """The name of the run that trains ``model`` with ``seed``: the model's name for :data:`REFERENCE_SEED`,
+    else ``MODEL_seedS``."""
+    return model if seed == REFERENCE_SEED else f"{model}{_SEED_SUFFIX}{seed}"
+
+
+def split_run_name(name: str) -> tuple[str, int]:
+    """``(model, seed)`` of a run or system name (:func:`run_name`, optionally + :func:`pivot_name`):
+    ``zeroshot_seed2_pivot_en`` -> ``("zeroshot", 2)``."""
+    base = name.removesuffix(_PIVOT_SUFFIX)
+    model, marker, seed = base.rpartition(_SEED_SUFFIX)
+    if marker and seed.isdigit() and model in MODEL_PAIRS:
+        return model, int(seed)
+    return base, REFERENCE_SEED
+
+
 def evaluation_directions(model: str) -> tuple[str, ...]:
-    """The directions a model is scored on: a bilingual model its own two, any other model all six."""
+    """The directions a model (or a run of it, :func:`run_name`) is scored on: a bilingual model its own two,
+    any other model all six."""
+    model = split_run_name(model)[0]
     return MODEL_PAIRS[model] if model.startswith("bilingual_") and model in MODEL_PAIRS else DIRECTIONS
 
 
@@ -54,7 +77,10 @@ def pivot_name(model: str) -> str:
 
 def model_label(name: str) -> str:
     """A model's name as figures show it: ``bilingual_en_de`` -> ``bilingual\nen-de``, ``zeroshot_pivot_en`` ->
-    ``zeroshot\nvia en``."""
+    ``zeroshot\nvia en``, ``zeroshot_seed2`` -> ``zeroshot\nseed 2``."""
+    model, seed = split_run_name(name)
+    if seed != REFERENCE_SEED:
+        return f"{model_label(run_name(model, REFERENCE_SEED) + name.removeprefix(run_name(model, seed)))}\nseed {seed}"
     if name.startswith("bilingual_"):
         return "bilingual\n" + name.removeprefix("bilingual_").replace("_", "-")
     if name.endswith(_PIVOT_SUFFIX):

@@ -9,13 +9,14 @@ the mean validation loss over pairs.
     python -m nlp_experiments.translation.train direct --quick    # a few updates of a tiny model, same code path
 
 (``bash scripts/train_multilingual.sh MODEL ...`` runs this with the same options; the model is the first word.)
-fairseq-train runs as a subprocess, its output in RUNS_DIR/MODEL/train.log (the progress lines echoed),
-TensorBoard in RUNS_DIR/MODEL/tb, checkpoints in SAVE_DIR (default checkpoints/nmt/MODEL); a second call
-continues from SAVE_DIR/checkpoint_last.pt. The run is recorded with mvadl.results (config, updates, wall time,
-words/s, validation-loss series, device, seed, git revision) in results/nmt/training_MODEL.json
-(runs/quick/results/nmt/ with --quick) and, for evaluate, in RUNS_DIR/MODEL/training.json. Uses the GPU when
-torch sees one (--device). Run prepare first. OMP_NUM_THREADS=1 trains two models side by side on a 2-core
-machine.
+fairseq-train runs as a subprocess, its output in RUNS_DIR/NAME/train.log (the progress lines echoed),
+TensorBoard in RUNS_DIR/NAME/tb, checkpoints in SAVE_DIR (default checkpoints/nmt/NAME); a second call
+continues from SAVE_DIR/checkpoint_last.pt. NAME is MODEL for the reference seed 1 and MODEL_seedS for another
+--seed S, so a second seed never overwrites the reference run. The run is recorded with mvadl.results (config,
+updates, wall time, words/s, validation-loss series, device, seed, git revision) in
+results/nmt/training_NAME.json (runs/quick/results/nmt/ with --quick) and, for evaluate, in
+RUNS_DIR/NAME/training.json. Uses the GPU when torch sees one (--device). Run prepare first.
+OMP_NUM_THREADS=1 trains two models side by side on a 2-core machine.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from mvadl.io import atomic_write_text
 from mvadl.runner import REQUIRED, Context, main, option
 from nlp_experiments.translation.averaging import AVERAGED, average_last
 from nlp_experiments.translation.fairseq_runs import TRAINING_RECORD, TrainingOptions, train, training_metrics
-from nlp_experiments.translation.languages import MODEL_PAIRS, ModelName
+from nlp_experiments.translation.languages import MODEL_PAIRS, ModelName, run_name
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,9 @@ class TrainConfig(TrainingOptions):
     """Train one multilingual translation model with fairseq-train."""
 
     model: Positional[ModelName] = option(REQUIRED, "configuration to train (the first word)")
-    save_dir: str | None = option(None, "checkpoint folder (None: checkpoints/nmt/MODEL)")
-    runs_dir: str = option("runs/nmt", "RUNS_DIR: MODEL/train.log, MODEL/tb (TensorBoard), MODEL/training.json")
+    save_dir: str | None = option(None, "checkpoint folder (None: checkpoints/nmt/NAME, where NAME is MODEL, or "
+                                        "MODEL_seedS for a --seed S other than 1)")
+    runs_dir: str = option("runs/nmt", "RUNS_DIR: NAME/train.log, NAME/tb (TensorBoard), NAME/training.json")
     QUICK: ClassVar[dict] = {
         "max_update": 20, "warmup_updates": 5, "validate_interval_updates": 10, "save_interval_updates": 5,
         "average_last": 2, "max_valid_steps": 2,
@@ -59,15 +61,16 @@ class TrainConfig(TrainingOptions):
 
 
 def run(config: TrainConfig, ctx: Context) -> Path:
-    run_dir = Path(config.runs_dir) / config.model
-    save_dir = Path(config.save_dir or f"checkpoints/nmt/{config.model}")
+    name = run_name(config.model, config.seed)  # another seed never overwrites the reference run
+    run_dir = Path(config.runs_dir) / name
+    save_dir = Path(config.save_dir or f"checkpoints/nmt/{name}")
     pairs = MODEL_PAIRS[config.model]
     log = train(config, pairs, save_dir, run_dir, ctx.device)
     averaged = average_last(save_dir, config.average_last)
     logger.info("averaged the checkpoints of updates %s -> %s", averaged, save_dir / AVERAGED)
-    metrics = {"model": config.model, "lang_pairs": list(pairs), "save_dir": str(save_dir),
+    metrics = {"model": config.model, "run": name, "lang_pairs": list(pairs), "save_dir": str(save_dir),
                **training_metrics(log), "averaged_updates": averaged}
-    path = ctx.record("nmt", f"training_{config.model}", metrics)
+    path = ctx.record("nmt", f"training_{name}", metrics)
     atomic_write_text(run_dir / TRAINING_RECORD, path.read_text(encoding="utf-8"))  # what evaluate reads
     logger.info("%s done: %d updates in %.0f s -> %s, %s", config.model, metrics["updates"], ctx.elapsed(),
                 save_dir, path)
