@@ -93,6 +93,28 @@ def test_planned_comparisons_pair_the_right_systems():
     }
 
 
+def test_a_second_seed_is_compared_with_its_own_runs_and_with_the_reference_seed():
+    outputs = {"zeroshot": {3200: {"test": {"en-de"}}}, "bilingual_en_de": {3200: {"test": {"en-de"}}},
+               "zeroshot_seed2": {3200: {"test": {"en-de"}}}, "bilingual_en_de_seed2": {3200: {"test": {"en-de"}}}}
+    planned = {(p["kind"], p["seed"], p["a"]["system"], p["b"]["system"]) for p in planned_comparisons(outputs)}
+    assert planned == {
+        ("multilingual_vs_bilingual", 1, "zeroshot", "bilingual_en_de"),
+        ("multilingual_vs_bilingual", 2, "zeroshot_seed2", "bilingual_en_de_seed2"),  # never across seeds
+        ("seeds", 2, "zeroshot_seed2", "zeroshot"),
+        ("seeds", 2, "bilingual_en_de_seed2", "bilingual_en_de"),
+    }
+
+
+def test_run_names_keep_a_second_seed_apart():
+    from nlp_experiments.translation.languages import evaluation_directions, model_label, run_name, split_run_name
+
+    assert run_name("zeroshot", 1) == "zeroshot" and run_name("zeroshot", 2) == "zeroshot_seed2"
+    assert split_run_name("zeroshot_seed2_pivot_en") == ("zeroshot", 2)
+    assert split_run_name("bilingual_en_de") == ("bilingual_en_de", 1)
+    assert evaluation_directions("bilingual_en_de_seed3") == ("en-de", "de-en")
+    assert model_label("zeroshot_seed2_pivot_en") == "zeroshot\nvia en\nseed 2"
+
+
 def test_comparisons_from_kept_outputs(toy_data_bin, tmp_path, monkeypatch):
     """A system that copies the references against one that drops words: the test says which is better, the
     verdict flips when the data do, and two identical systems are level."""

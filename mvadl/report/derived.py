@@ -391,6 +391,52 @@ def prenorm(R: ResultsTree) -> dict[str, Any]:
     }
 
 
+def _tests(compared: list[dict]) -> dict[str, dict[str, dict[str, dict[int, dict[str, Comparison]]]]]:
+    """``tests[kind][direction][label][updates]``: see :func:`translation`."""
+    tests: dict[str, dict[str, dict[str, dict[int, dict[str, Comparison]]]]] = {}
+    for c in compared:
+        label = c["a"]["system"] if c["kind"] in ("multilingual_vs_bilingual", "seeds") else ""
+        tests.setdefault(c["kind"], {}).setdefault(c["direction"], {}).setdefault(label, {})[c["b"]["updates"]] = {
+            metric: Comparison.from_dict(c[metric]) for metric in ("bleu", "chrf")}
+    return tests
+
+
+def _rows(tests: dict, kind: str, columns: list[int]) -> list[dict[str, Any]]:
+    """One row per direction and label of ``kind``: its BLEU comparisons at ``columns`` and at the last one."""
+    return [{"kind": kind, "direction": direction, "system": label,
+             "cells": [cells.get(u, {}).get("bleu") for u in columns],
+             "last": cells[columns[-1]]["bleu"] if columns[-1] in cells else None}
+            for direction, by_label in tests.get(kind, {}).items() for label, cells in by_label.items()]
+
+
+def _repeat(every: list[dict], reference_seed: int, reference_tests: dict) -> dict[str, Any] | None:
+    """The runs trained again with another seed (None when there are none): ``seed``, their ``points``,
+    ``spread`` (rows of seed S minus the reference seed, same model and updates), ``vs_bilingual`` (their
+    multilingual-vs-bilingual rows) and ``reference_vs_bilingual`` (the reference seed's rows of the same
+    directions and points), ``agree``: whether both seeds give each of those comparisons the same verdict at
+    every point."""
+    others = sorted({c["seed"] for c in every if c["seed"] != reference_seed})
+    if not others:
+        return None
+    if len(others) > 1:
+        raise ReportDataError(f"results/nmt/comparisons.json: runs of several other seeds ({others}); the report "
+                              f"describes one")
+    repeated = [c for c in every if c["seed"] == others[0]]
+    tests = _tests(repeated)
+    points = sorted({c["b"]["updates"] for c in repeated if c["kind"] == "seeds"})
+    vs_bilingual = _rows(tests, "multilingual_vs_bilingual", points)
+    directions = {r["direction"] for r in vs_bilingual}
+    models = {r["system"]: r["system"].removesuffix(f"_seed{others[0]}") for r in vs_bilingual}
+    reference = [r for r in _rows(reference_tests, "multilingual_vs_bilingual", points)
+                 if r["direction"] in directions and r["system"] in models.values()]
+    verdicts = {(r["system"], r["direction"], i): c.verdict for r in reference for i, c in enumerate(r["cells"]) if c}
+    agree = all(verdicts.get((models[r["system"]], r["direction"], i)) == c.verdict for r in vs_bilingual
+                for i, c in enumerate(r["cells"]) if c)
+    return {"seed": others[0], "points": points, "spread": _rows(tests, "seeds", points),
+            "vs_bilingual": vs_bilingual, "reference_vs_bilingual": reference, "agree": agree,
+            "runs": sorted({c["a"]["system"] for c in repeated if c["kind"] == "seeds"})}
+
+
 def translation(R: ResultsTree) -> dict[str, Any]:
     """Section 3: the learning curves (``curves.json``) and the paired-bootstrap comparisons at every point
     (``comparisons.json``).
@@ -398,22 +444,21 @@ def translation(R: ResultsTree) -> dict[str, Any]:
     ``points``: the update counts of the multilingual models' curves; ``last``: the last of them (the point of
     the reference table); ``tests[kind][direction][label][updates]``: a :class:`Comparison` per metric, where
     ``label`` names the multilingual system of a ``multilingual_vs_bilingual`` comparison (else ``""``) and
-    ``updates`` are those of the second system (the bilingual model's N for ``equal_compute``)."""
-    curves = plain(R.nmt.curves.metrics.scores)
-    compared = plain(R.nmt.comparisons.metrics.comparisons)
+    ``updates`` are those of the second system (the bilingual model's N for ``equal_compute``). All of these
+    are the runs of the reference training seed; ``repeat`` holds the runs of another seed (:func:`_repeat`)."""
+    curves_record = R.nmt.curves.metrics
+    reference_seed = curves_record.reference_seed
+    seeds = plain(curves_record.training_seeds)
+    curves = {system: scores for system, scores in plain(curves_record.scores).items()
+              if seeds[system] == reference_seed}
+    every = plain(R.nmt.comparisons.metrics.comparisons)
+    compared = [c for c in every if c["seed"] == reference_seed]
     points = sorted(int(u) for u in curves["direct"])
     last = points[-1]
-    tests: dict[str, dict[str, dict[str, dict[int, dict[str, Comparison]]]]] = {}
-    for c in compared:
-        label = c["a"]["system"] if c["kind"] == "multilingual_vs_bilingual" else ""
-        tests.setdefault(c["kind"], {}).setdefault(c["direction"], {}).setdefault(label, {})[c["b"]["updates"]] = {
-            metric: Comparison.from_dict(c[metric]) for metric in ("bleu", "chrf")}
+    tests = _tests(compared)
 
     def rows(kind: str, columns: list[int]) -> list[dict[str, Any]]:
-        return [{"kind": kind, "direction": direction, "system": label,
-                 "cells": [cells.get(u, {}).get("bleu") for u in columns],
-                 "last": cells[columns[-1]]["bleu"] if columns[-1] in cells else None}
-                for direction, by_label in tests.get(kind, {}).items() for label, cells in by_label.items()]
+        return _rows(tests, kind, columns)
 
     equal_points = sorted({u for by_label in tests.get("equal_compute", {}).values()
                            for cells in by_label.values() for u in cells})
@@ -438,7 +483,8 @@ def translation(R: ResultsTree) -> dict[str, Any]:
                            for system, u in sorted(bilingual.items())},
         "test": R.nmt.comparisons.metrics.test,
         "all": [{**c, "bleu": Comparison.from_dict(c["bleu"]), "chrf": Comparison.from_dict(c["chrf"])}
-                for c in compared],
+                for c in every],
+        "repeat": _repeat(every, reference_seed, tests),
         "zeroshot_max": {d: max(by_split["test"][d]["bleu"] for by_split in curves["zeroshot"].values())
                          for d in ("de-fr", "fr-de")},
     }

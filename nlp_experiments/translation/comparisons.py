@@ -18,7 +18,10 @@ The comparisons (:func:`planned_comparisons`): each multilingual model against t
 same direction at the same updates (``multilingual_vs_bilingual``) and ``zeroshot`` at 2N updates against a
 bilingual model at N (``equal_compute``: two language pairs trained for the cost of one bilingual model each);
 ``direct`` against ``zeroshot`` through English on de<->fr (``direct_vs_pivot``); ``direct`` against
-``zeroshot`` on the English-centric directions (``direct_vs_zeroshot``).
+``zeroshot`` on the English-centric directions (``direct_vs_zeroshot``). Runs trained with another seed S
+(``MODEL_seedS``, :func:`~nlp_experiments.translation.languages.run_name`) are compared among themselves in the
+same way, and each with the reference run of its model at the same updates (``seeds``: how far two trainings
+of one model land apart). Every comparison names the training ``seed`` of its runs.
 """
 from __future__ import annotations
 
@@ -37,7 +40,14 @@ from mvadl.runner import Context, ExperimentConfig, main, option
 from nlp_experiments.translation.curves import hypotheses_path, read_hypotheses
 from nlp_experiments.translation.fairseq_runs import require_data_bin
 from nlp_experiments.translation.langid import CharNgramLanguageIdentifier
-from nlp_experiments.translation.languages import MODEL_PAIRS, PIVOT_DIRECTIONS, pivot_name
+from nlp_experiments.translation.languages import (
+    MODEL_PAIRS,
+    PIVOT_DIRECTIONS,
+    REFERENCE_SEED,
+    pivot_name,
+    run_name,
+    split_run_name,
+)
 from nlp_experiments.translation.metrics import METRIC_NAMES
 from nlp_experiments.translation.scoring import read_references, score_direction
 
@@ -52,6 +62,7 @@ KINDS = {
     "equal_compute": "zeroshot at 2N updates - bilingual model at N",
     "direct_vs_pivot": "direct - zeroshot through English",
     "direct_vs_zeroshot": "direct - zeroshot, English-centric directions",
+    "seeds": "seed S - seed 1, same model and updates",
 }
 ZEROSHOT, DIRECT = "zeroshot", "direct"
 BILINGUAL = tuple(m for m in MODEL_PAIRS if m.startswith("bilingual_"))
@@ -71,7 +82,8 @@ def find_outputs(root: Path) -> dict[str, dict[int, dict[str, set[str]]]]:
 def planned_comparisons(outputs: Mapping[str, Mapping[int, Mapping[str, Iterable[str]]]],
                         split: str = COMPARED_SPLIT) -> list[dict]:
     """Every comparison whose two systems have outputs in ``split`` (``outputs``: :func:`find_outputs`), as
-    ``{"kind", "direction", "a": {"system", "updates"}, "b": {...}}``; ``a - b`` is the difference reported."""
+    ``{"kind", "direction", "seed", "a": {"system", "updates"}, "b": {...}}``; ``a - b`` is the difference
+    reported and ``seed`` the training seed of the runs (of ``a`` for ``seeds``)."""
     def has(system: str, updates: int, direction: str) -> bool:
         return direction in outputs.get(system, {}).get(updates, {}).get(split, ())
 
@@ -79,20 +91,28 @@ def planned_comparisons(outputs: Mapping[str, Mapping[int, Mapping[str, Iterable
 
     def add(kind: str, direction: str, a: tuple[str, int], b: tuple[str, int]) -> None:
         if has(*a, direction) and has(*b, direction):
-            planned.append({"kind": kind, "direction": direction, "a": {"system": a[0], "updates": a[1]},
-                            "b": {"system": b[0], "updates": b[1]}})
+            planned.append({"kind": kind, "direction": direction, "seed": split_run_name(a[0])[1],
+                            "a": {"system": a[0], "updates": a[1]}, "b": {"system": b[0], "updates": b[1]}})
 
-    for bilingual in BILINGUAL:
-        for updates in sorted(outputs.get(bilingual, {})):
-            for direction in MODEL_PAIRS[bilingual]:
-                for multilingual in (ZEROSHOT, DIRECT):
-                    add("multilingual_vs_bilingual", direction, (multilingual, updates), (bilingual, updates))
-                add("equal_compute", direction, (ZEROSHOT, 2 * updates), (bilingual, updates))
-    for updates in sorted(outputs.get(DIRECT, {})):
-        for direction in PIVOT_DIRECTIONS:
-            add("direct_vs_pivot", direction, (DIRECT, updates), (pivot_name(ZEROSHOT), updates))
-        for direction in MODEL_PAIRS[ZEROSHOT]:
-            add("direct_vs_zeroshot", direction, (DIRECT, updates), (ZEROSHOT, updates))
+    for seed in sorted({split_run_name(system)[1] for system in outputs}):
+        zeroshot, direct = run_name(ZEROSHOT, seed), run_name(DIRECT, seed)
+        for model in BILINGUAL:
+            bilingual = run_name(model, seed)
+            for updates in sorted(outputs.get(bilingual, {})):
+                for direction in MODEL_PAIRS[model]:
+                    for multilingual in (zeroshot, direct):
+                        add("multilingual_vs_bilingual", direction, (multilingual, updates), (bilingual, updates))
+                    add("equal_compute", direction, (zeroshot, 2 * updates), (bilingual, updates))
+        for updates in sorted(outputs.get(direct, {})):
+            for direction in PIVOT_DIRECTIONS:
+                add("direct_vs_pivot", direction, (direct, updates), (pivot_name(zeroshot), updates))
+            for direction in MODEL_PAIRS[ZEROSHOT]:
+                add("direct_vs_zeroshot", direction, (direct, updates), (zeroshot, updates))
+        if seed != REFERENCE_SEED:
+            for model, directions in MODEL_PAIRS.items():
+                for updates in sorted(outputs.get(run_name(model, seed), {})):
+                    for direction in directions:
+                        add("seeds", direction, (run_name(model, seed), updates), (model, updates))
     return planned
 
 
@@ -163,6 +183,8 @@ def run(config: ComparisonsConfig, ctx: Context) -> Path:
     planned = planned_comparisons(outputs)
     compared = run_comparisons(root, planned, data_bin / "raw", config.n_samples, config.bootstrap_seed)
     out = ctx.record("nmt", "curves", {"systems": list(scores), "scores": scores,
+                                       "reference_seed": REFERENCE_SEED,
+                                       "training_seeds": {system: split_run_name(system)[1] for system in scores},
                                                 "split_names": {"test": "test_2016_flickr", "valid": "val"}})
     ctx.record("nmt", "comparisons",
                {"split": "test_2016_flickr", "kinds": KINDS, "comparisons": compared,

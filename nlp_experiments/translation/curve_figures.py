@@ -3,9 +3,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from nlp_experiments.translation.languages import DIRECTIONS, MODEL_PAIRS, model_label
+from nlp_experiments.translation.languages import (
+    DIRECTIONS,
+    MODEL_PAIRS,
+    REFERENCE_SEED,
+    model_label,
+    run_name,
+    split_run_name,
+)
 
-_PIVOT_OF = "_pivot_"
 _METRIC_LABELS = {"bleu": "BLEU", "chrf": "chrF"}
 _SPLIT_LABELS = {"test": "test 2016 flickr", "valid": "val"}
 
@@ -13,8 +19,13 @@ _SPLIT_LABELS = {"test": "test 2016 flickr", "valid": "val"}
 def language_pairs_trained(system: str) -> int:
     """How many language pairs (both directions each) the model behind ``system`` trains on: its updates are
     shared among them."""
-    model = system.split(_PIVOT_OF)[0]
-    return len(MODEL_PAIRS[model]) // 2
+    return len(MODEL_PAIRS[split_run_name(system)[0]]) // 2
+
+
+def _reference_system(system: str) -> str:
+    """The system of the reference seed that ``system`` (maybe a run of another seed) repeats."""
+    model, seed = split_run_name(system)
+    return run_name(model, REFERENCE_SEED) + system.removeprefix(run_name(model, seed))
 
 
 def _label(system: str) -> str:
@@ -26,14 +37,16 @@ def plot_curves(scores: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Mapp
     """``metric`` of every system against training updates, one panel a direction (``scores``: the curves
     record's ``{system: {updates: {split: {direction: {metric: value}}}}}``). ``per_pair``: the x axis is the
     updates divided by the language pairs the model trains on, so that points above one another cost the same
-    per language pair (zeroshot at 2N beside a bilingual model at N)."""
+    per language pair (zeroshot at 2N beside a bilingual model at N). A run of another training seed is drawn
+    dashed in the colour of its reference run."""
     import numpy as np
 
     from mvadl.plotting import new_figure
 
     fig, axes = new_figure(2, 3, size=(12.0, 6.6), layout="constrained", sharey=False)
     systems = list(scores)
-    colours = {system: f"C{i}" for i, system in enumerate(systems)}
+    references = list(dict.fromkeys(_reference_system(system) for system in systems))
+    colours = {system: f"C{references.index(_reference_system(system))}" for system in systems}
     for ax, direction in zip(np.ravel(axes), directions):
         for system in systems:
             points = sorted((int(u), by_split[split][direction][metric]) for u, by_split in scores[system].items()
@@ -41,8 +54,9 @@ def plot_curves(scores: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Mapp
             if not points:
                 continue
             scale = language_pairs_trained(system) if per_pair else 1
+            repeat = split_run_name(system)[1] != REFERENCE_SEED
             ax.plot([u / scale for u, _ in points], [v for _, v in points], marker="o", markersize=4,
-                    color=colours[system], label=_label(system))
+                    color=colours[system], linestyle="--" if repeat else "-", label=_label(system))
         ax.set_title(direction)
         ax.set_xlabel("updates per language pair trained" if per_pair else "updates")
         ax.set_ylabel(f"{_METRIC_LABELS.get(metric, metric)} ({_SPLIT_LABELS.get(split, split)})")
@@ -55,20 +69,26 @@ def plot_curves(scores: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Mapp
 
 def plot_gaps(comparisons: Sequence[Mapping], kinds: Mapping[str, str], metric: str = "bleu"):
     """The difference a - b of ``metric`` with its 95 % interval (error bars) against the updates of ``b``, one
-    panel per kind of comparison present, one line per direction (and compared model)."""
+    panel per kind of comparison present (three a row), one line per direction (and compared model, and training
+    seed)."""
     import numpy as np
 
     from mvadl.plotting import new_figure
 
     present = [kind for kind in kinds if any(c["kind"] == kind for c in comparisons)]
-    fig, axes = new_figure(1, max(len(present), 1), size=(4.6 * max(len(present), 1), 3.8), layout="constrained",
-                           squeeze=False)
-    for ax, kind in zip(axes[0], present):
+    columns = min(max(len(present), 1), 3)
+    rows = -(-max(len(present), 1) // columns)
+    fig, axes = new_figure(rows, columns, size=(4.6 * columns, 3.8 * rows), layout="constrained", squeeze=False)
+    for ax in np.ravel(axes)[len(present):]:
+        ax.set_visible(False)
+    for ax, kind in zip(np.ravel(axes), present):
         lines: dict[str, list] = {}
         for c in comparisons:
             if c["kind"] == kind:
-                name = f"{c['direction']}" + (f" {_label(c['a']['system'])}" if kind == "multilingual_vs_bilingual"
-                                              else "")
+                if kind in ("multilingual_vs_bilingual", "seeds"):
+                    name = f"{c['direction']} {_label(c['a']['system'])}"
+                else:
+                    name = c["direction"] + (f" seed {c['seed']}" if c["seed"] != REFERENCE_SEED else "")
                 lines.setdefault(name, []).append(c)
         for i, (name, items) in enumerate(sorted(lines.items())):
             items = sorted(items, key=lambda c: c["b"]["updates"])

@@ -4,15 +4,18 @@ the system outputs kept for the significance tests of :mod:`~nlp_experiments.tra
 
     python -m nlp_experiments.translation.curves --models zeroshot,direct      # points 1600,3200,4800,6400
     python -m nlp_experiments.translation.curves --models bilingual_en_de,bilingual_en_fr --points 1600 3200
+    python -m nlp_experiments.translation.curves --models zeroshot --training-seed 2   # the run zeroshot_seed2
     python -m nlp_experiments.translation.curves --quick                       # greedy, tiny points (smoke test)
 
-For each model MODEL and point N the last ``--average-last`` interval checkpoints up to update N
-(``checkpoint_<epoch>_<N>.pt`` and the ones before it, kept by training with a large --keep-interval-updates)
-are averaged into CHECKPOINTS/MODEL/checkpoint_avg<N>.pt and translated like the evaluation does
+Each model is scored as the run that trained it with ``--training-seed``, NAME: MODEL for the reference seed 1,
+MODEL_seedS for another seed S (``languages.run_name``, as ``train`` names it). For each run NAME and point N
+the last ``--average-last`` interval checkpoints up to update N (``checkpoint_<epoch>_<N>.pt`` and the ones
+before it, kept by training with a large --keep-interval-updates) are averaged into
+CHECKPOINTS/NAME/checkpoint_avg<N>.pt and translated like the evaluation does
 (:mod:`~nlp_experiments.translation.evaluate`; de<->fr through English too for --pivot models). Writes, per
-model, ``results/nmt/curve_MODEL.json`` (the scores at every point, the checkpoints averaged, the model's
+run, ``results/nmt/curve_NAME.json`` (the scores at every point, the checkpoints averaged, the model's
 settings read from its checkpoint, the run's training record) and the detokenized outputs, one sentence a
-line, gzipped: ``results/nmt/hyps/MODEL/N/SPLIT/SRC-TGT.txt.gz`` (SPLIT: test, valid). The generations
+line, gzipped: ``results/nmt/hyps/NAME/N/SPLIT/SRC-TGT.txt.gz`` (SPLIT: test, valid). The generations
 themselves stay in RUNS_DIR/generate/avg<N>/.
 """
 from __future__ import annotations
@@ -42,8 +45,11 @@ from nlp_experiments.translation.languages import (
     MODEL_PAIRS,
     PIVOT_DIRECTIONS,
     PIVOT_LANG,
+    REFERENCE_SEED,
     evaluation_directions,
     pivot_name,
+    run_name,
+    split_run_name,
 )
 from nlp_experiments.translation.scoring import generation_path, read_generate_output, score_models
 
@@ -88,6 +94,8 @@ class CurvesConfig(ExperimentConfig):
     """Average, translate and score each model at several update counts."""
 
     models: str = option("zeroshot,direct", "comma-separated models (each trained to the last point)")
+    training_seed: int = option(REFERENCE_SEED, "the seed the models were trained with: another seed S scores "
+                                                "the runs MODEL_seedS")
     points: list[int] = option([1600, 3200, 4800, 6400], "update counts at which to average and score")
     average_last: int = option(3, "interval checkpoints averaged at each point (the last N up to it)")
     beam: int = option(5, "beam size")
@@ -123,7 +131,8 @@ def is_newer(path: Path, *inputs: Path) -> bool:
 
 
 def translate_point(config: CurvesConfig, model: str, updates: int, pivot: bool, device) -> tuple[Path, list[int]]:
-    """Average ``model``'s checkpoints up to ``updates`` and translate every split and direction; returns the
+    """Average the checkpoints of the run ``model`` (a :func:`~nlp_experiments.translation.languages.run_name`)
+    up to ``updates`` and translate every split and direction; returns the
     generations folder and the updates averaged. An averaged checkpoint newer than its inputs, and a
     generation newer than its checkpoint, are reused: an interrupted run resumes where it stopped."""
     data_bin = Path(config.data_bin)
@@ -151,8 +160,8 @@ def run(config: CurvesConfig, ctx: Context) -> list[Path]:
     data_bin = Path(config.data_bin)
     require_data_bin(data_bin, "spm.model", "langid.json")
     identifier = CharNgramLanguageIdentifier.load(data_bin / "langid.json")
-    models = [m for m in config.models.split(",") if m]
-    pivots = {m for m in config.pivot.split(",") if m}
+    models = [run_name(m, config.training_seed) for m in config.models.split(",") if m]
+    pivots = {run_name(m, config.training_seed) for m in config.pivot.split(",") if m}
     hyps_root = results_dir() / "nmt" / "hyps"
     # Everything a point needs is checked before the first (long) translation.
     records = {model: read_training_record(Path(config.runs_dir) / model) for model in models}
@@ -180,7 +189,7 @@ def run(config: CurvesConfig, ctx: Context) -> list[Path]:
             logger.info("%s at %d updates: %s", model, updates,
                         {d: s["bleu"] for d, s in scores[model].items()})
         settings = model_settings(Path(config.checkpoints) / model / f"checkpoint_avg{config.points[-1]}.pt")
-        metrics = {"model": model, "systems": list(systems), "points": config.points,
+        metrics = {"model": split_run_name(model)[0], "run": model, "systems": list(systems), "points": config.points,
                    "curve": points, "model_settings": settings, "training": training_summary(records[model])}
         written.append(ctx.record("nmt", f"curve_{model}", metrics,
                                   wall_time_s=ctx.elapsed() - started))
