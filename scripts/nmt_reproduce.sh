@@ -11,6 +11,10 @@
 #   bash scripts/nmt_reproduce.sh --quick    # tiny models, a few updates: data, checkpoints and logs under
 #                                            runs/nmt_quick; records, translations and figures under runs/quick/results
 # Environment: PY (python), SEED (fairseq-train --seed, default 1), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR.
+# With SEED=S other than 1 the runs are named MODEL_seedS (checkpoints, logs, records, outputs), the comparisons
+# also set each one against its seed-1 run where that exists, and the script stops there (the earlier evaluation
+# and the shipped model are those of seed 1). TRAIN_MODELS="zeroshot bilingual_en_de" trains and scores just
+# these, two at a time, and stops there too.
 # Every run stops at a fixed number of updates, so the same command gives the same models on any machine.
 set -euo pipefail
 if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^set -euo pipefail/p' "$0" | grep '^#' | cut -c3-; exit 0; fi
@@ -38,8 +42,8 @@ fi
 train_pair() {
   local pids=() model
   for model in "$@"; do
-    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nmt train "$model" --data-bin "$DATA" --save-dir "$CKPT/$model" \
-      --runs-dir "$RUNS" --seed "$SEED" "${QUICK[@]}" > "$RUNS/train_$model.out" 2>&1 & pids+=($!)
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nmt train "$model" --data-bin "$DATA" --checkpoints "$CKPT" \
+      --runs-dir "$RUNS" --seed "$SEED" "${QUICK[@]}" > "$RUNS/train_${model}_seed$SEED.out" 2>&1 & pids+=($!)
   done
   for pid in "${pids[@]}"; do wait "$pid" || { tail -n 20 "$RUNS"/train_*.out; return 1; }; done
 }
@@ -50,17 +54,20 @@ curves_pair() {
     points=()
     # the bilingual models also at N = 1,600 and 2,400: zeroshot at 2N costs as much as two bilingual models at N
     if [[ $model == bilingual_* && ${#QUICK[@]} == 0 ]]; then points=(--points 1600 2400 3200 4800 6400); fi
-    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nmt curves --models "$model" --data-bin "$DATA" --checkpoints "$CKPT" \
-      --runs-dir "$RUNS" "${points[@]}" "${QUICK[@]}" > "$RUNS/curves_$model.out" 2>&1 & pids+=($!)
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nmt curves --models "$model" --training-seed "$SEED" --data-bin "$DATA" \
+      --checkpoints "$CKPT" --runs-dir "$RUNS" "${points[@]}" "${QUICK[@]}" > "$RUNS/curves_${model}_seed$SEED.out" \
+      2>&1 & pids+=($!)
   done
   for pid in "${pids[@]}"; do wait "$pid" || { tail -n 20 "$RUNS"/curves_*.out; return 1; }; done
 }
 mkdir -p "$RUNS"
-train_pair zeroshot direct
-curves_pair zeroshot direct
-train_pair bilingual_en_de bilingual_en_fr
-curves_pair bilingual_en_de bilingual_en_fr
+read -r -a models <<< "${TRAIN_MODELS:-zeroshot direct bilingual_en_de bilingual_en_fr}"
+for ((i = 0; i < ${#models[@]}; i += 2)); do
+  train_pair "${models[@]:i:2}"
+  curves_pair "${models[@]:i:2}"
+done
 nmt comparisons --data-bin "$DATA" "${QUICK[@]}"
+if [[ $SEED != 1 || -n ${TRAIN_MODELS:-} ]]; then echo "[nmt] done (the evaluation and the shipped model use the four models of seed 1)"; exit 0; fi
 if [[ -n "${SHIP:-}" ]]; then
   nmt ship --model direct --version "$SHIP" --data-bin "$DATA" --checkpoints "$CKPT" --runs-dir "$RUNS" "${QUICK[@]}"
 fi

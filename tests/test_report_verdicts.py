@@ -139,3 +139,42 @@ def test_q10_counts_the_cells_whose_digit_changes_between_the_last_two_grids(res
     text = _render(results_copy, "part1_vae.md.j2")
     assert ("in\n  4 of 64 cells; 3 of these are read with probability\n  $\\ge 0.9$ both times (1 to 7, 1 to 7, "
             "1 to 2)") in text
+
+
+def _with_a_second_seed(record, flip: bool = False):
+    """comparisons.json plus seed-2 runs of zeroshot and bilingual_en_de at two points: the seed-1 tests copied
+    (one of them turned into a clear gain when ``flip``), and each seed-2 run against its seed-1 run."""
+    comparisons = record["metrics"]["comparisons"]
+    points = sorted({c["b"]["updates"] for c in comparisons if c["kind"] == "direct_vs_zeroshot"})[-2:]
+    added = []
+    for c in comparisons:
+        if (c["kind"], c["a"]["system"], c["b"]["system"]) == ("multilingual_vs_bilingual", "zeroshot",
+                                                                 "bilingual_en_de") and c["b"]["updates"] in points:
+            repeat = json.loads(json.dumps(c))
+            repeat.update(seed=2, a={**c["a"], "system": "zeroshot_seed2"},
+                          b={**c["b"], "system": "bilingual_en_de_seed2"})
+            if flip and c["direction"] == "en-de" and c["b"]["updates"] == points[-1]:
+                repeat["bleu"].update(difference=2.0, low=1.0, high=3.0, p_value=0.001, verdict="higher")
+            added.append(repeat)
+            for model in ("zeroshot", "bilingual_en_de"):
+                spread = json.loads(json.dumps(c))
+                spread.update(kind="seeds", seed=2, a={**c["a"], "system": f"{model}_seed2"},
+                              b={**c["b"], "system": model})
+                added.append(spread)
+    comparisons += added
+    record["comparisons"] = comparisons
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_a_second_seed_is_described_apart_and_its_verdicts_checked_against_the_first(results_copy, flip):
+    before = _render(RESULTS, "part3_translation.md.j2")
+    _edit(results_copy / "nmt" / "comparisons.json", lambda r: _with_a_second_seed(r, flip))
+    text = " ".join(_render(results_copy, "part3_translation.md.j2").split())
+    before = " ".join(before.split())
+    assert text.split("A second training seed")[0] == before.split("A second training seed")[0].replace(
+        "(seed 1)", "(seed 1; a second seed below)")  # the second seed leaves the seed-1 text as it was
+    paragraph = text[text.index("A second training seed"):text.index("## Zero-shot")]
+    assert "the second run of `zeroshot` is" in paragraph and "the second run of `bilingual_en_de` is" in paragraph
+    same = "Both seeds give each of these comparisons the same verdict at every point."
+    assert (same in paragraph) != flip
+    assert ("higher than the bilingual model on en-de (BLEU +2.0 [+1.0, +3.0]" in paragraph) == flip

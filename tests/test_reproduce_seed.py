@@ -50,11 +50,13 @@ def test_every_experiment_of_a_script_gets_the_seed(script, tmp_path):
 
 
 def test_the_translation_script_trains_with_the_seed():
-    """(Not run here: it would write next to a real run's folders.) Its training command takes SEED."""
+    """(Not run here: it would write next to a real run's folders.) Its training and curves commands take SEED."""
     text = (REPO_ROOT / "scripts" / "nmt_reproduce.sh").read_text()
     assert re.search(r'^SEED=\$\{SEED:-\d+\}$', text, re.M)
-    train = next(line for line in text.replace("\\\n", " ").splitlines() if "nmt train" in line)
-    assert '--seed "$SEED"' in train
+    lines = text.replace("\\\n", " ").splitlines()
+    train = next(line for line in lines if "nmt train" in line)
+    curves = next(line for line in lines if "nmt curves" in line)
+    assert '--seed "$SEED"' in train and '--training-seed "$SEED"' in curves  # the curves score that seed's runs
 
 
 @pytest.mark.parametrize("script", ["vae_reproduce.sh", "diffusion_reproduce.sh", "guidance_reproduce.sh",

@@ -411,7 +411,7 @@ def _rows(tests: dict, kind: str, columns: list[int]) -> list[dict[str, Any]]:
 
 def _repeat(every: list[dict], reference_seed: int, reference_tests: dict) -> dict[str, Any] | None:
     """The runs trained again with another seed (None when there are none): ``seed``, their ``points``,
-    ``spread`` (rows of seed S minus the reference seed, same model and updates), ``vs_bilingual`` (their
+    ``spread`` (rows of seed S minus the reference seed, same model and updates; ``model``: the model's name), ``vs_bilingual`` (their
     multilingual-vs-bilingual rows) and ``reference_vs_bilingual`` (the reference seed's rows of the same
     directions and points), ``agree``: whether both seeds give each of those comparisons the same verdict at
     every point."""
@@ -432,7 +432,8 @@ def _repeat(every: list[dict], reference_seed: int, reference_tests: dict) -> di
     verdicts = {(r["system"], r["direction"], i): c.verdict for r in reference for i, c in enumerate(r["cells"]) if c}
     agree = all(verdicts.get((models[r["system"]], r["direction"], i)) == c.verdict for r in vs_bilingual
                 for i, c in enumerate(r["cells"]) if c)
-    return {"seed": others[0], "points": points, "spread": _rows(tests, "seeds", points),
+    spread = [{**r, "model": r["system"].removesuffix(f"_seed{others[0]}")} for r in _rows(tests, "seeds", points)]
+    return {"seed": others[0], "points": points, "spread": sorted(spread, key=lambda r: (r["model"], r["direction"])),
             "vs_bilingual": vs_bilingual, "reference_vs_bilingual": reference, "agree": agree,
             "runs": sorted({c["a"]["system"] for c in repeated if c["kind"] == "seeds"})}
 

@@ -10,7 +10,7 @@ the mean validation loss over pairs.
 
 (``bash scripts/train_multilingual.sh MODEL ...`` runs this with the same options; the model is the first word.)
 fairseq-train runs as a subprocess, its output in RUNS_DIR/NAME/train.log (the progress lines echoed),
-TensorBoard in RUNS_DIR/NAME/tb, checkpoints in SAVE_DIR (default checkpoints/nmt/NAME); a second call
+TensorBoard in RUNS_DIR/NAME/tb, checkpoints in SAVE_DIR (default CHECKPOINTS/NAME); a second call
 continues from SAVE_DIR/checkpoint_last.pt. NAME is MODEL for the reference seed 1 and MODEL_seedS for another
 --seed S, so a second seed never overwrites the reference run. The run is recorded with mvadl.results (config,
 updates, wall time, words/s, validation-loss series, device, seed, git revision) in
@@ -42,8 +42,10 @@ class TrainConfig(TrainingOptions):
     """Train one multilingual translation model with fairseq-train."""
 
     model: Positional[ModelName] = option(REQUIRED, "configuration to train (the first word)")
-    save_dir: str | None = option(None, "checkpoint folder (None: checkpoints/nmt/NAME, where NAME is MODEL, or "
-                                        "MODEL_seedS for a --seed S other than 1)")
+    checkpoints: str = option("checkpoints/nmt", "folder of the runs' checkpoint folders: the run saves to "
+                                                 "CHECKPOINTS/NAME, where NAME is MODEL, or MODEL_seedS for a --seed "
+                                                 "S other than 1")
+    save_dir: str | None = option(None, "checkpoint folder (None: CHECKPOINTS/NAME)")
     runs_dir: str = option("runs/nmt", "RUNS_DIR: NAME/train.log, NAME/tb (TensorBoard), NAME/training.json")
     QUICK: ClassVar[dict] = {
         "max_update": 20, "warmup_updates": 5, "validate_interval_updates": 10, "save_interval_updates": 5,
@@ -63,7 +65,7 @@ class TrainConfig(TrainingOptions):
 def run(config: TrainConfig, ctx: Context) -> Path:
     name = run_name(config.model, config.seed)  # another seed never overwrites the reference run
     run_dir = Path(config.runs_dir) / name
-    save_dir = Path(config.save_dir or f"checkpoints/nmt/{name}")
+    save_dir = Path(config.save_dir) if config.save_dir else Path(config.checkpoints) / name
     pairs = MODEL_PAIRS[config.model]
     log = train(config, pairs, save_dir, run_dir, ctx.device)
     averaged = average_last(save_dir, config.average_last)
