@@ -413,8 +413,9 @@ def _repeat(every: list[dict], reference_seed: int, reference_tests: dict) -> di
     """The runs trained again with another seed (None when there are none): ``seed``, their ``points``,
     ``spread`` (rows of seed S minus the reference seed, same model and updates; ``model``: the model's name), ``vs_bilingual`` (their
     multilingual-vs-bilingual rows) and ``reference_vs_bilingual`` (the reference seed's rows of the same
-    directions and points), ``agree``: whether both seeds give each of those comparisons the same verdict at
-    every point."""
+    directions and points), ``disagree``: the comparisons and points where the two seeds' verdicts differ
+    (``{"system", "direction", "updates", "reference", "repeat"}``), ``agree_last``: none of them at the last
+    point."""
     others = sorted({c["seed"] for c in every if c["seed"] != reference_seed})
     if not others:
         return None
@@ -430,11 +431,14 @@ def _repeat(every: list[dict], reference_seed: int, reference_tests: dict) -> di
     reference = [r for r in _rows(reference_tests, "multilingual_vs_bilingual", points)
                  if r["direction"] in directions and r["system"] in models.values()]
     verdicts = {(r["system"], r["direction"], i): c.verdict for r in reference for i, c in enumerate(r["cells"]) if c}
-    agree = all(verdicts.get((models[r["system"]], r["direction"], i)) == c.verdict for r in vs_bilingual
-                for i, c in enumerate(r["cells"]) if c)
+    disagree = [{"system": models[r["system"]], "direction": r["direction"], "updates": points[i],
+                 "reference": verdicts.get((models[r["system"]], r["direction"], i)), "repeat": c.verdict}
+                for r in vs_bilingual for i, c in enumerate(r["cells"])
+                if c and verdicts.get((models[r["system"]], r["direction"], i)) != c.verdict]
     spread = [{**r, "model": r["system"].removesuffix(f"_seed{others[0]}")} for r in _rows(tests, "seeds", points)]
     return {"seed": others[0], "points": points, "spread": sorted(spread, key=lambda r: (r["model"], r["direction"])),
-            "vs_bilingual": vs_bilingual, "reference_vs_bilingual": reference, "agree": agree,
+            "vs_bilingual": vs_bilingual, "reference_vs_bilingual": reference, "disagree": disagree,
+            "agree_last": all(d["updates"] != points[-1] for d in disagree),
             "runs": sorted({c["a"]["system"] for c in repeated if c["kind"] == "seeds"})}
 
 
