@@ -410,12 +410,12 @@ def _rows(tests: dict, kind: str, columns: list[int]) -> list[dict[str, Any]]:
 
 
 def _repeat(every: list[dict], reference_seed: int, reference_tests: dict) -> dict[str, Any] | None:
-    """The runs trained again with another seed (None when there are none): ``seed``, their ``points``,
-    ``spread`` (rows of seed S minus the reference seed, same model and updates; ``model``: the model's name), ``vs_bilingual`` (their
-    multilingual-vs-bilingual rows) and ``reference_vs_bilingual`` (the reference seed's rows of the same
-    directions and points), ``disagree``: the comparisons and points where the two seeds' verdicts differ
-    (``{"system", "direction", "updates", "reference", "repeat"}``), ``agree_last``: none of them at the last
-    point."""
+    """The runs trained again with another seed (None when there are none): ``seed`` and ``reference_seed``,
+    ``runs`` (their names), ``models`` (the reference runs they repeat), their ``points``, ``spread`` (rows of
+    seed S minus the reference seed, same model and updates), ``vs_bilingual`` (their multilingual-vs-bilingual
+    rows), each row with the ``model`` it repeats; ``disagree``: the comparisons and points where the two seeds'
+    verdicts differ (``{"model", "direction", "updates", "reference", "repeat"}``), ``agree_last``: none of them
+    at the last point. Which reference run a run repeats is read from its ``seeds`` comparisons."""
     others = sorted({c["seed"] for c in every if c["seed"] != reference_seed})
     if not others:
         return None
@@ -423,23 +423,26 @@ def _repeat(every: list[dict], reference_seed: int, reference_tests: dict) -> di
         raise ReportDataError(f"results/nmt/comparisons.json: runs of several other seeds ({others}); the report "
                               f"describes one")
     repeated = [c for c in every if c["seed"] == others[0]]
+    repeats = {c["a"]["system"]: c["b"]["system"] for c in repeated if c["kind"] == "seeds"}
     tests = _tests(repeated)
     points = sorted({c["b"]["updates"] for c in repeated if c["kind"] == "seeds"})
-    vs_bilingual = _rows(tests, "multilingual_vs_bilingual", points)
-    directions = {r["direction"] for r in vs_bilingual}
-    models = {r["system"]: r["system"].removesuffix(f"_seed{others[0]}") for r in vs_bilingual}
-    reference = [r for r in _rows(reference_tests, "multilingual_vs_bilingual", points)
-                 if r["direction"] in directions and r["system"] in models.values()]
-    verdicts = {(r["system"], r["direction"], i): c.verdict for r in reference for i, c in enumerate(r["cells"]) if c}
-    disagree = [{"system": models[r["system"]], "direction": r["direction"], "updates": points[i],
-                 "reference": verdicts.get((models[r["system"]], r["direction"], i)), "repeat": c.verdict}
-                for r in vs_bilingual for i, c in enumerate(r["cells"])
-                if c and verdicts.get((models[r["system"]], r["direction"], i)) != c.verdict]
-    spread = [{**r, "model": r["system"].removesuffix(f"_seed{others[0]}")} for r in _rows(tests, "seeds", points)]
-    return {"seed": others[0], "points": points, "spread": sorted(spread, key=lambda r: (r["model"], r["direction"])),
-            "vs_bilingual": vs_bilingual, "reference_vs_bilingual": reference, "disagree": disagree,
-            "agree_last": all(d["updates"] != points[-1] for d in disagree),
-            "runs": sorted({c["a"]["system"] for c in repeated if c["kind"] == "seeds"})}
+
+    def rows(kind: str) -> list[dict[str, Any]]:
+        return sorted(({**r, "model": repeats[r["system"]]} for r in _rows(tests, kind, points)),
+                      key=lambda r: (r["model"], r["direction"]))
+
+    vs_bilingual = rows("multilingual_vs_bilingual")
+    verdicts = {(r["system"], r["direction"], u): c.verdict
+                for r in _rows(reference_tests, "multilingual_vs_bilingual", points)
+                for u, c in zip(points, r["cells"]) if c}
+    disagree = [{"model": r["model"], "direction": r["direction"], "updates": u,
+                 "reference": verdicts.get((r["model"], r["direction"], u)), "repeat": c.verdict}
+                for r in vs_bilingual for u, c in zip(points, r["cells"])
+                if c and verdicts.get((r["model"], r["direction"], u)) != c.verdict]
+    return {"seed": others[0], "reference_seed": reference_seed, "runs": sorted(repeats),
+            "models": sorted(set(repeats.values())), "points": points, "spread": rows("seeds"),
+            "vs_bilingual": vs_bilingual, "disagree": disagree,
+            "agree_last": all(d["updates"] != points[-1] for d in disagree)}
 
 
 def translation(R: ResultsTree) -> dict[str, Any]:

@@ -185,7 +185,7 @@ def run(config: ComparisonsConfig, ctx: Context) -> Path:
     out = ctx.record("nmt", "curves", {"systems": list(scores), "scores": scores,
                                        "reference_seed": REFERENCE_SEED,
                                        "training_seeds": {system: split_run_name(system)[1] for system in scores},
-                                                "split_names": {"test": "test_2016_flickr", "valid": "val"}})
+                                       "split_names": {"test": "test_2016_flickr", "valid": "val"}})
     ctx.record("nmt", "comparisons",
                {"split": "test_2016_flickr", "kinds": KINDS, "comparisons": compared,
                 "test": f"paired bootstrap resampling (sacreBLEU), {config.n_samples} resamples, 95 % interval"})
