@@ -12,7 +12,8 @@ from setuptools import find_packages, setup
 FAIRSEQ_NEEDS = ["hydra-core==1.3.2", "omegaconf==2.3.0", "cffi", "regex", "bitarray", "packaging"]
 
 #: Exact versions where results depend on the library's behaviour: diffusers' schedulers and pipelines,
-#: accelerate's checkpoints, the tokenizer, and scikit-learn's n-gram counting behind the saved language profile.
+#: accelerate's checkpoints, the tokenizer, scikit-learn's n-gram counting behind the saved language profile,
+#: and sacreBLEU, whose private functions the paired bootstrap calls (mvadl/verdicts.py).
 RUNTIME = [
     "torch>=2.1",
     "torchvision>=0.16",
@@ -23,7 +24,7 @@ RUNTIME = [
     "scikit-learn==1.9.1",
     "safetensors",
     "tokenizers",
-    "sacrebleu>=2.3,<3",
+    "sacrebleu==2.6.0",
     "sentencepiece>=0.1.99",
     "matplotlib>=3.7",
     "pillow",

@@ -112,6 +112,10 @@ def resolve_device(name: str = "auto"):
     return device
 
 
+#: ``Context.record(seed=NO_SEED)``: the recorded run used no random seed (the record says ``null``).
+NO_SEED = object()
+
+
 @dataclass
 class Context:
     """What a running experiment gets besides its config: device, seeds, clock and the results record."""
@@ -137,16 +141,20 @@ class Context:
         return time.perf_counter() - self.started
 
     def record(self, part: str, name: str, metrics: Mapping[str, Any], *, config: Any = None,
-               wall_time_s: float | None = None, seed: int | None = None, device: str | None = None) -> Path:
+               wall_time_s: float | None = None, seed: int | None | object = None,
+               device: str | None = None) -> Path:
         """Write ``<results>/<part>/<name>.json`` (:func:`mvadl.results.results_dir`: ``results/``, or
         ``runs/quick/results`` for a ``--quick`` run) with the config, metrics, seed, device, wall time and the
         revision the run started from. The one way an experiment writes a record.
 
         The defaults describe the whole run (its config, seed, device and time so far); a run that records
-        parts of itself separately (one fairseq run of a study, say) gives that part's own.
+        parts of itself separately (one fairseq run of a study, say) gives that part's own; ``seed=NO_SEED``
+        records ``null`` for a run that drew nothing at random (never the unused default 0).
         """
+        if seed is None:
+            seed = getattr(self.config, "seed", None)
         return write_results(part, name, config=self.config.as_dict() if config is None else config,
-                             metrics=metrics, seed=getattr(self.config, "seed", None) if seed is None else seed,
+                             metrics=metrics, seed=None if seed is NO_SEED else seed,
                              wall_time_s=self.elapsed() if wall_time_s is None else wall_time_s,
                              device=describe_device(self.device) if device is None else device,
                              quick=getattr(self.config, "quick", False), revision=self.revision)

@@ -1,15 +1,27 @@
 """Verdicts of comparisons: the verb the report may use ("higher", "lower", "level") comes from a stated test.
 
 A :class:`Comparison` holds the two measured values ``a`` (the system of interest) and ``b`` (the other one),
-their difference ``a - b``, a confidence interval of that difference, the test's p-value and the number of paired
-units the test resampled or paired. Its :attr:`Comparison.verdict` is
+their difference ``a - b``, a confidence interval of that difference, the test's p-value (and, where the
+comparison belongs to a family of tests, its Holm-adjusted p-value ``p_holm``) and the number of paired units
+the test resampled or paired. Its :attr:`Comparison.verdict` is, with ``alpha = 1 - level`` and ``p`` the
+Holm-adjusted p-value when there is one, else the raw one:
 
-* ``"higher"`` when the whole interval lies above 0 (``low > 0``) and, when a p-value is known, ``p < 1 - level``;
-* ``"lower"`` when the whole interval lies below 0 (``high < 0``) and likewise ``p < 1 - level``;
-* ``"level"`` otherwise: the data do not tell the two apart at that level (which is not a proof that they are equal).
+* ``"higher"`` when the whole interval lies above 0 (``low > 0``) and, when a p-value is known, ``p < alpha``;
+* ``"lower"`` when the whole interval lies below 0 (``high < 0``) and likewise ``p < alpha``;
+* ``"level"`` otherwise: the data do not tell the two apart at that level (which is not a proof that they are
+  equal; the report says "no significant difference").
 
-Requiring both the interval and the p-value is deliberately conservative: where the two disagree at the margin,
-the verdict is "level".
+Where the interval and the p-value disagree, the one that does NOT reject decides: an interval that excludes 0
+with ``p >= alpha``, or ``p < alpha`` with an interval that includes 0, is "level". Both directions occur: the
+percentile interval and sacreBLEU's p-value come from different statistics of the same resamples (the signed
+differences, and the centred absolute ones), and the interval is per comparison while ``p_holm`` accounts for
+the whole family (:func:`holm`), so a printed interval never contradicts a printed verdict.
+
+Multiple comparisons: :func:`holm` adjusts the p-values of one family of comparisons (Holm 1979), which keeps
+the probability of any false "higher"/"lower" in the family at most ``alpha``. The experiment that runs the
+tests decides what a family is and records ``p_holm`` beside ``p_value``
+(:mod:`nlp_experiments.translation.comparisons`: one comparison kind at one update count for one training seed,
+per metric).
 
 The tests, and why each one:
 
@@ -32,9 +44,10 @@ The tests, and why each one:
 :func:`format_interval` prints a comparison as ``+1.2 [+0.4, +2.0], p = 0.004``.
 
 References: P. Koehn, "Statistical significance tests for machine translation evaluation", EMNLP 2004.
-R. G. Newcombe, "Improved confidence intervals for the difference between binomial proportions based on paired
-data", Statistics in Medicine 17 (1998) 2635-2650. M. W. Fagerland, S. Lydersen, P. Laake, "Statistical Analysis
-of Contingency Tables", CRC 2017, chapter 8 (the paired 2x2 table).
+S. Holm, "A simple sequentially rejective multiple test procedure", Scandinavian Journal of Statistics 6
+(1979) 65-70. R. G. Newcombe, "Improved confidence intervals for the difference between binomial proportions
+based on paired data", Statistics in Medicine 17 (1998) 2635-2650. M. W. Fagerland, S. Lydersen, P. Laake,
+"Statistical Analysis of Contingency Tables", CRC 2017, chapter 8 (the paired 2x2 table).
 """
 from __future__ import annotations
 
@@ -45,8 +58,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-VERDICTS = ("higher", "lower", "level")
-
 
 @dataclass(frozen=True)
 class Comparison:
@@ -55,7 +66,8 @@ class Comparison:
     ``a``: value of the system of interest; ``b``: value of the other system; ``difference = a - b``;
     ``[low, high]``: the ``level`` confidence interval of ``a - b``; ``p_value``: the test's two-sided p-value
     (``None`` when the test gives none); ``test``: the test in plain words; ``n``: the number of paired units
-    (sentences, images, seeds).
+    (sentences, images, seeds); ``p_holm``: the Holm-adjusted p-value within the comparison's family
+    (:func:`holm`; ``None`` for a comparison tested on its own), which the verdict then uses.
     """
 
     a: float
@@ -67,6 +79,7 @@ class Comparison:
     test: str
     n: int
     level: float = 0.95
+    p_holm: float | None = None
 
     def __post_init__(self):
         if not 0.0 < self.level < 1.0:
@@ -75,14 +88,22 @@ class Comparison:
             raise ValueError(f"interval [{self.low}, {self.high}] has low > high")
         if self.p_value is not None and not 0.0 <= self.p_value <= 1.0:
             raise ValueError(f"p-value must lie in [0, 1], got {self.p_value}")
+        if self.p_holm is not None and not (self.p_value is not None and self.p_value <= self.p_holm <= 1.0):
+            raise ValueError(f"Holm-adjusted p-value must lie in [p, 1] = [{self.p_value}, 1], got {self.p_holm}")
+
+    @property
+    def p_decisive(self) -> float | None:
+        """The p-value the verdict uses: ``p_holm`` when the comparison belongs to a family, else ``p_value``."""
+        return self.p_holm if self.p_holm is not None else self.p_value
 
     @property
     def verdict(self) -> str:
-        """``"higher"`` if ``low > 0``, ``"lower"`` if ``high < 0`` (each also needing ``p < 1 - level`` when the
-        p-value is known), else ``"level"``."""
+        """``"higher"`` if ``low > 0``, ``"lower"`` if ``high < 0`` (each also needing :attr:`p_decisive`
+        ``< 1 - level`` when a p-value is known), else ``"level"``: where interval and p disagree, the one that
+        does not reject decides."""
         # round() so that level=0.95 means alpha=0.05 exactly, not 0.05000000000000004
         alpha = round(1.0 - self.level, 12)
-        significant = self.p_value is None or self.p_value < alpha
+        significant = self.p_decisive is None or self.p_decisive < alpha
         if significant and self.low > 0:
             return "higher"
         if significant and self.high < 0:
@@ -100,6 +121,7 @@ class Comparison:
             "low": float(self.low), "high": float(self.high),
             "p_value": None if self.p_value is None else float(self.p_value),
             "test": str(self.test), "n": int(self.n), "level": float(self.level),
+            "p_holm": None if self.p_holm is None else float(self.p_holm),
         }
         record["verdict"] = self.verdict
         return record
@@ -107,12 +129,32 @@ class Comparison:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Comparison:
         """Inverse of :meth:`as_dict`; a stored ``"verdict"`` is ignored (recomputed), any other unknown key is an
-        error, and so is a missing one (except ``level``, default 0.95)."""
+        error, and so is a missing one (except ``level``, default 0.95, and ``p_holm``, default none)."""
         names = {field.name for field in dataclasses.fields(cls)}
         unknown = set(d) - names - {"verdict"}
         if unknown:
             raise ValueError(f"unknown comparison keys: {', '.join(sorted(unknown))}")
         return cls(**{key: value for key, value in d.items() if key in names})
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values of one family of ``m`` tests, in the order given.
+
+    With the raw p-values sorted, ``p_(1) <= ... <= p_(m)``, the adjusted ones are
+    ``p~_(i) = min(1, max_{j <= i} (m - j + 1) p_(j))``; rejecting every test with ``p~ < alpha`` keeps the
+    family-wise error rate at most ``alpha`` under any dependence between the tests (Holm 1979). Ties keep the
+    order given. (scipy has Benjamini-Hochberg, ``scipy.stats.false_discovery_control``, but not Holm.)
+    """
+    p_values = [float(p) for p in p_values]
+    if any(not 0.0 <= p <= 1.0 for p in p_values):
+        raise ValueError(f"p-values must lie in [0, 1], got {p_values}")
+    m = len(p_values)
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, index in enumerate(sorted(range(m), key=lambda i: p_values[i])):
+        running = max(running, min(1.0, (m - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
 
 
 def paired_bootstrap(metric: str, hypotheses_a: Sequence[str], hypotheses_b: Sequence[str],
@@ -152,7 +194,10 @@ def paired_bootstrap(metric: str, hypotheses_a: Sequence[str], hypotheses_b: Seq
     n = len(references)
 
     # Adapted from sacrebleu/significance.py (2.6.0), _paired_bs_test: the same draws, statistics and scores,
-    # keeping the signed resampled differences for the interval.
+    # keeping the signed resampled differences for the interval. sacreBLEU's public PairedTest returns the
+    # p-value but not those differences, so this calls four private functions (_compute_p_value,
+    # _extract_corpus_statistics, _aggregate_and_compute, _compute_score_from_stats): setup.py pins sacreBLEU
+    # exactly, and tests/test_verdicts.py checks the p-value against the public PairedTest.
     rng = np.random.default_rng(seed)
     indices = rng.choice(n, size=(n_samples, n), replace=True)
     observed, resampled = [], []

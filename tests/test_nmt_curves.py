@@ -94,15 +94,39 @@ def test_planned_comparisons_pair_the_right_systems():
 
 
 def test_a_second_seed_is_compared_with_its_own_runs_and_with_the_reference_seed():
-    outputs = {"zeroshot": {3200: {"test": {"en-de"}}}, "bilingual_en_de": {3200: {"test": {"en-de"}}},
-               "zeroshot_seed2": {3200: {"test": {"en-de"}}}, "bilingual_en_de_seed2": {3200: {"test": {"en-de"}}}}
-    planned = {(p["kind"], p["seed"], p["a"]["system"], p["b"]["system"]) for p in planned_comparisons(outputs)}
+    zeroshot = {3200: {"test": {"en-de", "de-fr"}}}
+    outputs = {"zeroshot": zeroshot, "bilingual_en_de": {3200: {"test": {"en-de"}}},
+               "zeroshot_pivot_en": {3200: {"test": {"de-fr"}}}, "zeroshot_seed2_pivot_en": {3200: {"test": {"de-fr"}}},
+               "zeroshot_seed2": zeroshot, "bilingual_en_de_seed2": {3200: {"test": {"en-de"}}}}
+    planned = {(p["kind"], p["seed"], p["direction"], p["a"]["system"], p["b"]["system"])
+               for p in planned_comparisons(outputs)}
     assert planned == {
-        ("multilingual_vs_bilingual", 1, "zeroshot", "bilingual_en_de"),
-        ("multilingual_vs_bilingual", 2, "zeroshot_seed2", "bilingual_en_de_seed2"),  # never across seeds
-        ("seeds", 2, "zeroshot_seed2", "zeroshot"),
-        ("seeds", 2, "bilingual_en_de_seed2", "bilingual_en_de"),
+        ("multilingual_vs_bilingual", 1, "en-de", "zeroshot", "bilingual_en_de"),
+        ("multilingual_vs_bilingual", 2, "en-de", "zeroshot_seed2", "bilingual_en_de_seed2"),  # never across seeds
+        ("seeds", 2, "en-de", "zeroshot_seed2", "zeroshot"),
+        ("seeds", 2, "de-fr", "zeroshot_seed2", "zeroshot"),  # the zero-shot directions too
+        ("seeds", 2, "de-fr", "zeroshot_seed2_pivot_en", "zeroshot_pivot_en"),  # and the pivot
+        ("seeds", 2, "en-de", "bilingual_en_de_seed2", "bilingual_en_de"),
     }
+
+
+def test_holm_adjusts_within_one_kind_point_and_seed_per_metric():
+    from nlp_experiments.translation.comparisons import holm_families
+
+    def test(p):
+        return {"a": 2.0, "b": 1.0, "difference": 1.0, "low": 0.5, "high": 1.5, "p_value": p, "test": "t", "n": 9}
+
+    def item(kind, updates, seed, p_bleu, p_chrf):
+        return {"kind": kind, "seed": seed, "direction": "en-de", "a": {"system": "x", "updates": updates},
+                "b": {"system": "y", "updates": updates}, "bleu": test(p_bleu), "chrf": test(p_chrf)}
+
+    compared = [item("direct_vs_zeroshot", 1600, 1, 0.01, 0.04), item("direct_vs_zeroshot", 1600, 1, 0.02, 0.001),
+                item("direct_vs_zeroshot", 3200, 1, 0.03, 0.03), item("seeds", 1600, 2, 0.01, 0.01)]
+    adjusted = holm_families(compared)
+    assert [c["bleu"]["p_holm"] for c in adjusted] == pytest.approx([0.02, 0.02, 0.03, 0.01])
+    assert [c["chrf"]["p_holm"] for c in adjusted] == pytest.approx([0.04, 0.002, 0.03, 0.01])
+    assert [c["bleu"]["p_value"] for c in adjusted] == [0.01, 0.02, 0.03, 0.01]  # the raw p kept beside it
+    assert compared[0]["bleu"].get("p_holm") is None  # the input is left as it was
 
 
 def test_run_names_keep_a_second_seed_apart():
@@ -134,7 +158,11 @@ def test_comparisons_from_kept_outputs(toy_data_bin, tmp_path, monkeypatch):
     assert by_kind[("direct_vs_pivot", "de-fr")]["bleu"]["a"] == pytest.approx(100.0)
     assert by_kind[("direct_vs_zeroshot", "en-de")]["bleu"]["verdict"] == "level"
     assert by_kind[("direct_vs_zeroshot", "en-de")]["bleu"]["difference"] == 0.0
+    # each comparison is alone in its family here (one kind, one point, one seed): Holm leaves p as it is
+    assert all(c[m]["p_holm"] == c[m]["p_value"] for c in record["comparisons"] for m in ("bleu", "chrf"))
+    assert record["seed"] == 12345 and record["bootstrap_seed"] == 12345
     curves = json.loads((tmp_path / "results" / "nmt" / "curves.json").read_text())
+    assert curves["seed"] is None  # scoring draws nothing at random
     assert curves["scores"]["direct"]["40"]["test"]["de-fr"]["bleu"] == pytest.approx(100.0)
 
     # the same outputs with the sides swapped: the verdict follows the data

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 import math
+import random
 
 import pytest
 
 from mvadl.verdicts import (
     Comparison,
     format_interval,
+    holm,
     mcnemar_exact,
     mcnemar_from_counts,
     paired_bootstrap,
@@ -210,11 +212,52 @@ def test_verdict_needs_interval_and_p_value():
         comparison(low=3.0)
 
 
+def test_where_interval_and_p_disagree_the_one_that_does_not_reject_decides():
+    # the interval excludes 0 but the (Holm-adjusted) p-value does not reach 0.05
+    assert comparison(p_value=0.06).verdict == "level"
+    assert comparison(p_value=0.004, p_holm=0.06).verdict == "level"
+    assert comparison(difference=-1.2, low=-2.0, high=-0.4, p_value=0.01, p_holm=0.05).verdict == "level"
+    # p below 0.05 but the interval includes 0 (sacreBLEU's p and the percentile interval are different
+    # statistics of the resamples)
+    assert comparison(low=-0.1, p_value=0.03, p_holm=0.04).verdict == "level"
+    # both reject: the adjusted p decides with the interval
+    assert comparison(p_value=0.004, p_holm=0.024).verdict == "higher"
+
+
+def test_holm_adjusts_by_hand():
+    # sorted: 0.005 (x4 = 0.02), 0.01 (x3 = 0.03), 0.03 (x2 = 0.06), 0.04 (x1 = 0.04, but never below 0.06)
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]) == [1.0, 1.0]  # capped at 1
+    assert holm([0.02]) == [0.02] and holm([]) == []
+    with pytest.raises(ValueError):
+        holm([1.5])
+    with pytest.raises(ValueError, match="Holm-adjusted p-value must lie in"):
+        comparison(p_value=0.01, p_holm=0.005)
+
+
+def test_holm_is_monotone_and_never_below_the_raw_p_values():
+    rng = random.Random(3)
+    for _ in range(200):
+        raw = [rng.random() ** 3 for _ in range(rng.randint(1, 8))]
+        adjusted = holm(raw)
+        assert all(p <= q <= 1.0 for p, q in zip(raw, adjusted))
+        ranked = sorted(range(len(raw)), key=lambda i: raw[i])
+        assert all(adjusted[i] <= adjusted[j] for i, j in zip(ranked, ranked[1:]))
+        # Bonferroni bounds it from above, and the smallest is exactly Bonferroni's
+        assert all(q <= min(1.0, len(raw) * p) + 1e-12 for p, q in zip(raw, adjusted))
+        assert adjusted[ranked[0]] == pytest.approx(min(1.0, len(raw) * raw[ranked[0]]))
+
+
 def test_as_dict_from_dict_round_trip():
     original = comparison()
     record = json.loads(json.dumps(original.as_dict()))
     assert record["verdict"] == "higher"
-    assert set(record) == {"a", "b", "difference", "low", "high", "p_value", "test", "n", "level", "verdict"}
+    assert set(record) == {"a", "b", "difference", "low", "high", "p_value", "test", "n", "level", "p_holm",
+                           "verdict"}
+    adjusted = comparison(p_holm=0.02)
+    assert Comparison.from_dict(json.loads(json.dumps(adjusted.as_dict()))) == adjusted
+    # a record written before the Holm adjustment reads as a comparison tested on its own
+    assert Comparison.from_dict({k: v for k, v in record.items() if k != "p_holm"}).p_holm is None
     assert Comparison.from_dict(record) == original
     # the stored verdict is recomputed, not trusted
     assert Comparison.from_dict({**record, "verdict": "lower"}).verdict == "higher"

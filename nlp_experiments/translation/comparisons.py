@@ -10,7 +10,8 @@ recomputed without a checkpoint), and the references of prepare (``DATA_BIN/raw`
 * ``curves.json``: BLEU, chrF and off-target rate of every system at every point, split and direction;
 * ``comparisons.json``: for every comparison below, at every point where both systems exist, the difference
   of BLEU and of chrF on test_2016_flickr, its 95 % interval and p (:func:`mvadl.verdicts.paired_bootstrap`,
-  1,000 resamples), and the verdict the interval gives;
+  1,000 resamples, the record's ``seed`` seeds the resampling), the Holm-adjusted ``p_holm`` within its
+  family (:func:`holm_families`) and the verdict (:attr:`mvadl.verdicts.Comparison.verdict`, on ``p_holm``);
 * ``curves.png`` (BLEU against updates, one panel a direction), ``curves_compute.png`` (the same against
   updates per language pair, the equal-compute view) and ``gaps.png`` (each gap with its interval).
 
@@ -21,10 +22,17 @@ bilingual model at N (``equal_compute``: two language pairs trained for the cost
 ``zeroshot`` on the English-centric directions (``direct_vs_zeroshot``). Runs trained with another seed S
 (``MODEL_seedS``, :func:`~nlp_experiments.translation.languages.run_name`) are compared among themselves in the
 same way, and each with the reference run of its model at the same updates (``seeds``: how far two trainings
-of one model land apart). Every comparison names the training ``seed`` of its runs.
+of one model land apart; every direction a run is scored on, and its pivot system). Every comparison names the
+training ``seed`` of its runs.
+
+A family of tests (:func:`family`) is one comparison kind at one update count (the second system's) for one
+training seed, per metric: within it the p-values are adjusted with Holm's method
+(:func:`mvadl.verdicts.holm`), so that the chance of any false "higher"/"lower" among, say, the six
+direct-vs-zeroshot gaps at 6,400 updates stays at most 5 %.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import sys
@@ -36,7 +44,7 @@ from typing import ClassVar
 from mvadl.data import DataError
 from mvadl.plotting import save_figure
 from mvadl.results import results_dir
-from mvadl.runner import Context, ExperimentConfig, main, option
+from mvadl.runner import NO_SEED, Context, ExperimentConfig, main, option
 from nlp_experiments.translation.curves import hypotheses_path, read_hypotheses
 from nlp_experiments.translation.fairseq_runs import require_data_bin
 from nlp_experiments.translation.langid import CharNgramLanguageIdentifier
@@ -44,6 +52,7 @@ from nlp_experiments.translation.languages import (
     MODEL_PAIRS,
     PIVOT_DIRECTIONS,
     REFERENCE_SEED,
+    evaluation_directions,
     pivot_name,
     run_name,
     split_run_name,
@@ -109,11 +118,38 @@ def planned_comparisons(outputs: Mapping[str, Mapping[int, Mapping[str, Iterable
             for direction in MODEL_PAIRS[ZEROSHOT]:
                 add("direct_vs_zeroshot", direction, (direct, updates), (zeroshot, updates))
         if seed != REFERENCE_SEED:
-            for model, directions in MODEL_PAIRS.items():
-                for updates in sorted(outputs.get(run_name(model, seed), {})):
-                    for direction in directions:
-                        add("seeds", direction, (run_name(model, seed), updates), (model, updates))
+            for model in MODEL_PAIRS:
+                systems = [(run_name(model, seed), model, evaluation_directions(model))]
+                if model == ZEROSHOT:  # the pivot through English, as the reference seed's comparisons use it
+                    systems.append((pivot_name(run_name(model, seed)), pivot_name(model), PIVOT_DIRECTIONS))
+                for repeat, reference, directions in systems:
+                    for updates in sorted(outputs.get(repeat, {})):
+                        for direction in directions:
+                            add("seeds", direction, (repeat, updates), (reference, updates))
     return planned
+
+
+def family(item: Mapping) -> tuple[str, int, int]:
+    """The family of tests a planned comparison belongs to: its kind, the second system's updates and the
+    training seed."""
+    return item["kind"], item["b"]["updates"], item["seed"]
+
+
+def holm_families(compared: list[dict]) -> list[dict]:
+    """``compared`` (:func:`run_comparisons`) with ``p_holm`` set in each metric's test: Holm's adjustment
+    (:func:`mvadl.verdicts.holm`) over the comparisons of one :func:`family`, metric by metric."""
+    from mvadl.verdicts import Comparison, holm
+
+    families: dict[tuple, list[int]] = {}
+    for index, item in enumerate(compared):
+        families.setdefault(family(item), []).append(index)
+    adjusted = [dict(item) for item in compared]
+    for members in families.values():
+        for metric in METRIC_NAMES:
+            tests = [Comparison.from_dict({**compared[i][metric], "p_holm": None}) for i in members]
+            for i, test, p_holm in zip(members, tests, holm([t.p_value for t in tests])):
+                adjusted[i][metric] = dataclasses.replace(test, p_holm=p_holm).as_dict()
+    return adjusted
 
 
 @dataclass
@@ -123,7 +159,7 @@ class ComparisonsConfig(ExperimentConfig):
     data_bin: str = option("data-bin/multi30k", "prepared data: raw/ references and langid.json")
     hyps: str | None = option(None, "the system outputs (none: results/nmt/hyps)")
     n_samples: int = option(1000, "bootstrap resamples")
-    bootstrap_seed: int = option(12345, "seed of the bootstrap resampling (sacreBLEU's default)")
+    seed: int = option(12345, "seed of the bootstrap resampling (sacreBLEU's default)")
     QUICK: ClassVar[dict] = {"n_samples": 100}
 
     def __post_init__(self):
@@ -150,7 +186,7 @@ def score_outputs(root: Path, outputs: Mapping, references: Path, identifier) ->
 
 def run_comparisons(root: Path, planned: list[dict], references: Path, n_samples: int, seed: int) -> list[dict]:
     """Each of ``planned`` with ``"bleu"`` and ``"chrf"``: :meth:`mvadl.verdicts.Comparison.as_dict` of the paired
-    bootstrap on :data:`COMPARED_SPLIT`."""
+    bootstrap on :data:`COMPARED_SPLIT`, its ``p_holm`` within its family (:func:`holm_families`)."""
     from mvadl.verdicts import paired_bootstrap
 
     done = []
@@ -165,7 +201,7 @@ def run_comparisons(root: Path, planned: list[dict], references: Path, n_samples
         logger.info("%s %s %s@%d - %s@%d: BLEU %+.2f [%+.2f, %+.2f]", item["kind"], direction,
                     item["a"]["system"], item["a"]["updates"], item["b"]["system"], item["b"]["updates"],
                     tests["bleu"]["difference"], tests["bleu"]["low"], tests["bleu"]["high"])
-    return done
+    return holm_families(done)
 
 
 def run(config: ComparisonsConfig, ctx: Context) -> Path:
@@ -181,14 +217,20 @@ def run(config: ComparisonsConfig, ctx: Context) -> Path:
     identifier = CharNgramLanguageIdentifier.load(data_bin / "langid.json")
     scores = score_outputs(root, outputs, data_bin / "raw", identifier)
     planned = planned_comparisons(outputs)
-    compared = run_comparisons(root, planned, data_bin / "raw", config.n_samples, config.bootstrap_seed)
+    compared = run_comparisons(root, planned, data_bin / "raw", config.n_samples, config.seed)
+    # the scores draw nothing at random (seed null); each system's training seed is in training_seeds
     out = ctx.record("nmt", "curves", {"systems": list(scores), "scores": scores,
                                        "reference_seed": REFERENCE_SEED,
                                        "training_seeds": {system: split_run_name(system)[1] for system in scores},
-                                       "split_names": {"test": "test_2016_flickr", "valid": "val"}})
+                                       "split_names": {"test": "test_2016_flickr", "valid": "val"}},
+                     seed=NO_SEED)
     ctx.record("nmt", "comparisons",
                {"split": "test_2016_flickr", "kinds": KINDS, "comparisons": compared,
-                "test": f"paired bootstrap resampling (sacreBLEU), {config.n_samples} resamples, 95 % interval"})
+                "test": f"paired bootstrap resampling (sacreBLEU), {config.n_samples} resamples, 95 % interval",
+                "bootstrap_seed": config.seed,
+                "multiple_comparisons": "Holm within each family: one comparison kind at one update count (the "
+                                        "second system's) for one training seed, per metric; the verdict uses "
+                                        "p_holm"})
     figures = out.parent
     save_figure(plot_curves(scores, COMPARED_SPLIT), figures / "curves.png")
     save_figure(plot_curves(scores, COMPARED_SPLIT, per_pair=True), figures / "curves_compute.png")
