@@ -15,8 +15,11 @@ use_seedable_sampler=True)`` would seed epoch e with ``seed + e``: streams that 
 of seed 0 is epoch 0 of seed 1, and another order than the reference runs were trained with.)
 
 One run, one record: each checkpoint folder also holds ``fit_history.json`` (every epoch's mean loss so far,
-the training seconds so far, how many times the run was resumed). A resumed call starts from it, so its
-:class:`FitResult` covers the whole run, as if it had never been interrupted (the seconds add up).
+the training seconds so far, how many times the run was resumed, and the run's identity: its config and the
+revision it started from). A resumed call starts from it, so its :class:`FitResult` covers the whole run, as if
+it had never been interrupted (the seconds add up), and it refuses, in one line, a checkpoint whose config or
+start revision differs from its own (:func:`check_same_run`): a run resumes only with the code and settings it
+started with, so a long run is best started from a ``git worktree`` checked out at one commit (README).
 """
 from __future__ import annotations
 
@@ -43,6 +46,7 @@ from mvadl.io import atomic_write_text
 from mvadl.runner import option
 from mvadl.seeding import derive_seed
 from vae_diffusion.core.images import DataOptions
+from vae_diffusion.core.precision import choose_mixed_precision
 
 logger = logging.getLogger(__name__)
 CHECKPOINT_PATTERN = re.compile(r"^epoch-(\d+)$")
@@ -88,15 +92,47 @@ class FitResult:
 class FitOptions(DataOptions):
     """The options of every entry point built on :func:`fit` (its config dataclasses subclass this one)."""
 
-    mixed_precision: Literal["no", "fp16", "bf16"] | None = option(None, "autocast precision (None: bf16 on a GPU, "
-                                                                         "no on the CPU)")
+    mixed_precision: Literal["no", "fp16", "bf16"] | None = option(None, "autocast precision (None: bf16 on a GPU; "
+                                                                         "on the CPU the model's measured choice "
+                                                                         "where the CPU has bf16 instructions; a "
+                                                                         "resumed run keeps its own)")
     train_limit: int | None = option(None, "use only the first N training images")
     resume: str | None = option(None, "checkpoint folder epoch-N, or 'latest' in OUTPUT_DIR/checkpoints")
 
 
-def default_mixed_precision(requested: str | None, device) -> str:
-    """``requested``, or bf16 on a GPU and no mixed precision on the CPU."""
-    return requested or ("bf16" if torch.device(device).type == "cuda" else "no")
+#: Config keys that may differ between the stretches of one run: where it reads and writes, on which device.
+RUN_LOCAL_KEYS = frozenset({"resume", "device", "data_dir", "output_dir"})
+
+
+def run_precision(options: FitOptions, device, cpu_choice: str, checkpoint_dir: str | Path) -> str:
+    """The mixed precision of the run ``options`` starts or resumes (:func:`~vae_diffusion.core.precision.
+    choose_mixed_precision`): a resumed run keeps the precision stored with its checkpoint."""
+    stored = None
+    if options.resume:
+        identity = read_history(resolve_checkpoint(options.resume, Path(checkpoint_dir))).get("identity") or {}
+        stored = identity.get("config", {}).get("mixed_precision")
+    return choose_mixed_precision(options.mixed_precision, device, cpu_choice, stored=stored)
+
+
+def run_identity(config: dict, revision: str) -> dict:
+    """What makes a run the same run across resumes: its config (less :data:`RUN_LOCAL_KEYS`) and the revision it
+    started from."""
+    return {"config": {k: v for k, v in config.items() if k not in RUN_LOCAL_KEYS}, "revision": revision}
+
+
+def check_same_run(checkpoint: Path, stored: dict | None, identity: dict) -> None:
+    """Refuse (DataError, one line) to resume ``checkpoint`` with another config or from another revision."""
+    if stored is None:
+        raise DataError(f"{checkpoint}: no run identity (config and revision) to check a resume against")
+    if stored["revision"] != identity["revision"]:
+        raise DataError(f"{checkpoint}: started from revision {stored['revision']}, this command runs "
+                        f"{identity['revision']}; resume it from a checkout of its own revision "
+                        f"(git worktree add ../runs-<rev> <rev>)")
+    old, new = stored["config"], identity["config"]
+    differ = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if differ:
+        changes = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in differ)
+        raise DataError(f"{checkpoint}: made by a run with other settings ({changes}); resume with the same options")
 
 
 def list_checkpoints(checkpoint_dir: Path) -> list[tuple[int, Path]]:
@@ -135,16 +171,19 @@ def resolve_checkpoint(resume: str, checkpoint_dir: Path) -> Path:
 
 def fit(model: torch.nn.Module, dataset: Dataset, loss_fn: Callable[[torch.nn.Module, tuple], torch.Tensor],
         config: FitConfig, output_dir: str | Path, *, resume: str | None = None, project_name: str = "train",
-        device=None) -> FitResult:
+        device=None, identity: dict | None = None) -> FitResult:
     """Train ``model`` on ``dataset`` by minimising ``loss_fn(model, batch)`` with AdamW + cosine schedule.
 
     ``output_dir`` receives ``logs/`` (TensorBoard) and ``checkpoints/epoch-N/`` (accelerate state);
     ``resume`` is a checkpoint folder or ``"latest"``, and training continues at the epoch after it.
     ``device``: a CPU device keeps accelerate on the CPU; otherwise accelerate uses the GPU(s) it sees.
+    ``identity`` (:func:`run_identity`) is saved with every checkpoint; a resume must present the same one.
     """
     output_dir = Path(output_dir)
     checkpoint_dir = output_dir / "checkpoints"
     resume_from = resolve_checkpoint(resume, checkpoint_dir) if resume else None
+    if resume_from is not None and identity is not None:
+        check_same_run(resume_from, read_history(resume_from).get("identity"), identity)
     accelerator = Accelerator(mixed_precision=config.mixed_precision, log_with="tensorboard",
                               cpu=device is not None and torch.device(device).type == "cpu",
                               project_config=ProjectConfiguration(project_dir=str(output_dir),
@@ -166,7 +205,7 @@ def fit(model: torch.nn.Module, dataset: Dataset, loss_fn: Callable[[torch.nn.Mo
         ema.to(accelerator.device)
         accelerator.register_for_checkpointing(ema)
 
-    start_epoch, history = 0, {"epoch_losses": [], "seconds": 0.0, "resumes": 0}
+    start_epoch, history = 0, {"epoch_losses": [], "seconds": 0.0, "resumes": 0, "identity": identity}
     if resume_from is not None:
         history = read_history(resume_from)
         accelerator.load_state(str(resume_from))
@@ -218,7 +257,7 @@ def fit(model: torch.nn.Module, dataset: Dataset, loss_fn: Callable[[torch.nn.Mo
         if (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.epochs:
             _save_checkpoint(accelerator, checkpoint_dir, epoch + 1, config.checkpoints_to_keep,
                              {"epoch_losses": result.epoch_losses, "seconds": result.wall_time_s,
-                              "resumes": result.resumes})
+                              "resumes": result.resumes, "identity": history["identity"]})
     accelerator.end_training()
     result.model = accelerator.unwrap_model(model)
     result.wall_time_s = history["seconds"] + time.perf_counter() - started
@@ -234,7 +273,7 @@ def read_history(checkpoint: Path) -> dict:
         if len(history["epoch_losses"]) != epochs:
             raise ValueError(f"{len(history['epoch_losses'])} epoch losses for epoch {epochs}")
         return {"epoch_losses": [float(v) for v in history["epoch_losses"]], "seconds": float(history["seconds"]),
-                "resumes": int(history["resumes"])}
+                "resumes": int(history["resumes"]), "identity": history.get("identity")}
     except FileNotFoundError:
         raise DataError(f"{path}: missing (the checkpoint has no run history to continue the record)") from None
     except (ValueError, KeyError, TypeError) as error:

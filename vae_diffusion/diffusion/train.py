@@ -20,7 +20,7 @@ from diffusers import DDPMPipeline
 from torch.utils.data import TensorDataset
 
 from mvadl.runner import Context, main, option
-from vae_diffusion.core.fit import FitConfig, FitOptions, default_mixed_precision, fit
+from vae_diffusion.core.fit import FitConfig, FitOptions, fit, run_identity, run_precision
 from vae_diffusion.core.images import check_unet_image_size, mnist_split, to_model_range
 from vae_diffusion.core.pipelines import write_training_record
 from vae_diffusion.diffusion.losses import epsilon_prediction_loss
@@ -48,6 +48,8 @@ class TrainConfig(FitOptions):
     beta_schedule: Literal["linear", "scaled_linear", "squaredcos_cap_v2"] = option(
         "linear", "noise schedule of the DDPMScheduler")
     max_steps_per_epoch: int | None = option(None, "cut every epoch after N optimizer steps (None: whole epochs)")
+    #: The CPU precision ``python -m vae_diffusion.speed`` measured as fastest without changing the loss curve.
+    CPU_MIXED_PRECISION: ClassVar[str] = "no"
     QUICK: ClassVar[dict] = {"epochs": 1, "train_limit": 256, "widths": [16, 32], "layers_per_block": 1,
                              "batch_size": 32, "warmup_steps": 0, "max_steps_per_epoch": 4}
 
@@ -56,7 +58,8 @@ class TrainConfig(FitOptions):
 
 
 def run(config: TrainConfig, ctx: Context) -> Path:
-    mixed_precision = default_mixed_precision(config.mixed_precision, ctx.device)
+    mixed_precision = run_precision(config, ctx.device, config.CPU_MIXED_PRECISION,
+                                    Path(config.output_dir) / "checkpoints")
     grey, _ = mnist_split("train", config.data_dir, limit=config.train_limit, check_count=config.train_limit is None)
     images = to_model_range(grey, config.sample_size)
     unet = build_unet(config.sample_size, config.widths, config.layers_per_block, config.attention_levels)
@@ -64,8 +67,10 @@ def run(config: TrainConfig, ctx: Context) -> Path:
     parameters = sum(p.numel() for p in unet.parameters())
     logger.info("UNet2DModel: %.2fM parameters; %d training images", parameters / 1e6, len(images))
     fit_config = FitConfig.from_options(config, mixed_precision=mixed_precision)
+    recorded_config = {**config.as_dict(), "mixed_precision": mixed_precision}
     result = fit(unet, TensorDataset(images), epsilon_prediction_loss(noise_scheduler), fit_config, config.output_dir,
-                 resume=config.resume, project_name="ddpm_mnist", device=ctx.device)
+                 resume=config.resume, project_name="ddpm_mnist", device=ctx.device,
+                 identity=run_identity(recorded_config, ctx.revision))
     model = result.model
     if result.ema is not None:
         result.ema.copy_to(model.parameters())  # the pipeline ships the EMA weights
@@ -74,7 +79,6 @@ def run(config: TrainConfig, ctx: Context) -> Path:
     logger.info("saved DDPMPipeline to %s", pipeline_dir)
     # every epoch visits every training image once (the loader keeps its last partial batch), unless cut short
     images_per_epoch = min(len(images), (config.max_steps_per_epoch or len(images)) * config.batch_size)
-    recorded_config = {**config.as_dict(), "mixed_precision": mixed_precision}
     write_training_record(pipeline_dir, {"config": recorded_config, "training_time_s": result.wall_time_s,
                                          "images_per_epoch": images_per_epoch,
                                          "images_seen": config.epochs * images_per_epoch})

@@ -78,7 +78,7 @@ def run(config: DesignConfig, ctx: Context) -> Path:
         toy = {}
     variants = []
     for name in config.variants:
-        trained = train(variant_config(name, config, **toy), ctx.device)
+        trained = train(variant_config(name, config, **toy), ctx.device, ctx.revision)
         minutes = trained.metrics["training_time_s"] / 60
         pipe = load_guided_pipeline(trained.pipeline_dir, ctx.device)
         scores = follows_prompts(pipe, classifier, experiment_seeds(config.seed, config.samples),

@@ -22,7 +22,7 @@ from vae_diffusion.guidance.training import TrainConfig, train
 
 
 def run(config: TrainConfig, ctx: Context) -> Path:
-    trained = train(config, ctx.device)
+    trained = train(config, ctx.device, ctx.revision)
     ctx.record("guidance", config.record_name, trained.metrics,
                config=trained.config, wall_time_s=trained.metrics["training_time_s"])
     return trained.pipeline_dir
