@@ -46,7 +46,7 @@ def test_samples_over_training_labels_each_cell_and_marks_changed_digits_red():
     red = [i for i, t in enumerate(last.texts) if t.get_color() == "red"]
     assert red == [62, 63] and not any(t.get_color() == "red" for t in mid.texts)
     x, y = last.texts[63].get_position()  # cell 63: row 7, column 7, label in its top-right corner
-    assert 7 * 30 + 2 < x <= 8 * 30 and 7 * 30 + 2 <= y < 7 * 30 + 16
+    assert 7 * 30 + 2 < x <= 8 * 30 and 7 * 30 < y < 7 * 30 + 16
 
 
 def test_reconstruction_figure_puts_inputs_above_reconstructions():

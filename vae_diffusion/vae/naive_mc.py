@@ -15,13 +15,12 @@ import sys
 from dataclasses import dataclass
 from typing import ClassVar
 
-from mvadl.plotting import save_figure
 from mvadl.results import results_dir
 from mvadl.runner import REQUIRED, Context, ExperimentConfig, main, option
-from vae_diffusion.vae import plots
 from vae_diffusion.vae.checkpoint import load_model
 from vae_diffusion.vae.data import fixed_binarization, pixel_probabilities
 from vae_diffusion.vae.likelihood import naive_against_importance_sampling, sample_count_grid
+from vae_diffusion.vae.run_figures import naive_mc_figure
 
 logger = logging.getLogger("vae.naive_mc")
 
@@ -65,10 +64,7 @@ def run(config: NaiveMcConfig, ctx: Context) -> list[dict]:
                     record["naive_log_px_mean"][-1])
     records.sort(key=lambda r: r["z_dim"])
     ctx.record("vae", config.name, {"models": records, "num_images": len(x)})
-    fig = plots.naive_mc_figure(records, f"Naive Monte-Carlo log p(x) with L prior samples (eq. 7) vs "
-                                         f"importance sampling (k={config.is_samples}), {len(x)} test images, "
-                                         f"{config.repeats} repeats")
-    save_figure(fig, results_dir() / "vae" / f"{config.name}.png")
+    naive_mc_figure(records, results_dir() / "vae" / f"{config.name}.png")
     return records
 
 

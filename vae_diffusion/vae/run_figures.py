@@ -72,21 +72,32 @@ def make_figures(folder: Path, name: str, arrays_path: Path | None = None,
     record, arrays_path = _run_files(folder, name, arrays_path)
     arrays = np.load(arrays_path)
     grids = sample_grids(arrays)
-    model = f"VAE, latent size {record['z_dim']}, hidden {'x'.join(map(str, record['hidden']))}"
     out = []
     for epoch, grid in sorted(grids.items()):
         when = "before training" if epoch == 0 else f"after {epoch} epochs"
         out.append(save_figure(plots.sample_grid_figure(grid, f"{when}\n(64 prior samples, Bernoulli means)"),
                                folder / f"{prefix(name)}samples_epoch_{epoch:03d}.png"))
-    read = "\ndigit read by the MNIST classifier in each corner, red where it changed since the previous panel"
-    out.append(save_figure(plots.samples_over_training_figure(
-        grids, f"{model}: Bernoulli means f(z) of the same 64 prior draws z ~ N(0, I)" + (read if digits else ""),
-        digits),
-        folder / f"{prefix(name)}samples_over_training.png"))
-    out.append(save_figure(plots.reconstruction_figure(
-        arrays["reconstruction_inputs"] / 255.0, arrays["reconstruction_means"] / 255.0,
-        f"{model}: test reconstructions after {record['epochs']} epochs"),
-        folder / f"{prefix(name)}reconstructions.png"))
-    out.append(save_figure(plots.training_curves_figure(record["history"], f"{model}: training curves"),
+    # The report's figures carry no title: their captions say what they show.
+    out.append(save_figure(plots.samples_over_training_figure(grids, digits=digits),
+                           folder / f"{prefix(name)}samples_over_training.png"))
+    out.append(save_figure(plots.reconstruction_figure(arrays["reconstruction_inputs"] / 255.0,
+                                                       arrays["reconstruction_means"] / 255.0),
+                           folder / f"{prefix(name)}reconstructions.png"))
+    out.append(save_figure(plots.training_curves_figure(record["history"]),
                            folder / f"{prefix(name)}training_curves.png"))
     return out
+
+
+def naive_mc_figure(records: list[dict], path: Path) -> Path:
+    """Q2's figure (``plots.naive_mc_figure``) of the models' records, saved at ``path``."""
+    return save_figure(plots.naive_mc_figure(records), path)
+
+
+def redraw_naive_mc(folder: Path, name: str = "naive_mc") -> Path | None:
+    """Redraw ``<name>.png`` from the record ``<name>.json`` of :mod:`vae_diffusion.vae.naive_mc` in ``folder``
+    (None: no such record)."""
+    path = Path(folder) / f"{name}.json"
+    if not path.is_file():
+        return None
+    return naive_mc_figure(json.loads(path.read_text(encoding="utf-8"))["metrics"]["models"],
+                           path.with_suffix(".png"))
