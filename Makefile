@@ -1,7 +1,7 @@
 # One-command entry points. Both create/update .venv first (scripts/install.sh is idempotent).
 #   make test        install, lint (ruff), then run the test suite (tiny generated data; real-data checks when DATA_DIR is set)
 #   make test-slow   the slow end-to-end checks (real scripts in subprocesses) that the default suite leaves out
-#   make report      install, then build the hand-in report/report.pdf (+ .md, .ipynb) and report/supplement.pdf
+#   make report      install, then build the hand-in report/report.pdf (+ .md) and report/supplement.pdf
 #                    from results/ in seconds
 #   make reproduce   install, fetch/verify data, then run every experiment and write results/
 SHELL := /bin/bash
@@ -27,8 +27,9 @@ lint: install
 test-slow: install
 	$(PY) -m pytest -q -m slow
 
-# The hand-in (report/report.pdf, .md, .ipynb) and its supplement (report/supplement.pdf, .md) from the committed
-# results/; no training. AUTHOR="Your Name" puts a name on the title page (default: a line naming the project).
+# The hand-in (report/report.pdf, .md) and its supplement (report/supplement.pdf, .md) from the committed
+# results/; no training. AUTHOR="Your Name" puts a name on the title page (default: `git config user.name`, else a
+# line naming the project).
 report: install
 	$(PY) -m mvadl.report $(if $(AUTHOR),--author "$(AUTHOR)")
 

@@ -49,10 +49,10 @@ def test_committed_report_is_up_to_date(rendered, supplement):
         assert not diff, f"{path.relative_to(REPO_ROOT)} is stale (run `make report`): {diff[:6]}"
 
 
-def test_title_names_the_results_it_was_rendered_from(rendered, results_copy):
+def test_supplement_names_the_results_it_was_rendered_from(rendered, supplement, results_copy):
     fingerprint = report_build.results_fingerprint(RESULTS)
-    assert re.search(rf'^provenance: ".*{fingerprint[:12]}"$', rendered, flags=re.M)
-    assert re.search(r'^author: "Reference solution, .+"$', rendered, flags=re.M)
+    assert re.search(rf'^provenance: ".*{fingerprint[:12]}"$', supplement, flags=re.M)
+    assert "fingerprint" not in rendered and "provenance:" not in rendered  # provenance lives in the supplement
     # the fingerprint covers every file: a changed byte anywhere, figure or record, changes it
     copy_fingerprint = report_build.results_fingerprint(results_copy)
     with open(results_copy / "vae" / "metrics.json", "a", encoding="utf-8") as f:
@@ -60,21 +60,20 @@ def test_title_names_the_results_it_was_rendered_from(rendered, results_copy):
     assert report_build.results_fingerprint(results_copy) != copy_fingerprint
 
 
-def test_handin_has_a_references_section_for_every_work_cited(rendered, supplement):
-    from mvadl.report.references import cited_in, unresolved_citations
+def test_every_work_cited_has_a_bib_entry_and_a_references_section(rendered, supplement):
+    from mvadl.report.references import bib_keys, cited_keys
 
+    keys = bib_keys()
     for text in (rendered, supplement):
         body, _, references = text.partition("\n# References\n")
-        assert references, "no References section"
-        assert not unresolved_citations(body), unresolved_citations(body)
-        listed = [line for line in references.splitlines() if line.startswith("- ")]
-        assert len(listed) == len(cited_in(body)) > 0
+        assert "{#refs}" in references, "no References section for citeproc to fill"
+        cited = cited_keys(body)
+        assert cited and set(cited) <= keys, set(cited) - keys
+        assert not re.search(r"\b[A-Z][a-z]+ et al\. \(?(19|20)\d\d", body), "a citation typed by hand"
 
 
 def test_handin_names_no_module_command_hardware_or_revision(rendered):
     body = body_of(rendered)
-    # the translation section is checked with its own templates
-    body = re.sub(r"^# Part 3: Multilingual translation$.*?(?=^# Part 3\.1)", "", body, flags=re.M | re.S)
     for forbidden in ("`", "make report", "from_config", "git_revision", "cpu (", "NVIDIA", "H100", "offline",
                       "appendix", "python", ".py"):
         assert forbidden not in body, forbidden
@@ -91,7 +90,7 @@ def test_report_answers_every_question_in_order(rendered):
 
 
 def test_body_is_short_and_links_no_source(rendered):
-    assert count_words(body_of(rendered)) <= 6000
+    assert count_words(body_of(rendered)) <= 4500
     links = re.findall(r"\]\(([^)]+)\)", rendered)
     assert links and all(link.startswith("../results/") and link.endswith(".png") for link in links), links
     for link in links:
@@ -164,20 +163,19 @@ def test_word_count_skips_math_tables_and_code():
     assert count_words(md) == 3 + 4
 
 
-def test_pdf_and_notebook_build(tmp_path):
+def test_pdf_builds_within_the_page_limit(tmp_path):
     out = report_build.build(RESULTS, tmp_path, author="A. Student")
-    assert out.pdf.stat().st_size > 100_000 and 10 <= out.pages <= 20
+    assert out.pdf.stat().st_size > 100_000 and out.pages <= 14
     assert out.supplement_pdf.stat().st_size > 100_000 and out.supplement_pages >= 5
-    nb = json.loads(out.notebook.read_text())
-    cells = [c for c in nb["cells"] if c["cell_type"] == "markdown"]
-    assert len(cells) == len(nb["cells"]), "the notebook has no code cell (no shell command as Python)"
-    assert "A. Student" in "".join(cells[0]["source"])
-    questions = [c for c in cells if re.match(r"#{1,2} Q\d+\.", "".join(c["source"]))]
-    assert len(questions) == 22, "one cell per question"
-    assert all(len("".join(c["source"])) < 12_000 for c in cells)
-    attached = [c for c in cells if c.get("attachments")]
-    assert attached and all("attachment:" in "".join(c["source"]) for c in attached)
-    assert "../results/" not in json.dumps(nb)
-    again = report_build.build(RESULTS, tmp_path / "again", author="A. Student")
-    assert again.pdf.read_bytes() == out.pdf.read_bytes()  # same results, same bytes: no build-time stamps
-    assert again.notebook.read_text() == out.notebook.read_text()
+    assert out.body_words <= 4500
+    from pypdf import PdfReader
+
+    assert "A. Student" in PdfReader(out.pdf).pages[0].extract_text()
+
+
+@pytest.mark.slow
+def test_pdf_is_byte_reproducible_for_one_author(tmp_path):
+    one = report_build.build(RESULTS, tmp_path / "one", author="A. Student")
+    two = report_build.build(RESULTS, tmp_path / "two", author="A. Student")
+    assert one.pdf.read_bytes() == two.pdf.read_bytes()  # same results, same bytes: no build-time stamps
+    assert one.supplement_pdf.read_bytes() == two.supplement_pdf.read_bytes()

@@ -1,5 +1,5 @@
 """The verbs of the report's comparisons come from tests on the results: data that favour the other side flip the
-verb, and a difference whose interval holds zero reads as level."""
+verb, and a difference whose interval holds zero reads as "no significant difference", never as "level"."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,8 @@ import pytest
 
 from mvadl import REPO_ROOT
 from mvadl.report.build import TEMPLATE_DIR, make_meta
-from mvadl.report.derived import paired_shares, pp
+from mvadl.report.derived import paired_shares
+from mvadl.report.render import fmt_pp as pp
 from mvadl.report.render import render
 
 RESULTS = REPO_ROOT / "results"
@@ -33,9 +34,14 @@ def _render(results: Path, template: str) -> str:
     return render(TEMPLATE_DIR, results, make_meta(results, "A. Student"), template)
 
 
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
 def test_negative_prompt_verb_flips_when_the_data_favour_the_other_side(results_copy):
-    before = _render(RESULTS, "part2_guidance.md.j2")
-    assert '"white" lowers (-44.0' in before
+    before = _flat(_render(RESULTS, "part2_guidance.md.j2"))
+    assert '"white" takes the share of white digits from 44.0 % to 0.0 % (-44.0 [-50.9, -37.0] pp' in before
+    assert "| white (stroke) | \"white\" | 44.0 % | 0.0 % | significantly lower |" in before
 
     def more_white_with_the_negative_prompt(record):
         for concepts in (record["metrics"]["concepts"], record["concepts"]):
@@ -43,34 +49,34 @@ def test_negative_prompt_verb_flips_when_the_data_favour_the_other_side(results_
             concepts[0]["concept_rate_with_negative"] = 0.44
 
     _edit(results_copy / "guidance" / "metrics.json", more_white_with_the_negative_prompt)
-    after = _render(results_copy, "part2_guidance.md.j2")
-    assert '"white" raises (+44.0' in after and '"white" lowers' not in after
+    after = _flat(_render(results_copy, "part2_guidance.md.j2"))
+    assert "(+44.0 [" in after and "| white (stroke) | \"white\" | 0.0 % | 44.0 % | significantly higher |" in after
 
 
 def test_seed_contrast_verb_flips_when_pre_norm_is_worse(results_copy):
-    before = _render(RESULTS, "part3_prenorm.md.j2")
-    assert "post-norm ends\nabove pre-norm in each of the 3 seeds" in before
+    before = _flat(_render(RESULTS, "part3_prenorm.md.j2"))
+    assert "post-norm ends above pre-norm in each of the 3 seeds" in before
 
     def swap(record):
         for contrast in (record["metrics"]["main_contrast"], record["main_contrast"]):
             contrast["post"], contrast["pre"] = contrast["pre"], contrast["post"]
 
     _edit(results_copy / "prenorm" / "summary.json", swap)
-    after = _render(results_copy, "part3_prenorm.md.j2")
-    assert "post-norm ends\nbelow pre-norm in each of the 3 seeds" in after
+    after = _flat(_render(results_copy, "part3_prenorm.md.j2"))
+    assert "post-norm ends below pre-norm in each of the 3 seeds" in after
 
 
-def test_a_difference_inside_its_interval_reads_as_level(results_copy):
-    before = _render(RESULTS, "part1_vae.md.j2")
-    assert "our NLL is\nhigher than theirs" in before
+def test_a_difference_inside_its_interval_reads_as_no_significant_difference(results_copy):
+    before = _flat(_render(RESULTS, "appendix_vae.md.j2"))
+    assert "is significantly higher than theirs" in before
 
     def close_to_the_published_value(record):
         record["test_nll_is"] = record["metrics"]["test_nll_is"] = 86.9  # published: 86.76, SE 0.25
         record["test_nll_is_std_error"] = record["metrics"]["test_nll_is_std_error"] = 0.25
 
     _edit(results_copy / "vae" / "metrics.json", close_to_the_published_value)
-    after = _render(results_copy, "part1_vae.md.j2")
-    assert "our NLL is\nlevel with theirs (difference in nats\n+0.1 [-0.3, +0.6], p = 0.575" in after
+    after = _flat(_render(results_copy, "appendix_vae.md.j2"))
+    assert "is not significantly different from theirs (difference in nats +0.1 [-0.3, +0.6], p = 0.58" in after
 
 
 def test_shares_whose_pairing_is_not_stored_take_the_least_favourable_pairing():
@@ -82,52 +88,78 @@ def test_shares_whose_pairing_is_not_stored_take_the_least_favourable_pairing():
     assert open_pairing.verdict == "level" and open_pairing.low < 0 < open_pairing.high
 
 
-@pytest.mark.parametrize("difference, low, high, p_value, verb", [
-    (+2.0, +1.0, +3.0, 0.001, "higher than"), (-2.0, -3.0, -1.0, 0.001, "lower than"),
-    (+0.3, -0.5, +1.1, 0.4, "level with")])
+VERDICT_CASES = [(+2.0, +1.0, +3.0, 0.001, "significantly higher than"),
+                 (-2.0, -3.0, -1.0, 0.001, "significantly lower than"),
+                 (+0.3, -0.5, +1.1, 0.4, "not significantly different from")]
+
+
+def _set(record, kind, system, direction, difference, low, high, p_value, last=None):
+    comparisons = record["metrics"]["comparisons"]
+    last = last or max(c["b"]["updates"] for c in comparisons if c["kind"] == kind and c["seed"] == 1)
+    changed = 0
+    for c in comparisons:
+        if ((c["kind"], c["direction"], c["b"]["updates"], c["seed"]) == (kind, direction, last, 1)
+                and (system is None or c["a"]["system"] == system)):
+            c["bleu"].update(difference=difference, low=low, high=high, p_value=p_value, a=c["bleu"]["b"] + difference)
+            changed += 1
+    assert changed == 1
+    record["comparisons"] = comparisons
+
+
+def _verb_before(sentence: str, claim: str) -> str:
+    at = sentence.index(claim)
+    verbs = {v: sentence.rfind(v, 0, at) for _, _, _, _, v in VERDICT_CASES}
+    return max(verbs, key=verbs.get)
+
+
+@pytest.mark.parametrize("difference, low, high, p_value, verb", VERDICT_CASES)
 def test_direct_against_pivoting_takes_its_verb_from_the_bootstrap(results_copy, difference, low, high, p_value,
                                                                     verb):
-    def set_de_fr_at_the_last_point(record):
-        comparisons = record["metrics"]["comparisons"]
-        last = max(c["b"]["updates"] for c in comparisons if c["kind"] == "direct_vs_pivot")
-        for c in comparisons:
-            if (c["kind"], c["direction"], c["b"]["updates"]) == ("direct_vs_pivot", "de-fr", last):
-                c["bleu"].update(difference=difference, low=low, high=high, p_value=p_value,
-                                 a=c["bleu"]["b"] + difference)
-        record["comparisons"] = comparisons
-
-    _edit(results_copy / "nmt" / "comparisons.json", set_de_fr_at_the_last_point)
-    text = " ".join(_render(results_copy, "part3_translation.md.j2").split())
-    assert f"on de-fr `direct` is {verb} pivoting (BLEU {difference:+.1f} [{low:+.1f}, {high:+.1f}]" in text
+    _edit(results_copy / "nmt" / "comparisons.json",
+          lambda r: _set(r, "direct_vs_pivot", None, "de-fr", difference, low, high, p_value))
+    text = _flat(_render(results_copy, "part3_translation.md.j2"))
+    sentence = text[text.index("Against the pivot it is"):]
+    assert _verb_before(sentence, "de-fr") == verb
+    assert f"de-fr: {difference:+.1f} [{low:+.1f}, {high:+.1f}]" in sentence
 
 
-@pytest.mark.parametrize("kind", ["multilingual_vs_bilingual", "equal_compute"])
-@pytest.mark.parametrize("difference, low, high, p_value, verb", [
-    (+2.0, +1.0, +3.0, 0.001, "higher than"), (-2.0, -3.0, -1.0, 0.001, "lower than"),
-    (+0.3, -0.5, +1.1, 0.4, "level with")])
-def test_multilingual_against_bilingual_takes_its_verb_from_the_bootstrap(results_copy, kind, difference, low, high,
+@pytest.mark.parametrize("difference, low, high, p_value, verb", VERDICT_CASES)
+def test_multilingual_against_bilingual_takes_its_verb_from_the_bootstrap(results_copy, difference, low, high,
                                                                           p_value, verb):
-    """zeroshot's en-de against the bilingual model (same updates; equal compute) at the last point: the verb
-    that the sentence groups en-de under follows the test."""
-    def set_en_de_at_the_last_point(record):
-        comparisons = record["metrics"]["comparisons"]
-        last = max(c["b"]["updates"] for c in comparisons if c["kind"] == kind and c["a"]["system"] == "zeroshot")
-        changed = 0
-        for c in comparisons:
-            if (c["kind"], c["a"]["system"], c["direction"], c["b"]["updates"]) == (kind, "zeroshot", "en-de", last):
-                c["bleu"].update(difference=difference, low=low, high=high, p_value=p_value,
-                                 a=c["bleu"]["b"] + difference)
-                changed += 1
-        assert changed == 1
-        record["comparisons"] = comparisons
+    """The English-centric model's en-de against the bilingual model at the last point: the verb that the
+    sentence groups en-de under follows the test."""
+    _edit(results_copy / "nmt" / "comparisons.json",
+          lambda r: _set(r, "multilingual_vs_bilingual", "zeroshot", "en-de", difference, low, high, p_value))
+    text = _flat(_render(results_copy, "part3_translation.md.j2"))
+    sentence = text[text.index("the English-centric model is"):text.index("The model with de-fr data is")]
+    assert _verb_before(sentence, "en-de") == verb
 
-    _edit(results_copy / "nmt" / "comparisons.json", set_en_de_at_the_last_point)
-    text = " ".join(_render(results_copy, "part3_translation.md.j2").split())
-    part = text.split("At equal compute")[kind == "equal_compute"]
-    sentence = part[part.index("`zeroshot` is "):]
-    claim = sentence.index(f"en-de (BLEU {difference:+.1f} [{low:+.1f}, {high:+.1f}]")
-    verbs = {v: sentence.rfind(v, 0, claim) for v in ("higher than", "lower than", "level with")}
-    assert max(verbs, key=verbs.get) == verb
+
+@pytest.mark.parametrize("difference, low, high, p_value, verb", VERDICT_CASES)
+def test_equal_compute_takes_its_verb_from_the_bootstrap(results_copy, difference, low, high, p_value, verb):
+    _edit(results_copy / "nmt" / "comparisons.json",
+          lambda r: _set(r, "equal_compute", "zeroshot", "en-de", difference, low, high, p_value))
+    text = _flat(_render(results_copy, "appendix_translation.md.j2"))
+    sentence = text[text.index("**Equal compute.**"):text.index("| direction |")]
+    assert _verb_before(sentence, "en-de (BLEU") == verb
+
+
+def test_holm_adjusted_p_decides_and_is_printed(results_copy):
+    """With ``p_holm`` in the records, the adjusted p is printed and decides the verdict: a raw p of 0.01 with
+    an adjusted 0.2 reads as no significant difference."""
+    def adjust(record):
+        _set(record, "direct_vs_pivot", None, "fr-de", 1.0, 0.2, 1.8, 0.01)
+        for c in record["metrics"]["comparisons"]:
+            for metric in ("bleu", "chrf"):
+                c[metric]["p_holm"] = min(1.0, 20 * c[metric]["p_value"])
+
+    _edit(results_copy / "nmt" / "comparisons.json", adjust)
+    text = _flat(_render(results_copy, "part3_translation.md.j2"))
+    sentence = text[text.index("Against the pivot it is"):]
+    assert "fr-de: +1.0 [+0.2, +1.8], p = 0.20" in sentence
+    assert _verb_before(sentence, "fr-de") == "not significantly different from"
+    supplement = _flat(_render(results_copy, "appendix_common.md.j2"))
+    assert "one comparison kind at one update count for one seed" in supplement
 
 
 def test_q10_counts_the_cells_whose_digit_changes_between_the_last_two_grids(results_copy):
@@ -136,9 +168,9 @@ def test_q10_counts_the_cells_whose_digit_changes_between_the_last_two_grids(res
         epochs["80"] = {"labels": [1] * 60 + [7, 7, 2, 2], "confidence": [0.99] * 62 + [0.5, 0.95]}
 
     _edit(results_copy / "vae" / "sample_classes.json", lambda r: [read(r["metrics"]["epochs"]), read(r["epochs"])])
-    text = _render(results_copy, "part1_vae.md.j2")
-    assert ("in\n  4 of 64 cells; 3 of these are read with probability\n  $\\ge 0.9$ both times (1 to 7, 1 to 7, "
-            "1 to 2)") in text
+    text = _flat(_render(results_copy, "part1_vae.md.j2"))
+    assert "in 4 of 64 cells; 3 of these are read with probability $\\ge 0.9$ both times (1 to 7, 1 to 7, 1 to 2)" \
+        in text
 
 
 def _with_a_second_seed(record, flip: bool = False):
@@ -166,18 +198,15 @@ def _with_a_second_seed(record, flip: bool = False):
 
 
 @pytest.mark.parametrize("flip", [False, True])
-def test_a_second_seed_is_described_apart_and_its_verdicts_checked_against_the_first(results_copy, flip):
-    before = _render(RESULTS, "part3_translation.md.j2")
+def test_a_second_seed_is_described_in_the_supplement_and_checked_against_the_first(results_copy, flip):
     _edit(results_copy / "nmt" / "comparisons.json", lambda r: _with_a_second_seed(r, flip))
-    text = " ".join(_render(results_copy, "part3_translation.md.j2").split())
-    before = " ".join(before.split())
-    assert text.split("A second training seed")[0] == before.split("A second training seed")[0].replace(
-        "(seed 1)", "(seed 1; a second seed below)")  # the second seed leaves the seed-1 text as it was
-    paragraph = text[text.index("A second training seed"):text.index("## Zero-shot")]
-    assert "the second run of `zeroshot` is" in paragraph and "the second run of `bilingual_en_de` is" in paragraph
+    text = _flat(_render(results_copy, "appendix_translation.md.j2"))
+    paragraph = text[text.index("A second training seed"):text.index("## Learning curves")]
+    assert "the second run of the English-centric model is" in paragraph
+    assert "the second run of the bilingual en-de model is" in paragraph
     same = "Both seeds give each of these comparisons the same verdict at every point."
     assert (same in paragraph) != flip
-    assert ("higher than the bilingual model on en-de (BLEU +2.0 [+1.0, +3.0]" in paragraph) == flip
+    assert ("significantly higher than the bilingual model on en-de (BLEU +2.0 [+1.0, +3.0]" in paragraph) == flip
     if flip:
         last = max(c["b"]["updates"] for c in json.loads((results_copy / "nmt" / "comparisons.json").read_text())[
             "metrics"]["comparisons"] if c["kind"] == "seeds")

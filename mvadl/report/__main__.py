@@ -1,6 +1,6 @@
-"""Build the hand-in report/report.{md,pdf,ipynb} and report/supplement.{md,pdf} from results/ (``make report``).
+"""Build the hand-in report/report.{md,pdf} and report/supplement.{md,pdf} from results/ (``make report``).
 
-    python -m mvadl.report                       # both documents; the title page names the project
+    python -m mvadl.report                       # both documents; the title page names `git config user.name`
     python -m mvadl.report --author "Ada Lovelace" --pages /tmp/pages
     python -m mvadl.report --check               # are the committed report.md and supplement.md up to date?
 """
@@ -17,11 +17,12 @@ from mvadl.runner import Context, ToolConfig, main, option
 
 @dataclass
 class ReportConfig(ToolConfig):
-    author: str | None = option(None, "name on the title page (default: 'Reference solution, <project>')")
+    author: str | None = option(None, "name on the title page (default: $AUTHOR, else `git config user.name`, else "
+                                      "'Reference solution, <project>')")
     results: Path | None = option(None, "results folder (default: results/)")
     out: Path = option(REPORT_DIR, "output folder")
     pages: Path | None = option(None, "also render every PDF page as PNG into this folder")
-    markdown_only: bool = option(False, "render report.md only (no PDF, no notebook)")
+    markdown_only: bool = option(False, "render the Markdown only (no PDF)")
     check: bool = option(False, "render and compare with the committed report.md and supplement.md; exit 1 if "
                                 "either is stale")
 
@@ -42,11 +43,10 @@ def run(config: ReportConfig, ctx: Context) -> int:
             return 1
         print(f"[report] {config.out}/{{report,supplement}}.md are up to date with {results_root}")
         return 0
-    out = build(results_root, config.out, config.author, pdf=not config.markdown_only,
-                notebook=not config.markdown_only, pages_dir=config.pages)
-    done = [str(p) for p in (out.markdown, out.pdf, out.notebook, out.supplement, out.supplement_pdf) if p is not None]
+    out = build(results_root, config.out, config.author, pdf=not config.markdown_only, pages_dir=config.pages)
+    done = [str(p) for p in (out.markdown, out.pdf, out.supplement, out.supplement_pdf) if p is not None]
     pages = f", {out.pages} pages; supplement {out.supplement_pages} pages" if out.pages else ""
-    print(f"[report] {', '.join(done)} ({out.body_words} words in the hand-in's body{pages}, {ctx.elapsed():.1f} s)")
+    print(f"[report] {', '.join(done)} ({out.body_words} words in the hand-in's answers{pages}, {ctx.elapsed():.1f} s)")
     return 0
 
 

@@ -1,22 +1,24 @@
-"""Rendered Markdown -> Typst -> PDF (pandoc and typst from the package index), PNG pages, and a notebook,
-for the two documents: the hand-in (``report``) and the ``supplement``.
+"""Rendered Markdown -> Typst -> PDF (pandoc and typst from the package index) and PNG pages, for the two
+documents: the hand-in (``report``) and the ``supplement``.
 
-No TeX is needed: ``pypandoc-binary`` ships pandoc, which writes Typst (LaTeX math included), and the
-``typst`` package compiles it. The notebook is the hand-in's Markdown as Jupyter cells, one per question, with
-the figures embedded as cell attachments so the ``.ipynb`` opens on its own.
+No TeX is needed: ``pypandoc-binary`` ships pandoc, which writes Typst (LaTeX math included) and formats the
+citations and the References from ``report/references.bib`` (``--citeproc``); the ``typst`` package compiles it;
+``pypdf`` counts the pages.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
+import os
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from mvadl import REPO_ROOT
 from mvadl.io import atomic_path, atomic_write_text
 from mvadl.report.context import ReportDataError
-from mvadl.report.render import Meta, body_of, count_words, render, split_title_block
+from mvadl.report.references import BIBLIOGRAPHY
+from mvadl.report.render import Meta, body_of, count_words, render
 
 REPORT_DIR = REPO_ROOT / "report"
 TEMPLATE_DIR = REPORT_DIR / "templates"
@@ -24,17 +26,16 @@ TEMPLATE_DIR = REPORT_DIR / "templates"
 
 @dataclass(frozen=True)
 class Document:
-    """One document of the build: ``<name>.md`` (+ ``.typ``, ``.pdf``; ``.ipynb`` for the hand-in)."""
+    """One document of the build: ``<name>.md``, ``.typ`` and ``.pdf``."""
 
     name: str
     template: str
     references: bool
-    notebook: bool
 
 
 #: The hand-in (answers, figures, references) and the supplement (settings, studies, reproduction, provenance).
-HANDIN = Document("report", "report.md.j2", references=True, notebook=True)
-SUPPLEMENT = Document("supplement", "supplement.md.j2", references=True, notebook=False)
+HANDIN = Document("report", "report.md.j2", references=True)
+SUPPLEMENT = Document("supplement", "supplement.md.j2", references=True)
 DOCUMENTS = (HANDIN, SUPPLEMENT)
 
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)(\{[^}]*\})?")
@@ -62,8 +63,27 @@ def project_name() -> str:
 
 
 def default_author() -> str:
-    """The title page's line when no author is given."""
+    """The title page's line when neither an author nor a git user name is known."""
     return f"Reference solution, {project_name()}"
+
+
+def git_user_name(cwd: Path = REPO_ROOT) -> str | None:
+    """``git config user.name`` (None when git is missing or the name is not set)."""
+    try:
+        proc = subprocess.run(["git", "config", "user.name"], cwd=cwd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    name = proc.stdout.strip()
+    return name if proc.returncode == 0 and name else None
+
+
+def resolve_author(author: str | None = None) -> str:
+    """The name on the title page: ``author`` (``--author``), else the ``AUTHOR`` environment variable, else
+    ``git config user.name`` (so a student who clones the project gets their own name), else the project line."""
+    for name in (author, os.environ.get("AUTHOR")):
+        if name and name.strip():
+            return name.strip()
+    return git_user_name() or default_author()
 
 
 def results_fingerprint(results_root: Path) -> str:
@@ -71,8 +91,12 @@ def results_fingerprint(results_root: Path) -> str:
     ``results_root``: it changes exactly when a result (record or figure) changes, whatever git says."""
     root = Path(results_root)
     lines = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        lines.append(f"{path.relative_to(root).as_posix()} {hashlib.sha256(path.read_bytes()).hexdigest()}\n")
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        try:  # hidden files are the temporary files of a writer in progress; one may vanish while we read
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            continue
+        lines.append(f"{path.relative_to(root).as_posix()} {digest}\n")
     return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
 
 
@@ -95,7 +119,6 @@ def results_date(results_root: Path) -> str:
 class BuildOutput:
     markdown: Path
     pdf: Path | None
-    notebook: Path | None
     body_words: int
     pages: int | None
     supplement: Path | None = None
@@ -104,7 +127,7 @@ class BuildOutput:
 
 
 def make_meta(results_root: Path, author: str | None) -> Meta:
-    return Meta(author=author or default_author(), results_fingerprint=results_fingerprint(results_root),
+    return Meta(author=resolve_author(author), results_fingerprint=results_fingerprint(results_root),
                 results_date=results_date(results_root))
 
 
@@ -120,10 +143,13 @@ def render_report(results_root: Path, author: str | None = None, template_dir: P
 
 
 def markdown_to_typst(markdown: str) -> str:
+    """Pandoc's Typst, with the citations and the References formatted by citeproc from ``references.bib``
+    (its default style, Chicago author-date)."""
     import pypandoc
 
     return pypandoc.convert_text(markdown, "typst", format="markdown",
-                                 extra_args=["--standalone", f"--template={REPORT_DIR / 'template.typ'}"])
+                                 extra_args=["--standalone", f"--template={REPORT_DIR / 'template.typ'}",
+                                             "--citeproc", f"--bibliography={BIBLIOGRAPHY}"])
 
 
 def compile_pdf(typst_source: Path, pdf: Path, pages_dir: Path | None = None, ppi: int = 80,
@@ -147,72 +173,15 @@ def compile_pdf(typst_source: Path, pdf: Path, pages_dir: Path | None = None, pp
 
 
 def count_pdf_pages(pdf: Path) -> int:
-    return len(re.findall(rb"/Type\s*/Page(?![A-Za-z])", pdf.read_bytes()))
+    from pypdf import PdfReader
+
+    return len(PdfReader(pdf).pages)
 
 
 def absolute_figures(markdown: str, results_root: Path) -> str:
     """Figure links turned into absolute paths of the results folder being rendered (for pandoc/Typst)."""
     return _IMAGE.sub(lambda m: f"![{m.group(1)}]({figure_path(m.group(2), results_root)}){m.group(3) or ''}",
                       markdown)
-
-
-_RAW_TYPST = re.compile(r"```\{=typst\}\n.*?```\n?", re.S)
-_FENCE = re.compile(r"^(```|\$\$)")
-
-
-def notebook_cells(body: str) -> list[str]:
-    """The body split into one Markdown chunk per section: a new chunk starts at every ``#`` or ``##`` heading
-    (outside code blocks and display math)."""
-    chunks, current, inside = [], [], False
-    for line in body.splitlines():
-        if line.startswith("```"):
-            inside = not inside
-        elif line.strip() == "$$" or (line.startswith("$$") and line.count("$$") == 1):
-            inside = not inside
-        if not inside and re.match(r"#{1,2} ", line) and any(ln.strip() for ln in current):
-            chunks.append("\n".join(current).strip())
-            current = []
-        current.append(line)
-    if any(ln.strip() for ln in current):
-        chunks.append("\n".join(current).strip())
-    return chunks
-
-
-def markdown_to_notebook(markdown: str, results_root: Path, notebook: Path) -> None:
-    """The rendered Markdown as a notebook: a title cell, then one Markdown cell per question or section,
-    figures embedded as attachments. It has no code cell, so it executes as is with a Python kernel."""
-    import nbformat
-
-    title, body = split_title_block(markdown)
-    sources = ([title_cell(title)] if title else []) + notebook_cells(_RAW_TYPST.sub("", body))
-    nb = nbformat.v4.new_notebook()
-    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                   "language_info": {"name": "python"}}
-    for index, source in enumerate(sources):
-        attachments = {}
-
-        def embed(m: re.Match, attachments: dict = attachments) -> str:
-            path = figure_path(m.group(2), results_root)
-            name = f"{path.parent.name}_{path.name}"
-            attachments[name] = {"image/png": base64.b64encode(path.read_bytes()).decode("ascii")}
-            return f"![{m.group(1)}](attachment:{name})"
-
-        cell = nbformat.v4.new_markdown_cell(_IMAGE.sub(embed, source))
-        cell["id"] = f"cell-{index:03d}"  # stable ids: the same results give the same notebook
-        if attachments:
-            cell["attachments"] = attachments
-        nb.cells.append(cell)
-    nbformat.validate(nb)
-    atomic_write_text(notebook, nbformat.writes(nb) + "\n")
-
-
-def title_cell(title_block: str) -> str:
-    """The YAML title block as a Markdown heading, for the notebook."""
-    import yaml
-
-    fields = yaml.safe_load(title_block)
-    return "\n".join([f"# {fields['title']}", "", fields["subtitle"], "",
-                      f"**{fields['author']}**", "", fields["provenance"], "", fields["abstract"]])
 
 
 def _date_timestamp(markdown: str) -> int | None:
@@ -233,9 +202,8 @@ def _pdf(markdown: str, results_root: Path, out_dir: Path, name: str, pages_dir:
 
 
 def build(results_root: Path, out_dir: Path = REPORT_DIR, author: str | None = None, pdf: bool = True,
-          notebook: bool = True, pages_dir: Path | None = None) -> BuildOutput:
-    """Render both documents into ``out_dir/{report,supplement}.md`` and build their PDFs, and the hand-in's
-    notebook. ``pages_dir`` receives PNG pages in ``report/`` and ``supplement/`` subfolders.
+          pages_dir: Path | None = None) -> BuildOutput:
+    """Render both documents into ``out_dir/{report,supplement}.md`` and build their PDFs. ``pages_dir`` receives PNG pages in ``report/`` and ``supplement/`` subfolders.
 
     Nothing is written unless both documents rendered; each output is written atomically.
     """
@@ -244,7 +212,7 @@ def build(results_root: Path, out_dir: Path = REPORT_DIR, author: str | None = N
     for text in texts.values():  # every figure exists before anything is written
         absolute_figures(text, results_root)
     handin, supplement = texts[HANDIN.name], texts[SUPPLEMENT.name]
-    result = BuildOutput(atomic_write_text(out_dir / f"{HANDIN.name}.md", handin), None, None,
+    result = BuildOutput(atomic_write_text(out_dir / f"{HANDIN.name}.md", handin), None,
                          count_words(body_of(handin)), None)
     result.supplement = atomic_write_text(out_dir / f"{SUPPLEMENT.name}.md", supplement)
     if pdf:
@@ -252,9 +220,6 @@ def build(results_root: Path, out_dir: Path = REPORT_DIR, author: str | None = N
                                         pages_dir / HANDIN.name if pages_dir else None)
         result.supplement_pdf, result.supplement_pages = _pdf(
             supplement, results_root, out_dir, SUPPLEMENT.name, pages_dir / SUPPLEMENT.name if pages_dir else None)
-    if notebook:
-        result.notebook = out_dir / f"{HANDIN.name}.ipynb"
-        markdown_to_notebook(handin, results_root, result.notebook)
     return result
 
 

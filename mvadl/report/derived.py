@@ -2,7 +2,9 @@
 of its comparisons, one function per part, so that the templates only print.
 
 Every comparison between two measured quantities is a :class:`mvadl.verdicts.Comparison` from a stated test;
-the template (as ``DV.<part>``) prints its verb (``cmp.verb(...)``) and its interval (``interval``, ``pp``).
+the template (as ``DV.<part>``) prints its verb (``cmp.verb(...)``) and its interval (the filters ``interval``
+and ``pp`` of :mod:`mvadl.report.render`). Where a translation comparison carries a Holm-adjusted p-value
+(``p_holm``), that p-value is the comparison's: it decides the verdict and it is the one printed.
 
 * Shares of images on the same seeds (Q19): :func:`paired_shares`. The records keep the count of images showing
   a concept with and without the negative prompt, not the per-image pairs. Where the counts fix the paired table
@@ -23,7 +25,7 @@ from typing import Any
 
 from mvadl.report.context import ReportDataError, ResultsTree, node_items, plain
 from mvadl.report.references import reported
-from mvadl.verdicts import Comparison, format_interval, mcnemar_from_counts, seeds_summary, wilson_interval
+from mvadl.verdicts import Comparison, mcnemar_from_counts, seeds_summary, wilson_interval
 
 # ---------------------------------------------------------------- comparisons and their display
 
@@ -61,18 +63,6 @@ def paired_shares(k_a: int, k_b: int, n: int) -> Comparison:
         high=max(worst.high, best.high),
         test=f"exact McNemar test on the least favourable of the {highest - lowest + 1} pairings the stored counts "
              f"allow (the per-image pairs are not stored); Newcombe's paired score interval")
-
-
-def pp(c: Comparison) -> str:
-    """A comparison of shares in percentage points: ``-44.0 [-50.9, -37.3] pp, p < 0.001``."""
-    scaled = dataclasses.replace(c, a=100 * c.a, b=100 * c.b, difference=100 * c.difference,
-                                 low=100 * c.low, high=100 * c.high)
-    head, _, tail = format_interval(scaled, 1).partition("]")
-    return f"{head}] pp{tail}"
-
-
-def interval(c: Comparison, digits: int = 1, unit: str = "") -> str:
-    return format_interval(c, digits, unit)
 
 
 def wilson(k: int, n: int) -> str:
@@ -161,7 +151,8 @@ def digit_changes(earlier: dict, later: dict) -> dict[str, Any]:
 
 
 def vae(R: ResultsTree) -> dict[str, Any]:
-    """Q2 table (bias at three sample counts, drop per decade), Q9 comparisons, Q10 digit changes."""
+    """Q2 table (bias at three sample counts; drop per decade = how much ``|bias|`` shrinks, since the bias of
+    D = 2 crosses zero), Q9 comparisons, Q10 digit changes."""
     M, NMC = R.vae.metrics, R.vae.naive_mc
     L = plain(NMC.models[0].sample_counts)
     decades = [x for x in L if x >= 100 and 10 ** round(math.log10(x)) == x]
@@ -171,7 +162,7 @@ def vae(R: ResultsTree) -> dict[str, Any]:
         b, s = m["bias_mean"], m["noise_std"]
         rows.append({"z_dim": m["z_dim"], "active_units": R.vae[f"naive_mc_z{m['z_dim']}"].active_units,
                      "is_log_px": m["is_log_px_mean"], "bias_first": b[0], "bias_a": b[i_a], "bias_c": b[i_c],
-                     "drop_ab": b[i_b] - b[i_a], "drop_bc": b[i_c] - b[i_b], "std_c": s[i_c]})
+                     "drop_ab": abs(b[i_a]) - abs(b[i_b]), "drop_bc": abs(b[i_b]) - abs(b[i_c]), "std_c": s[i_c]})
     history = plain(M.history)
     last = history[-1]
     back = next(h for h in history if h["epoch"] == last["epoch"] - 20)
@@ -391,13 +382,31 @@ def prenorm(R: ResultsTree) -> dict[str, Any]:
     }
 
 
+def comparison(record: dict, metric: str) -> Comparison:
+    """The comparison of ``metric`` in one record of ``comparisons.json``. Its p-value is the Holm-adjusted one
+    (``p_holm``, in the metric's dict or in a per-metric dict of the record) where the record has it, the raw one
+    otherwise; so the verdict and the printed p follow the adjusted value."""
+    stored = dict(record[metric])
+    holm = stored.pop("p_holm", None)
+    if holm is None and isinstance(record.get("p_holm"), dict):
+        holm = record["p_holm"].get(metric)
+    stored.pop("p_raw", None)
+    c = Comparison.from_dict(stored)
+    return c if holm is None else dataclasses.replace(c, p_value=float(holm))
+
+
+def has_holm(records: list[dict]) -> bool:
+    """Whether the comparisons carry Holm-adjusted p-values."""
+    return any("p_holm" in r or "p_holm" in r.get("bleu", {}) for r in records)
+
+
 def _tests(compared: list[dict]) -> dict[str, dict[str, dict[str, dict[int, dict[str, Comparison]]]]]:
     """``tests[kind][direction][label][updates]``: see :func:`translation`."""
     tests: dict[str, dict[str, dict[str, dict[int, dict[str, Comparison]]]]] = {}
     for c in compared:
         label = c["a"]["system"] if c["kind"] in ("multilingual_vs_bilingual", "seeds") else ""
         tests.setdefault(c["kind"], {}).setdefault(c["direction"], {}).setdefault(label, {})[c["b"]["updates"]] = {
-            metric: Comparison.from_dict(c[metric]) for metric in ("bleu", "chrf")}
+            metric: comparison(c, metric) for metric in ("bleu", "chrf")}
     return tests
 
 
@@ -445,6 +454,70 @@ def _repeat(every: list[dict], reference_seed: int, reference_tests: dict) -> di
             "agree_last": all(d["updates"] != points[-1] for d in disagree)}
 
 
+#: The translation systems as the hand-in names them (the records use run names).
+SYSTEM_NAMES = {
+    "zeroshot": "English-centric model",
+    "direct": "model with de-fr data",
+    "bilingual_en_de": "bilingual en-de model",
+    "bilingual_en_fr": "bilingual en-fr model",
+    "zeroshot_pivot_en": "pivot through English",
+}
+#: The data sets as a reader knows them.
+SPLIT_NAMES = {"test_2016_flickr": "Multi30k test 2016 (Flickr)", "val": "Multi30k validation",
+               "test": "Multi30k test 2016 (Flickr)", "valid": "Multi30k validation"}
+
+
+def system_name(run: str) -> str:
+    """A translation run in words: ``zeroshot`` -> "English-centric model", ``zeroshot_seed2_pivot_en`` -> "pivot
+    through English (seed 2)". An unknown run name is an error, so no run name reaches the text."""
+    import re
+
+    m = re.fullmatch(r"(.+?)(?:_seed(\d+))?(_pivot_en)?", run)
+    base = m.group(1) + (m.group(3) or "")
+    if base not in SYSTEM_NAMES:
+        raise ReportDataError(f"results/nmt: no name in words for the system {run!r} (mvadl/report/derived.py, "
+                              f"SYSTEM_NAMES)")
+    return SYSTEM_NAMES[base] + (f" (seed {m.group(2)})" if m.group(2) else "")
+
+
+def split_name(split: str) -> str:
+    """A data split in words: ``test_2016_flickr`` -> "Multi30k test 2016 (Flickr)"."""
+    if split not in SPLIT_NAMES:
+        raise ReportDataError(f"results/nmt: no name in words for the split {split!r}")
+    return SPLIT_NAMES[split]
+
+
+def _examples(R: ResultsTree) -> list[dict[str, Any]] | None:
+    """``results/nmt/examples.json`` (the translation experiment's chosen sentences), None when there is none:
+    a list of ``{"direction", "source", "reference", "outputs": [{"system", "text", "language"}]}``."""
+    if not (R._root / "nmt" / "examples.json").is_file():
+        return None
+    record = plain(R.nmt.examples)
+    items = record.get("metrics", record).get("examples")
+    if not isinstance(items, list):
+        raise ReportDataError("results/nmt/examples.json: no list 'examples'")
+    out = []
+    for i, item in enumerate(items):
+        outputs = item.get("outputs") or item.get("systems")
+        if isinstance(outputs, dict):
+            outputs = [{"system": k, **(v if isinstance(v, dict) else {"text": v})} for k, v in outputs.items()]
+        if not isinstance(outputs, list) or not {"source", "reference"} <= set(item):
+            raise ReportDataError(f"results/nmt/examples.json: example {i} lacks source, reference or outputs")
+        out.append({"direction": item.get("direction", "de-fr"), "source": item["source"],
+                    "reference": item["reference"],
+                    "outputs": [{"system": o["system"], "name": system_name(o["system"]), "text": o["text"],
+                                 "language": o.get("language", o.get("lang"))} for o in outputs]})
+    return out
+
+
+def _seed_runs(every: list[dict]) -> dict[str, Any]:
+    """The runs repeated with another seed against their reference run (kind ``seeds``, BLEU): how many
+    comparisons, how many significant, the largest difference."""
+    tests = [comparison(c, "bleu") for c in every if c["kind"] == "seeds"]
+    return {"n": len(tests), "significant": sum(t.verdict != "level" for t in tests),
+            "largest": max((abs(t.difference) for t in tests), default=None)}
+
+
 def translation(R: ResultsTree) -> dict[str, Any]:
     """Section 3: the learning curves (``curves.json``) and the paired-bootstrap comparisons at every point
     (``comparisons.json``).
@@ -480,9 +553,6 @@ def translation(R: ResultsTree) -> dict[str, Any]:
                     if str(last) in by_updates},
         "rows": pivot + direct_vs_zeroshot,
         "bilingual_rows": vs_bilingual,
-        # comparisons with the multilingual model better placed at the last point than at the first
-        "vs_bilingual_gaining": sum(r["cells"][-1].difference > r["cells"][0].difference
-                                    for r in vs_bilingual if r["cells"][0] and r["cells"][-1]),
         "equal_points": equal_points,
         "equal_rows": rows("equal_compute", equal_points) if equal_points else [],
         "pivot": {r["direction"]: r for r in pivot},
@@ -490,8 +560,11 @@ def translation(R: ResultsTree) -> dict[str, Any]:
         "bilingual_last": {system: {"updates": u, "test": curves[system][str(u)]["test"]}
                            for system, u in sorted(bilingual.items())},
         "test": R.nmt.comparisons.metrics.test,
-        "all": [{**c, "bleu": Comparison.from_dict(c["bleu"]), "chrf": Comparison.from_dict(c["chrf"])}
-                for c in every],
+        "all": [{**c, "bleu": comparison(c, "bleu"), "chrf": comparison(c, "chrf"),
+                 "p_raw": {m: c[m]["p_value"] for m in ("bleu", "chrf")}} for c in every],
+        "holm": has_holm(every),
+        "examples": _examples(R),
+        "seed_runs": _seed_runs(every),
         "repeat": _repeat(every, reference_seed, tests),
         "zeroshot_max": {d: max(by_split["test"][d]["bleu"] for by_split in curves["zeroshot"].values())
                          for d in ("de-fr", "fr-de")},
@@ -553,4 +626,4 @@ class Derived:
         return provenance(self._tree)
 
 
-FILTERS = {"pp": pp, "interval": interval, "mean_std": fmt_mean_std}
+FILTERS = {"mean_std": fmt_mean_std, "system": system_name, "split": split_name}

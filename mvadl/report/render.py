@@ -1,7 +1,8 @@
 """Fill the report's Markdown templates from ``results/`` (Jinja2 with ``StrictUndefined``).
 
 Templates see ``R`` (the results tree, :mod:`mvadl.report.context`), ``DV`` (the numbers and verdicts derived
-from it, :mod:`mvadl.report.derived`), ``meta`` (title-page facts) and the filters below. Numbers are formatted
+from it, :mod:`mvadl.report.derived`), ``meta`` (title-page facts), ``REPORTED`` (numbers quoted from published
+work, :mod:`mvadl.report.references`) and the filters below. Numbers are formatted
 here, in one place, so the text and the tables agree.
 """
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import jinja2
 
 from mvadl.report import derived
 from mvadl.report.context import ReportDataError, ResultsTree, node_items, node_keys, node_values
-from mvadl.report.references import references_markdown
+from mvadl.report.references import REPORTED
 
 #: Headings after which the body ends (its word count stops at the first of them).
 END_OF_BODY_HEADINGS = ("# References", "# Appendix")
@@ -28,9 +30,40 @@ def _number(x: Any, what: str) -> float:
     return float(x)
 
 
+def round_half_up(x: float, digits: int) -> Decimal:
+    """``x`` rounded once, half away from zero, from its shortest decimal form: ``55.5523`` -> ``55.6`` and
+    ``55.55`` -> ``55.6`` at one decimal (binary rounding of ``55.55`` would give ``55.5``)."""
+    return Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+
+
 def fmt_fixed(x: Any, digits: int = 2) -> str:
-    """``x`` with ``digits`` decimals; a minus sign as in print (``-92.03``)."""
-    return f"{_number(x, 'num'):.{digits}f}"
+    """``x`` with ``digits`` decimals, rounded once, half-up (:func:`round_half_up`); a minus sign as in print
+    (``-92.03``)."""
+    v = _number(x, "num")
+    if not math.isfinite(v):
+        return f"{v}"
+    rounded = round_half_up(v, digits)
+    return f"{abs(rounded) if rounded == 0 else rounded:f}"
+
+
+#: The significance level every verdict of the report uses.
+ALPHA = 0.05
+
+
+def fmt_p(p: Any, digits: int = 2) -> str:
+    """A p-value that cannot be misread at the 0.05 threshold: ``p < 0.001`` below 0.001, else ``digits``
+    significant digits, except that a value the rounding would carry onto or across 0.05 prints as
+    ``p < 0.05`` or ``p > 0.05`` (``0.04995`` -> ``p < 0.05``, never ``p = 0.050``)."""
+    v = _number(p, "p")
+    if not 0.0 <= v <= 1.0:
+        raise ReportDataError(f"p: {v} is not a probability")
+    if v < 0.001:
+        return "p < 0.001"
+    text = fmt_signif(v, digits)
+    shown = float(text)
+    if v != ALPHA and (shown == ALPHA or (shown < ALPHA) != (v < ALPHA)):
+        return "p < 0.05" if v < ALPHA else "p > 0.05"
+    return f"p = {text}"
 
 
 def fmt_thousands(x: Any) -> str:
@@ -85,11 +118,37 @@ def fmt_ratio(x: Any) -> str:
 
 
 def fmt_signed(x: Any, digits: int = 1) -> str:
-    """``+1.2`` / ``-0.4``."""
-    return f"{_number(x, 'signed'):+.{digits}f}"
+    """``+1.2`` / ``-0.4``, rounded like :func:`fmt_fixed`."""
+    text = fmt_fixed(x, digits)
+    return text if text.startswith("-") else "+" + text
+
+
+def fmt_interval(c: Any, digits: int = 1, unit: str = "") -> str:
+    """A comparison as ``+1.2 [+0.4, +2.0], p = 0.0040``: the signed difference ``a - b`` and its 95 % interval
+    with ``digits`` decimals (each followed by ``unit``), then :func:`fmt_p` (left out when the test has none)."""
+    def number(x: float) -> str:
+        return f"{fmt_signed(x, digits)}{unit}"
+
+    text = f"{number(c.difference)} [{number(c.low)}, {number(c.high)}]"
+    return text if c.p_value is None else f"{text}, {fmt_p(c.p_value)}"
+
+
+def fmt_pp(c: Any) -> str:
+    """A comparison of shares in percentage points: ``-44.0 [-50.9, -37.3] pp, p < 0.001``."""
+    text = f"{fmt_signed(100 * c.difference)} [{fmt_signed(100 * c.low)}, {fmt_signed(100 * c.high)}] pp"
+    return text if c.p_value is None else f"{text}, {fmt_p(c.p_value)}"
+
+
+def fmt_verdict(c: Any, higher: str = "significantly higher than", lower: str = "significantly lower than",
+                none: str = "not significantly different from") -> str:
+    """The hand-in's words for a comparison's verdict (the test decides; "level" is never printed)."""
+    return c.verb(higher, lower, none)
 
 
 FILTERS = {
+    "interval": fmt_interval,
+    "pp": fmt_pp,
+    "verdict": fmt_verdict,
     "ratio": fmt_ratio,
     "signed": fmt_signed,
     "items": node_items,
@@ -102,6 +161,7 @@ FILTERS = {
     "sci": fmt_sci,
     "sig": fmt_signif,
     "duration": fmt_duration,
+    "p": fmt_p,
 }
 
 
@@ -110,7 +170,7 @@ class Meta:
     """Title-page facts that do not come from ``results/``."""
 
     author: str
-    results_fingerprint: str  #: content hash of results/ (see mvadl.report.build.results_fingerprint)
+    results_fingerprint: str  #: content hash of results/ (printed in the supplement; see build.results_fingerprint)
     results_date: str  #: the date of the newest record under results/
 
 
@@ -130,7 +190,7 @@ def make_environment(template_dir: Path) -> jinja2.Environment:
 def render(template_dir: Path, results_root: Path, meta: Meta, template: str = "report.md.j2",
            references: bool = False) -> str:
     """Render ``template`` (which includes the sections) and return the Markdown; with ``references``, append
-    the References section of the works the text cites.
+    the References section, which pandoc's citeproc fills with the works the text cites (``[@key]``).
 
     Raises :class:`ReportDataError` (one line naming the results file and key) when a template asks for
     something the results do not hold, and for an undefined template variable.
@@ -138,7 +198,7 @@ def render(template_dir: Path, results_root: Path, meta: Meta, template: str = "
     env = make_environment(template_dir)
     tree = ResultsTree(results_root)
     try:
-        text = env.get_template(template).render(R=tree, DV=derived.Derived(tree), meta=meta)
+        text = env.get_template(template).render(R=tree, DV=derived.Derived(tree), meta=meta, REPORTED=REPORTED)
     except jinja2.UndefinedError as e:
         raise ReportDataError(f"{template_dir}: template uses an undefined name ({e.message})") from None
     except jinja2.TemplateSyntaxError as e:
@@ -146,7 +206,7 @@ def render(template_dir: Path, results_root: Path, meta: Meta, template: str = "
     # one blank line between blocks, whatever the templates' own spacing
     text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
     if references:
-        text += "\n" + references_markdown(body_of(text))
+        text += "\n# References\n\n::: {#refs}\n:::\n"
     return text
 
 
