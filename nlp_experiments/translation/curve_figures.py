@@ -1,7 +1,11 @@
-"""Figures of the learning curves and of the gaps between models (records in, matplotlib Figures out)."""
+"""Figures of the learning curves and of the gaps between models (records in, matplotlib Figures out), drawn at the
+text width of the report (:data:`mvadl.plotting.TEXT_WIDTH_IN`) with :data:`mvadl.plotting.PRINT_FONT_PT` text.
+:func:`save_curve_figures` writes them from the curves and comparisons records
+(``python -m nlp_experiments.translation.redraw``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from nlp_experiments.translation.languages import (
     DIRECTIONS,
@@ -41,9 +45,10 @@ def plot_curves(scores: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Mapp
     dashed in the colour of its reference run."""
     import numpy as np
 
-    from mvadl.plotting import new_figure
+    from mvadl.plotting import PRINT_FONT_PT, TEXT_WIDTH_IN, new_figure
 
-    fig, axes = new_figure(2, 3, size=(12.0, 6.6), layout="constrained", sharey=False)
+    fig, axes = new_figure(2, 3, size=(TEXT_WIDTH_IN, 4.3), layout="constrained", sharey=False,
+                           font_size=PRINT_FONT_PT)
     systems = list(scores)
     references = list(dict.fromkeys(_reference_system(system) for system in systems))
     colours = {system: f"C{references.index(_reference_system(system))}" for system in systems}
@@ -58,13 +63,19 @@ def plot_curves(scores: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Mapp
             ax.plot([u / scale for u, _ in points], [v for _, v in points], marker="o", markersize=4,
                     color=colours[system], linestyle="--" if repeat else "-", label=_label(system))
         ax.set_title(direction)
-        ax.set_xlabel("updates per language pair trained" if per_pair else "updates")
-        ax.set_ylabel(f"{_METRIC_LABELS.get(metric, metric)} ({_SPLIT_LABELS.get(split, split)})")
+        if ax.get_subplotspec().is_last_row():
+            ax.set_xlabel("updates per language pair" if per_pair else "updates")
+        ax.xaxis.set_major_formatter(_thousands)
+        if ax.get_subplotspec().is_first_col():
+            ax.set_ylabel(f"{_METRIC_LABELS.get(metric, metric)} ({_SPLIT_LABELS.get(split, split)})")
     handles = {h.get_label(): h for ax in np.ravel(axes) for h in ax.get_lines()}
-    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=len(handles))
-    fig.suptitle("Averaged checkpoints (last 3) along training" + (", equal cost per language pair" if per_pair
-                                                                     else ""))
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=min(len(handles), 4))
     return fig
+
+
+def _thousands(value: float, _position=None) -> str:
+    """Tick label of an update count: ``3.2k``."""
+    return f"{value / 1000:g}k" if value else "0"
 
 
 def plot_gaps(comparisons: Sequence[Mapping], kinds: Mapping[str, str], metric: str = "bleu"):
@@ -73,12 +84,13 @@ def plot_gaps(comparisons: Sequence[Mapping], kinds: Mapping[str, str], metric: 
     seed)."""
     import numpy as np
 
-    from mvadl.plotting import new_figure
+    from mvadl.plotting import PRINT_FONT_PT, TEXT_WIDTH_IN, new_figure
 
     present = [kind for kind in kinds if any(c["kind"] == kind for c in comparisons)]
-    columns = min(max(len(present), 1), 3)
+    columns = min(max(len(present), 1), 2)
     rows = -(-max(len(present), 1) // columns)
-    fig, axes = new_figure(rows, columns, size=(4.6 * columns, 3.8 * rows), layout="constrained", squeeze=False)
+    fig, axes = new_figure(rows, columns, size=(TEXT_WIDTH_IN, 2.9 * rows), layout="constrained", squeeze=False,
+                           font_size=PRINT_FONT_PT)
     for ax in np.ravel(axes)[len(present):]:
         ax.set_visible(False)
     for ax, kind in zip(np.ravel(axes), present):
@@ -98,8 +110,22 @@ def plot_gaps(comparisons: Sequence[Mapping], kinds: Mapping[str, str], metric: 
                             [c[metric]["high"] - c[metric]["difference"] for c in items]])
             ax.errorbar(x, y, yerr=err, marker="o", markersize=4, capsize=3, label=name)
         ax.axhline(0.0, color="black", linewidth=0.8)
-        ax.set_title(kinds[kind], fontsize=9)
+        ax.set_title(kinds[kind])
         ax.set_xlabel("updates" + (" of the bilingual model" if kind == "equal_compute" else ""))
+        ax.xaxis.set_major_formatter(_thousands)
         ax.set_ylabel(f"{_METRIC_LABELS.get(metric, metric)} difference (95 % interval)")
-        ax.legend(fontsize=7)
+        ax.legend(ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False, handlelength=1.5,
+                  columnspacing=1.0)
     return fig
+
+
+def save_curve_figures(scores: Mapping, comparisons: Sequence[Mapping], kinds: Mapping[str, str], split: str,
+                       folder: Path) -> list[Path]:
+    """``curves.png`` (:func:`plot_curves`), ``curves_compute.png`` (the same per language pair) and ``gaps.png``
+    (:func:`plot_gaps`) in ``folder``; returns their paths."""
+    from mvadl.plotting import save_figure
+
+    folder = Path(folder)
+    return [save_figure(plot_curves(scores, split), folder / "curves.png"),
+            save_figure(plot_curves(scores, split, per_pair=True), folder / "curves_compute.png"),
+            save_figure(plot_gaps(comparisons, kinds), folder / "gaps.png")]
