@@ -203,7 +203,8 @@ def _pdf(markdown: str, results_root: Path, out_dir: Path, name: str, pages_dir:
 
 def build(results_root: Path, out_dir: Path = REPORT_DIR, author: str | None = None, pdf: bool = True,
           pages_dir: Path | None = None) -> BuildOutput:
-    """Render both documents into ``out_dir/{report,supplement}.md`` and build their PDFs. ``pages_dir`` receives PNG pages in ``report/`` and ``supplement/`` subfolders.
+    """Render both documents into ``out_dir/{report,supplement}.md`` and build their PDFs. ``pages_dir``
+    receives PNG pages in ``report/`` and ``supplement/`` subfolders.
 
     Nothing is written unless both documents rendered; each output is written atomically.
     """
