@@ -243,7 +243,7 @@ def test_summary(finished_study):
     assert sorted(p.name for p in out.glob("*.png")) == sorted(
         f"{stem}.png" for stem in ("grid_valid_ppl", "gradnorm_heatmaps", "gradnorm_heatmaps_main",
                                    "gradnorm_param_heatmaps", "gradnorm_param_heatmaps_main", "ratio_vs_steps",
-                                   "gradnorm_at_init", "loss_curves", "jacobian_vs_depth"))
+                                   "ratio_param_vs_steps", "gradnorm_at_init", "loss_curves", "jacobian_vs_depth"))
 
 
 def test_study_resumes_run_by_run_and_redraw_gives_the_same_summary(finished_study, wikitext, monkeypatch):
@@ -436,7 +436,7 @@ def test_script_quick_runs_the_study(tmp_path):
         "postnorm_deep_lr3e-3_wu0_s1", "prenorm_deep_lr3e-3_wu0_s1", "postnorm_shallow_lr3e-3_wu0_s1",
         "prenorm_shallow_lr3e-3_wu0_s1"]
     assert all(e["updates"] == 4 and e["exit_code"] == 0 for e in summary["runs"])
-    assert len(list(out.glob("*.png"))) == 9
+    assert len(list(out.glob("*.png"))) == 10
 
 
 def test_figures_show_the_records(finished_study):
@@ -452,7 +452,7 @@ def test_figures_show_the_records(finished_study):
     config = parse_config(study.StudyConfig, ["--lrs", "1e-3", "3e-3", "--warmups", "0", "5", "--seeds", "1", "2"])
     runs = [load_run(name, out.parent) for name in names(study_runs(config, ("1e-3", 5)))]
     entries = [summarize_run(run, 1.0, 300.0) for run in runs]
-    fig = figures.plot_grid(entries, runs, 1.0, 300.0)
+    fig = figures.plot_grid(entries, runs, 1.0)
     lines = {line.get_label(): list(line.get_ydata()) for line in fig.axes[0].get_lines()}
     assert lines["pre-norm, LR 1e-3"] == pytest.approx([2 ** 8.1, 2 ** 8.0])
     assert lines["post-norm, LR 3e-3"] == pytest.approx([2 ** 11.0, 2 ** 10.0])
@@ -472,8 +472,8 @@ def test_figures_show_the_records(finished_study):
 
 def test_loss_curves_legends_say_in_words_what_markers_and_lines_are(finished_study):
     """Every marker shape of the validation points has a legend entry naming its warm-up length (from the runs),
-    the target line says it is a perplexity and where it lies in bits/token, and no title carries a marker code;
-    each panel's legend sits below its axes, off the curves."""
+    the one reference line is the unigram model's, with its level in bits/token and perplexity in the first
+    legend, and no title carries a marker code; each panel's legend sits below its axes, off the curves."""
     import matplotlib.pyplot as plt
 
     from nlp_experiments.prenorm import figures
@@ -483,15 +483,14 @@ def test_loss_curves_legends_say_in_words_what_markers_and_lines_are(finished_st
     _, _, out = finished_study
     config = parse_config(study.StudyConfig, ["--lrs", "1e-3", "3e-3", "--warmups", "0", "5", "--seeds", "1", "2"])
     runs = [load_run(name, out.parent) for name in names(study_runs(config, ("1e-3", 5)))]
-    fig = figures.plot_loss_curves(runs, ("1e-3", 5), 10.0, 256.0)
-    target = "perplexity 256 (log2 256 = 8.00 bits/token)"
+    fig = figures.plot_loss_curves(runs, ("1e-3", 5), 10.0)
     legends = [[text.get_text() for text in ax.get_legend().get_texts()] for ax in fig.axes]
-    assert legends[0] == ["training, post-norm, no warm-up", "training, pre-norm, no warm-up",
-                          "training, post-norm, warm-up 5 updates", "training, pre-norm, warm-up 5 updates",
-                          "validation, no warm-up", "validation, warm-up 5 updates",
-                          "unigram entropy (10.00 bits/token)", target]
-    assert legends[2][-3:] == ["validation, warm-up 5 updates", "unigram entropy (10.00 bits/token)", target]
-    assert legends[1] == legends[0]  # same runs but the LR, which the panel title names
+    assert legends[0] == ["post-norm, no warm-up", "pre-norm, no warm-up", "post-norm, warm-up 5",
+                          "pre-norm, warm-up 5", "validation, no warm-up", "validation, warm-up 5",
+                          "unigram model\n(10.00 bits/token, perplexity 1024)"]
+    assert legends[2][-2:] == ["validation, warm-up 5", "unigram model"]
+    assert legends[1] == legends[0][:-1] + ["unigram model"]  # same runs but the LR, which the panel title names
+    assert not any("perplexity 256" in text or "300" in text for legend in legends for text in legend)
     for ax in fig.axes:  # a marker's legend entry has that marker; the points of that warm-up use it
         markers = {line.get_label(): line.get_marker() for line in ax.get_lines()}
         points = {line.get_marker() for line in ax.get_lines() if line.get_linestyle() == "None" and
@@ -500,9 +499,9 @@ def test_loss_curves_legends_say_in_words_what_markers_and_lines_are(finished_st
     assert len({line.get_marker() for line in fig.axes[0].get_lines() if line.get_label().startswith("valid")}) == 2
     fig.draw_without_rendering()
     assert all(ax.get_legend().get_window_extent().y1 <= ax.get_window_extent().y0 for ax in fig.axes)
-    assert "o/s" not in fig.get_suptitle() and "^" not in fig.get_suptitle()
+    assert not any("o/s" in ax.get_title() or "^" in ax.get_title() for ax in fig.axes)
     plt.close(fig)
-    fig = figures.plot_grid([summarize_run(run, 1.0, 256.0) for run in runs], runs, 1.0, 256.0)
-    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][-2:] == [
-        "unigram entropy (perplexity 2)", "perplexity 256"]
+    fig = figures.plot_grid([summarize_run(run, 1.0, 256.0) for run in runs], runs, 1.0)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][-1] == (
+        "unigram model (1.00 bits/token, perplexity 2)")
     plt.close(fig)

@@ -4,22 +4,27 @@ summary entries or Jacobian records and returns a matplotlib Figure; :func:`save
 * ``grid_valid_ppl.png`` (:func:`plot_grid`): final validation perplexity of the deep grid;
 * ``gradnorm_heatmaps[_main].png``, ``gradnorm_param_heatmaps[_main].png`` (:func:`plot_heatmaps`): per-layer
   gradient norms against updates, of the residual stream and of the layer parameters;
-* ``ratio_vs_steps.png`` (:func:`plot_ratio_vs_steps`): bottom/top gradient ratios against updates;
+* ``ratio_vs_steps.png``, ``ratio_param_vs_steps.png`` (:func:`plot_ratio_vs_steps`): bottom/top gradient-norm
+  ratio of the residual stream and of the layer parameters against updates;
 * ``gradnorm_at_init.png`` (:func:`plot_gradnorm_at_init`): each layer's parameter-gradient norm at update 0;
 * ``loss_curves.png`` (:func:`plot_loss_curves`): training and validation loss;
 * ``jacobian_vs_depth.png`` (:func:`plot_jacobian_vs_depth`): ||d x_L / d x_0|| of random stacks against
   depth, and the probe of d x_L / d x_l inside the trained models.
+
+The figures are drawn at the text width of the report (:data:`mvadl.plotting.TEXT_WIDTH_IN`) with
+:data:`mvadl.plotting.PRINT_FONT_PT` text and plain-number tick labels, so that their text prints at that size; the
+loss is written e (as in the report), the top layer L. The one reference level drawn is the unigram model of the
+training text scored on the validation text (``prenorm/unigram.json``).
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from mvadl.plotting import new_figure, save_figure
+from mvadl.plotting import PRINT_FONT_PT, TEXT_WIDTH_IN, new_figure, plain_log_axis, save_figure
 from nlp_experiments.prenorm.plan import DEPTHS, GRID_SEED, NORMS
 from nlp_experiments.prenorm.summary import TINY
 
@@ -37,12 +42,12 @@ def _lr_label(run: dict) -> str:
 
 
 def _warmup_words(warmup: int) -> str:
-    return f"warm-up {warmup} updates" if warmup else "no warm-up"
+    return f"warm-up {warmup}" if warmup else "no warm-up"
 
 
-def _target_label(target_ppl: float) -> str:
-    """Legend text of the reference line at perplexity ``target_ppl``, i.e. at log2(target_ppl) bits/token."""
-    return f"perplexity {target_ppl:.0f} (log2 {target_ppl:.0f} = {math.log2(target_ppl):.2f} bits/token)"
+def _unigram_label(unigram_bits: float) -> str:
+    """Legend text of the unigram level: the training text's unigram model on the validation text."""
+    return f"unigram model ({unigram_bits:.2f} bits/token, perplexity {2 ** unigram_bits:.0f})"
 
 
 def _label(run: dict, with_lr: bool = False) -> str:
@@ -69,10 +74,11 @@ def _warmup_style(warmups: list[int], warmup: int) -> str:
     return WARMUP_STYLES[warmups.index(warmup) % len(WARMUP_STYLES)] if warmup in warmups else "-"
 
 
-def plot_grid(entries: list[dict], runs: list[dict], unigram_bits: float | None, target_ppl: float):
-    """Final valid perplexity of the deep models (seed 1) vs warm-up length, one line per norm x peak LR."""
+def plot_grid(entries: list[dict], runs: list[dict], unigram_bits: float | None):
+    """Final valid perplexity of the deep models (seed 1) vs warm-up length, one line per norm x peak LR;
+    ``unigram_bits``: validation loss of the unigram model (a line, None: none)."""
     lrs, warmups = _grid_axes(runs)
-    fig, ax = new_figure(1, 1, size=(8.5, 4.5))
+    fig, ax = new_figure(1, 1, size=(0.8 * TEXT_WIDTH_IN, 2.8), font_size=PRINT_FONT_PT, layout="constrained")
     markers = ("o", "s", "^", "D")
     for i, lr in enumerate(lrs):
         for norm in NORMS:
@@ -86,15 +92,14 @@ def plot_grid(entries: list[dict], runs: list[dict], unigram_bits: float | None,
                 ax.plot(*zip(*points), marker=markers[i % len(markers)], color=NORM_COLORS[norm],
                         linestyle="-" if i == 0 else "--", label=f"{NORM_LABELS[norm].split(' (')[0]}, LR {lr}")
     if unigram_bits is not None:
-        ax.axhline(2 ** unigram_bits, color="gray", linestyle=":",
-                   label=f"unigram entropy (perplexity {2 ** unigram_bits:.0f})")
-    ax.axhline(target_ppl, color="black", linestyle=":", linewidth=0.8, label=f"perplexity {target_ppl:.0f}")
+        ax.axhline(2 ** unigram_bits, color="gray", linestyle=":", label=_unigram_label(unigram_bits))
     ax.set_xticks(range(len(warmups)), [str(w) for w in warmups])
     ax.set_xlabel("warm-up length (updates)")
     ax.set_yscale("log")
-    ax.set_ylabel("final validation perplexity (per word)")
-    ax.set_title(f"12-layer LMs, seed {GRID_SEED}: validation perplexity at the last update")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    plain_log_axis(ax.yaxis, subs=(1.0, 2.0, 5.0))
+    ax.set_ylabel("final validation perplexity")
+    ax.set_title(f"deep models, seed {GRID_SEED}")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
@@ -104,51 +109,73 @@ def _panels(runs: list[dict], main: tuple):
     panels = [(f"deep, LR {lr}, seed {GRID_SEED}", [r for r in runs if r["depth"] == "deep" and r["seed"] == GRID_SEED
                                                     and r["lr_text"] == lr]) for lr in lrs]
     main_runs = [r for r in runs if (r["lr_text"], r["warmup_updates"]) == main]
-    panels.append((f"LR {main[0]}, warm-up {main[1]}: seeds, shallow", main_runs))
+    panels.append((f"LR {main[0]}, {_warmup_words(main[1])}:\nseeds, shallow", main_runs))
     return panels
 
 
 def _main_style(run: dict):
     seeds_alpha = {1: 1.0, 2: 0.75, 3: 0.55}
     if run["depth"] == "shallow":
-        return dict(linestyle=":", linewidth=1.5, alpha=0.9, label=f"{run['norm'][:-4]}-norm, shallow (2 layers)")
+        return dict(linestyle=":", linewidth=1.5, alpha=0.9, label=f"{run['norm'][:-4]}-norm, 2 layers")
     return dict(linestyle="-", linewidth=1.2, alpha=seeds_alpha.get(run["seed"], 0.5),
                 label=f"{run['norm'][:-4]}-norm, deep, seed {run['seed']}")
 
 
-def plot_ratio_vs_steps(runs: list[dict], main: tuple):
-    """Bottom/top gradient-norm ratios vs updates: rows = residual stream / layer parameters."""
+#: The bottom/top ratios of the series: key -> y-axis label (e: the loss, L: the top layer).
+RATIOS = {"ratio_x": "r = ||∂e/∂x_0|| / ||∂e/∂x_L||", "ratio_param": "r_θ = ||∂e/∂θ_1|| / ||∂e/∂θ_L||"}
+
+
+def _legend_below(ax) -> None:
+    """The panel's legend in one column below it, off the curves."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False, ncol=1, handlelength=2.2)
+
+
+def plot_ratio_vs_steps(runs: list[dict], main: tuple, key: str = "ratio_x"):
+    """Bottom/top gradient-norm ratio ``key`` (:data:`RATIOS`: residual stream or layer parameters) vs updates:
+    one panel per peak LR of the deep grid, one for the main setting (seeds and the 2-layer pair), each legend
+    below its panel."""
     _, warmups = _grid_axes(runs)
     panels = _panels(runs, main)
-    fig, axes = new_figure(2, len(panels), size=(5.2 * len(panels), 8.5), squeeze=False, constrained_layout=True)
+    fig, axes = new_figure(1, len(panels), size=(TEXT_WIDTH_IN, 3.6), squeeze=False, font_size=PRINT_FONT_PT,
+                           layout="constrained")
     for col, (title, chosen) in enumerate(panels):
-        for row, (key, ylabel) in enumerate((("ratio_x", "||dL/dx_0|| / ||dL/dx_L||"),
-                                             ("ratio_param", "||dL/dθ_1|| / ||dL/dθ_L||"))):
-            ax = axes[row][col]
-            for run in chosen:
-                steps = [s for s, v in zip(run["series"]["step"], run["series"][key]) if v is not None]
-                values = [max(v, TINY) for v in run["series"][key] if v is not None]
-                if col < len(panels) - 1:
-                    style = dict(linestyle=_warmup_style(warmups, run["warmup_updates"]), linewidth=1.2,
-                                 label=_label(run))
-                else:
-                    style = _main_style(run)
-                ax.plot(steps, values, color=NORM_COLORS[run["norm"]], **style)
-            ax.set_yscale("log")
-            ax.set_xlabel("update")
-            ax.set_ylabel(ylabel)
-            ax.set_title(("residual stream, " if row == 0 else "layer parameters, ") + title, fontsize=9)
-            if row == 0:
-                ax.legend(fontsize=7, loc="best")
-    fig.suptitle("Bottom/top gradient-norm ratio during training (1 = flat; ≪ 1 = vanishing toward the bottom)")
+        ax = axes[0][col]
+        for run in chosen:
+            steps = [s for s, v in zip(run["series"]["step"], run["series"][key]) if v is not None]
+            values = [max(v, TINY) for v in run["series"][key] if v is not None]
+            if col < len(panels) - 1:
+                style = dict(linestyle=_warmup_style(warmups, run["warmup_updates"]), linewidth=1.2,
+                             label=_label(run))
+            else:
+                style = _main_style(run)
+            ax.plot(steps, values, color=NORM_COLORS[run["norm"]], **style)
+        ax.set_yscale("log")
+        plain_log_axis(ax.yaxis, subs=(1.0,) if col < len(panels) - 1 else (1.0, 3.0))
+        ax.set_xlabel("update")
+        if col == 0:
+            ax.set_ylabel(RATIOS[key])
+        ax.set_title(title)
+        _legend_below(ax)
     return fig
 
 
-def plot_heatmaps(grid: list[list[dict | None]], row_labels: list[str], key: str, title: str):
-    """log10 per-layer gradient norm (layer x update) of each run of ``grid`` (rows x columns, None = empty)."""
+def _column_titles(columns: list[dict | None]) -> list[str]:
+    """What the runs of each heat-map column share: the warm-up, or (where all columns share it) the seed or the
+    depth."""
+    if len({run["warmup_updates"] for run in columns if run}) > 1:
+        return [_warmup_words(run["warmup_updates"]) if run else "" for run in columns]
+    return ["" if run is None else "2 layers" if run["depth"] == "shallow" else f"seed {run['seed']}"
+            for run in columns]
+
+
+def plot_heatmaps(grid: list[list[dict | None]], row_labels: list[str], key: str, title: str | None = None,
+                  width_in: float = 0.9 * TEXT_WIDTH_IN):
+    """log10 per-layer gradient norm (layer x update) of each run of ``grid`` (rows x columns, None = a cell the
+    study did not run, which its panel says), drawn ``width_in`` inches wide: ``row_labels`` beside the rows, what
+    a column's runs share above it."""
     nrows, ncols = len(grid), max(len(row) for row in grid)
-    fig, axes = new_figure(nrows, ncols, size=(3.6 * ncols + 1.5, 2.5 * nrows + 0.8), squeeze=False,
-                           constrained_layout=True)
+    fig, axes = new_figure(nrows, ncols, size=(width_in, 1.3 * nrows + 0.5 + (0.25 if title else 0.0)),
+                           squeeze=False, font_size=PRINT_FONT_PT, layout="constrained")
     matrices = {}
     for i, row in enumerate(grid):
         for j, run in enumerate(row):
@@ -163,28 +190,36 @@ def plot_heatmaps(grid: list[list[dict | None]], row_labels: list[str], key: str
     vmin = min((np.percentile(f, 1) for f in finite if f.size), default=-6)
     vmax = max((f.max() for f in finite if f.size), default=0)
     image = None
+    titles = _column_titles([next((r[j] for r in grid if j < len(r) and r[j] is not None), None)
+                             for j in range(ncols)])
     for i in range(nrows):
         for j in range(ncols):
             ax = axes[i][j]
             ax.grid(False)
+            if i == 0:
+                ax.set_title(titles[j])
             if (i, j) not in matrices:
                 ax.set_axis_off()
+                ran = grid[i][j] if j < len(grid[i]) else None
+                ax.text(0.5, 0.5, f"{row_labels[i]}:\n" + ("not run in the study" if ran is None
+                                                           else "no gradient norms logged"),
+                        ha="center", va="center", transform=ax.transAxes, color="0.3")
                 continue
             mat, steps, run = matrices[(i, j)]
             image = ax.imshow(mat, aspect="auto", origin="lower", vmin=vmin, vmax=vmax, interpolation="nearest",
                               extent=(steps[0], steps[-1], -0.5, mat.shape[0] - 0.5))
-            warm = f"warm-up {run['warmup_updates']}" if run["warmup_updates"] else "no warm-up"
-            ax.set_title(f"{row_labels[i]}: {warm}" + (f", seed {run['seed']}" if run["seed"] != GRID_SEED else "")
-                         + (" (2 layers)" if run["depth"] == "shallow" else ""), fontsize=8)
             if i == nrows - 1:
                 ax.set_xlabel("update")
-            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=3))
             if j == 0:
-                ax.set_ylabel("layer l (0 = bottom)" if key == "grad_param" else "x_l (0 = embeddings)", fontsize=8)
+                ax.set_ylabel(f"{row_labels[i]}\n" + ("layer l (0 = bottom)" if key == "grad_param"
+                                                    else "x_l (0 = embeddings)"))
     if image is not None:
-        what = "||dL/dx_l||" if key == "grad_x" else "||dL/dθ_l||"
-        fig.colorbar(image, ax=axes, shrink=0.8, label=f"log10 {what} (per-token loss, nats)")
-    fig.suptitle(title)
+        what = "||∂e/∂x_l||" if key == "grad_x" else "||∂e/∂θ_l||"
+        fig.colorbar(image, ax=axes, shrink=0.8, label=f"log10 {what} (e: per-token loss, nats)")
+    if title:
+        fig.suptitle(title)
     return fig
 
 
@@ -209,7 +244,7 @@ def heatmap_grids(runs: list[dict], main: tuple):
 
 def plot_gradnorm_at_init(runs: list[dict], main: tuple):
     """Xiong et al.'s plot: gradient norm of each layer's parameters at initialization (update 0)."""
-    fig, axes = new_figure(1, 2, size=(10, 3.8))
+    fig, axes = new_figure(1, 2, size=(0.8 * TEXT_WIDTH_IN, 2.6), font_size=PRINT_FONT_PT, layout="constrained")
     for ax, depth in zip(axes, DEPTHS):
         for norm in NORMS:
             run = _find(runs, norm=norm, depth=depth, seed=GRID_SEED, lr_text=main[0], warmup_updates=main[1])
@@ -219,8 +254,9 @@ def plot_gradnorm_at_init(runs: list[dict], main: tuple):
                         label=NORM_LABELS[norm])
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("layer (1 = bottom)")
-        ax.set_ylabel("||dL/dθ_l|| at init (per-token loss, nats)")
-        ax.set_title(f"{depth} model, update 0")
+        if ax is axes[0]:
+            ax.set_ylabel("||∂e/∂θ_l|| at update 0")
+        ax.set_title(f"{depth} model")
         ax.legend()
     return fig
 
@@ -240,14 +276,15 @@ def _valid_markers(runs: list[dict]) -> dict[int, str]:
     return {warmup: VALID_MARKERS[k % len(VALID_MARKERS)] for k, warmup in enumerate(warmups)}
 
 
-def plot_loss_curves(runs: list[dict], main: tuple, unigram_bits: float | None, target_ppl: float):
+def plot_loss_curves(runs: list[dict], main: tuple, unigram_bits: float | None):
     """Train loss (running mean of 5 logging intervals, lines) and valid loss (markers, one shape per warm-up
-    length) vs updates; each panel's legend, below it, names the lines, the marker shapes it uses and the
-    reference lines: unigram entropy and perplexity ``target_ppl`` (at log2(target_ppl) bits/token)."""
+    length) vs updates; each panel's legend, below it, names the lines, the marker shapes it uses and the unigram
+    level ``unigram_bits`` (validation loss of the training text's unigram model; None: not drawn)."""
     _, warmups = _grid_axes(runs)
     markers = _valid_markers(runs)
     panels = _panels(runs, main)
-    fig, axes = new_figure(1, len(panels), size=(5.2 * len(panels), 6.6), squeeze=False, constrained_layout=True)
+    fig, axes = new_figure(1, len(panels), size=(TEXT_WIDTH_IN, 4.3), squeeze=False, font_size=PRINT_FONT_PT,
+                           layout="constrained")
     for col, (title, chosen) in enumerate(panels):
         ax = axes[0][col]
         shown = set()
@@ -255,11 +292,10 @@ def plot_loss_curves(runs: list[dict], main: tuple, unigram_bits: float | None, 
             train, valid = run["series"]["train"], run["series"]["valid"]
             if col < len(panels) - 1:
                 style = dict(linestyle=_warmup_style(warmups, run["warmup_updates"]),
-                             label=f"training, {NORM_LABELS[run['norm']].split(' (')[0]}, "
+                             label=f"{NORM_LABELS[run['norm']].split(' (')[0]}, "
                                    + _warmup_words(run["warmup_updates"]))
             else:
                 style = _main_style(run)
-                style["label"] = f"training, {style['label']}"
             pairs = [(u, v) for u, v in zip(train["update"], train["loss"]) if v is not None]
             if pairs:
                 ax.plot([u for u, _ in pairs], _smooth([v for _, v in pairs]), color=NORM_COLORS[run["norm"]],
@@ -273,22 +309,20 @@ def plot_loss_curves(runs: list[dict], main: tuple, unigram_bits: float | None, 
             ax.plot([], [], marker=markers[warmup], markersize=4, linestyle="none", color=NEUTRAL,
                     label=f"validation, {_warmup_words(warmup)}")
         if unigram_bits is not None:
-            ax.axhline(unigram_bits, color="gray", linestyle=":",
-                       label=f"unigram entropy ({unigram_bits:.2f} bits/token)")
-        ax.axhline(math.log2(target_ppl), color="black", linestyle=":", linewidth=0.8,
-                   label=_target_label(target_ppl))
+            ax.axhline(unigram_bits, color="gray", linestyle=(0, (1, 3)), linewidth=1.2,
+                       label="unigram model" if col else _unigram_label(unigram_bits).replace(" (", "\n("))
         ax.set_ylim(top=(unigram_bits + 1.5) if unigram_bits else None)
         ax.set_xlabel("update")
-        ax.set_ylabel("loss (bits/token)")
-        ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)
-    fig.suptitle("Training loss (lines, running mean of 5 logged batches) and validation loss (markers)")
+        if col == 0:
+            ax.set_ylabel("loss e (bits/token)")
+        ax.set_title(title)
+        _legend_below(ax)
     return fig
 
 
 def plot_jacobian_vs_depth(toy: list[dict], runs: list[dict], main: tuple):
     """(a) ||d x_L/d x_0|| of L random eq.-31/32 blocks; (b) probe of d x_L/d x_l in the deep LMs."""
-    fig, axes = new_figure(1, 2, size=(11, 4))
+    fig, axes = new_figure(1, 2, size=(0.95 * TEXT_WIDTH_IN, 3.7), font_size=PRINT_FONT_PT, layout="constrained")
     ax = axes[0]
     for norm in NORMS:
         for key, marker, what in (("spectral_norm", "o", "spectral norm"),
@@ -298,10 +332,11 @@ def plot_jacobian_vs_depth(toy: list[dict], runs: list[dict], main: tuple):
             ax.plot(depths, means, marker=marker, color=NORM_COLORS[norm], linestyle="-" if key == "spectral_norm"
                     else "--", label=f"{NORM_LABELS[norm]}, {what}")
     ax.set_yscale("log")
+    plain_log_axis(ax.yaxis, subs=(1.0, 2.0, 5.0))
     ax.set_xlabel("number of blocks L")
-    ax.set_ylabel("||d x_L / d x_0||")
-    ax.set_title("(a) random blocks at init, no FFN")
-    ax.legend(fontsize=7)
+    ax.set_ylabel("||∂x_L / ∂x_0||")
+    ax.set_title("(a) random blocks at initialisation")
+    _legend_below(ax)
     ax = axes[1]
     shown = [(norm, main[1], ((0, "-"), (-1, "--"))) for norm in NORMS]
     if main[1] != 0:  # the same LR without warm-up, last probe: where post-norm fails
@@ -319,30 +354,30 @@ def plot_jacobian_vs_depth(toy: list[dict], runs: list[dict], main: tuple):
                     color=NORM_COLORS[norm],
                     label=f"{NORM_LABELS[norm].split(' (')[0]}, {warm}, update {jac['step'][index]}")
     ax.set_yscale("log")
-    ax.set_xlabel("L − l (layers between x_l and the top x_L)")
-    ax.set_ylabel("RMS singular value of d x_L / d x_l")
-    ax.set_title(f"(b) 12-layer LMs, peak LR {main[0]}, seed {GRID_SEED}: random-projection probe", fontsize=9)
-    ax.legend(fontsize=7)
+    plain_log_axis(ax.yaxis)
+    ax.set_xlabel("L − l (layers between x_l and x_L)")
+    ax.set_ylabel("RMS singular value of ∂x_L / ∂x_l")
+    ax.set_title(f"(b) deep LMs, LR {main[0]}, seed {GRID_SEED}")
+    _legend_below(ax)
     return fig
 
 
-def save_study_figures(runs: list[dict], entries: list[dict], toy: list[dict], main: tuple, unigram_bits: float,
-                       target_ppl: float, out_dir: Path) -> list[Path]:
+def save_study_figures(runs: list[dict], entries: list[dict], toy: list[dict], main: tuple,
+                       unigram_bits: float | None, out_dir: Path) -> list[Path]:
     """Every figure of the study as a PNG in ``out_dir``: ``runs`` loaded, ``entries`` of summary.json, ``toy``
-    the Jacobian-vs-depth records, ``main`` the main setting ``(lr_text, warmup)``. Returns the paths."""
+    the Jacobian-vs-depth records, ``main`` the main setting ``(lr_text, warmup)``, ``unigram_bits`` the
+    validation loss of the training text's unigram model (None: not drawn). Returns the paths. The figures carry
+    no titles: the report's captions say what they show."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (grid, labels), (main_grid, main_labels) = heatmap_grids(runs, main)
-    paths = [save_figure(plot_grid(entries, runs, unigram_bits, target_ppl), out_dir / "grid_valid_ppl.png")]
-    for key, stem, what in (("grad_x", "gradnorm_heatmaps", "residual stream ||dL/dx_l||"),
-                            ("grad_param", "gradnorm_param_heatmaps", "layer parameters ||dL/dθ_l||")):
-        paths.append(save_figure(plot_heatmaps(grid, labels, key,
-                                               f"Per-layer gradient norms, 12-layer LMs, seed {GRID_SEED} ({what})"),
-                                 out_dir / f"{stem}.png"))
-        paths.append(save_figure(plot_heatmaps(main_grid, main_labels, key,
-                                               f"Per-layer gradient norms at LR {main[0]}, warm-up {main[1]}: "
-                                               f"deep seeds and shallow ({what})"), out_dir / f"{stem}_main.png"))
-    paths.append(save_figure(plot_ratio_vs_steps(runs, main), out_dir / "ratio_vs_steps.png"))
+    paths = [save_figure(plot_grid(entries, runs, unigram_bits), out_dir / "grid_valid_ppl.png")]
+    for key, stem in (("grad_x", "gradnorm_heatmaps"), ("grad_param", "gradnorm_param_heatmaps")):
+        paths.append(save_figure(plot_heatmaps(grid, labels, key), out_dir / f"{stem}.png"))
+        paths.append(save_figure(plot_heatmaps(main_grid, main_labels, key, width_in=TEXT_WIDTH_IN),
+                                 out_dir / f"{stem}_main.png"))
+    paths.append(save_figure(plot_ratio_vs_steps(runs, main, "ratio_x"), out_dir / "ratio_vs_steps.png"))
+    paths.append(save_figure(plot_ratio_vs_steps(runs, main, "ratio_param"), out_dir / "ratio_param_vs_steps.png"))
     paths.append(save_figure(plot_gradnorm_at_init(runs, main), out_dir / "gradnorm_at_init.png"))
-    paths.append(save_figure(plot_loss_curves(runs, main, unigram_bits, target_ppl), out_dir / "loss_curves.png"))
+    paths.append(save_figure(plot_loss_curves(runs, main, unigram_bits), out_dir / "loss_curves.png"))
     paths.append(save_figure(plot_jacobian_vs_depth(toy, runs, main), out_dir / "jacobian_vs_depth.png"))
     return paths

@@ -81,7 +81,7 @@ class GridOptions:
                                       "to choose its setting")
     runs_dir: str = option("runs/prenorm", "one folder per run: train.log, gradnorm.jsonl, meta.json")
     data_bin: str = option("data-bin/wikitext-2", "binarized WikiText-2 (its dict.txt gives the unigram baseline)")
-    target_ppl: float = option(300.0, "validation perplexity a trained model reaches (a line in the figures)")
+    target_ppl: float = option(300.0, "validation perplexity a trained model reaches (summary.json)")
 
     def __post_init__(self):
         for lr in self.lrs:

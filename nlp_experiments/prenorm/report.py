@@ -64,6 +64,33 @@ def load_jacobian_records(root: Path) -> list[dict]:
     return records
 
 
+def unigram_level_bits(root: Path) -> float | None:
+    """Validation loss (bits/token) of the training text's unigram model, from ``prenorm/unigram.json``
+    (:mod:`nlp_experiments.prenorm.unigram`) under ``root``: the one reference level of the figures (None: no
+    such record)."""
+    path = root / "prenorm" / "unigram.json"
+    if not path.is_file():
+        return None
+    record = read_json(path, "unigram record")
+    bits = record.get("metrics", {}).get("valid_cross_entropy_bits") if isinstance(record, dict) else None
+    if not isinstance(bits, (int, float)):
+        raise DataError(f"{path}: broken unigram record (no metrics.valid_cross_entropy_bits)")
+    return float(bits)
+
+
+def redraw_figures(names: Sequence[str], main: tuple[str, int], root: Path) -> list[Path]:
+    """Every figure under ``root/prenorm`` from the records of the runs ``names``, the committed summary.json (its
+    entries) and the Jacobian records, without writing any record. Returns the figures' paths."""
+    summary = read_json(root / "prenorm" / "summary.json", "study summary (the study writes it)")
+    entries = {entry.get("name"): entry for entry in summary.get("runs", [])} if isinstance(summary, dict) else {}
+    missing = [name for name in names if name not in entries]
+    if missing:
+        raise DataError(f"{root / 'prenorm' / 'summary.json'}: no entry for the runs {missing}")
+    runs = [load_run(name, root) for name in names]
+    return save_study_figures(runs, [entries[name] for name in names], load_jacobian_records(root), main,
+                              unigram_level_bits(root), root / "prenorm")
+
+
 def write_outputs(ctx: Context, names: Sequence[str], main: tuple[str, int], root: Path, dict_path: Path,
                   target_ppl: float) -> Path:
     """summary.json (through ``ctx``) and every figure under ``root/prenorm`` (the results root) from the records
@@ -79,6 +106,6 @@ def write_outputs(ctx: Context, names: Sequence[str], main: tuple[str, int], roo
                     entry["final_valid_loss"] or float("nan"), entry["final_valid_ppl"] or float("nan"),
                     entry["diverged"], entry["failed_to_train"])
     out_dir = root / "prenorm"
-    save_study_figures(runs, entries, toy, main, unigram, target_ppl, out_dir)
+    save_study_figures(runs, entries, toy, main, unigram_level_bits(root), out_dir)
     logger.info("%s and the figures in %s (%.1f s)", summary_path, out_dir, time.perf_counter() - started)
     return summary_path
