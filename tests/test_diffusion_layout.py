@@ -160,4 +160,4 @@ def test_a_checkpoint_without_its_run_history_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="not a run history .*1 epoch losses for epoch 2"):
         read_history(checkpoint)
     (checkpoint / HISTORY).write_text('{"epoch_losses": [0.5, 0.25], "seconds": 3.0, "resumes": 1}')
-    assert read_history(checkpoint) == {"epoch_losses": [0.5, 0.25], "seconds": 3.0, "resumes": 1}
+    assert read_history(checkpoint) == {"epoch_losses": [0.5, 0.25], "seconds": 3.0, "resumes": 1, "identity": None}

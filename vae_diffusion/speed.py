@@ -45,7 +45,7 @@ class SpeedConfig(DataOptions):
     """Time the image models' training steps (their reference batch sizes)."""
 
     models: list[str] = option(list(MODELS), f"models to time, among {', '.join(MODELS)}")
-    steps: int = option(5, "timed steps per setting (the median is reported)")
+    steps: int = option(6, "timed steps per setting, the settings taking turns (the median is reported)")
     warmup: int = option(2, "untimed steps before them")
     curve_steps: int = option(40, "steps of each run of the loss-curve check (0: no check)")
     curve_tail: int = option(10, "the last N steps' mean loss is compared")
@@ -119,7 +119,7 @@ def run(config: SpeedConfig, ctx: Context) -> dict:
     rows = {}
     for name, step_model in step_models(config).items():
         settings = [s for s in SETTINGS if step_model.convolutional or not SETTINGS[s][1]]
-        seconds = {s: step_seconds(step_model, s, config.steps, config.warmup) for s in settings}
+        seconds = step_seconds(step_model, settings, config.steps, config.warmup)
         fastest = min(seconds, key=seconds.get)
         row = {"batch_size": len(step_model.batches[0][0]), "seconds_per_step": seconds,
                "steps_per_s": {s: 1 / t for s, t in seconds.items()},

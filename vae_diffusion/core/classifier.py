@@ -19,7 +19,7 @@ from torch import nn
 from mvadl.data import DataError
 from mvadl.io import atomic_path
 from mvadl.runner import ExperimentConfig, option
-from vae_diffusion.core.artifacts import ARTIFACTS_DIR
+from vae_diffusion.core.artifacts import ARTIFACTS_DIR, SUMS_FILE, verify_artifact
 
 DEFAULT_WEIGHTS = ARTIFACTS_DIR / "mnist_classifier" / "v1" / "model.safetensors"
 #: The bytes of v1 (test accuracy 99.59 %, results/diffusion/classifier.json); a test checks the committed file.
@@ -86,7 +86,8 @@ def accuracy(model: MnistClassifier, images: torch.Tensor, labels: torch.Tensor)
 
 
 def load_classifier(path: str | Path = DEFAULT_WEIGHTS, device="cpu") -> MnistClassifier:
-    """The classifier with the weights in ``path`` (safetensors), in eval mode on ``device``.
+    """The classifier with the weights in ``path`` (safetensors), in eval mode on ``device``. A shipped folder
+    (``SHA256SUMS`` beside the weights) is verified first, the default against its pinned sha256.
 
     A missing or unreadable file is a :class:`~mvadl.data.DataError` that names it.
     """
@@ -94,6 +95,10 @@ def load_classifier(path: str | Path = DEFAULT_WEIGHTS, device="cpu") -> MnistCl
     if not path.is_file():
         raise DataError(f"{path}: MNIST classifier weights not found (the committed ones are {DEFAULT_WEIGHTS}; "
                         f"train new ones with python -m vae_diffusion.diffusion.classifier)")
+    if path.resolve() == DEFAULT_WEIGHTS.resolve():  # the shipped default: its folder and its pinned digest
+        verify_artifact(path.parent, pinned=(path.name, DEFAULT_WEIGHTS_SHA256))
+    elif (path.parent / SUMS_FILE).is_file():  # another shipped version: its folder's own digests
+        verify_artifact(path.parent)
     model = MnistClassifier()
     try:
         model.load_state_dict(load_file(str(path)))

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from accelerate import Accelerator
@@ -45,6 +45,7 @@ from mvadl.data import DataError
 from mvadl.io import atomic_write_text
 from mvadl.runner import option
 from mvadl.seeding import derive_seed
+from vae_diffusion.core.identity import check_same_run
 from vae_diffusion.core.images import DataOptions
 from vae_diffusion.core.precision import choose_mixed_precision
 
@@ -89,50 +90,34 @@ class FitResult:
 
 
 @dataclass
-class FitOptions(DataOptions):
-    """The options of every entry point built on :func:`fit` (its config dataclasses subclass this one)."""
+class PrecisionOptions(DataOptions):
+    """``--mixed-precision``, for every entry point that trains through :func:`fit`."""
 
     mixed_precision: Literal["no", "fp16", "bf16"] | None = option(None, "autocast precision (None: bf16 on a GPU; "
                                                                          "on the CPU the model's measured choice "
                                                                          "where the CPU has bf16 instructions; a "
                                                                          "resumed run keeps its own)")
+    #: The CPU precision ``python -m vae_diffusion.speed`` measured as fastest without changing the loss curve.
+    CPU_MIXED_PRECISION: ClassVar[str] = "no"
+
+
+@dataclass
+class FitOptions(PrecisionOptions):
+    """The options of every entry point built on :func:`fit` that can resume (its config subclasses this one)."""
+
     train_limit: int | None = option(None, "use only the first N training images")
     resume: str | None = option(None, "checkpoint folder epoch-N, or 'latest' in OUTPUT_DIR/checkpoints")
 
 
-#: Config keys that may differ between the stretches of one run: where it reads and writes, on which device.
-RUN_LOCAL_KEYS = frozenset({"resume", "device", "data_dir", "output_dir"})
-
-
-def run_precision(options: FitOptions, device, cpu_choice: str, checkpoint_dir: str | Path) -> str:
+def run_precision(options: PrecisionOptions, device, checkpoint_dir: str | Path) -> str:
     """The mixed precision of the run ``options`` starts or resumes (:func:`~vae_diffusion.core.precision.
-    choose_mixed_precision`): a resumed run keeps the precision stored with its checkpoint."""
+    choose_mixed_precision` with the model's ``CPU_MIXED_PRECISION``): a resumed run keeps the precision stored
+    with its checkpoint."""
     stored = None
-    if options.resume:
+    if getattr(options, "resume", None):
         identity = read_history(resolve_checkpoint(options.resume, Path(checkpoint_dir))).get("identity") or {}
         stored = identity.get("config", {}).get("mixed_precision")
-    return choose_mixed_precision(options.mixed_precision, device, cpu_choice, stored=stored)
-
-
-def run_identity(config: dict, revision: str) -> dict:
-    """What makes a run the same run across resumes: its config (less :data:`RUN_LOCAL_KEYS`) and the revision it
-    started from."""
-    return {"config": {k: v for k, v in config.items() if k not in RUN_LOCAL_KEYS}, "revision": revision}
-
-
-def check_same_run(checkpoint: Path, stored: dict | None, identity: dict) -> None:
-    """Refuse (DataError, one line) to resume ``checkpoint`` with another config or from another revision."""
-    if stored is None:
-        raise DataError(f"{checkpoint}: no run identity (config and revision) to check a resume against")
-    if stored["revision"] != identity["revision"]:
-        raise DataError(f"{checkpoint}: started from revision {stored['revision']}, this command runs "
-                        f"{identity['revision']}; resume it from a checkout of its own revision "
-                        f"(git worktree add ../runs-<rev> <rev>)")
-    old, new = stored["config"], identity["config"]
-    differ = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
-    if differ:
-        changes = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in differ)
-        raise DataError(f"{checkpoint}: made by a run with other settings ({changes}); resume with the same options")
+    return choose_mixed_precision(options.mixed_precision, device, options.CPU_MIXED_PRECISION, stored=stored)
 
 
 def list_checkpoints(checkpoint_dir: Path) -> list[tuple[int, Path]]:

@@ -16,6 +16,8 @@ import torch
 
 logger = logging.getLogger(__name__)
 
+#: The autocast dtype of each accelerate ``mixed_precision`` value (None: no autocast).
+AUTOCAST_DTYPES = {"no": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 #: CPU flags (Linux /proc/cpuinfo names) of native bf16 matrix instructions, best first.
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 

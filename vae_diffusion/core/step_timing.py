@@ -42,40 +42,60 @@ def _to_channels_last(batch: tuple) -> tuple:
     return tuple(t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t for t in batch)
 
 
-def train_steps(step_model: StepModel, setting: str, steps: int, seed: int = 0) -> tuple[list[float], list[float]]:
-    """``steps`` training steps of a fresh model (seed ``seed``) in ``setting``: (losses, seconds of each step).
+class StepRunner:
+    """A fresh model of ``step_model`` (seed ``seed``) in ``setting`` and its optimizer; :meth:`step` trains one
+    batch. The batches cycle through ``step_model.batches``; weights, timesteps and noise come from ``seed``, so
+    two settings at one seed differ only by their arithmetic."""
 
-    The batches cycle through ``step_model.batches``; model weights, timesteps and noise come from ``seed``, so two
-    settings at one seed differ only by their arithmetic."""
-    dtype, channels_last = SETTINGS[setting]
-    seed_everything(seed)
-    model = step_model.build()
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=step_model.learning_rate)
-    losses, seconds = [], []
-    for step in range(steps):
-        batch = step_model.batches[step % len(step_model.batches)]
-        if channels_last:
+    def __init__(self, step_model: StepModel, setting: str, seed: int = 0) -> None:
+        self.step_model, self.setting = step_model, setting
+        self.dtype, self.channels_last = SETTINGS[setting]
+        seed_everything(seed)
+        model = step_model.build()
+        self.model = model.to(memory_format=torch.channels_last) if self.channels_last else model
+        self.model.train()
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=step_model.learning_rate)
+        self.rng = torch.get_rng_state()  # each runner draws its own stream, however the steps interleave
+        self.steps = 0
+
+    def step(self) -> tuple[float, float]:
+        """One training step: (loss, seconds)."""
+        batch = self.step_model.batches[self.steps % len(self.step_model.batches)]
+        if self.channels_last:
             batch = _to_channels_last(batch)
+        torch.set_rng_state(self.rng)
         started = time.perf_counter()
-        autocast = torch.autocast("cpu", dtype=dtype) if dtype is not None else contextlib.nullcontext()
+        autocast = torch.autocast("cpu", dtype=self.dtype) if self.dtype is not None else contextlib.nullcontext()
         with autocast:
-            loss = step_model.loss_fn(model, batch)
+            loss = self.step_model.loss_fn(self.model, batch)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(loss.item())
-        seconds.append(time.perf_counter() - started)
-    return losses, seconds
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        value = loss.item()
+        seconds = time.perf_counter() - started
+        self.rng = torch.get_rng_state()
+        self.steps += 1
+        return value, seconds
 
 
-def step_seconds(step_model: StepModel, setting: str, steps: int, warmup: int = 2) -> float:
-    """Median seconds of a training step after ``warmup`` untimed ones."""
-    _, seconds = train_steps(step_model, setting, warmup + steps)
-    return statistics.median(seconds[warmup:])
+def train_steps(step_model: StepModel, setting: str, steps: int, seed: int = 0) -> list[float]:
+    """The losses of ``steps`` training steps of a fresh model (seed ``seed``) in ``setting``."""
+    runner = StepRunner(step_model, setting, seed)
+    return [runner.step()[0] for _ in range(steps)]
+
+
+def step_seconds(step_model: StepModel, settings: list[str], steps: int, warmup: int = 2) -> dict[str, float]:
+    """Median seconds of a training step in each setting, after ``warmup`` untimed ones. The settings take turns
+    step by step, so a load that changes while they are timed (other processes on the cores) falls on all alike."""
+    runners = {setting: StepRunner(step_model, setting) for setting in settings}
+    seconds = {setting: [] for setting in settings}
+    for round_ in range(warmup + steps):
+        for setting, runner in runners.items():
+            elapsed = runner.step()[1]
+            if round_ >= warmup:
+                seconds[setting].append(elapsed)
+    return {setting: statistics.median(values) for setting, values in seconds.items()}
 
 
 @dataclass
@@ -113,6 +133,6 @@ def check_curve(step_model: StepModel, setting: str, steps: int, tail: int) -> C
     """Train ``steps`` steps three times (fp32 seeds 0 and 1, ``setting`` seed 0) and compare the mean loss of
     the last ``tail`` steps: the setting keeps the result when it ends closer to fp32 than a second seed does."""
     def tail_mean(setting_: str, seed: int) -> float:
-        return statistics.fmean(train_steps(step_model, setting_, steps, seed)[0][-tail:])
+        return statistics.fmean(train_steps(step_model, setting_, steps, seed)[-tail:])
 
     return CurveCheck(setting, steps, tail, tail_mean("fp32", 0), tail_mean("fp32", 1), tail_mean(setting, 0))

@@ -22,14 +22,14 @@ from torch.utils.data import TensorDataset
 from mvadl.runner import Context, main, option
 from vae_diffusion.core.artifacts import sha256_file
 from vae_diffusion.core.classifier import MnistClassifier, accuracy, cross_entropy_loss, save_classifier
-from vae_diffusion.core.fit import FitConfig, fit
-from vae_diffusion.core.images import DataOptions, mnist_split, to_unit_range
+from vae_diffusion.core.fit import FitConfig, PrecisionOptions, fit, run_precision
+from vae_diffusion.core.images import mnist_split, to_unit_range
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class ClassifierConfig(DataOptions):
+class ClassifierConfig(PrecisionOptions):
     """Train the MNIST feature classifier (the reference run's settings)."""
 
     weights: str = option("checkpoints/mnist_classifier/model.safetensors", "where to write the safetensors weights")
@@ -47,7 +47,8 @@ def run(config: ClassifierConfig, ctx: Context) -> Path:
     check_count = config.limit is None
     train_x, train_y = mnist_split("train", config.data_dir, limit=config.limit, check_count=check_count)
     test_x, test_y = mnist_split("test", config.data_dir, limit=config.limit, check_count=check_count)
-    fit_config = FitConfig.from_options(config, weight_decay=5e-4)
+    mixed_precision = run_precision(config, ctx.device, config.output_dir)
+    fit_config = FitConfig.from_options(config, weight_decay=5e-4, mixed_precision=mixed_precision)
 
     result = fit(MnistClassifier(), TensorDataset(to_unit_range(train_x), torch.from_numpy(train_y)),
                  cross_entropy_loss, fit_config, config.output_dir, project_name="mnist_classifier", device=ctx.device)
@@ -59,7 +60,8 @@ def run(config: ClassifierConfig, ctx: Context) -> Path:
     logger.info("saved %s (sha256 %s)", weights, sha256)
     return ctx.record("diffusion", "classifier",
                       {"test_accuracy": test_accuracy, "epoch_losses": result.epoch_losses,
-                       "parameters": sum(p.numel() for p in model.parameters()), "classifier_sha256": sha256})
+                       "parameters": sum(p.numel() for p in model.parameters()), "classifier_sha256": sha256},
+                      config={**config.as_dict(), "mixed_precision": mixed_precision})
 
 
 if __name__ == "__main__":

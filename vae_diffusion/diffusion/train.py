@@ -20,7 +20,8 @@ from diffusers import DDPMPipeline
 from torch.utils.data import TensorDataset
 
 from mvadl.runner import Context, main, option
-from vae_diffusion.core.fit import FitConfig, FitOptions, fit, run_identity, run_precision
+from vae_diffusion.core.fit import FitConfig, FitOptions, fit, run_precision
+from vae_diffusion.core.identity import run_identity
 from vae_diffusion.core.images import check_unet_image_size, mnist_split, to_model_range
 from vae_diffusion.core.pipelines import write_training_record
 from vae_diffusion.diffusion.losses import epsilon_prediction_loss
@@ -58,8 +59,7 @@ class TrainConfig(FitOptions):
 
 
 def run(config: TrainConfig, ctx: Context) -> Path:
-    mixed_precision = run_precision(config, ctx.device, config.CPU_MIXED_PRECISION,
-                                    Path(config.output_dir) / "checkpoints")
+    mixed_precision = run_precision(config, ctx.device, Path(config.output_dir) / "checkpoints")
     grey, _ = mnist_split("train", config.data_dir, limit=config.train_limit, check_count=config.train_limit is None)
     images = to_model_range(grey, config.sample_size)
     unet = build_unet(config.sample_size, config.widths, config.layers_per_block, config.attention_levels)

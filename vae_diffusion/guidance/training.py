@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from mvadl.runner import option
-from vae_diffusion.core.fit import FitConfig, FitOptions, fit, run_identity, run_precision
+from vae_diffusion.core.fit import FitConfig, FitOptions, fit, run_precision
+from vae_diffusion.core.identity import run_identity
 from vae_diffusion.core.images import check_unet_image_size, mnist_split
 from vae_diffusion.core.pipelines import write_training_record
 from vae_diffusion.diffusion.losses import epsilon_prediction_loss
@@ -103,7 +104,7 @@ def captioned_mnist(config: TrainConfig, tokenizer) -> CaptionedMnist:
 def train(config: TrainConfig, device, revision: str = "unknown") -> TrainedModel:
     """Train (or resume) the model of ``config`` and save its pipeline; records nothing (see :func:`run`).
     ``revision``: the code's revision when the run started (a resume must run the same one)."""
-    mixed_precision = run_precision(config, device, config.CPU_MIXED_PRECISION, Path(config.output_dir) / "checkpoints")
+    mixed_precision = run_precision(config, device, Path(config.output_dir) / "checkpoints")
     tokenizer = build_tokenizer()
     dataset = captioned_mnist(config, tokenizer)
     model = build_model(config, tokenizer)

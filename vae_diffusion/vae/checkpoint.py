@@ -14,6 +14,7 @@ import torch
 
 from mvadl.data import DataError
 from mvadl.io import atomic_path
+from vae_diffusion.core.identity import check_same_run
 from vae_diffusion.vae.model import VAE
 
 #: 2: epoch seeds come from derive_seed. Format 1 (no "format" key) derived them as seed * 1_000_003 + 2 * epoch,
@@ -30,6 +31,8 @@ class Progress:
     epoch: int = 0
     history: list[dict] = field(default_factory=list)
     sample_grids: dict[int, torch.Tensor] = field(default_factory=dict)
+    resumes: int = 0  # how many times the run was resumed
+    identity: dict | None = None  # the run's config and start revision (vae_diffusion.core.identity)
 
 
 def checkpoint_path(folder: str | Path, name: str) -> Path:
@@ -52,7 +55,8 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
 def save_checkpoint(path: Path, progress: Progress, model: VAE, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, config: dict, device: torch.device) -> None:
     """Write the training state after ``progress.epoch`` atomically (a crash never leaves half a file)."""
-    state = {"format": FORMAT, "epoch": progress.epoch, "history": progress.history,
+    state = {"format": FORMAT, "epoch": progress.epoch, "history": progress.history, "resumes": progress.resumes,
+             "identity": progress.identity,
              "sample_grids": progress.sample_grids, "model": model.state_dict(), "model_config": model.config,
              "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": _rng_state(device),
              "config": config}
@@ -70,11 +74,14 @@ def load_checkpoint(path: str | Path) -> dict:
 
 
 def resume(path: Path, model: VAE, optimizer: torch.optim.Optimizer,
-           scheduler: torch.optim.lr_scheduler.LRScheduler, config: dict, device: torch.device) -> Progress:
-    """Load the state of ``path`` into model, optimizer, schedule and the global RNGs; return the progress.
+           scheduler: torch.optim.lr_scheduler.LRScheduler, config: dict, device: torch.device,
+           identity: dict | None = None) -> Progress:
+    """Load the state of ``path`` into model, optimizer, schedule and the global RNGs; return the progress, with
+    one more resume counted.
 
-    Refuses (:class:`DataError`) a checkpoint of another model, of other ``RESUME_MUST_MATCH`` options, or of
-    an older format whose epoch seeds differ.
+    Refuses (:class:`DataError`) a checkpoint of another model, of other ``RESUME_MUST_MATCH`` options, of an
+    older format whose epoch seeds differ, or, given the run's ``identity``, of another config or start revision
+    (:func:`vae_diffusion.core.identity.check_same_run`).
     """
     state = load_checkpoint(path)
     if state.get("format") != FORMAT:
@@ -84,11 +91,19 @@ def resume(path: Path, model: VAE, optimizer: torch.optim.Optimizer,
     if state["model_config"] != model.config or mismatched:
         raise DataError(f"{path}: checkpoint was made with other settings (model {state['model_config']}, "
                         f"options {mismatched})")
+    if identity is not None:
+        check_same_run(path, state.get("identity"), identity)
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     _set_rng_state(state["rng"], device)
-    return Progress(epoch=state["epoch"], history=state["history"], sample_grids=state["sample_grids"])
+    return Progress(epoch=state["epoch"], history=state["history"], sample_grids=state["sample_grids"],
+                    resumes=state.get("resumes", 0) + 1, identity=state.get("identity"))
+
+
+def stored_mixed_precision(path: Path) -> str | None:
+    """The precision the run saved in ``path`` started with (None: a checkpoint that does not say)."""
+    return ((load_checkpoint(path).get("identity") or {}).get("config") or {}).get("mixed_precision")
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> VAE:

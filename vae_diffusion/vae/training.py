@@ -5,6 +5,7 @@ test pass, the same fixed prior draws decoded after chosen epochs.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 
 import torch
@@ -31,7 +32,8 @@ def make_optimizer(model: VAE, lr: float, lr_decay: float
 
 def train_epoch(model: VAE, optimizer: torch.optim.Optimizer, train_probabilities: torch.Tensor, *,
                 batch_size: int, iw_samples: int, shuffle_generator: torch.Generator,
-                noise_generator: torch.Generator, description: str = "epoch") -> dict[str, float]:
+                noise_generator: torch.Generator, description: str = "epoch",
+                autocast_dtype: torch.dtype | None = None) -> dict[str, float]:
     """One pass over a fresh binarization of the training set (means per image, in nats).
 
     ``shuffle_generator`` (CPU) orders the images; ``noise_generator`` (on the model's device) draws the
@@ -45,6 +47,8 @@ def train_epoch(model: VAE, optimizer: torch.optim.Optimizer, train_probabilitie
     ELBO of the same encoder and draws: ``train_recon_log_likelihood`` = (1/K) sum_k log p(x|z_k),
     ``train_kl`` = KL(q(z|x) || p(z)) in closed form (eq. 12) and ``train_elbo`` = their difference, an
     unbiased estimate of the ELBO, which lies below L_K (in expectation).
+
+    ``autocast_dtype`` (bf16): the forward pass and loss run under autocast on the model's device.
     """
     model.train()
     start = time.perf_counter()
@@ -54,21 +58,13 @@ def train_epoch(model: VAE, optimizer: torch.optim.Optimizer, train_probabilitie
     for first in tqdm(range(0, len(order), batch_size), desc=description, leave=False, mininterval=2.0):
         probabilities = train_probabilities[order[first:first + batch_size].to(device)]
         x = binarize(probabilities, noise_generator)  # dynamic binarization: a fresh draw each epoch
-        if iw_samples == 1:
-            recon, kl = model.elbo_terms(x, noise_generator)
-            loss = losses.negative_elbo_loss(recon, kl)  # eq. 17, analytic KL (eq. 12)
-            elbo = losses.elbo_analytic(recon, kl).sum()
-            bound = elbo
-        else:
-            terms = model.importance_terms(x, iw_samples, noise_generator)
-            loss = losses.iwae_loss(terms.log_weights)
-            recon, kl = terms.log_px_given_z.mean(0), terms.kl
-            elbo = losses.elbo_analytic(recon, kl).sum()
-            bound = -loss * len(x)
+        with (torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None
+              else contextlib.nullcontext()):
+            loss, bound, elbo, recon, kl = _batch_loss(model, x, iw_samples, noise_generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        totals += torch.stack([bound, elbo, recon.sum(), kl.sum()]).detach().double()
+        totals += torch.stack([t.detach().double() for t in (bound, elbo, recon.sum(), kl.sum())])
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     bound, elbo, recon, kl = (totals / len(order)).tolist()
@@ -77,6 +73,19 @@ def train_epoch(model: VAE, optimizer: torch.optim.Optimizer, train_probabilitie
         record["train_iwae_bound"] = bound
     record["train_seconds"] = time.perf_counter() - start
     return record
+
+
+def _batch_loss(model: VAE, x: torch.Tensor, iw_samples: int, noise_generator: torch.Generator):
+    """(loss, summed bound, summed ELBO, per-image log p(x|z), per-image KL) of one batch (see train_epoch)."""
+    if iw_samples == 1:
+        recon, kl = model.elbo_terms(x, noise_generator)
+        loss = losses.negative_elbo_loss(recon, kl)  # eq. 17, analytic KL (eq. 12)
+        elbo = losses.elbo_analytic(recon, kl).sum()
+        return loss, elbo, elbo, recon, kl
+    terms = model.importance_terms(x, iw_samples, noise_generator)
+    loss = losses.iwae_loss(terms.log_weights)
+    recon, kl = terms.log_px_given_z.mean(0), terms.kl
+    return loss, -loss * len(x), losses.elbo_analytic(recon, kl).sum(), recon, kl
 
 
 @torch.no_grad()
