@@ -11,7 +11,7 @@ run's device is a GPU).
 * :func:`run_to_file`: run it with its standard output into a file (fairseq-generate).
 
 The experiments' own commands and log readers live beside their experiment (``nlp_experiments.translation.
-fairseq_runs``, ``nlp_experiments.prenorm.training``).
+{data_bin,training,train_log,generation}``, ``nlp_experiments.prenorm.training``).
 """
 from __future__ import annotations
 

@@ -72,9 +72,9 @@ if [[ -n "${SHIP:-}" ]]; then
   nmt ship --model direct --version "$SHIP" --data-bin "$DATA" --checkpoints "$CKPT" --runs-dir "$RUNS" "${QUICK[@]}"
 fi
 # The averaged and the best checkpoints, evaluated side by side (one thread each) on test_2016_flickr.
-MODELS=bilingual_en_de,bilingual_en_fr,zeroshot,direct  # the order of the figure's columns
+MODELS=(bilingual_en_de bilingual_en_fr zeroshot direct)  # the order of the figure's columns
 evaluate() {
-  OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nmt evaluate --models "$MODELS" --data-bin "$DATA" --checkpoints "$CKPT" \
+  OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nmt evaluate --models "${MODELS[@]}" --data-bin "$DATA" --checkpoints "$CKPT" \
     --runs-dir "$RUNS" --splits test "${QUICK[@]}" "$@"
 }
 evaluate > "$RUNS/evaluate_averaged.out" 2>&1 & averaged=$!

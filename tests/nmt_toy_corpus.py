@@ -19,20 +19,26 @@ import pytest
 from mvadl import REPO_ROOT
 from tests.conftest import write_lines_gz
 
-LEXICON = {  # concept: (en, de, fr)
-    "a": ("a", "ein", "un"), "the": ("the", "der", "le"), "dog": ("dog", "Hund", "chien"),
-    "cat": ("cat", "Katze", "chat"), "man": ("man", "Mann", "homme"), "woman": ("woman", "Frau", "femme"),
-    "child": ("child", "Kind", "enfant"), "red": ("red", "roter", "rouge"), "blue": ("blue", "blauer", "bleu"),
-    "small": ("small", "kleiner", "petit"), "runs": ("runs", "rennt", "court"), "sits": ("sits", "sitzt", "assis"),
-    "plays": ("plays", "spielt", "joue"), "on": ("on", "auf", "sur"), "in": ("in", "im", "dans"),
-    "street": ("street", "Straße", "rue"), "water": ("water", "Wasser", "eau"), "grass": ("grass", "Gras", "herbe"),
-    "with": ("with", "mit", "avec"), "ball": ("ball", "Ball", "balle"), "and": ("and", "und", "et"),
-    "white": ("white", "weißer", "blanc"), "near": ("near", "neben", "près"), "house": ("house", "Haus", "maison"),
+LEXICON = {  # concept: (en, de, fr, cs)
+    "a": ("a", "ein", "un", "jeden"), "the": ("the", "der", "le", "ten"), "dog": ("dog", "Hund", "chien", "pes"),
+    "cat": ("cat", "Katze", "chat", "kočka"), "man": ("man", "Mann", "homme", "muž"),
+    "woman": ("woman", "Frau", "femme", "žena"), "child": ("child", "Kind", "enfant", "dítě"),
+    "red": ("red", "roter", "rouge", "červený"), "blue": ("blue", "blauer", "bleu", "modrý"),
+    "small": ("small", "kleiner", "petit", "malý"), "runs": ("runs", "rennt", "court", "běží"),
+    "sits": ("sits", "sitzt", "assis", "sedí"), "plays": ("plays", "spielt", "joue", "hraje"),
+    "on": ("on", "auf", "sur", "na"), "in": ("in", "im", "dans", "ve"),
+    "street": ("street", "Straße", "rue", "ulici"), "water": ("water", "Wasser", "eau", "vodě"),
+    "grass": ("grass", "Gras", "herbe", "trávě"), "with": ("with", "mit", "avec", "s"),
+    "ball": ("ball", "Ball", "balle", "míčem"), "and": ("and", "und", "et", "a"),
+    "white": ("white", "weißer", "blanc", "bílý"), "near": ("near", "neben", "près", "u"),
+    "house": ("house", "Haus", "maison", "domu"),
 }
-LANGS = ("en", "de", "fr")
+#: The columns of LEXICON; the toy corpus of the shared fixtures has the first three (the reference languages).
+ALL_LANGS = ("en", "de", "fr", "cs")
+LANGS = ALL_LANGS[:3]
 
 
-def toy_captions(n: int, seed: int) -> dict[str, list[str]]:
+def toy_captions(n: int, seed: int, langs: tuple[str, ...] = LANGS) -> dict[str, list[str]]:
     """``n`` aligned captions per language: subject (+adjective) verb preposition place, with a period."""
     rng = random.Random(seed)
     rows = []
@@ -42,14 +48,15 @@ def toy_captions(n: int, seed: int) -> dict[str, list[str]]:
                     *([rng.choice(["with", "near"]), "a", "ball"] if rng.random() < 0.3 else []),
                     rng.choice(["on", "in", "near"]), "the", rng.choice(["street", "water", "grass", "house"])]
         rows.append(concepts)
-    return {lang: [" ".join(LEXICON[c][i] for c in row).capitalize() + " ." for row in rows]
-            for i, lang in enumerate(LANGS)}
+    return {lang: [" ".join(LEXICON[c][ALL_LANGS.index(lang)] for c in row).capitalize() + " ." for row in rows]
+            for lang in langs}
 
 
-def write_toy_multi30k(root: Path, sizes=(("train", 300), ("val", 24), ("test_2016_flickr", 24))) -> Path:
+def write_toy_multi30k(root: Path, sizes=(("train", 300), ("val", 24), ("test_2016_flickr", 24)),
+                       langs: tuple[str, ...] = LANGS) -> Path:
     """Write ``root/multi30k/{split}.{lang}.gz``; returns ``root``."""
     for offset, (split, n) in enumerate(sizes):
-        for lang, lines in toy_captions(n, seed=offset).items():
+        for lang, lines in toy_captions(n, seed=offset, langs=langs).items():
             write_lines_gz(root / "multi30k" / f"{split}.{lang}.gz", lines)
     return root
 
@@ -79,7 +86,7 @@ def run_command(command: list[str], env: dict | None = None, check: bool = True)
 @pytest.fixture(scope="session")
 def toy_data_bin(tmp_path_factory) -> Path:
     """``prepare`` (export, SentencePiece, fairseq-preprocess) of the toy corpus; its root holds multi30k/."""
-    from nlp_experiments.translation.fairseq_runs import prepare_data_bin
+    from nlp_experiments.translation.data_bin import prepare_data_bin
 
     root = write_toy_multi30k(tmp_path_factory.mktemp("toy_multi30k"))
     with pytest.MonkeyPatch.context() as patch:

@@ -48,10 +48,11 @@ def test_layouts_and_steady_throughput(tmp_path):
         with pytest.raises(ValueError, match="layout"):
             parse_layout(bad)
     log = tmp_path / "train.log"
-    log.write_text("".join(f"| INFO | train_inner | epoch 001: {10 * i} / 90 loss=9, wps={w}, ups=1\n"
-                           for i, w in enumerate((100.0, 300.0, 500.0), 1)) + "| train | epoch 001 | wps 250\n")
+    log.write_text("".join(f'| INFO | train_inner | {{"epoch": 1, "num_updates": "{10 * i}", "wps": "{w}"}}\n'
+                           for i, w in enumerate((100.0, 300.0, 500.0), 1))
+                   + '| INFO | train | {"epoch": 1, "train_wps": "250"}\n')
     assert steady_wps(log) == 400.0  # the first interval (start-up) and the epoch summary left out
-    log.write_text("| INFO | train_inner | epoch 001: 10 / 90 loss=9, wps=100, ups=1\n")
+    log.write_text('| INFO | train_inner | {"epoch": 1, "num_updates": "10", "wps": "100"}\n')
     with pytest.raises(DataError, match="train.log: 1 log interval"):
         steady_wps(log)
 
@@ -59,7 +60,7 @@ def test_layouts_and_steady_throughput(tmp_path):
 @pytest.mark.slow
 def test_budget_study_quick_on_the_toy_corpus(toy_data_bin, tmp_path):
     run_command([sys.executable, "-m", "nlp_experiments.translation.budget", "--quick", "--data-bin", str(toy_data_bin),
-                 "--layouts", "2x1", "--batch-sizes", "300,600", "--max-tokens", "600", "--recipes", "1e-3@600",
+                 "--layouts", "2x1", "--batch-sizes", "300", "600", "--max-tokens", "600", "--recipes", "1e-3@600",
                  "--work-dir", str(tmp_path / "work")], {"RESULTS_DIR": str(tmp_path / "results")})
     record = json.loads((tmp_path / "results" / "nmt" / "budget.json").read_text())
     rows = record["metrics"]["throughput"]
@@ -69,3 +70,16 @@ def test_budget_study_quick_on_the_toy_corpus(toy_data_bin, tmp_path):
     assert (recipe["lr"], recipe["max_tokens"], recipe["updates"]) == (1e-3, 600, 10)
     assert [v["updates"] for v in recipe["validation"]] == [5, 10]
     assert not any((tmp_path / "work").rglob("*.pt"))  # the measurement runs' checkpoints are removed
+
+
+def test_budget_lists_are_parsed_and_checked_before_any_run(capsys):
+    from mvadl.runner import main, parse_config
+    from nlp_experiments.translation.budget import BudgetConfig
+    from tests.conftest import usage_error
+
+    config = parse_config(BudgetConfig, ["--layouts", "2x1", "1x2", "--batch-sizes", "300", "600", "--recipes"])
+    assert config.layouts == ["2x1", "1x2"] and config.batch_sizes == [300, 600] and config.recipes == []
+    for argv, message in ((["--layouts", "2x1", "axb"], "layout 'axb'"), (["--recipes", "2e-3"], "recipe '2e-3'"),
+                          (["--batch-sizes", "300,600"], "Error parsing --batch-sizes")):
+        assert message in usage_error(capsys, lambda argv=argv: main(lambda config, ctx: pytest.fail("ran"),
+                                                                     BudgetConfig, argv))

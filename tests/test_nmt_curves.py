@@ -54,14 +54,70 @@ def test_average_up_to_a_point(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--models", "zeroshot,nope"], "--models: unknown nope"),
-    (["--pivot", "typo"], "--pivot: unknown model in 'typo'"),
+    (["--models", "zeroshot", "nope"], "invalid choice 'nope' for argument '--models'"),
+    (["--models", "zeroshot,direct"], "invalid choice 'zeroshot,direct'"),  # a list of words, not one with commas
+    (["--pivot", "typo"], "invalid choice 'typo' for argument '--pivot'"),
     (["--average-last", "0"], "--average-last must be at least 1"),
     (["--points", "3200", "1600"], "--points: increasing"),
     (["--splits", "train"], "--splits takes test and/or valid"),
 ])
 def test_curves_refuses_bad_options_before_any_work(argv, message, capsys):
     assert message in usage_error(capsys, lambda: main(lambda config, ctx: pytest.fail("ran"), CurvesConfig, argv))
+
+
+def test_curves_reuse_nothing_made_with_other_settings(tmp_path, monkeypatch):
+    """A resumed point reuses the averaged checkpoint and the generations only when their stamps name the same
+    settings: another --average-last re-averages and re-translates, another --beam re-translates."""
+    import dataclasses
+    import os
+
+    import nlp_experiments.translation.curves as curves
+
+    save_dir = tmp_path / "ckpt" / "direct"
+    save_dir.mkdir(parents=True)
+    for updates in (2, 4):
+        (save_dir / f"checkpoint_1_{updates}.pt").write_bytes(b"x")
+        os.utime(save_dir / f"checkpoint_1_{updates}.pt", (1e9, 1e9))  # older than anything written below
+    calls = []
+
+    def average(paths, output):
+        calls.append(("average", tuple(p.name for p in paths)))
+        output.write_bytes(b"averaged")
+
+    def generate(command, output):
+        calls.append(("generate", output.parent.parent.name, command[command.index("--beam") + 1]))
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text("D-0\t-0.1\tsome text\n")
+
+    def pivot_generate(first_pass, checkpoint, data_bin, pivot_lang, target_lang, beam, device, output):
+        calls.append(("pivot", output.parent.parent.name, str(beam)))
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text("D-0\t-0.1\tsome text\n")
+
+    monkeypatch.setattr(curves, "average_checkpoints", average)
+    monkeypatch.setattr(curves, "generate", generate)
+    monkeypatch.setattr(curves, "generate_command", lambda data_bin, checkpoint, direction, split, beam, batch_size,
+                        device: ["--beam", str(beam), "--batch-size", str(batch_size)])
+    monkeypatch.setattr(curves, "pivot_generate", pivot_generate)
+    config = CurvesConfig(models=["direct"], points=[4], average_last=2, beam=5, splits=["test"], pivot=["direct"],
+                          checkpoints=str(tmp_path / "ckpt"), runs_dir=str(tmp_path / "runs"))
+
+    def point(config) -> list:
+        calls.clear()
+        assert curves.translate_point(config, "direct", 4, True, "cpu")[1] == list(range(4 - 2 * config.average_last
+                                                                                         + 2, 5, 2))
+        return list(calls)
+
+    first = point(config)
+    assert first[0] == ("average", ("checkpoint_1_2.pt", "checkpoint_1_4.pt"))
+    assert sum(c[0] == "generate" for c in first) == 6 and sum(c[0] == "pivot" for c in first) == 2
+    assert point(config) == []  # same settings: everything reused
+    fewer = point(dataclasses.replace(config, average_last=1))
+    assert fewer[0] == ("average", ("checkpoint_1_4.pt",)) and len(fewer) == len(first)  # nothing reused
+    greedy = point(dataclasses.replace(config, average_last=1, beam=1))
+    assert len(greedy) == 8 and {c[2] for c in greedy} == {"1"}  # same average, new beam: every output redone
+    assert point(dataclasses.replace(config, average_last=1, beam=1, batch_size=64))[0][0] == "generate"
+    assert point(dataclasses.replace(config, average_last=1, beam=1, batch_size=64)) == []
 
 
 def test_hypotheses_round_trip_byte_identically(tmp_path):
@@ -110,6 +166,24 @@ def test_a_second_seed_is_compared_with_its_own_runs_and_with_the_reference_seed
     }
 
 
+def test_split_run_name_inverts_run_name_exactly():
+    """Property: every (model, seed) round-trips, with and without the pivot suffix, and every name that
+    split_run_name accepts is one run_name writes (an exhaustive loop over small seeds and suffix spellings)."""
+    from nlp_experiments.translation.languages import MODEL_PAIRS, pivot_name, run_name, split_run_name
+
+    for model in MODEL_PAIRS:
+        for seed in range(0, 1200):
+            for name in (run_name(model, seed), pivot_name(run_name(model, seed))):
+                assert split_run_name(name) == (model, seed)
+        for suffix in ("", "0", "00", "01", "1", "-1", "+2", " 2", "2 ", "1e3", "٣"):
+            name = f"{model}_seed{suffix}"
+            try:
+                parsed = split_run_name(name)
+            except ValueError:
+                continue
+            assert run_name(*parsed) == name, name
+
+
 def test_holm_adjusts_within_one_kind_point_and_seed_per_metric():
     from nlp_experiments.translation.comparisons import holm_families
 
@@ -135,6 +209,12 @@ def test_run_names_keep_a_second_seed_apart():
     assert run_name("zeroshot", 1) == "zeroshot" and run_name("zeroshot", 2) == "zeroshot_seed2"
     assert split_run_name("zeroshot_seed2_pivot_en") == ("zeroshot", 2)
     assert split_run_name("bilingual_en_de") == ("bilingual_en_de", 1)
+    for name in ("zeroshot_seed1", "zeroshot_seed01", "zeroshot_seed-2", "zeroshot_seed", "zeroshot_seed2x",
+                 "direct_seed1_pivot_en", "zeroshot_seed²", "_seed3"):
+        with pytest.raises(ValueError, match="not a run name"):
+            split_run_name(name)
+    with pytest.raises(ValueError, match="non-negative"):
+        run_name("zeroshot", -2)
     assert evaluation_directions("bilingual_en_de_seed3") == ("en-de", "de-en")
     assert model_label("zeroshot_seed2_pivot_en") == "zeroshot\nvia en\nseed 2"
 
@@ -172,6 +252,62 @@ def test_comparisons_from_kept_outputs(toy_data_bin, tmp_path, monkeypatch):
     record = json.loads((tmp_path / "results" / "nmt" / "comparisons.json").read_text())
     swapped = next(c for c in record["comparisons"] if c["kind"] == "direct_vs_pivot")
     assert swapped["bleu"]["verdict"] == "lower" and swapped["bleu"]["high"] < 0
+
+
+def test_score_only_rescores_the_kept_outputs_without_checkpoints(toy_data_bin, tmp_path, monkeypatch):
+    """--score-only rewrites a curves record from the kept outputs: new scores to 4 decimals, everything the
+    translation run recorded kept, the training seed as the record's seed; no checkpoint or run folder needed."""
+    from nlp_experiments.translation.curves import run as curves
+    from nlp_experiments.translation.languages import DIRECTIONS
+
+    results = tmp_path / "results"
+    monkeypatch.setenv("RESULTS_DIR", str(results))
+    refs = {d: read_references(toy_data_bin / "raw", "test", d.split("-")[1]) for d in DIRECTIONS}
+    for direction, lines in refs.items():
+        kept = lines if direction != "de-fr" else [" ".join(r.split()[::2]) for r in lines]
+        write_hypotheses(hypotheses_path(results / "nmt" / "hyps", "direct_seed2", 4, "test", direction), kept)
+    old_scores = {"direct_seed2": {d: {"bleu": 12.34} for d in DIRECTIONS}}
+    old = {"seed": 0, "git_revision": "abc", "wall_time_s": 99.0, "created_utc": "2026-01-01", "device": "cpu",
+           "config": {"beam": 5, "splits": ["test"], "points": [4]},
+           "metrics": {"model": "direct", "run": "direct_seed2", "systems": ["direct_seed2"], "points": [4],
+                       "curve": {"4": {"averaged_updates": [2, 4], "scores": old_scores}},
+                       "model_settings": {"arch": "toy"}, "training": {"seed": 2}}}
+    (results / "nmt" / "curve_direct_seed2.json").write_text(json.dumps(old))
+    argv = ["--score-only", "--models", "direct", "--training-seed", "2", "--data-bin", str(toy_data_bin),
+            "--checkpoints", str(tmp_path / "none"), "--runs-dir", str(tmp_path / "none")]
+    assert main(curves, CurvesConfig, argv) == 0
+    record = json.loads((results / "nmt" / "curve_direct_seed2.json").read_text())
+    scores = record["curve"]["4"]["scores"]["direct_seed2"]
+    assert scores["en-de"]["bleu"] == pytest.approx(100.0) and scores["de-fr"]["bleu"] < 100.0
+    assert scores["de-fr"]["bleu"] == round(scores["de-fr"]["bleu"], 4) != round(scores["de-fr"]["bleu"], 2)
+    assert record["curve"]["4"]["averaged_updates"] == [2, 4] and record["model_settings"] == {"arch": "toy"}
+    assert record["translated"] == {"git_revision": "abc", "wall_time_s": 99.0, "created_utc": "2026-01-01",
+                                    "device": "cpu"}
+    assert record["seed"] == 2 and record["config"]["beam"] == 5 and record["config"]["score_only"] is True
+
+
+def test_examples_follow_the_stated_rule(toy_data_bin, tmp_path, monkeypatch):
+    """The example sentences are the first whose zero-shot output is off target while the other two are French,
+    each recorded with source, reference, outputs and the language found in each."""
+    from nlp_experiments.translation.examples import ExamplesConfig
+    from nlp_experiments.translation.examples import run as examples
+
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "results"))
+    raw = toy_data_bin / "raw"
+    english, french = read_references(raw, "test", "en"), read_references(raw, "test", "fr")
+    zero_shot = [fr if i in (0, 2) else en for i, (en, fr) in enumerate(zip(english, french))]  # 0, 2 on target
+    pivot = [en if i == 1 else fr for i, (en, fr) in enumerate(zip(english, french))]  # 1: the pivot fails too
+    hyps = tmp_path / "hyps"
+    for system, lines in (("zeroshot", zero_shot), ("zeroshot_pivot_en", pivot), ("direct", french)):
+        write_hypotheses(hypotheses_path(hyps, system, 40, "test", "de-fr"), lines)
+    argv = ["--hyps", str(hyps), "--data-bin", str(toy_data_bin), "--updates", "40", "--count", "2"]
+    assert main(examples, ExamplesConfig, argv) == 0
+    record = json.loads((tmp_path / "results" / "nmt" / "examples.json").read_text())
+    assert [e["line"] for e in record["examples"]] == [4, 5] and record["seed"] is None
+    first = record["examples"][0]
+    assert first["source"] == read_references(raw, "test", "de")[3] and first["reference"] == french[3]
+    assert first["outputs"]["zeroshot"] == {"text": english[3], "language": "en"}
+    assert first["outputs"]["direct"]["language"] == "fr" and "not identified as French" in record["rule"]
 
 
 def test_inference_checkpoint_drops_the_optimizer_state(tmp_path):
@@ -215,6 +351,46 @@ def test_shipped_model_matches_its_checksums():
     assert "model.pt" in sums and all(sha256_file(SHIPPED / name) == digest for name, digest in sums.items())
     record = json.loads((SHIPPED / "ship.json").read_text())
     assert record["weights_dtype"] in ("float16", "float32") and record["total_bytes"] < 20e6
+
+
+@pytest.mark.skipif(not (SHIPPED / "model.pt").is_file(), reason="no shipped translation model in this checkout")
+def test_shipped_model_is_verified_before_use(tmp_path):
+    """translate checks the shipped folder against its SHA256SUMS, and the default against the pinned sha256 of
+    its weights: a changed byte, an unlisted file or another model is one line naming the file."""
+    import shutil
+
+    from nlp_experiments.translation.artifacts import read_languages, verify_shipped
+    from nlp_experiments.translation.translate import DEFAULT_SHIPPED_SHA256
+
+    assert TranslateConfig(to="fr").verified() == (SHIPPED / "model.pt", SHIPPED)
+    assert read_languages(SHIPPED) == ("en", "de", "fr")
+    copy = tmp_path / "v2"
+    shutil.copytree(SHIPPED, copy, symlinks=True)
+    assert verify_shipped(copy, DEFAULT_SHIPPED_SHA256) == copy
+    with pytest.raises(DataError, match="is not the pinned 0000"):
+        verify_shipped(copy, "0" * 64)
+    (copy / "notes.txt").write_text("x")
+    with pytest.raises(DataError, match="notes.txt: not listed in"):
+        verify_shipped(copy)
+    (copy / "notes.txt").unlink()
+    with open(copy / "langid.json", "ab") as f:
+        f.write(b" ")
+    with pytest.raises(DataError, match="langid.json: sha256 differs from SHA256SUMS"):
+        verify_shipped(copy)
+    with pytest.raises(DataError, match="langid.json: sha256 differs"):
+        TranslateConfig(to="fr", shipped=str(copy)).verified()
+
+
+@pytest.mark.skipif(not (SHIPPED / "model.pt").is_file(), reason="no shipped translation model in this checkout")
+def test_shipped_bleu_is_the_curves_bleu_at_its_update_count():
+    """The shipped model's fp32 BLEU (its own translation of the test set when it was shipped) is the learning
+    curve's at the same update count, direction by direction, to the 2 decimals ship.json keeps."""
+    ship = json.loads((SHIPPED / "ship.json").read_text())
+    curves = json.loads((REPO_ROOT / "results" / "nmt" / "curves.json").read_text())
+    at_point = curves["scores"][ship["model"]][str(ship["updates"])]["test"]
+    assert set(ship["test_bleu_fp32"]) == set(at_point)
+    for direction, bleu in ship["test_bleu_fp32"].items():
+        assert bleu == pytest.approx(at_point[direction]["bleu"], abs=0.005 + 1e-9), direction
 
 
 @pytest.mark.slow
@@ -266,6 +442,11 @@ def test_curves_and_ship_on_the_toy_model(toy_data_bin, toy_training, tmp_path):
     run_command([sys.executable, "-m", "nlp_experiments.translation.ship", "--quick", "--updates", "4", *common], env)
     shipped = runs / "artifacts" / "nmt_direct" / "v1"
     ship = json.loads((shipped / "ship.json").read_text())
+    from nlp_experiments.translation.artifacts import read_languages, verify_shipped
+
+    assert verify_shipped(shipped) and "ship.json" in (shipped / "SHA256SUMS").read_text()  # covered
+    assert read_languages(shipped) == ("en", "de", "fr") and ship["seed"] is None and ship["training_seed"] == 1
+    assert json.loads((tmp_path / "results" / "nmt" / "shipped_direct.json").read_text()) == ship
     assert set(ship["test_bleu_fp16"]) == set(ship["test_bleu_fp32"]) and len(ship["test_bleu_fp32"]) == 6
     assert (shipped / "dict.de.txt").resolve() == (shipped / "dict.txt").resolve()
     proc = run_command(["bash", "scripts/translate.sh", "--to", "fr", "--shipped", str(shipped), "--beam", "1",
@@ -276,11 +457,13 @@ def test_curves_and_ship_on_the_toy_model(toy_data_bin, toy_training, tmp_path):
     assert again.returncode != 0 and "never overwritten" in again.stderr
 
 
-def test_evaluate_refuses_an_unknown_pivot_model(capsys):
+def test_evaluate_refuses_an_unknown_model(capsys):
     from nlp_experiments.translation.evaluate import EvaluateConfig
 
-    assert "--pivot: unknown model zeroshto" in usage_error(
-        capsys, lambda: main(lambda config, ctx: pytest.fail("ran"), EvaluateConfig, ["--pivot", "zeroshto"]))
+    for option in ("--pivot", "--models"):
+        assert f"invalid choice 'zeroshto' for argument '{option}'" in usage_error(
+            capsys, lambda option=option: main(lambda config, ctx: pytest.fail("ran"), EvaluateConfig,
+                                               [option, "zeroshto"]))
 
 
 @pytest.mark.skipif(not (REPO_ROOT / "results" / "nmt" / "shipped_direct.json").is_file(), reason="no shipped model")

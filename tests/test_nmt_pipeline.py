@@ -16,13 +16,15 @@ import pytest
 import torch
 
 from mvadl.runner import main, parse_config
-from nlp_experiments.translation import fairseq_runs
+from nlp_experiments.fairseq_runs import USER_DIR as PLUGIN_DIR
+from nlp_experiments.translation import generation, training
+from nlp_experiments.translation.train_log import training_metrics
 from tests.conftest import usage_error
 from tests.nmt_toy_corpus import DIRECT_PAIRS, ONE_THREAD, TOY_TRAIN_ARGS, run_command, write_toy_multi30k
 
 pytest_plugins = ["tests.nmt_toy_corpus"]
 
-USER_DIR = str(fairseq_runs.USER_DIR)
+USER_DIR = str(PLUGIN_DIR)
 
 
 def build_task(data_bin: Path, *extra: str, pairs: str = DIRECT_PAIRS):
@@ -150,7 +152,7 @@ def test_training_logs_per_pair_scores_and_records_the_run(toy_training):
     record = toy_training["record"]
     assert record["updates"] == 4 and record["lang_pairs"] == DIRECT_PAIRS.split(",")
     assert record["resumed_from_updates"] == 0 and record["train_wps"] > 0
-    assert record["validation"] == fairseq_runs.training_metrics(toy_training["runs"] / "direct" / "train.log")[
+    assert record["validation"] == training_metrics(toy_training["runs"] / "direct" / "train.log")[
         "validation"] and record["validation"][-1]["updates"] == 4
     assert record["config"]["arch"] == "mva_transformer_multi30k" and record["config"]["max_update"] == 4
     assert record["config"]["lr"] == 2e-3 and record["seed"] == 1 and record["device"].startswith("cpu")
@@ -171,7 +173,7 @@ def test_training_resumes_from_its_checkpoint(toy_data_bin, toy_training, tmp_pa
                         "--data-bin", str(toy_data_bin), "--save-dir", str(tmp_path / "ckpt"), "--runs-dir",
                         str(runs)], {"RESULTS_DIR": str(tmp_path / "results")})
     assert re.search(r"Loaded checkpoint \S+checkpoint_last\.pt \(epoch \d+ @ 4 updates\)", proc.stdout)
-    record = fairseq_runs.read_training_record(runs / "direct")
+    record = training.read_training_record(runs / "direct")
     assert record["updates"] == 8 and record["resumed_from_updates"] == 4
     assert [v["updates"] for v in record["validation"]] == [2, 4, 6, 8]  # both runs' validations, one log
     assert record["averaged_updates"] == [6, 8]
@@ -183,13 +185,13 @@ def test_training_resumes_from_its_checkpoint(toy_data_bin, toy_training, tmp_pa
 
 def test_generate_into_a_requested_language(toy_data_bin, toy_training, tmp_path, monkeypatch, one_torch_thread):
     """fairseq-generate --user-dir translates de->fr; the decoder is forced to start with __fr__."""
-    command = fairseq_runs.generate_command(toy_data_bin, toy_training["checkpoint"], "de-fr", "test", beam=1,
+    command = generation.generate_command(toy_data_bin, toy_training["checkpoint"], "de-fr", "test", beam=1,
                                             batch_size=32, device="cpu") + ["--max-len-a", "0", "--max-len-b", "8"]
     assert "--cpu" in command and command[command.index("--target-lang") + 1] == "fr"
     output = tmp_path / "de-fr.txt"
     for name, value in ONE_THREAD.items():
         monkeypatch.setenv(name, value)
-    fairseq_runs.generate(command, output)
+    generation.generate(command, output)
     assert len([line for line in output.read_text().splitlines() if line.startswith("D-")]) == 24
     assert re.search(r"Generate test with beam=1: BLEU = \d+\.\d+", output.read_text())
 
@@ -253,18 +255,20 @@ def test_unknown_or_malformed_pairs_fail_clearly(toy_data_bin, capsys):
 def test_train_command_is_the_reference_recipe(tmp_path):
     from nlp_experiments.translation.train import TrainConfig
 
-    config = parse_config(TrainConfig, ["zeroshot"])
-    command = fairseq_runs.train_command(config, ("en-de", "de-en"), tmp_path / "ckpt", tmp_path / "run", "cpu")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "languages.txt").write_text("en\nde\nfr\n")  # what prepare stores with the data
+    config = parse_config(TrainConfig, ["zeroshot", "--data-bin", str(tmp_path / "bin")])
+    command = training.train_command(config, ("en-de", "de-en"), tmp_path / "ckpt", tmp_path / "run", "cpu")
     text = " ".join(command)
     for expected in ("--task mva_multilingual_translation --lang-pairs en-de,de-en --langs en,de,fr",
                      "--arch mva_transformer_multi30k_cpu --share-all-embeddings", "--lr 0.002 ",
                      "--warmup-updates 800 ", "--max-update 6400 ", "--max-tokens 2048",
                      "--best-checkpoint-metric loss_mean", "--seed 1 ", "--validate-interval-updates 400",
-                     "--save-interval-updates 400 --keep-interval-updates 16"):
+                     "--save-interval-updates 400 --keep-interval-updates 16", "--log-format json"):
         assert expected in text, expected
     assert "--stop-time-hours" not in command  # a fixed number of updates, the same on every machine
     assert command[-1] == "--cpu" and "--eval-pair-bleu" not in command and "--max-valid-steps" not in command
-    gpu = fairseq_runs.train_command(config, ("en-de",), tmp_path, tmp_path, "cuda:1")
+    gpu = training.train_command(config, ("en-de",), tmp_path, tmp_path, "cuda:1")
     assert "--cpu" not in gpu and gpu[-2:] == ["--device-id", "1"]
 
 
@@ -332,7 +336,7 @@ def test_translate_checks_its_arguments_and_identifies_the_source(toy_data_bin, 
         calls.append(command)
         return subprocess.CompletedProcess(command, 0, stdout="S-1\tb\nD-1\t-0.1\tdeux\nD-0\t-0.2\tun\n", stderr="")
 
-    monkeypatch.setattr(fairseq_runs.subprocess, "run", fake_run)
+    monkeypatch.setattr(generation.subprocess, "run", fake_run)
     checkpoint = tmp_path / "model.pt"
     checkpoint.write_bytes(b"")
     argv = ["--to", "fr", "--checkpoint", str(checkpoint), "--data-bin", str(toy_data_bin), "--device", "cpu",
@@ -380,3 +384,52 @@ def test_evaluate_script_quick_on_the_toy_model(toy_data_bin, toy_training, tmp_
     assert (pivot / "de-fr.txt.pivot.txt").read_text().splitlines() == read_generate_output(
         runs / "generate" / "checkpoint_averaged" / "direct" / "test" / "de-en.txt")
     assert len(read_generate_output(pivot / "fr-de.txt")) == 24
+
+
+def test_a_fourth_language_end_to_end(toy_data_bin, toy_training, tmp_path):
+    """Czech added as a user would: the toy corpus prepared with four languages, a model trained on it, and a
+    translation into Czech (one of the model's languages, never trained into: only the command is tested). The
+    language list travels with the data and the model; the 3-language model with the 4-language data (or the
+    other way round) is refused in one line naming both lists."""
+    import sys
+
+    from tests.nmt_toy_corpus import ALL_LANGS
+
+    root = write_toy_multi30k(tmp_path / "data", langs=ALL_LANGS)
+    data_bin, runs = tmp_path / "bin4", tmp_path / "runs"
+    run_command([sys.executable, "-m", "nlp_experiments.translation.prepare", "--data-dir", str(root), "--langs",
+                 *ALL_LANGS, "--vocab-size", "100", "--out-dir", str(data_bin)])
+    assert (data_bin / "languages.txt").read_text().split() == ["en", "de", "fr", "cs"]
+    run_command(["bash", "scripts/train_multilingual.sh", "direct", "--quick", "--max-update", "2",
+                 "--max-tokens", "600", "--save-interval-updates", "1", "--average-last", "1", "--data-bin",
+                 str(data_bin), "--save-dir", str(runs / "ckpt"), "--runs-dir", str(runs)],
+                {"RESULTS_DIR": str(runs / "results")})
+    checkpoint = runs / "ckpt" / "checkpoint_best.pt"
+    assert generation.model_languages(checkpoint) == ("en", "de", "fr", "cs")
+    translate = [sys.executable, "-m", "nlp_experiments.translation.translate", "--beam", "1", "--from", "en"]
+    proc = run_command([*translate, "--to", "cs", "--checkpoint", str(checkpoint), "--data-bin", str(data_bin),
+                        "A dog runs on the street ."])
+    assert len(proc.stdout.splitlines()) == 1
+    refused = run_command([*translate, "--to", "cs", "--checkpoint", str(checkpoint), "--data-bin",
+                           str(toy_data_bin), "A dog ."], check=False)
+    assert refused.returncode == 1 and refused.stderr.strip().splitlines()[-1].endswith(
+        f"trained with languages en,de,fr,cs, but {toy_data_bin} has en,de,fr (use the data folder the model "
+        f"was trained on)")
+    wrong_target = run_command([*translate, "--to", "cs", "--checkpoint", str(toy_training["checkpoint"]),
+                                "--data-bin", str(toy_data_bin), "A dog ."], check=False)
+    assert wrong_target.returncode == 1 and "target language 'cs' is not one of the model's: en, de, fr" in \
+        wrong_target.stderr
+
+
+def test_quick_runs_use_folders_of_their_own():
+    """--quick never reads or writes a real run's data-bin, checkpoints or run folders."""
+    from nlp_experiments.translation import budget, comparisons, curves, evaluate, prepare, ship, train
+
+    configs = [parse_config(module, ["--quick", *extra]) for module, extra in (
+        (prepare.PrepareConfig, []), (train.TrainConfig, ["direct"]), (curves.CurvesConfig, []),
+        (comparisons.ComparisonsConfig, []), (evaluate.EvaluateConfig, []), (ship.ShipConfig, []),
+        (budget.BudgetConfig, []))]
+    for config in configs:
+        for name in ("data_bin", "out_dir", "checkpoints", "runs_dir", "work_dir"):
+            value = getattr(config, name, None)
+            assert value is None or value.startswith("runs/quick/"), (type(config).__name__, name, value)

@@ -8,7 +8,7 @@ import sacrebleu
 
 from mvadl.data import DataError
 from mvadl.runner import main
-from nlp_experiments.translation import fairseq_runs
+from nlp_experiments.translation import generation
 from nlp_experiments.translation import scoring as sd
 from nlp_experiments.translation.langid import CharNgramLanguageIdentifier
 from nlp_experiments.translation.languages import (
@@ -19,6 +19,7 @@ from nlp_experiments.translation.languages import (
     models_to_evaluate,
     pivot_name,
 )
+from nlp_experiments.translation.train_log import interval_wps, training_metrics
 from tests.nmt_toy_corpus import toy_captions
 
 
@@ -95,25 +96,33 @@ def test_plot_scores_marks_missing_cells():
 
 TRAIN_LOG = """\
 2026-11-28 10:00:00 | INFO | fairseq.checkpoint_utils | Loaded checkpoint ckpt/checkpoint_last.pt (epoch 1 @ 2 updates)
-2026-11-28 10:00:00 | INFO | train_inner | epoch 001:      4 / 15 loss=9.1, wps=1500.5, num_updates=4, lr=0.002
-2026-11-28 10:00:01 | INFO | valid | epoch 001 | valid on 'valid' subset | loss 5.653 | nll_loss 4.9 | ppl 29.8 \
-| wps 1500 | num_updates 4
-2026-11-28 10:00:01 | INFO | train | epoch 001 | loss 8.9 | nll_loss 8.8 | wps 1234.5 | ups 0.5 | num_updates 4
-2026-11-28 10:00:02 | INFO | valid | epoch 002 | valid on 'valid' subset | loss 4.2 | nll_loss 3.1 | ppl 8.6 \
-| num_updates 7 | best_loss 4.2
-2026-11-28 10:00:02 | INFO | train_inner | epoch 002:      3 / 15 loss=8.1, wps=1700.0, num_updates=7, lr=0.002
+2026-11-28 10:00:00 | INFO | train_inner | {"epoch": 1, "update": 0.267, "loss": "9.1", "wps": "1500.5", \
+"num_updates": "4", "lr": "0.002"}
+2026-11-28 10:00:01 | INFO | valid | {"epoch": 1, "valid_loss": "5.653", "valid_nll_loss": "4.9", "valid_ppl": "29.8", \
+"valid_wps": "1500", "valid_num_updates": "4"}
+2026-11-28 10:00:01 | INFO | train | {"epoch": 1, "train_loss": "8.9", "train_wps": "1234.5", "train_ups": "0.5", \
+"train_num_updates": "4"}
+2026-11-28 10:00:02 | INFO | valid | {"epoch": 2, "valid_loss": "4.2", "valid_nll_loss": "3.1", "valid_ppl": "8.6", \
+"valid_num_updates": "7", "valid_best_loss": "4.2"}
+2026-11-28 10:00:02 | INFO | train_inner | {"epoch": 2, "update": 1.2, "loss": "8.1", "wps": "1700.0", \
+"num_updates": "7", "lr": "0.002"}
+2026-11-28 10:00:02 | INFO | valid | valid on 'valid' subset, a plain line (ignored)
 """
 
 
-def test_training_metrics_read_the_fairseq_log(tmp_path):
+def test_training_metrics_read_the_json_log(tmp_path):
     log = tmp_path / "train.log"
     log.write_text(TRAIN_LOG)
-    assert fairseq_runs.training_metrics(log) == {
+    assert training_metrics(log) == {
         "updates": 7, "train_wps": 1234.5, "resumed_from_updates": 2,
         "validation": [{"epoch": 1, "updates": 4, "valid_loss": 5.653}, {"epoch": 2, "updates": 7, "valid_loss": 4.2}]}
+    assert interval_wps(log) == [1500.5, 1700.0]
     log.write_text("2026-11-28 10:00:00 | INFO | fairseq_cli.train | no updates\n")
-    with pytest.raises(DataError, match="train.log: no 'num_updates'"):
-        fairseq_runs.training_metrics(log)
+    with pytest.raises(DataError, match="train.log: no number of updates"):
+        training_metrics(log)
+    log.write_text('2026-11-28 10:00:00 | INFO | valid | {"epoch": 1, "valid_loss": \n')
+    with pytest.raises(DataError, match="train.log:1: broken valid statistics"):
+        training_metrics(log)
 
 
 def test_model_configurations():
@@ -137,9 +146,10 @@ def training_record(model: str, seed: int = 1) -> dict:
 
 
 @pytest.fixture
-def evaluation_inputs(tmp_path):
-    """A data-bin (references, langid.json), checkpoints and training records of zeroshot, direct and
-    bilingual_en_de (the checkpoints are empty files: generation is faked)."""
+def evaluation_inputs(tmp_path, monkeypatch):
+    """A data-bin (references, langid.json, languages.txt), checkpoints and training records of zeroshot, direct
+    and bilingual_en_de (the checkpoints are empty files: generation is faked, and so are their languages)."""
+    monkeypatch.setattr(generation, "model_languages", lambda checkpoint: ("en", "de", "fr"))
     captions = {split: toy_captions(8, seed=s) for s, split in enumerate(("test", "valid"))}
     data_bin = tmp_path / "bin"
     (data_bin / "raw").mkdir(parents=True)
@@ -147,6 +157,7 @@ def evaluation_inputs(tmp_path):
         for lang, lines in by_lang.items():
             (data_bin / "raw" / f"{split}.{lang}").write_text("\n".join(lines) + "\n")
     (data_bin / "spm.model").write_bytes(b"")
+    (data_bin / "languages.txt").write_text("en\nde\nfr\n")
     CharNgramLanguageIdentifier.fit(toy_captions(200, seed=9)).save(data_bin / "langid.json")
     for model in ("zeroshot", "direct", "bilingual_en_de"):
         (tmp_path / "ckpt" / model).mkdir(parents=True)
@@ -177,7 +188,7 @@ def test_evaluate_generates_every_model_and_direction_and_records_scores(evaluat
 
     monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "results"))
     calls = []
-    monkeypatch.setattr(fairseq_runs, "run_to_file", fake_fairseq_generate(evaluation_inputs["captions"], calls))
+    monkeypatch.setattr(generation, "run_to_file", fake_fairseq_generate(evaluation_inputs["captions"], calls))
     assert main(run, EvaluateConfig, [*evaluation_inputs["argv"], "--quick"]) == 0
     generate, interactive = calls[:2 * (6 + 6 + 2)], calls[2 * (6 + 6 + 2):]
     # splits x (zeroshot, direct: 6 directions; bilingual_en_de: 2), then de->en->fr and fr->en->de with zeroshot
@@ -224,9 +235,10 @@ def test_evaluate_fails_with_one_line_and_writes_nothing(evaluation_inputs, tmp_
     (root / "runs" / "zeroshot" / "training.json").unlink()
     assert main(run, EvaluateConfig, argv) == 1
     assert "zeroshot/training.json: no training record" in capsys.readouterr().err
-    assert main(run, EvaluateConfig, [*argv, "--models", "direct,bilingual_en_fr"]) == 1
+    assert main(run, EvaluateConfig, [*argv, "--models", "direct", "bilingual_en_fr"]) == 1
     assert "bilingual_en_fr/checkpoint_averaged.pt: no checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "results").exists()
-    assert models_to_evaluate(None, root / "ckpt") == ["zeroshot", "direct", "bilingual_en_de"]
+    (root / "ckpt" / "bilingual_en_de_seed2").mkdir()  # another seed's run is never picked up
+    assert models_to_evaluate([], root / "ckpt") == ["zeroshot", "direct", "bilingual_en_de"]
     with pytest.raises(SystemExit):
         main(run, EvaluateConfig, [*argv, "--splits", "train"])

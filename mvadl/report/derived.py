@@ -433,6 +433,9 @@ def _repeat(every: list[dict], reference_seed: int, reference_tests: dict) -> di
                               f"describes one")
     repeated = [c for c in every if c["seed"] == others[0]]
     repeats = {c["a"]["system"]: c["b"]["system"] for c in repeated if c["kind"] == "seeds"}
+    # the training runs behind the repeated systems (a pivot system is translated by its run)
+    runs = {c["a"].get("run", c["a"]["system"]): c["b"].get("run", c["b"]["system"])
+            for c in repeated if c["kind"] == "seeds"}
     tests = _tests(repeated)
     points = sorted({c["b"]["updates"] for c in repeated if c["kind"] == "seeds"})
 
@@ -448,8 +451,8 @@ def _repeat(every: list[dict], reference_seed: int, reference_tests: dict) -> di
                  "reference": verdicts.get((r["model"], r["direction"], u)), "repeat": c.verdict}
                 for r in vs_bilingual for u, c in zip(points, r["cells"])
                 if c and verdicts.get((r["model"], r["direction"], u)) != c.verdict]
-    return {"seed": others[0], "reference_seed": reference_seed, "runs": sorted(repeats),
-            "models": sorted(set(repeats.values())), "points": points, "spread": rows("seeds"),
+    return {"seed": others[0], "reference_seed": reference_seed, "runs": sorted(runs),
+            "models": sorted(set(runs.values())), "points": points, "spread": rows("seeds"),
             "vs_bilingual": vs_bilingual, "disagree": disagree,
             "agree_last": all(d["updates"] != points[-1] for d in disagree)}
 

@@ -2,7 +2,7 @@
 sizes, and the validation loss that learning rates and batch sizes reach on the same number of tokens.
 
     python -m nlp_experiments.translation.budget                    # both parts (~45 min on 2 cores)
-    python -m nlp_experiments.translation.budget --recipes ''       # throughput only (~6 min)
+    python -m nlp_experiments.translation.budget --recipes          # throughput only (~6 min)
     python -m nlp_experiments.translation.budget --quick            # a tiny model, a few updates (tests)
 
 Throughput: for each layout PxT (P fairseq-train processes side by side, OMP_NUM_THREADS=T each) and each
@@ -33,14 +33,10 @@ from typing import ClassVar
 from mvadl.data import DataError
 from mvadl.runner import Context, main, option
 from nlp_experiments.fairseq_runs import run_logged
-from nlp_experiments.translation.fairseq_runs import (
-    TrainingOptions,
-    interval_wps,
-    require_data_bin,
-    train_command,
-    training_metrics,
-)
+from nlp_experiments.translation.data_bin import QUICK_FOLDERS, require_data_bin
 from nlp_experiments.translation.languages import MODEL_PAIRS, ModelName
+from nlp_experiments.translation.train_log import interval_wps, training_metrics
+from nlp_experiments.translation.training import TrainingOptions, train_command
 
 logger = logging.getLogger(__name__)
 
@@ -55,19 +51,29 @@ class BudgetConfig(TrainingOptions):
     warmup_updates: int = option(400, "warm-up updates at --max-tokens (scaled for other batch sizes)")
     save_interval_updates: int = option(200, "validate (and save) every N updates at --max-tokens")
     validate_interval_updates: int = option(200, "validate every N updates at --max-tokens")
-    layouts: str = option("1x2,2x1", "comma-separated PxT: P processes side by side with T threads each")
-    batch_sizes: str = option("2048,4096,8192", "comma-separated --max-tokens measured in the 2x1 layout")
+    layouts: list[str] = option(["1x2", "2x1"], "PxT layouts: P processes side by side with T threads each")
+    batch_sizes: list[int] = option([2048, 4096, 8192], "--max-tokens measured in the 2x1 layout")
     throughput_updates: int = option(60, "updates per throughput measurement")
-    recipes: str = option("1e-3@4096,2e-3@4096,4e-3@4096,2e-3@2048", "comma-separated LR@MAX_TOKENS trained side "
-                                                                    "by side on the same tokens ('' for none)")
+    recipes: list[str] = option(["1e-3@4096", "2e-3@4096", "4e-3@4096", "2e-3@2048"],
+                                "LR@MAX_TOKENS recipes trained side by side on the same tokens (--recipes alone: "
+                                "none)")
     recipe_updates: int = option(800, "updates of a recipe at --max-tokens (at half of it: twice as many)")
     work_dir: str = option("runs/nmt/budget", "logs and checkpoints of the measurement runs")
     QUICK: ClassVar[dict] = {
-        "throughput_updates": 12, "batch_sizes": "1024", "recipes": "1e-3@4096", "recipe_updates": 10,
+        "throughput_updates": 12, "batch_sizes": [1024], "recipes": ["1e-3@4096"], "recipe_updates": 10,
         "warmup_updates": 5,
         "save_interval_updates": 5, "validate_interval_updates": 5, "max_valid_steps": 2, "log_interval": 3,
         "arch": "mva_transformer_multi30k", "layers": 1, "embed_dim": 64, "ffn_embed_dim": 128,
-        "attention_heads": 2, "work_dir": "runs/nmt/budget_quick"}
+        "attention_heads": 2, "work_dir": "runs/quick/nmt/budget", "data_bin": QUICK_FOLDERS["data_bin"]}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for layout in self.layouts:
+            parse_layout(layout)
+        for recipe in self.recipes:
+            parse_recipe(recipe)
+        if any(tokens < 1 for tokens in self.batch_sizes):
+            raise ValueError(f"--batch-sizes: positive token counts, got {self.batch_sizes}")
 
 
 def parse_layout(text: str) -> tuple[int, int]:
@@ -109,9 +115,8 @@ def measure_throughput(config: BudgetConfig, ctx: Context) -> list[dict]:
     """Target tokens/s of each layout and batch size (see the module docstring)."""
     base = dataclasses.replace(config, max_update=config.throughput_updates, validate_interval_updates=10**9,
                                save_interval_updates=10**9, log_interval=max(1, config.throughput_updates // 6))
-    cases = [(layout, config.max_tokens) for layout in config.layouts.split(",") if layout]
-    cases += [("2x1", int(tokens)) for tokens in config.batch_sizes.split(",")
-              if tokens and ("2x1", int(tokens)) not in cases]
+    cases = [(layout, config.max_tokens) for layout in config.layouts]
+    cases += [("2x1", tokens) for tokens in config.batch_sizes if ("2x1", tokens) not in cases]
     rows = []
     for layout, max_tokens in cases:
         processes, threads = parse_layout(layout)
@@ -140,7 +145,7 @@ def measure_recipes(config: BudgetConfig, ctx: Context) -> list[dict]:
     """The validation-loss series of MODEL trained with each recipe of ``--recipes`` on the same number of
     tokens (see the module docstring)."""
     jobs = []
-    for text in (r for r in config.recipes.split(",") if r):
+    for text in config.recipes:
         lr, max_tokens = parse_recipe(text)
         scale = config.max_tokens / max_tokens  # a smaller batch: proportionally more updates, same tokens
         options = dataclasses.replace(

@@ -46,7 +46,7 @@ from mvadl.plotting import save_figure
 from mvadl.results import results_dir
 from mvadl.runner import NO_SEED, Context, ExperimentConfig, main, option
 from nlp_experiments.translation.curves import hypotheses_path, read_hypotheses
-from nlp_experiments.translation.fairseq_runs import require_data_bin
+from nlp_experiments.translation.data_bin import QUICK_FOLDERS, require_data_bin
 from nlp_experiments.translation.langid import CharNgramLanguageIdentifier
 from nlp_experiments.translation.languages import (
     MODEL_PAIRS,
@@ -55,6 +55,7 @@ from nlp_experiments.translation.languages import (
     evaluation_directions,
     pivot_name,
     run_name,
+    run_of,
     split_run_name,
 )
 from nlp_experiments.translation.metrics import METRIC_NAMES
@@ -83,6 +84,10 @@ def find_outputs(root: Path) -> dict[str, dict[int, dict[str, set[str]]]]:
     for path in sorted(Path(root).rglob("*.txt.gz")):
         m = _HYPOTHESES.match(path.relative_to(root).as_posix())
         if m:
+            try:
+                split_run_name(m["system"])
+            except ValueError as error:
+                raise DataError(f"{root / m['system']}: {error}") from None
             found.setdefault(m["system"], {}).setdefault(int(m["updates"]), {}).setdefault(
                 m["split"], set()).add(m["direction"])
     return found
@@ -91,8 +96,9 @@ def find_outputs(root: Path) -> dict[str, dict[int, dict[str, set[str]]]]:
 def planned_comparisons(outputs: Mapping[str, Mapping[int, Mapping[str, Iterable[str]]]],
                         split: str = COMPARED_SPLIT) -> list[dict]:
     """Every comparison whose two systems have outputs in ``split`` (``outputs``: :func:`find_outputs`), as
-    ``{"kind", "direction", "seed", "a": {"system", "updates"}, "b": {...}}``; ``a - b`` is the difference
-    reported and ``seed`` the training seed of the runs (of ``a`` for ``seeds``)."""
+    ``{"kind", "direction", "seed", "a": {"system", "updates", "run"}, "b": {...}}``; ``a - b`` is the
+    difference reported, ``seed`` the training seed of the runs (of ``a`` for ``seeds``) and ``run`` the training
+    run behind a system (``zeroshot_seed2`` behind ``zeroshot_seed2_pivot_en``)."""
     def has(system: str, updates: int, direction: str) -> bool:
         return direction in outputs.get(system, {}).get(updates, {}).get(split, ())
 
@@ -101,7 +107,8 @@ def planned_comparisons(outputs: Mapping[str, Mapping[int, Mapping[str, Iterable
     def add(kind: str, direction: str, a: tuple[str, int], b: tuple[str, int]) -> None:
         if has(*a, direction) and has(*b, direction):
             planned.append({"kind": kind, "direction": direction, "seed": split_run_name(a[0])[1],
-                            "a": {"system": a[0], "updates": a[1]}, "b": {"system": b[0], "updates": b[1]}})
+                            "a": {"system": a[0], "updates": a[1], "run": run_of(a[0])},
+                            "b": {"system": b[0], "updates": b[1], "run": run_of(b[0])}})
 
     for seed in sorted({split_run_name(system)[1] for system in outputs}):
         zeroshot, direct = run_name(ZEROSHOT, seed), run_name(DIRECT, seed)
@@ -160,7 +167,7 @@ class ComparisonsConfig(ExperimentConfig):
     hyps: str | None = option(None, "the system outputs (none: results/nmt/hyps)")
     n_samples: int = option(1000, "bootstrap resamples")
     seed: int = option(12345, "seed of the bootstrap resampling (sacreBLEU's default)")
-    QUICK: ClassVar[dict] = {"n_samples": 100}
+    QUICK: ClassVar[dict] = {"n_samples": 100, "data_bin": QUICK_FOLDERS["data_bin"]}
 
     def __post_init__(self):
         if self.n_samples < 1:

@@ -8,7 +8,7 @@ translated again by fairseq-interactive), scored as ``zeroshot_pivot_en``.
     python -m nlp_experiments.translation.evaluate                   # zeroshot,direct (+ any bilingual_* trained),
                                                                      # each model's averaged checkpoint
     python -m nlp_experiments.translation.evaluate --checkpoint checkpoint_best.pt --name scores_best
-    python -m nlp_experiments.translation.evaluate --models direct --beam 5 --pivot ''
+    python -m nlp_experiments.translation.evaluate --models direct --beam 5 --pivot   # --pivot alone: none
     python -m nlp_experiments.translation.evaluate --quick           # greedy search -> runs/quick/results/nmt/
     python -m nlp_experiments.translation.evaluate --no-generate     # re-score the generations already there
 
@@ -31,26 +31,21 @@ from mvadl.data import DataError
 from mvadl.plotting import save_figure
 from mvadl.results import results_dir
 from mvadl.runner import Context, ExperimentConfig, main, option
-from nlp_experiments.translation.fairseq_runs import (
-    generate,
-    generate_command,
-    pivot_generate,
-    read_training_record,
-    require_data_bin,
-    training_summary,
-)
+from nlp_experiments.translation.data_bin import QUICK_FOLDERS, require_data_bin
+from nlp_experiments.translation.generation import generate, generate_command, pivot_generate
 from nlp_experiments.translation.langid import CharNgramLanguageIdentifier
 from nlp_experiments.translation.languages import (
     DIRECTIONS,
-    MODEL_PAIRS,
     PIVOT_DIRECTIONS,
     PIVOT_LANG,
+    ModelName,
     evaluation_directions,
     models_to_evaluate,
     pivot_name,
 )
 from nlp_experiments.translation.metrics import METRIC_NAMES, signature
 from nlp_experiments.translation.scoring import generation_path, plot_scores, plot_validation, score_models
+from nlp_experiments.translation.training import read_training_record, training_summary
 
 logger = logging.getLogger(__name__)
 
@@ -59,27 +54,25 @@ logger = logging.getLogger(__name__)
 class EvaluateConfig(ExperimentConfig):
     """fairseq-generate every model in every direction, then score."""
 
-    models: str | None = option(None, "comma-separated models (None: zeroshot,direct and the bilingual_* found)")
+    models: list[ModelName] = option([], "models (none given: zeroshot, direct and the bilingual_* of seed 1 found)")
     beam: int = option(5, "beam size")
     data_bin: str = option("data-bin/multi30k", "binarized data with spm.model, langid.json and raw/")
     checkpoints: str = option("checkpoints/nmt", "folder of the models' checkpoint folders")
     checkpoint: str = option("checkpoint_averaged.pt", "checkpoint file of each model (checkpoint_averaged.pt: "
                                                        "the last interval checkpoints averaged; checkpoint_best.pt)")
-    pivot: str = option("zeroshot", "comma-separated models (among those evaluated) that also translate de<->fr "
-                                    "through English: two passes, scored as MODEL_pivot_en ('' for none)")
+    pivot: list[ModelName] = option(["zeroshot"], "models (among those evaluated) that also translate de<->fr "
+                                                  "through English: two passes, scored as MODEL_pivot_en (--pivot "
+                                                  "alone: none)")
     splits: list[str] = option(["test", "valid"], "fairseq splits to generate and score (test: test_2016_flickr)")
     batch_size: int = option(128, "sentences per generation batch")
     runs_dir: str = option("runs/nmt", "RUNS_DIR: the training records, and generate/ for the outputs")
     generate: bool = option(True, "run fairseq-generate (--no-generate: score the outputs already there)")
     name: str = option("scores", "results/nmt/<name>.json and .png")
-    QUICK: ClassVar[dict] = {"beam": 1}
+    QUICK: ClassVar[dict] = {"beam": 1, **QUICK_FOLDERS}
 
     def __post_init__(self):
         # "--splits 'test valid'" (one word, as the bash script took it) and "--splits test valid" both work
         self.splits = [s for item in self.splits for s in item.replace(",", " ").split()]
-        unknown_pivots = [m for m in self.pivot.split(",") if m and m not in MODEL_PAIRS]
-        if unknown_pivots:
-            raise ValueError(f"--pivot: unknown model {', '.join(unknown_pivots)} (known: {', '.join(MODEL_PAIRS)})")
         unknown = sorted(set(self.splits) - {"test", "valid"})
         if unknown or not self.splits:
             raise ValueError(f"--splits takes test and/or valid, got {' '.join(self.splits) or 'nothing'}")
@@ -96,7 +89,7 @@ def run(config: EvaluateConfig, ctx: Context) -> Path:
     training = {model: training_summary(read_training_record(runs / model)) for model in models}
     identifier = CharNgramLanguageIdentifier.load(data_bin / "langid.json")
     directions = {model: evaluation_directions(model) for model in models}
-    pivots = [model for model in config.pivot.split(",") if model in models]
+    pivots = [model for model in config.pivot if model in models]
     generations = runs / "generate" / Path(config.checkpoint).stem
     if config.generate:
         for model in models:

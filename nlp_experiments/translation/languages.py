@@ -4,8 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-#: The languages in the order given to fairseq (``--langs``): language-token indices depend on it, so training
-#: and generation must use the same order.
+#: The languages of the reference runs, in the order given to fairseq (``--langs``): prepare's default. Every
+#: later command reads the list stored with the data (``languages.txt`` of the data-bin and of a shipped model,
+#: :mod:`~nlp_experiments.translation.artifacts`), since the language tokens' indices depend on it.
 LANGS = ("en", "de", "fr")
 
 #: The six directions between en, de and fr, in the order of the results tables.
@@ -20,8 +21,7 @@ MODEL_PAIRS = {
     "bilingual_en_fr": ("en-fr", "fr-en"),
 }
 
-#: The annotations of options naming a language or a model (the command line offers, and accepts, just these).
-Lang = Literal[LANGS]
+#: The annotation of options naming a model (the command line offers, and accepts, just these).
 ModelName = Literal[tuple(MODEL_PAIRS)]
 
 #: The directions between the non-English languages: the zero-shot ones, also translated through English.
@@ -40,18 +40,33 @@ DEFAULT_MODELS = ("zeroshot", "direct")
 
 def run_name(model: str, seed: int) -> str:
     """The name of the run that trains ``model`` with ``seed``: the model's name for :data:`REFERENCE_SEED`,
-    else ``MODEL_seedS``."""
+    else ``MODEL_seedS`` (S in decimal, without leading zeros). Seeds are non-negative."""
+    if seed < 0:
+        raise ValueError(f"seed {seed}: seeds are non-negative")
     return model if seed == REFERENCE_SEED else f"{model}{_SEED_SUFFIX}{seed}"
 
 
 def split_run_name(name: str) -> tuple[str, int]:
-    """``(model, seed)`` of a run or system name (:func:`run_name`, optionally + :func:`pivot_name`):
-    ``zeroshot_seed2_pivot_en`` -> ``("zeroshot", 2)``."""
+    """``(model, seed)`` of a run or system name, the exact inverse of :func:`run_name` (optionally +
+    :func:`pivot_name`): ``zeroshot_seed2_pivot_en`` -> ``("zeroshot", 2)``, ``zeroshot`` -> ``("zeroshot", 1)``.
+
+    A name :func:`run_name` never writes is a ``ValueError``: ``MODEL_seed1`` (the reference seed's run is
+    ``MODEL``), ``MODEL_seed01`` (a leading zero), ``MODEL_seed-2`` (a negative seed), ``MODEL_seed``."""
     base = name.removesuffix(_PIVOT_SUFFIX)
     model, marker, seed = base.rpartition(_SEED_SUFFIX)
-    if marker and seed.isdigit() and model in MODEL_PAIRS:
-        return model, int(seed)
-    return base, REFERENCE_SEED
+    if not marker:
+        return base, REFERENCE_SEED
+    if not model or not seed.isascii() or not seed.isdigit() or str(int(seed)) != seed or \
+            int(seed) == REFERENCE_SEED:
+        raise ValueError(f"{name}: not a run name (MODEL for seed {REFERENCE_SEED}, else MODEL{_SEED_SUFFIX}S with "
+                         f"S >= 0 written without leading zeros)")
+    return model, int(seed)
+
+
+def run_of(system: str) -> str:
+    """The training run behind a system: the run itself, or the run a pivot system translates with
+    (``zeroshot_seed2_pivot_en`` -> ``zeroshot_seed2``)."""
+    return run_name(*split_run_name(system))
 
 
 def evaluation_directions(model: str) -> tuple[str, ...]:
@@ -61,12 +76,12 @@ def evaluation_directions(model: str) -> tuple[str, ...]:
     return MODEL_PAIRS[model] if model.startswith("bilingual_") and model in MODEL_PAIRS else DIRECTIONS
 
 
-def models_to_evaluate(models: str | None, checkpoints: str | Path) -> list[str]:
-    """The comma-separated ``models``, or by default ``zeroshot,direct`` and every ``bilingual_*`` folder
-    found in ``checkpoints``."""
+def models_to_evaluate(models: list[str], checkpoints: str | Path) -> list[str]:
+    """``models``, or when none are given ``zeroshot``, ``direct`` and every bilingual model of the reference
+    seed with a folder in ``checkpoints`` (the runs of other seeds, ``MODEL_seedS``, are not picked up)."""
     if models:
-        return [m for m in models.split(",") if m]
-    found = sorted(p.name for p in Path(checkpoints).glob("bilingual_*") if p.is_dir())
+        return list(models)
+    found = sorted(p.name for p in Path(checkpoints).glob("bilingual_*") if p.is_dir() and p.name in MODEL_PAIRS)
     return [*DEFAULT_MODELS, *found]
 
 

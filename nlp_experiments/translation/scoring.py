@@ -64,10 +64,11 @@ def read_references(references: str | Path, split: str, lang: str) -> list[str]:
 def score_direction(hypotheses: Sequence[str], references: Sequence[str], target_lang: str,
                     identifier=None) -> dict:
     """sacreBLEU BLEU and chrF of ``hypotheses`` against ``references``, the off-target rate, and the share of
-    the hypotheses identified as each language (``output_languages``: which language the off-target ones are)."""
+    the hypotheses identified as each language (``output_languages``: which language the off-target ones are);
+    every number to 4 decimals (a report rounds once, from these)."""
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses for {len(references)} references")
-    scores: dict = {name: round(corpus_score(name, hypotheses, references), 2) for name in METRIC_NAMES}
+    scores: dict = {name: round(corpus_score(name, hypotheses, references), 4) for name in METRIC_NAMES}
     if identifier is not None:
         predicted = identifier.predict_many(list(hypotheses))
         counts = Counter(predicted)

@@ -7,10 +7,13 @@ The folder holds what fairseq-interactive needs and nothing else: ``model.pt`` (
 :mod:`~nlp_experiments.translation.curves` at UPDATES, its weights in fp16 when that costs at most
 --fp16-tolerance BLEU in every direction of test_2016_flickr, else in fp32; no optimizer state), the shared
 dictionary (``dict.txt``, and ``dict.LANG.txt`` links to it, as the task looks them up), the SentencePiece
-model, the language identifier, ``training.json`` (the record of the run that made the weights),
-``ship.json`` (this run's record: BLEU of both precisions, start-up and per-sentence time of translation)
-and ``SHA256SUMS``. An existing version is never overwritten. The same record goes to
-``results/nmt/shipped_MODEL.json`` for the report.
+model, the language identifier, ``languages.txt`` (the model's languages, in fairseq's order),
+``training.json`` (the record of the run that made the weights), ``ship.json`` (this run's record: BLEU of
+both precisions, start-up and per-sentence time of translation; its seed is null, nothing here is random) and
+``SHA256SUMS`` over every other file, ``ship.json`` included
+(:func:`~nlp_experiments.translation.artifacts.verify_shipped` checks it before use). The folder is built
+beside its place and moved there whole; an existing version is never overwritten. Only then does the same
+record go to ``results/nmt/shipped_MODEL.json`` for the report.
 """
 from __future__ import annotations
 
@@ -22,33 +25,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from mvadl import REPO_ROOT
 from mvadl.data import DataError
 from mvadl.io import atomic_write_text
+from mvadl.results import describe_device, results_dir, write_results
 from mvadl.runner import Context, ExperimentConfig, main, option
-from nlp_experiments.translation.averaging import load_checkpoint, tie_equal_tensors
-from nlp_experiments.translation.fairseq_runs import (
-    TRAINING_RECORD,
-    generate,
-    generate_command,
-    read_training_record,
-    require_data_bin,
-    translate_sentences,
+from nlp_experiments.translation.artifacts import (
+    ARTIFACTS_DIR,
+    LANGUAGES_FILE,
+    SUMS_FILE,
+    WEIGHTS,
+    read_languages,
+    shipped_dir,
 )
-from nlp_experiments.translation.languages import LANGS, ModelName, evaluation_directions
+from nlp_experiments.translation.averaging import load_checkpoint, tie_equal_tensors
+from nlp_experiments.translation.data_bin import QUICK_FOLDERS, require_data_bin
+from nlp_experiments.translation.generation import generate, generate_command, translate_sentences
+from nlp_experiments.translation.languages import ModelName, evaluation_directions
 from nlp_experiments.translation.metrics import corpus_score
 from nlp_experiments.translation.scoring import generation_path, read_generate_output, read_references
+from nlp_experiments.translation.training import TRAINING_RECORD, read_training_record
 
 logger = logging.getLogger(__name__)
 
-ARTIFACTS_DIR = REPO_ROOT / "artifacts"
 #: The files of a shipped model besides the weights, copied from the data-bin.
-DATA_FILES = ("dict.txt", "spm.model", "langid.json")
-WEIGHTS = "model.pt"
-
-
-def shipped_dir(model: str, version: str, root: Path = ARTIFACTS_DIR) -> Path:
-    return Path(root) / f"nmt_{model}" / version
+DATA_FILES = ("dict.txt", "spm.model", "langid.json", LANGUAGES_FILE)
 
 
 def inference_checkpoint(source: Path, output: Path, fp16: bool) -> None:
@@ -78,7 +78,7 @@ class ShipConfig(ExperimentConfig):
     beam: int = option(5, "beam size of the BLEU check and of the timing")
     timing_sentences: int = option(100, "test sentences translated in one call to time the translation")
     out: str | None = option(None, "artefacts folder (none: the repository's artifacts/)")
-    QUICK: ClassVar[dict] = {"beam": 1, "timing_sentences": 5}
+    QUICK: ClassVar[dict] = {"beam": 1, "timing_sentences": 5, **QUICK_FOLDERS}
 
     def __post_init__(self):
         if not self.version.startswith("v") or not self.version[1:].isdigit():
@@ -136,7 +136,7 @@ def run(config: ShipConfig, ctx: Context) -> Path:
     try:
         for name in DATA_FILES:
             shutil.copy2(data_bin / name, staging / name)
-        for lang in LANGS:
+        for lang in read_languages(data_bin):
             (staging / f"dict.{lang}.txt").symlink_to("dict.txt")
         inference_checkpoint(source, staging / "model.fp32.pt", fp16=False)
         inference_checkpoint(source, staging / WEIGHTS, fp16=True)
@@ -153,21 +153,32 @@ def run(config: ShipConfig, ctx: Context) -> Path:
         timing = time_translation(staging, config, ctx.device)
         files = sorted(p.name for p in staging.iterdir() if p.is_file() and not p.is_symlink())
         sums = {name: sha256_file(staging / name) for name in files}
-        atomic_write_text(staging / "SHA256SUMS", "".join(f"{sums[name]}  {name}\n" for name in files))
         sizes = {name: (staging / name).stat().st_size for name in files}
         metrics = {"model": config.model, "version": config.version, "folder": f"{folder.parent.name}/{folder.name}",
                    "source_checkpoint": str(source), "updates": config.updates,
-                   "weights_dtype": "float16" if fp16 else "float32",
+                   "languages": list(read_languages(data_bin)), "weights_dtype": "float16" if fp16 else "float32",
                    "test_bleu_fp32": bleu_fp32, "test_bleu_fp16": bleu_fp16, "largest_fp16_drop": round(worst, 2),
                    "largest_fp16_difference": round(max(abs(bleu_fp32[d] - bleu_fp16[d]) for d in bleu_fp32), 2),
                    "size_bytes": sizes, "total_bytes": sum(sizes.values()), "sha256": sums,
-                   "translation_timing": timing, "training_git_revision": training["git_revision"]}
-        record = ctx.record("nmt", f"shipped_{config.model}", metrics)
-        shutil.copy2(record, staging / "ship.json")
+                   "translation_timing": timing, "training_seed": training["seed"],
+                   "training_git_revision": training["git_revision"]}
+        # The record is written into the folder (and covered by its SHA256SUMS) before the folder moves into
+        # place, and into results/ only after. Nothing here draws at random: the record's seed is null.
+        made = write_results("nmt", "ship", config=config.as_dict(), metrics=metrics, seed=None,
+                             wall_time_s=ctx.elapsed(), device=describe_device(ctx.device), quick=config.quick,
+                             root=staging / ".record", revision=ctx.revision)
+        made.replace(staging / "ship.json")
+        shutil.rmtree(staging / ".record")
+        listed = sorted(p.name for p in staging.iterdir() if p.is_file() and not p.is_symlink())
+        atomic_write_text(staging / SUMS_FILE, "".join(f"{sha256_file(staging / name)}  {name}\n"
+                                                       for name in listed))
         staging.rename(folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    record = results_dir() / "nmt" / f"shipped_{config.model}.json"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(record, (folder / "ship.json").read_text(encoding="utf-8"))
     logger.info("shipped %s (%s weights, %.1f MB) -> %s; translation: %.1f s start-up, %.2f s a sentence",
                 config.model, metrics["weights_dtype"], metrics["total_bytes"] / 1e6, folder,
                 timing["one_sentence_s"], timing["per_sentence_s"])

@@ -31,8 +31,10 @@ from tyro.conf import Positional
 from mvadl.io import atomic_write_text
 from mvadl.runner import REQUIRED, Context, main, option
 from nlp_experiments.translation.averaging import AVERAGED, average_last
-from nlp_experiments.translation.fairseq_runs import TRAINING_RECORD, TrainingOptions, train, training_metrics
+from nlp_experiments.translation.data_bin import QUICK_FOLDERS
 from nlp_experiments.translation.languages import MODEL_PAIRS, ModelName, run_name
+from nlp_experiments.translation.train_log import training_metrics
+from nlp_experiments.translation.training import TRAINING_RECORD, TrainingOptions, train
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ class TrainConfig(TrainingOptions):
         "max_update": 20, "warmup_updates": 5, "validate_interval_updates": 10, "save_interval_updates": 5,
         "average_last": 2, "max_valid_steps": 2,
         "log_interval": 5, "arch": "mva_transformer_multi30k", "layers": 1, "embed_dim": 64, "ffn_embed_dim": 128,
-        "attention_heads": 2}
+        "attention_heads": 2, **QUICK_FOLDERS}
 
     def __post_init__(self) -> None:
         super().__post_init__()

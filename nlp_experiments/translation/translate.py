@@ -1,6 +1,7 @@
 """Translate sentences into a chosen language with a multilingual model (fairseq-interactive with this
 project's plugin and the SentencePiece model of prepare): by default the shipped model
-(``artifacts/nmt_direct/v2``: all six directions between en, de and fr; no training or data needed).
+(``artifacts/nmt_direct/v2``: all six directions between en, de and fr; no training or data needed), checked
+against its SHA256SUMS and the sha256 of its weights pinned here before it is loaded.
 
     python -m nlp_experiments.translation.translate --to fr "Ein Hund rennt über die Wiese."   # source identified
     python -m nlp_experiments.translation.translate --to de < sentences.en.txt   # many lines, one process
@@ -10,7 +11,9 @@ project's plugin and the SentencePiece model of prepare): by default the shipped
 command line, else standard input, one a line, all translated by one fairseq-interactive process;
 the source language, unless --from is given, is the one the language identifier (langid.json) finds most often
 among them. Prints one translation per input sentence. --model MODEL uses a model you trained
-(checkpoints/nmt/MODEL/checkpoint_best.pt with data-bin/multi30k).
+(checkpoints/nmt/MODEL/checkpoint_best.pt with data-bin/multi30k). --to and --from take any language of the
+model (the list stored with it, languages.txt); another shipped folder (--shipped) is checked against its own
+SHA256SUMS.
 """
 from __future__ import annotations
 
@@ -24,20 +27,21 @@ from tyro.conf import Positional
 
 from mvadl import REPO_ROOT
 from mvadl.runner import REQUIRED, Context, ExperimentConfig, main, option
-from nlp_experiments.translation.fairseq_runs import translate_sentences
-from nlp_experiments.translation.languages import Lang, ModelName
-from nlp_experiments.translation.ship import WEIGHTS, shipped_dir
+from nlp_experiments.translation.artifacts import WEIGHTS, shipped_dir, verify_shipped
+from nlp_experiments.translation.generation import translate_sentences
+from nlp_experiments.translation.languages import ModelName
 
-#: The model translate uses unless told otherwise.
+#: The model translate uses unless told otherwise, and the sha256 of its weights (checked before loading).
 DEFAULT_SHIPPED = shipped_dir("direct", "v2").relative_to(REPO_ROOT)
+DEFAULT_SHIPPED_SHA256 = "5ac3985eb6528ff5abfb4b3255eab168b299d0b6418c7d1bb0ed2b753855f813"
 
 
 @dataclass
 class TranslateConfig(ExperimentConfig):
     """Translate sentences with fairseq-interactive."""
 
-    to: Lang = option(REQUIRED, "target language")
-    from_lang: Annotated[Lang | None, tyro.conf.arg(aliases=("--from",))] = option(
+    to: str = option(REQUIRED, "target language (one of the model's languages)")
+    from_lang: Annotated[str | None, tyro.conf.arg(aliases=("--from",))] = option(
         None, "source language (None: the one the language identifier finds)")
     shipped: str = option(str(DEFAULT_SHIPPED), "shipped model folder (model.pt, dict.txt, spm.model, "
                                                 "langid.json), used unless --model or --checkpoint is given")
@@ -60,10 +64,19 @@ class TranslateConfig(ExperimentConfig):
         shipped = REPO_ROOT / self.shipped if self.shipped == str(DEFAULT_SHIPPED) else Path(self.shipped)
         return shipped / WEIGHTS, Path(self.data_bin) if self.data_bin else shipped
 
+    def verified(self) -> tuple[Path, Path]:
+        """:meth:`checkpoint_and_data`, a shipped folder first checked against its SHA256SUMS (the default one
+        also against the pinned sha256 of its weights)."""
+        checkpoint, data = self.checkpoint_and_data()
+        if not (self.checkpoint or self.model):
+            default = self.shipped == str(DEFAULT_SHIPPED)
+            verify_shipped(checkpoint.parent, DEFAULT_SHIPPED_SHA256 if default else None)
+        return checkpoint, data
+
 
 def run(config: TranslateConfig, ctx: Context) -> None:
     sentences = config.text or [line.rstrip("\n") for line in sys.stdin]
-    checkpoint, data = config.checkpoint_and_data()
+    checkpoint, data = config.verified()
     for translation in translate_sentences(sentences, config.to, config.from_lang, checkpoint, data, config.beam,
                                            ctx.device):
         print(translation)
