@@ -110,7 +110,7 @@ def test_negative_prompt_concepts_and_colour_prompts(study):
     assert metrics["concepts"][0]["mask_iou_mean"] == metrics["mask_iou_mean"]
     assert set(metrics["concepts"][0]) == set(metrics["concepts"][1])
     assert metrics["colour_prompts"]["n_samples"] == 10 and is_share_of(metrics["colour_obeyed_rate"], 10)
-    assert 0 <= metrics["no_digit_count"] <= 8 and metrics["figure_seeds"] == [0, 1, 2, 3]  # the first seeds
+    assert 0 <= metrics["no_digit_count"] <= 8 and metrics["figure_images"] == [0, 1, 2, 3]  # the first images
 
 
 def test_negative_prompt_figures(study):

@@ -13,6 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mvadl.data import DataError
+from mvadl.seeding import derive_seed
 from vae_diffusion.core.pipelines import load_local_pipeline
 from vae_diffusion.guidance.captions import BACKGROUND_COLOURS, STROKE_COLOURS, caption
 from vae_diffusion.guidance.detect import (
@@ -73,10 +74,20 @@ def digit_concept(path: str | Path, negative_prompt: str, concept: str | None) -
     return named[0]
 
 
-def experiment_seeds(seed: int, n: int) -> list[int]:
-    """The seeds of an experiment's ``n`` images: image i uses ``seed + i``, so the first images of a larger run
-    are those of a smaller one."""
-    return [seed + i for i in range(n)]
+#: The seed stream of an experiment's images (:func:`experiment_seeds`).
+IMAGE_STREAM = "image"
+
+
+def experiment_seeds(seed: int, n: int, stream: str = IMAGE_STREAM) -> list[int]:
+    """The seeds of an experiment's ``n`` images: image i of a run seeded ``seed`` uses
+    ``derive_seed(seed, stream, i)`` (:mod:`mvadl.seeding`).
+
+    Runs with different seeds share no image (adding i to the seed would let seeds 0 and 1 share all images but
+    one); the first images of a larger run are those of a smaller one. Conditions compared within one experiment
+    (with and without a negative prompt, another guidance scale) reuse the same seeds on purpose, so that their
+    images start from the same noise z_T. Another ``stream`` gives other images for the same indices (the seed
+    baseline's second seed)."""
+    return [derive_seed(seed, stream, i) for i in range(n)]
 
 
 def generate(pipe, prompts: list[str], negative_prompt: str | None, seeds: list[int], guidance_scale: float,

@@ -112,9 +112,11 @@ def stable_diffusion_study(pipe, config: NegativePromptConfig, ctx: Context) -> 
     with_negative = generate(pipe, prompts, negative, desc=f"negative '{negative}'", **kwargs)
     change = np.abs(with_negative - without).mean(-1)
     name = config.output_name or "stable_diffusion_negative_prompt"
-    save_figure(plot_negative_prompt_pairs(without, with_negative, prompts, negative, seeds, config.guidance_scale),
+    save_figure(plot_negative_prompt_pairs(without, with_negative, prompts, negative, list(range(n)),
+                                           config.guidance_scale),
                 results_dir() / "guidance" / f"{name}.png")
-    return ctx.record("guidance", name, {"n_samples": n, "mean_abs_change": float(change.mean()),
+    return ctx.record("guidance", name, {"n_samples": n, "image_seeds": seeds,
+                                         "mean_abs_change": float(change.mean()),
                                          "changed_pixel_share": float((change > 0.1).mean()),
                                          "image_size": list(without.shape[1:3])},
                       config={**config.as_dict(), "pipeline": type(pipe).__name__, "prompt": prompt,
@@ -168,13 +170,12 @@ def text_to_digit_study(pipe, config: NegativePromptConfig, ctx: Context) -> Pat
     prefix = f"{config.output_name}_" if config.output_name else ""  # another model's study keeps its own figures
     out = results_dir() / "guidance"
     shown = list(range(min(config.figure_pairs, config.n_samples)))  # the rule: the first seeds, not picked
-    seeds = experiment_seeds(config.seed, len(shown))
     for index, (metrics, maps, with_negative) in enumerate(entries):
         notes = [f"{maps['names_without'][i]} -> {maps['names_with'][i]}\nIoU {maps['iou'][i]:.2f}\n"
                  f"shift {maps['centroid_shift'][i]:.1f} px" for i in shown]
         name = "negative_prompt" + ("" if index == 0 else f"_{metrics['concept']}")
         save_figure(plot_negative_prompt_pairs(without[shown], with_negative[shown], [prompts[i] for i in shown],
-                                               metrics["negative_prompt"], seeds, config.guidance_scale, notes),
+                                               metrics["negative_prompt"], shown, config.guidance_scale, notes),
                     out / f"{prefix}{name}.png")
     maps = entries[0][1]
     save_figure(plot_difference_map(maps["change"], maps["strokes_without"], maps["strokes_with"]),
@@ -185,7 +186,8 @@ def text_to_digit_study(pipe, config: NegativePromptConfig, ctx: Context) -> Pat
                       {**main_metrics, "sweep": sweep, "no_digit_count": following["no_digit_count"],
                        "colour_obeyed_rate": None if colour_check is None else colour_check["colour_obeyed_rate"],
                        "colour_prompts": colour_check, "concepts": [entry[0] for entry in entries],
-                       "figure_seeds": seeds, "classifier_sha256": sha256_file(config.classifier),
+                       "figure_images": shown, "image_seeds": experiment_seeds(config.seed, config.n_samples),
+                       "classifier_sha256": sha256_file(config.classifier),
                        "model_training_config": (read_training_record(config.model) or {}).get("config")},
                       config={**config.as_dict(), "negative_prompt": negative, "concept": studied[0][0]})
 

@@ -11,20 +11,21 @@ from mvadl.plotting import bare_axes, new_figure
 
 
 def plot_negative_prompt_pairs(without: np.ndarray, with_negative: np.ndarray, prompts: Sequence[str],
-                               negative_prompt: str, seeds: Sequence[int], guidance_scale: float,
+                               negative_prompt: str, indices: Sequence[int], guidance_scale: float,
                                notes: Sequence[str] | None = None) -> Figure:
     """Two rows of ``[N, H, W, 3]`` images in [0, 1] from the same seeds and initial noise: top without a
-    negative prompt, bottom with ``negative_prompt``; each column is labelled with its seed and prompt."""
+    negative prompt, bottom with ``negative_prompt``; each column is labelled with its image index in the
+    experiment (whose seed the record gives) and its prompt."""
     n = len(without)
-    if len(with_negative) != n or len(prompts) != n or len(seeds) != n:
-        raise ValueError("one prompt and one seed per image pair are needed")
+    if len(with_negative) != n or len(prompts) != n or len(indices) != n:
+        raise ValueError("one prompt and one image index per image pair are needed")
     fig, axes = new_figure(2, n, size=(1.7 * n + 0.6, 4.9 if notes else 4.4), squeeze=False)
     for c in range(n):
         for r, images in enumerate((without, with_negative)):
             ax = axes[r][c]
             ax.imshow(np.clip(images[c], 0, 1), interpolation="nearest")
             bare_axes(ax)
-        axes[0][c].set_title(f"seed {seeds[c]}\n\"{textwrap.shorten(prompts[c], 40)}\"", fontsize=8)
+        axes[0][c].set_title(f"image {indices[c]}\n\"{textwrap.shorten(prompts[c], 40)}\"", fontsize=8)
         if notes:
             axes[1][c].set_xlabel(notes[c], fontsize=8)
     axes[0][0].set_ylabel("negative prompt:\nnone", fontsize=9)
