@@ -159,10 +159,9 @@ def test_q21_warm_up_sentence_follows_the_low_learning_rate_runs(results_copy):
 def test_q21_shallow_pair_sentence_follows_the_runs(results_copy):
     assert "post-norm model ends below its pre-norm twin" in _render(RESULTS, "part3_prenorm.md.j2")
 
-    def post_worse(record):
-        for r in record["metrics"]["runs"]:
-            if r["depth"] == "shallow":
-                r["final_valid_ppl"] = 300.0 if r["norm"] == "post" else 250.0
+    def post_worse(record):  # the study's summary records the pair's contrast (nlp_experiments.prenorm.summary)
+        for metrics in (record["metrics"], record):
+            metrics["shallow_contrast"]["post_minus_pre_bits"]["direction"] = "higher"
 
     _edit(results_copy / "prenorm" / "summary.json", post_worse)
     text = _render(results_copy, "part3_prenorm.md.j2")
@@ -198,12 +197,16 @@ def test_section_3_answers_are_numbered_in_the_exercise_order(handin):
     assert handin.count("## Q19") == 1 and "# Q19" not in handin.replace("## Q19", "")
 
 
-def test_translation_examples_render_as_a_table_when_recorded(results_copy):
+def test_translation_examples_render_as_a_table_in_the_supplement_when_recorded(results_copy):
+    (results_copy / "nmt" / "examples.json").unlink(missing_ok=True)
     assert "Example sentences" not in _render(results_copy, "part3_translation.md.j2")
-    (results_copy / "nmt" / "examples.json").write_text(json.dumps({"examples": [
-        {"direction": "de-fr", "source": "Ein Hund rennt.", "reference": "Un chien court.",
+    assert "Example sentences" not in _render(results_copy, "appendix_translation.md.j2")
+    examples = {"direction": "de-fr", "examples": [
+        {"source": "Ein Hund rennt.", "reference": "Un chien court.",
          "outputs": {"zeroshot": {"text": "A dog runs.", "language": "en"},
                      "zeroshot_pivot_en": {"text": "Un chien court.", "language": "fr"},
-                     "direct": {"text": "Un chien court.", "language": "fr"}}}]}))
-    text = _render(results_copy, "part3_translation.md.j2")
+                     "direct": {"text": "Un chien court.", "language": "fr"}}}]}
+    (results_copy / "nmt" / "examples.json").write_text(json.dumps({"metrics": examples, **examples}))
+    assert "Example sentences are in the supplement" in _render(results_copy, "part3_translation.md.j2")
+    text = _render(results_copy, "appendix_translation.md.j2")
     assert "| English-centric model | A dog runs. (en) |" in text and "Example sentences" in text

@@ -1,33 +1,25 @@
-"""Numbers the report derives from ``results/`` (differences, ratios, per-decade drops, ranges) and the verdicts
-of its comparisons, one function per part, so that the templates only print.
+"""The records of each part arranged for the templates (``DV.<part>``), one function per part: look-ups, ranges
+and differences of two recorded values, so that the templates only print. Every comparison is recorded by the
+experiment that owns its data (a :class:`mvadl.verdicts.Comparison` from a stated test, or a per-seed summary);
+the template prints its verb (the filter ``verdict``) and its interval (``interval``, ``pp``), the filters of
+:mod:`mvadl.report.render`.
 
-Every comparison between two measured quantities is a :class:`mvadl.verdicts.Comparison` from a stated test;
-the template (as ``DV.<part>``) prints its verb (``cmp.verb(...)``) and its interval (the filters ``interval``
-and ``pp`` of :mod:`mvadl.report.render`). Where a translation comparison carries a Holm-adjusted p-value
-(``p_holm``), that p-value is the comparison's: it decides the verdict and it is the one printed.
-
-* Shares of images on the same seeds (Q19): :func:`paired_shares`. The records keep the count of images showing
-  a concept with and without the negative prompt, not the per-image pairs. Where the counts fix the paired table
-  (one of the shares is 0 % or 100 %), the exact McNemar test runs on that table; otherwise it runs on every
-  table the counts allow, and the least favourable result (largest p-value, union of the intervals) is kept.
-  No pair is invented.
-* Seeds (Q21-Q22): :func:`seed_contrast`, mean +- std over the seeds with n, and whether the sign of the
-  per-seed difference is the same in every seed. One run is "one run".
-* FID/KID (Q18): one draw per cell and no stored features, so no test; the text reports the values.
+The one exception is Q19 (``guidance``): its records keep the count of images showing a concept with and without
+the negative prompt, not the per-image pairs, so :func:`paired_shares` runs the exact McNemar test on the paired
+tables those counts allow, and the colour shares of older training records come from the caption code. That path
+goes when the Q19 experiment records per-image outcomes and its own comparisons.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from mvadl.report.context import ReportDataError, ResultsTree, node_items, plain
-from mvadl.report.references import reported
-from mvadl.verdicts import Comparison, mcnemar_from_counts, seeds_summary, wilson_interval
+from mvadl.verdicts import Comparison, mcnemar_from_counts, wilson_interval
 
-# ---------------------------------------------------------------- comparisons and their display
+# ---------------------------------------------------------------- Q19: statistics from stored counts
 
 
 def _count(share: float, n: int, what: str) -> int:
@@ -71,60 +63,6 @@ def wilson(k: int, n: int) -> str:
     return f"{100 * k / n:.1f} % [{100 * low:.1f}, {100 * high:.1f}]"
 
 
-def known_se_comparison(a: float, b: float, standard_error: float, what: str) -> Comparison:
-    """``a`` (measured, with ``standard_error``) against a value ``b`` taken as exact: normal 95 % interval
-    ``a - b +- 1.96 SE`` and the two-sided normal p-value."""
-    from scipy.stats import norm
-
-    d = a - b
-    z = norm.ppf(0.975)
-    return Comparison(a=a, b=b, difference=d, low=d - z * standard_error, high=d + z * standard_error,
-                      p_value=float(2 * norm.sf(abs(d) / standard_error)), n=1,
-                      test=f"normal interval from the standard error of {what} (the other value taken as exact)")
-
-
-@dataclass(frozen=True)
-class SeedContrast:
-    """``a - b`` of a quantity measured once per seed for two systems: mean +- std over the ``n`` seeds, and
-    the direction when every seed agrees (``"higher"``/``"lower"``; ``"mixed"`` otherwise). With few seeds this
-    describes the runs; it is not a significance test."""
-
-    a: dict
-    b: dict
-    difference: dict
-    per_seed: tuple
-
-    @property
-    def n(self) -> int:
-        return self.difference["n"]
-
-    @property
-    def verdict(self) -> str:
-        if all(d > 0 for d in self.per_seed):
-            return "higher"
-        if all(d < 0 for d in self.per_seed):
-            return "lower"
-        return "mixed"
-
-    def verb(self, higher: str, lower: str, mixed: str) -> str:
-        return {"higher": higher, "lower": lower, "mixed": mixed}[self.verdict]
-
-
-def seed_contrast(a: list[float], b: list[float]) -> SeedContrast:
-    if len(a) != len(b):
-        raise ValueError(f"{len(a)} seeds against {len(b)}")
-    diffs = [x - y for x, y in zip(a, b)]
-    return SeedContrast(seeds_summary(a), seeds_summary(b), seeds_summary(diffs), tuple(diffs))
-
-
-def fmt_mean_std(s: dict, digits: int = 2, show_n: bool = True) -> str:
-    """``8.152 ± 0.033 (n = 3)`` (without the ``n`` when ``show_n`` is false); ``(one run)`` for one seed."""
-    if s["std"] is None:
-        return f"{s['mean']:.{digits}f} (one run)"
-    text = f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
-    return f"{text} (n = {s['n']})" if show_n else text
-
-
 # ---------------------------------------------------------------- one function per part
 
 
@@ -152,7 +90,7 @@ def digit_changes(earlier: dict, later: dict) -> dict[str, Any]:
 
 def vae(R: ResultsTree) -> dict[str, Any]:
     """Q2 table (bias at three sample counts; drop per decade = how much ``|bias|`` shrinks, since the bias of
-    D = 2 crosses zero), Q9 comparisons, Q10 digit changes."""
+    D = 2 crosses zero), Q9's differences of recorded values, Q10 digit changes."""
     M, NMC = R.vae.metrics, R.vae.naive_mc
     L = plain(NMC.models[0].sample_counts)
     decades = [x for x in L if x >= 100 and 10 ** round(math.log10(x)) == x]
@@ -166,15 +104,11 @@ def vae(R: ResultsTree) -> dict[str, Any]:
     history = plain(M.history)
     last = history[-1]
     back = next(h for h in history if h["epoch"] == last["epoch"] - 20)
-    burda = reported("burda2016")
     reads = plain(R.vae.sample_classes.epochs)  # {epoch: digits read in the sample grid}
     return {
         "L_first": L[0], "exp_a": _decade(L[i_a]), "exp_b": _decade(L[i_b]), "exp_c": _decade(L[i_c]),
         "rows": rows, "by_z": {r["z_dim"]: r for r in rows},
         "is_minus_elbo": -M.test_elbo - M.test_nll_is,
-        "burda": burda,
-        "vs_burda": known_se_comparison(M.test_nll_is, burda["nll"], M.test_nll_is_std_error,
-                                        "the importance-sampled test NLL"),
         "last_epoch": last["epoch"], "rise_last_20": last["test_elbo"] - back["test_elbo"],
         "train_test_gap": last["train_elbo"] - last["test_elbo"],
         "digit_changes": digit_changes(*(reads[e] for e in sorted(reads, key=int)[-2:])),
@@ -222,6 +156,9 @@ def diffusion(R: ResultsTree) -> dict[str, Any]:
         "ddpm_clips": bool(S.config.scheduler_configs["DDPM"].clip_sample),
         "fid_above_floor": D.metrics.fid - D.metrics.fid_real_vs_real,
     }
+
+
+# ---------------------------------------------------------------- Q19 (guidance)
 
 
 def _caption_definitions() -> dict[str, Any]:
@@ -357,47 +294,7 @@ def guidance(R: ResultsTree) -> dict[str, Any]:
     }
 
 
-def prenorm(R: ResultsTree) -> dict[str, Any]:
-    """Q21-Q22: the three-seed contrast (mean +- std, n), runs looked up by their settings."""
-    S = R.prenorm.summary
-    MC = plain(S.metrics.main_contrast)
-    runs = {(r["norm"], r["depth"], r["lr"], r["warmup_updates"], r["seed"]): r for r in plain(S.metrics.runs)}
-    grid = plain(S.metrics.grid)
-    lrs = sorted({c["lr"] for c in grid})
-    warmups = sorted({c["warmup_updates"] for c in grid})
-    post, pre = MC["post"], MC["pre"]
-    if post["seeds"] != pre["seeds"]:
-        raise ReportDataError("results/prenorm/summary.json: main_contrast seeds differ between post and pre")
-    deep = [r for r in runs.values() if r["depth"] == "deep"]
-    # training minus validation loss at the end of each run: how far the validation loss sits below
-    gaps = [r["final_train_loss"] - r["final_valid_loss"] for r in runs.values() if r.get("trains", True)]
-    return {
-        "runs": runs, "lrs": lrs, "warmups": warmups,
-        "contrast_bits": seed_contrast(post["final_valid_loss"], pre["final_valid_loss"]),
-        "contrast_ppl": seed_contrast(post["final_valid_ppl"], pre["final_valid_ppl"]),
-        "seeds": post["seeds"],
-        "deep_init_ratio": {"min": min(r["grad_ratio_init"] for r in deep),
-                            "max": max(r["grad_ratio_init"] for r in deep)},
-        "train_minus_valid": {"min": min(gaps), "max": max(gaps)},
-    }
-
-
-def comparison(record: dict, metric: str) -> Comparison:
-    """The comparison of ``metric`` in one record of ``comparisons.json``. Its p-value is the Holm-adjusted one
-    (``p_holm``, in the metric's dict or in a per-metric dict of the record) where the record has it, the raw one
-    otherwise; so the verdict and the printed p follow the adjusted value."""
-    stored = dict(record[metric])
-    holm = stored.pop("p_holm", None)
-    if holm is None and isinstance(record.get("p_holm"), dict):
-        holm = record["p_holm"].get(metric)
-    stored.pop("p_raw", None)
-    c = Comparison.from_dict(stored)
-    return c if holm is None else dataclasses.replace(c, p_value=float(holm))
-
-
-def has_holm(records: list[dict]) -> bool:
-    """Whether the comparisons carry Holm-adjusted p-values."""
-    return any("p_holm" in r or "p_holm" in r.get("bleu", {}) for r in records)
+# ---------------------------------------------------------------- section 3 (translation)
 
 
 def _tests(compared: list[dict]) -> dict[str, dict[str, dict[str, dict[int, dict[str, Comparison]]]]]:
@@ -406,7 +303,7 @@ def _tests(compared: list[dict]) -> dict[str, dict[str, dict[str, dict[int, dict
     for c in compared:
         label = c["a"]["system"] if c["kind"] in ("multilingual_vs_bilingual", "seeds") else ""
         tests.setdefault(c["kind"], {}).setdefault(c["direction"], {}).setdefault(label, {})[c["b"]["updates"]] = {
-            metric: comparison(c, metric) for metric in ("bleu", "chrf")}
+            metric: Comparison.from_dict(c[metric]) for metric in ("bleu", "chrf")}
     return tests
 
 
@@ -423,8 +320,9 @@ def _repeat(every: list[dict], reference_seed: int, reference_tests: dict) -> di
     ``runs`` (their names), ``models`` (the reference runs they repeat), their ``points``, ``spread`` (rows of
     seed S minus the reference seed, same model and updates), ``vs_bilingual`` (their multilingual-vs-bilingual
     rows), each row with the ``model`` it repeats; ``disagree``: the comparisons and points where the two seeds'
-    verdicts differ (``{"model", "direction", "updates", "reference", "repeat"}``), ``agree_last``: none of them
-    at the last point. Which reference run a run repeats is read from its ``seeds`` comparisons."""
+    verdicts differ (``{"model", "direction", "updates", "reference", "repeat"}``, the last two comparisons),
+    ``agree_last``: none of them at the last point. Which reference run a run repeats is read from its ``seeds``
+    comparisons."""
     others = sorted({c["seed"] for c in every if c["seed"] != reference_seed})
     if not others:
         return None
@@ -444,13 +342,14 @@ def _repeat(every: list[dict], reference_seed: int, reference_tests: dict) -> di
                       key=lambda r: (r["model"], r["direction"]))
 
     vs_bilingual = rows("multilingual_vs_bilingual")
-    verdicts = {(r["system"], r["direction"], u): c.verdict
-                for r in _rows(reference_tests, "multilingual_vs_bilingual", points)
-                for u, c in zip(points, r["cells"]) if c}
+    reference = {(r["system"], r["direction"], u): c
+                 for r in _rows(reference_tests, "multilingual_vs_bilingual", points)
+                 for u, c in zip(points, r["cells"]) if c}
     disagree = [{"model": r["model"], "direction": r["direction"], "updates": u,
-                 "reference": verdicts.get((r["model"], r["direction"], u)), "repeat": c.verdict}
+                 "reference": reference[(r["model"], r["direction"], u)], "repeat": c}
                 for r in vs_bilingual for u, c in zip(points, r["cells"])
-                if c and verdicts.get((r["model"], r["direction"], u)) != c.verdict]
+                if c and (r["model"], r["direction"], u) in reference
+                and reference[(r["model"], r["direction"], u)].verdict != c.verdict]
     return {"seed": others[0], "reference_seed": reference_seed, "runs": sorted(runs),
             "models": sorted(set(runs.values())), "points": points, "spread": rows("seeds"),
             "vs_bilingual": vs_bilingual, "disagree": disagree,
@@ -466,21 +365,16 @@ SYSTEM_NAMES = {
     "zeroshot_pivot_en": "pivot through English",
 }
 #: The data sets as a reader knows them.
-SPLIT_NAMES = {"test_2016_flickr": "Multi30k test 2016 (Flickr)", "val": "Multi30k validation",
-               "test": "Multi30k test 2016 (Flickr)", "valid": "Multi30k validation"}
+SPLIT_NAMES = {"test_2016_flickr": "Multi30k test 2016 (Flickr)", "val": "Multi30k validation"}
 
 
 def system_name(run: str) -> str:
-    """A translation run in words: ``zeroshot`` -> "English-centric model", ``zeroshot_seed2_pivot_en`` -> "pivot
-    through English (seed 2)". An unknown run name is an error, so no run name reaches the text."""
-    import re
-
-    m = re.fullmatch(r"(.+?)(?:_seed(\d+))?(_pivot_en)?", run)
-    base = m.group(1) + (m.group(3) or "")
-    if base not in SYSTEM_NAMES:
+    """A reference run in words: ``zeroshot`` -> "English-centric model". Any other name is an error, so no run
+    name reaches the text."""
+    if run not in SYSTEM_NAMES:
         raise ReportDataError(f"results/nmt: no name in words for the system {run!r} (mvadl/report/derived.py, "
                               f"SYSTEM_NAMES)")
-    return SYSTEM_NAMES[base] + (f" (seed {m.group(2)})" if m.group(2) else "")
+    return SYSTEM_NAMES[run]
 
 
 def split_name(split: str) -> str:
@@ -491,39 +385,29 @@ def split_name(split: str) -> str:
 
 
 def _examples(R: ResultsTree) -> list[dict[str, Any]] | None:
-    """``results/nmt/examples.json`` (the translation experiment's chosen sentences), None when there is none:
-    a list of ``{"direction", "source", "reference", "outputs": [{"system", "text", "language"}]}``."""
+    """The chosen sentences of ``results/nmt/examples.json`` (None when there is no such record):
+    ``{"direction", "source", "reference", "outputs": [{"system", "name", "text", "language"}]}`` each."""
     if not (R._root / "nmt" / "examples.json").is_file():
         return None
-    record = plain(R.nmt.examples)
-    items = record.get("metrics", record).get("examples")
-    if not isinstance(items, list):
-        raise ReportDataError("results/nmt/examples.json: no list 'examples'")
-    out = []
-    for i, item in enumerate(items):
-        outputs = item.get("outputs") or item.get("systems")
-        if isinstance(outputs, dict):
-            outputs = [{"system": k, **(v if isinstance(v, dict) else {"text": v})} for k, v in outputs.items()]
-        if not isinstance(outputs, list) or not {"source", "reference"} <= set(item):
-            raise ReportDataError(f"results/nmt/examples.json: example {i} lacks source, reference or outputs")
-        out.append({"direction": item.get("direction", "de-fr"), "source": item["source"],
-                    "reference": item["reference"],
-                    "outputs": [{"system": o["system"], "name": system_name(o["system"]), "text": o["text"],
-                                 "language": o.get("language", o.get("lang"))} for o in outputs]})
-    return out
+    record = R.nmt.examples.metrics
+    return [{"direction": record.direction, "source": e.source, "reference": e.reference,
+             "outputs": [{"system": system, "name": system_name(system), "text": o.text, "language": o.language}
+                         for system, o in node_items(e.outputs)]}
+            for e in record.examples]
 
 
 def _seed_runs(every: list[dict]) -> dict[str, Any]:
     """The runs repeated with another seed against their reference run (kind ``seeds``, BLEU): how many
     comparisons, how many significant, the largest difference."""
-    tests = [comparison(c, "bleu") for c in every if c["kind"] == "seeds"]
+    tests = [Comparison.from_dict(c["bleu"]) for c in every if c["kind"] == "seeds"]
     return {"n": len(tests), "significant": sum(t.verdict != "level" for t in tests),
             "largest": max((abs(t.difference) for t in tests), default=None)}
 
 
 def translation(R: ResultsTree) -> dict[str, Any]:
     """Section 3: the learning curves (``curves.json``) and the paired-bootstrap comparisons at every point
-    (``comparisons.json``).
+    (``comparisons.json``, each a :class:`Comparison` whose verdict and printed p use its Holm-adjusted p-value
+    where it has one).
 
     ``points``: the update counts of the multilingual models' curves; ``last``: the last of them (the point of
     the reference table); ``tests[kind][direction][label][updates]``: a :class:`Comparison` per metric, where
@@ -547,7 +431,6 @@ def translation(R: ResultsTree) -> dict[str, Any]:
     equal_points = sorted({u for by_label in tests.get("equal_compute", {}).values()
                            for cells in by_label.values() for u in cells})
     pivot, direct_vs_zeroshot = rows("direct_vs_pivot", points), rows("direct_vs_zeroshot", points)
-    vs_bilingual = rows("multilingual_vs_bilingual", points)
     bilingual = {system: max(int(u) for u in by_updates) for system, by_updates in curves.items()
                  if system.startswith("bilingual_")}
     return {
@@ -555,7 +438,7 @@ def translation(R: ResultsTree) -> dict[str, Any]:
         "at_last": {system: by_updates[str(last)]["test"] for system, by_updates in curves.items()
                     if str(last) in by_updates},
         "rows": pivot + direct_vs_zeroshot,
-        "bilingual_rows": vs_bilingual,
+        "bilingual_rows": rows("multilingual_vs_bilingual", points),
         "equal_points": equal_points,
         "equal_rows": rows("equal_compute", equal_points) if equal_points else [],
         "pivot": {r["direction"]: r for r in pivot},
@@ -563,9 +446,9 @@ def translation(R: ResultsTree) -> dict[str, Any]:
         "bilingual_last": {system: {"updates": u, "test": curves[system][str(u)]["test"]}
                            for system, u in sorted(bilingual.items())},
         "test": R.nmt.comparisons.metrics.test,
-        "all": [{**c, "bleu": comparison(c, "bleu"), "chrf": comparison(c, "chrf"),
-                 "p_raw": {m: c[m]["p_value"] for m in ("bleu", "chrf")}} for c in every],
-        "holm": has_holm(every),
+        "all": [{**c, "bleu": Comparison.from_dict(c["bleu"]), "chrf": Comparison.from_dict(c["chrf"])}
+                for c in every],
+        "holm": any(c["bleu"].get("p_holm") is not None for c in every),
         "examples": _examples(R),
         "seed_runs": _seed_runs(every),
         "repeat": _repeat(every, reference_seed, tests),
@@ -598,8 +481,8 @@ def provenance(R: ResultsTree) -> list[dict[str, Any]]:
 
 
 class Derived:
-    """The derived numbers of every part, each computed on first use (a template that does not need a part
-    does not read its files)."""
+    """The view of every part, each built on first use (a template that does not need a part does not read its
+    files)."""
 
     def __init__(self, tree: ResultsTree):
         self._tree = tree
@@ -617,10 +500,6 @@ class Derived:
         return guidance(self._tree)
 
     @cached_property
-    def prenorm(self):
-        return prenorm(self._tree)
-
-    @cached_property
     def translation(self):
         return translation(self._tree)
 
@@ -629,4 +508,4 @@ class Derived:
         return provenance(self._tree)
 
 
-FILTERS = {"mean_std": fmt_mean_std, "system": system_name, "split": split_name}
+FILTERS = {"system": system_name, "split": split_name}

@@ -125,18 +125,19 @@ def fmt_signed(x: Any, digits: int = 1) -> str:
 
 def fmt_interval(c: Any, digits: int = 1, unit: str = "") -> str:
     """A comparison as ``+1.2 [+0.4, +2.0], p = 0.0040``: the signed difference ``a - b`` and its 95 % interval
-    with ``digits`` decimals (each followed by ``unit``), then :func:`fmt_p` (left out when the test has none)."""
+    with ``digits`` decimals (each followed by ``unit``), then :func:`fmt_p` of the p-value the verdict uses (the
+    Holm-adjusted one where the comparison has it; left out when the test has none)."""
     def number(x: float) -> str:
         return f"{fmt_signed(x, digits)}{unit}"
 
     text = f"{number(c.difference)} [{number(c.low)}, {number(c.high)}]"
-    return text if c.p_value is None else f"{text}, {fmt_p(c.p_value)}"
+    return text if c.p_decisive is None else f"{text}, {fmt_p(c.p_decisive)}"
 
 
 def fmt_pp(c: Any) -> str:
     """A comparison of shares in percentage points: ``-44.0 [-50.9, -37.3] pp, p < 0.001``."""
     text = f"{fmt_signed(100 * c.difference)} [{fmt_signed(100 * c.low)}, {fmt_signed(100 * c.high)}] pp"
-    return text if c.p_value is None else f"{text}, {fmt_p(c.p_value)}"
+    return text if c.p_decisive is None else f"{text}, {fmt_p(c.p_decisive)}"
 
 
 def fmt_verdict(c: Any, higher: str = "significantly higher than", lower: str = "significantly lower than",
@@ -145,8 +146,28 @@ def fmt_verdict(c: Any, higher: str = "significantly higher than", lower: str = 
     return c.verb(higher, lower, none)
 
 
+def by_verdict(rows: list, *order: str) -> list[dict[str, Any]]:
+    """Rows (each with its comparison at the last point, ``row["last"]``) grouped by that comparison's verdict, in
+    ``order`` (default higher, lower, level), empty groups left out: ``[{"comparison", "rows"}]``, where
+    ``comparison`` is the first row's, for the ``verdict`` filter to word the group."""
+    groups = []
+    for verdict in order or ("higher", "lower", "level"):
+        picked = [r for r in rows if r["last"].verdict == verdict]
+        if picked:
+            groups.append({"comparison": picked[0]["last"], "rows": picked})
+    return groups
+
+
+def fmt_direction(contrast: Any, higher: str, lower: str, mixed: str) -> str:
+    """The words for a recorded per-seed ``direction`` (``"higher"``/``"lower"`` when the difference has that sign
+    in every seed, ``"mixed"`` otherwise): a description of the seeds, not a test."""
+    return {"higher": higher, "lower": lower, "mixed": mixed}[contrast["direction"]]
+
+
 FILTERS = {
     "interval": fmt_interval,
+    "direction": fmt_direction,
+    "by_verdict": by_verdict,
     "pp": fmt_pp,
     "verdict": fmt_verdict,
     "ratio": fmt_ratio,

@@ -92,10 +92,10 @@ def redraw_figures(names: Sequence[str], main: tuple[str, int], root: Path) -> l
 
 
 def write_outputs(ctx: Context, names: Sequence[str], main: tuple[str, int], root: Path, dict_path: Path,
-                  target_ppl: float) -> Path:
-    """summary.json (through ``ctx``) and every figure under ``root/prenorm`` (the results root) from the records
-    of the runs ``names`` (in that order) and the main setting ``(lr_text, warmup)``. Returns the summary's
-    path."""
+                  target_ppl: float, figures: bool = True) -> Path:
+    """summary.json (through ``ctx``) and, with ``figures``, every figure under ``root/prenorm`` (the results root)
+    from the records of the runs ``names`` (in that order) and the main setting ``(lr_text, warmup)``. Returns the
+    summary's path."""
     started = time.perf_counter()
     runs = [load_run(name, root) for name in names]
     unigram = unigram_entropy_bits(dict_path)
@@ -106,6 +106,9 @@ def write_outputs(ctx: Context, names: Sequence[str], main: tuple[str, int], roo
                     entry["final_valid_loss"] or float("nan"), entry["final_valid_ppl"] or float("nan"),
                     entry["diverged"], entry["failed_to_train"])
     out_dir = root / "prenorm"
+    if not figures:
+        logger.info("%s (%.1f s)", summary_path, time.perf_counter() - started)
+        return summary_path
     save_study_figures(runs, entries, toy, main, unigram_level_bits(root), out_dir)
     logger.info("%s and the figures in %s (%.1f s)", summary_path, out_dir, time.perf_counter() - started)
     return summary_path

@@ -1,5 +1,6 @@
-"""The study's numbers from its run records: per-run entries, the grid table, the main setting and the main
-contrast, written to ``prenorm/summary.json`` (the report renders its tables from that file).
+"""The study's numbers from its run records: per-run entries, the grid table, the main setting and the post vs
+pre contrasts there (the deep models over seeds, the shallow pair), written to ``prenorm/summary.json`` (the report
+prints its tables and its seed contrast from that file).
 
 Losses are fairseq's base-2 cross-entropy (bits/token), perplexity is ``2**loss``; the bottom/top gradient
 ratio is ``||dL/dx_0|| / ||dL/dx_L||`` (residual stream at the embeddings over the top of the stack).
@@ -60,6 +61,7 @@ def summarize_run(run: dict, unigram_bits: float | None, target_ppl: float) -> d
     steps = series["step"]
     interval = (steps[1] - steps[0]) if len(steps) > 1 else 1
     collapsed = [s for s, v in zip(steps, series["ratio_x"]) if v is not None and v < COLLAPSED]
+    logged = [(v, s) for s, v in zip(steps, series["ratio_x"]) if v is not None]
     return {
         "name": run["name"], "norm": run["norm"].removesuffix("norm"), "depth": run["depth"],
         "layers": run["layers"], "warmup_updates": run["warmup_updates"], "lr": run["lr"], "seed": run["seed"],
@@ -67,6 +69,8 @@ def summarize_run(run: dict, unigram_bits: float | None, target_ppl: float) -> d
         "loss_unit": "bits/token",
         "final_train_loss": run["final_train_loss"], "final_train_ppl": ppl(run["final_train_loss"]),
         "final_valid_loss": final_valid, "final_valid_ppl": ppl(final_valid),
+        "train_minus_valid_loss": (run["final_train_loss"] - final_valid
+                                   if run["final_train_loss"] is not None and final_valid is not None else None),
         "best_valid_loss": run["best_valid_loss"],
         "diverged": bool(run["diverged"]),
         "failed_to_train": bool(run["diverged"] or final_valid is None or (
@@ -79,7 +83,9 @@ def summarize_run(run: dict, unigram_bits: float | None, target_ppl: float) -> d
         "grad_ratio_min": run["grad_ratio_min"], "grad_ratio_max": run["grad_ratio_max"],
         "grad_ratio_geomean_second_half": geometric_mean(half),
         "updates_grad_ratio_below_1e-3": len(collapsed) * interval,
+        "first_update_grad_ratio_below_1e-3": min(collapsed, default=None),
         "last_update_grad_ratio_below_1e-3": max(collapsed, default=None),
+        "update_grad_ratio_min": min(logged)[1] if logged else None,
         "param_grad_ratio_init": run["param_grad_ratio_init"], "param_grad_ratio_final": run["param_grad_ratio_final"],
         "wall_time_s": run["wall_time_s"], "device": run["device"], "exit_code": run["exit_code"],
         "git_revision": run["git_revision"],
@@ -131,13 +137,26 @@ def _std(values: Sequence[float]) -> float | None:
     return float(np.std(values, ddof=1)) if len(values) > 1 else None
 
 
-def main_contrast(entries: Sequence[dict], lr: float, warmup: int) -> dict:
-    """Deep post vs deep pre at the main setting, over seeds: mean and sample std of the final valid loss/ppl,
-    and the paired per-seed difference post - pre (bits)."""
+def direction(differences: Sequence[float]) -> str | None:
+    """``"higher"`` when every per-seed difference is positive, ``"lower"`` when every one is negative,
+    ``"mixed"`` otherwise (None without a difference). With few seeds this describes the runs; it is not a
+    significance test."""
+    if not differences:
+        return None
+    if all(d > 0 for d in differences):
+        return "higher"
+    if all(d < 0 for d in differences):
+        return "lower"
+    return "mixed"
+
+
+def main_contrast(entries: Sequence[dict], lr: float, warmup: int, depth: str = "deep") -> dict:
+    """Post vs pre of one depth at the main setting, over seeds: mean and sample std of the final valid loss/ppl,
+    and the paired per-seed difference post - pre (bits) with its :func:`direction`."""
     out: dict = {"lr": lr, "warmup_updates": warmup}
     by_norm = {}
     for short in ("post", "pre"):
-        chosen = sorted((e for e in entries if e["depth"] == "deep" and e["norm"] == short and e["lr"] == lr
+        chosen = sorted((e for e in entries if e["depth"] == depth and e["norm"] == short and e["lr"] == lr
                          and e["warmup_updates"] == warmup), key=lambda e: e["seed"])
         by_norm[short] = {e["seed"]: e for e in chosen}
         losses = [e["final_valid_loss"] for e in chosen if e["final_valid_loss"] is not None]
@@ -149,7 +168,8 @@ def main_contrast(entries: Sequence[dict], lr: float, warmup: int) -> dict:
     post, pre = by_norm["post"], by_norm["pre"]
     diffs = [post[s]["final_valid_loss"] - pre[s]["final_valid_loss"] for s in paired
              if post[s]["final_valid_loss"] is not None and pre[s]["final_valid_loss"] is not None]
-    out["post_minus_pre_bits"] = {"seeds": paired, "values": diffs, "mean": _mean(diffs), "std": _std(diffs)}
+    out["post_minus_pre_bits"] = {"seeds": paired, "values": diffs, "mean": _mean(diffs), "std": _std(diffs),
+                                  "n": len(diffs), "direction": direction(diffs)}
     return out
 
 
@@ -180,6 +200,7 @@ def write_summary(ctx: Context, runs: Sequence[dict], main: tuple[str, int], uni
         metrics={"runs": summary, "grid": grid_table(summary, runs),
                  "main_setting": {"lr": main_lr, "warmup_updates": main[1]},
                  "main_contrast": {"lr_text": main[0], **main_contrast(summary, main_lr, main[1])},
+                 "shallow_contrast": {"lr_text": main[0], **main_contrast(summary, main_lr, main[1], "shallow")},
                  "runs_wall_time_sum_s": sum(e["wall_time_s"] for e in summary),
                  "study_elapsed_s": study_elapsed_s(runs)},
         seed=summary[0]["seed"], wall_time_s=sum(e["wall_time_s"] for e in summary), device=summary[0]["device"])
