@@ -66,5 +66,5 @@ def test_fit_config_takes_the_entry_points_options_by_name():
     ddpm = train.TrainConfig(seed=2)
     assert FitConfig.from_options(ddpm, mixed_precision="no") == FitConfig(
         epochs=16, batch_size=256, learning_rate=5e-4, warmup_steps=500, ema_decay=0.9995, seed=2)
-    assert FitConfig.from_options(classifier.ClassifierConfig(), weight_decay=5e-4) == FitConfig(
+    assert FitConfig.from_options(classifier.ClassifierConfig(), weight_decay=5e-4, mixed_precision="no") == FitConfig(
         epochs=8, batch_size=128, learning_rate=3e-3, weight_decay=5e-4, warmup_steps=200)

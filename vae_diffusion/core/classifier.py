@@ -19,7 +19,7 @@ from torch import nn
 from mvadl.data import DataError
 from mvadl.io import atomic_path
 from mvadl.runner import ExperimentConfig, option
-from vae_diffusion.core.artifacts import ARTIFACTS_DIR, SUMS_FILE, verify_artifact
+from vae_diffusion.core.artifacts import ARTIFACTS_DIR, SUMS_FILE, sha256_file, verify_artifact
 
 DEFAULT_WEIGHTS = ARTIFACTS_DIR / "mnist_classifier" / "v1" / "model.safetensors"
 #: The bytes of v1 (test accuracy 99.59 %, results/diffusion/classifier.json); a test checks the committed file.
@@ -95,10 +95,11 @@ def load_classifier(path: str | Path = DEFAULT_WEIGHTS, device="cpu") -> MnistCl
     if not path.is_file():
         raise DataError(f"{path}: MNIST classifier weights not found (the committed ones are {DEFAULT_WEIGHTS}; "
                         f"train new ones with python -m vae_diffusion.diffusion.classifier)")
-    if path.resolve() == DEFAULT_WEIGHTS.resolve():  # the shipped default: its folder and its pinned digest
-        verify_artifact(path.parent, pinned=(path.name, DEFAULT_WEIGHTS_SHA256))
-    elif (path.parent / SUMS_FILE).is_file():  # another shipped version: its folder's own digests
-        verify_artifact(path.parent)
+    default = path.resolve() == DEFAULT_WEIGHTS.resolve()
+    if (path.parent / SUMS_FILE).is_file():  # a shipped folder: its digests, and the default's pinned one
+        verify_artifact(path.parent, pinned=(path.name, DEFAULT_WEIGHTS_SHA256) if default else None)
+    elif default and sha256_file(path) != DEFAULT_WEIGHTS_SHA256:
+        raise DataError(f"{path}: sha256 is not the pinned {DEFAULT_WEIGHTS_SHA256}")
     model = MnistClassifier()
     try:
         model.load_state_dict(load_file(str(path)))
