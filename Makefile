@@ -3,15 +3,19 @@
 #   make test-slow   the slow end-to-end checks (real scripts in subprocesses) that the default suite leaves out
 #   make report      install, then build the hand-in report/report.pdf (+ .md) and report/supplement.pdf
 #                    from results/ in seconds
-#   make reproduce   install, fetch/verify data, then run every experiment and write results/
+#   make reproduce   install, fetch/verify data, then run every experiment as a reference run and write results/
+#                    (refused from a tree with uncommitted changes; ALLOW_DIRTY=1 lets it start anyway)
 SHELL := /bin/bash
 PY := .venv/bin/python
 DATA_DIR ?= data
 # SEED empty: each experiment's reference seed; `make reproduce SEED=3` overrides it for the VAE, diffusion,
 # guidance and translation runs. The pre/post-norm study's fairseq seeds are part of its design (seed 1 for its
-# grid, its --seeds for the main contrast), so SEED is not passed to it.
+# grid, its --seeds for the main contrast), so SEED is not passed to it. Another seed never writes over the
+# reference records: the image parts record into results/seed$(SEED)/, the translation runs under names
+# MODEL_seed$(SEED); `make report` refuses a results/seed*/ folder, naming it.
 SEED ?=
-export DATA_DIR
+ALLOW_DIRTY ?=
+export DATA_DIR ALLOW_DIRTY
 
 .PHONY: install test lint test-slow report data reproduce reproduce-vae reproduce-diffusion reproduce-guidance reproduce-prenorm reproduce-nmt
 
@@ -37,7 +41,7 @@ data: install
 	bash scripts/get_data.sh
 
 reproduce: data reproduce-vae reproduce-diffusion reproduce-guidance reproduce-prenorm reproduce-nmt
-	@echo "[reproduce] done: results are under results/"
+	@echo "[reproduce] done: results are under results/$(if $(filter-out 0,$(SEED)), (images: results/seed$(SEED)/))"
 
 reproduce-vae: data
 	PY=$(PY) SEED=$(SEED) bash scripts/vae_reproduce.sh

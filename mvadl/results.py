@@ -1,10 +1,23 @@
-"""Where experiments' outputs go and how a record is written: ``results/<part>/<name>.json``.
+"""Where experiments' outputs go and how a record is written: ``<results>/<part>/<name>.json``.
 
 Experiments write records through :meth:`mvadl.runner.Context.record` (which calls :func:`write_results`
-with the revision the run started from); ``--quick`` runs' outputs go to ``runs/quick/results``
-(:func:`results_dir`). Each file holds the experiment's configuration, its metrics, the seed, the git
-revision of the code that produced it, the wall time and the device, so a number in the docs can be traced
-to a run and re-made with the command in the README.
+with the revision the run started from). Where a run writes is :func:`results_dir`, one rule for the whole
+project, set by the runner for the run in progress:
+
+* a reference run (``--reference``, which the reproduce scripts pass) writes the committed records, ``results/``;
+* a ``--quick`` run writes ``runs/quick/results``;
+* any other run, a development run, writes ``runs/results``;
+* ``$RESULTS_DIR``, when set, wins over all three (tests use a temporary folder; the reproduce scripts give a
+  seed other than the reference seed a results folder of its own).
+
+Outside a run (the report, the redraw tools, a test calling a library function) :func:`results_dir` is the
+committed ``results/``. What a run reads that an earlier run recorded (hypotheses, records to re-score) comes
+from :func:`read_path`: the run's own folder when it holds the file, else, for a development run, the committed
+record, so a development run can re-use the committed inputs without ever writing over them.
+
+Each file holds the experiment's configuration, its metrics, the seed, the git revision of the code that produced
+it, the wall time and the device, so a number in the docs can be traced to a run and re-made with the command in
+the README.
 """
 from __future__ import annotations
 
@@ -18,39 +31,61 @@ import platform
 import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from mvadl import REPO_ROOT
 from mvadl.io import atomic_write_text
 
 #: Where the records and figures of a ``--quick`` run go, so that a smoke run never touches ``results/``.
 QUICK_RESULTS_DIR = REPO_ROOT / "runs" / "quick" / "results"
-#: Whether the run in progress is a ``--quick`` one (set by :func:`quick_run`, which the runner calls).
-_quick_run = False
+#: Where the records and figures of a development run (neither ``--reference`` nor ``--quick``) go.
+DEVELOPMENT_RESULTS_DIR = REPO_ROOT / "runs" / "results"
+
+#: What a run is, for where it writes: ``reference`` (``results/``), ``development`` or ``quick``.
+RunKind = Literal["reference", "development", "quick"]
+#: The kind of the run in progress (set by :func:`recording_run`, which the runner calls); None outside a run.
+_run_kind: RunKind | None = None
 
 
-def results_dir(quick: bool | None = None) -> Path:
-    """Where records and figures go: ``$RESULTS_DIR`` if set (tests use a temporary one); else
-    :data:`QUICK_RESULTS_DIR` for a ``--quick`` run; else ``<repo>/results``.
-
-    ``quick``: default, whether the run that :func:`mvadl.runner.main` is running is a quick one. This is the one
-    place that keeps ``--quick`` outputs out of ``results/``: experiments neither rename their outputs nor
-    redirect them, and a quick run reads back what quick runs wrote.
-    """
+def reference_results_dir() -> Path:
+    """The committed reference records: ``$RESULTS_DIR`` if set, else ``<repo>/results``. The report reads
+    these; only a reference run writes them."""
     if os.environ.get("RESULTS_DIR"):
         return Path(os.environ["RESULTS_DIR"])
-    return QUICK_RESULTS_DIR if (_quick_run if quick is None else quick) else REPO_ROOT / "results"
+    return REPO_ROOT / "results"
+
+
+def results_dir() -> Path:
+    """Where the run in progress writes its records and figures: ``$RESULTS_DIR`` if set; else ``results/`` for a
+    reference run, :data:`QUICK_RESULTS_DIR` for a ``--quick`` run, :data:`DEVELOPMENT_RESULTS_DIR` for any other
+    run; outside a run, ``results/``.
+
+    This is the one place that decides it: experiments neither rename their outputs nor redirect them.
+    """
+    if os.environ.get("RESULTS_DIR") or _run_kind in (None, "reference"):
+        return reference_results_dir()
+    return QUICK_RESULTS_DIR if _run_kind == "quick" else DEVELOPMENT_RESULTS_DIR
+
+
+def read_path(*parts: str) -> Path:
+    """Where a run reads a file or folder an earlier run recorded (``read_path("nmt", "hyps")``):
+    ``results_dir() / parts`` when it exists; else, in a development run, the committed
+    ``results/ / parts``. A ``--quick`` run reads only what quick runs wrote; a reference run, ``results/``."""
+    own = results_dir().joinpath(*parts)
+    if own.exists() or _run_kind != "development":
+        return own
+    return reference_results_dir().joinpath(*parts)
 
 
 @contextlib.contextmanager
-def quick_run(quick: bool) -> Iterator[None]:
-    """While in this block, :func:`results_dir` is that of a quick run if ``quick`` (every thread sees it)."""
-    global _quick_run
-    previous, _quick_run = _quick_run, bool(quick)
+def recording_run(kind: RunKind | None) -> Iterator[Path]:
+    """While in this block, :func:`results_dir` is that of a run of ``kind`` (every thread sees it); yields it."""
+    global _run_kind
+    previous, _run_kind = _run_kind, kind
     try:
-        yield
+        yield results_dir()
     finally:
-        _quick_run = previous
+        _run_kind = previous
 
 
 def git_revision(repo: Path = REPO_ROOT) -> str:
@@ -72,6 +107,22 @@ def git_revision(repo: Path = REPO_ROOT) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return rev + ("-dirty" if dirty else "")
+
+
+def reference_refusal(revision: str, allow_dirty: bool = False) -> str | None:
+    """Why a reference run may not start from the code at ``revision`` (:func:`git_revision`), or None.
+
+    A reference record names the commit that made it, so a reference run starts from a committed tree:
+    uncommitted changes to tracked files (``-dirty``) refuse it unless ``allow_dirty``; an unknown revision
+    (no ``.git``, no ``$GIT_REVISION``) always does.
+    """
+    if revision == "unknown":
+        return ("a reference run needs the git revision of its code, which is unknown here (no .git); "
+                "set GIT_REVISION=<commit> for a copy of the tree without its history")
+    if revision.endswith("-dirty") and not allow_dirty:
+        return (f"a reference run starts from a commit, and tracked files have uncommitted changes "
+                f"({revision}; see git status): commit them, or pass --allow-dirty to record the -dirty revision")
+    return None
 
 
 def describe_device(device: Any = None) -> str:
@@ -154,5 +205,5 @@ def write_results(part: str, name: str, *, config: Any, metrics: Mapping[str, An
 
 
 def read_results(part: str, name: str) -> dict:
-    """Load a results file written by :func:`write_results`."""
-    return json.loads((results_dir() / part / f"{name}.json").read_text(encoding="utf-8"))
+    """Load a results file written by :func:`write_results` (found by :func:`read_path`)."""
+    return json.loads(read_path(part, f"{name}.json").read_text(encoding="utf-8"))

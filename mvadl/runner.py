@@ -15,10 +15,14 @@ An experiment module is thin::
         sys.exit(main(run, TrainConfig, prog="python -m vae_diffusion.vae.train", doc=__doc__))
 
 :func:`main` does, once for every experiment: the command line from the dataclass (:func:`tyro.cli`), ``--quick``
-overrides, logging, the global seeds, the device, where outputs go (a ``--quick`` run's records and figures go to
-``runs/quick/results``, see :func:`mvadl.results.results_dir`; nothing else renames or redirects them), and the
-error boundary: the project's data errors (:class:`mvadl.data.DataError`) become one line
-``error: <file>: <problem>`` and exit status 1; anything else is a bug and keeps its traceback.
+overrides, logging, the global seeds, the device, where outputs go, and the error boundary: the project's data
+errors (:class:`mvadl.data.DataError`) become one line ``error: <file>: <problem>`` and exit status 1; anything
+else is a bug and keeps its traceback.
+
+Where outputs go (:func:`mvadl.results.results_dir`; nothing else renames or redirects them): only a reference
+run, ``--reference`` (the reproduce scripts pass it), writes the committed records in ``results/``, and it refuses
+to start, in one line, from a tree with uncommitted changes unless ``--allow-dirty``; a ``--quick`` run writes
+``runs/quick/results``; any other run, ``runs/results``. The run's last line names the folders it recorded into.
 
 The command line, as tyro makes it from the fields' annotations: ``--batch-size 64`` for ``batch_size: int``;
 ``--figures`` / ``--no-figures`` for a ``bool``; ``--points 1600 3200`` for a ``list[int]``; ``--snr-gamma None``
@@ -34,6 +38,7 @@ import dataclasses
 import inspect
 import itertools
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -43,7 +48,7 @@ from typing import Any, ClassVar, TypeVar
 
 import tyro
 
-from mvadl.results import describe_device, git_revision, quick_run, write_results
+from mvadl.results import RunKind, describe_device, git_revision, recording_run, reference_refusal, write_results
 from mvadl.seeding import derive_seed, numpy_generator, seed_everything, torch_generator
 
 logger = logging.getLogger(__name__)
@@ -73,7 +78,13 @@ class ExperimentConfig:
 
     seed: int = option(0, "seed of the run; every random stream is derived from it")
     device: str = option("auto", "'auto' (the GPU when torch sees one), 'cpu', 'cuda' or 'cuda:N'")
-    quick: bool = option(False, "smoke run of the same code path in about a minute (see QUICK)")
+    quick: bool = option(False, "smoke run of the same code path in about a minute (see QUICK); records go to "
+                                "runs/quick/results")
+    reference: bool = option(False, "a reference run: records into the committed results/ (what the reproduce "
+                                    "scripts do), from a tree without uncommitted changes; without it, records go "
+                                    "to runs/results")
+    allow_dirty: bool = option(False, "let a --reference run start from a tree with uncommitted changes (its "
+                                      "records then name the '-dirty' revision)")
 
     #: Field values that ``--quick`` sets, unless the same option is given on the command line.
     QUICK: ClassVar[dict] = {}
@@ -126,6 +137,8 @@ class Context:
     #: The code's revision when the run started: a long run's record names the code that ran, not the tree's
     #: state when it finishes.
     revision: str = field(default_factory=git_revision)
+    #: The records written so far (:meth:`record`), for the run's last line.
+    written: list = field(default_factory=list)
 
     def seed(self, *keys: object) -> int:
         """The seed of the stream ``keys`` (:func:`mvadl.seeding.derive_seed` of the run's seed)."""
@@ -143,9 +156,10 @@ class Context:
     def record(self, part: str, name: str, metrics: Mapping[str, Any], *, config: Any = None,
                wall_time_s: float | None = None, seed: int | None | object = None,
                device: str | None = None) -> Path:
-        """Write ``<results>/<part>/<name>.json`` (:func:`mvadl.results.results_dir`: ``results/``, or
-        ``runs/quick/results`` for a ``--quick`` run) with the config, metrics, seed, device, wall time and the
-        revision the run started from. The one way an experiment writes a record.
+        """Write ``<results>/<part>/<name>.json`` (:func:`mvadl.results.results_dir`: ``results/`` for a
+        reference run, ``runs/quick/results`` for a ``--quick`` run, else ``runs/results``) with the config,
+        metrics, seed, device, wall time and the revision the run started from.
+        The one way an experiment writes a record.
 
         The defaults describe the whole run (its config, seed, device and time so far); a run that records
         parts of itself separately (one fairseq run of a study, say) gives that part's own; ``seed=NO_SEED``
@@ -153,11 +167,13 @@ class Context:
         """
         if seed is None:
             seed = getattr(self.config, "seed", None)
-        return write_results(part, name, config=self.config.as_dict() if config is None else config,
+        path = write_results(part, name, config=self.config.as_dict() if config is None else config,
                              metrics=metrics, seed=None if seed is NO_SEED else seed,
                              wall_time_s=self.elapsed() if wall_time_s is None else wall_time_s,
                              device=describe_device(self.device) if device is None else device,
                              quick=getattr(self.config, "quick", False), revision=self.revision)
+        self.written.append(path)
+        return path
 
 
 def _asks_quick(argv: Sequence[str]) -> bool:
@@ -189,20 +205,59 @@ def parse_config(config_cls: type[Config], argv: Sequence[str | Path] | None = N
                     **quick)
 
 
+def run_kind(config: Any) -> RunKind | None:
+    """What a run of ``config`` is, for where it writes: None for a tool (it reads and writes ``results/``)."""
+    if not isinstance(config, ExperimentConfig):
+        return None
+    return "quick" if config.quick else "reference" if config.reference else "development"
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working folder when it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def records_line(kind: RunKind, written: Sequence[Path]) -> str:
+    """The run's last line: the folders it recorded into, and why there."""
+    folders = sorted({_shown(Path(p).parent) for p in written})
+    why = {"reference": "a reference run", "quick": "a --quick run",
+           "development": "a development run; --reference records into results/"}[kind]
+    if os.environ.get("RESULTS_DIR"):
+        why = f"{why}, in $RESULTS_DIR"
+    return f"records: {', '.join(folders)} ({why})"
+
+
 def main(run: Callable[[Config, Context], Any], config_cls: type[Config], argv: list[str] | None = None, *,
          prog: str | None = None, doc: str | None = None) -> int:
-    """Parse, set up, ``run(config, ctx)`` and turn data errors into one line. Returns the exit status."""
+    """Parse, set up, ``run(config, ctx)`` and turn data errors into one line. Returns the exit status.
+
+    A reference run that may not start (:func:`mvadl.results.reference_refusal`) stops before anything runs, with
+    one line and exit status 1; ``--reference`` with ``--quick`` is a usage error (status 2).
+    """
     from mvadl.data.errors import DataError
 
     config = parse_config(config_cls, argv, prog, doc)
+    kind = run_kind(config)
+    if kind == "quick" and config.reference:
+        print("error: --reference and --quick exclude each other (a quick run records into runs/quick/results)",
+              file=sys.stderr)
+        return 2
     setup_logging()
     if hasattr(config, "seed"):
         seed_everything(config.seed)
     ctx = Context(config=config, device=resolve_device(config.device) if hasattr(config, "device") else None)
+    if kind == "reference" and (refusal := reference_refusal(ctx.revision, config.allow_dirty)):
+        print(f"error: {refusal}", file=sys.stderr)
+        return 1
     try:
-        with quick_run(getattr(config, "quick", False)):
+        with recording_run(kind):
             status = run(config, ctx)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    if kind is not None and ctx.written:
+        print(records_line(kind, ctx.written), file=sys.stderr)
     return status if isinstance(status, int) and not isinstance(status, bool) else 0

@@ -4,7 +4,10 @@
 #   bash scripts/diffusion_reproduce.sh           # full run (H100: ~8 min; CPU: many hours, use a GPU)
 #   bash scripts/diffusion_reproduce.sh --quick   # same commands at smoke-test size: checkpoints under
 #                                                 runs/diffusion_quick, records and figures under runs/quick/results
-# Environment: PY (python), SEED (default 0), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR, CLASSIFIER.
+# Environment: PY (python), SEED (default the reference seed 0), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR,
+# CLASSIFIER, ALLOW_DIRTY=1. A full run is a reference run (--reference: records into results/, refused from
+# a tree with uncommitted changes unless ALLOW_DIRTY=1); a SEED other than 0 records into results/seed$SEED
+# with checkpoints under checkpoints/seed$SEED, never over the reference records.
 # The classifier is retrained into $CKPT (results/diffusion/classifier.json records its accuracy and sha256), but
 # FID/KID are measured with $CLASSIFIER, by default the committed artifacts/mnist_classifier/v1 weights, so the
 # numbers stay comparable with the committed ones; CLASSIFIER=$CKPT/mnist_classifier/model.safetensors measures

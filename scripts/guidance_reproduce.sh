@@ -9,7 +9,9 @@
 #   bash scripts/guidance_reproduce.sh --quick   # same commands at smoke-test size: checkpoints under
 #                                                 runs/guidance_quick, records and figures under runs/quick/results
 # The training resumes from its latest checkpoint when run again (an interrupted run continues).
-# Environment: PY (python), SEED (default 0), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR, CLASSIFIER,
+# Environment: PY (python), SEED (default the reference seed 0), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR,
+# CLASSIFIER, ALLOW_DIRTY=1 (see scripts/reproduce_common.sh: a full run is a reference run, refused from a
+# tree with uncommitted changes; a SEED other than 0 records into results/seed$SEED),
 # SKIP_DESIGN=1 (keep the design study's results and only train and evaluate), WITH_MORE_RED=1 (also train a
 # second model on data with more red digits and run the study on it -> results/guidance/more_red.json).
 # The digit check uses the MNIST classifier $CLASSIFIER, by default the committed, versioned

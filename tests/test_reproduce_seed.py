@@ -76,3 +76,54 @@ def test_quick_scripts_leave_the_results_folder_to_the_runner(script, tmp_path):
     runs = [line.split() for line in commands.read_text().splitlines()]
     assert runs and all(run[0] == "unset" and "--quick" in run for run in runs)
     assert proc.stdout.rstrip().endswith(f"runs/quick/results/{script.split('_')[0]}")
+
+
+def run_script_copy(script: str, tmp_path, *args: str, **env_vars: str) -> list[list[str]]:
+    """``bash scripts/SCRIPT ARGS`` from a copy of scripts/ in ``tmp_path`` with a stand-in Python, no
+    RESULTS_DIR, CKPT_DIR or LOG_DIR of the caller's: each command as ``[RESULTS_DIR or 'unset', *args]``."""
+    shutil.copytree(REPO_ROOT / "scripts", tmp_path / "scripts")
+    commands = tmp_path / "commands.txt"
+    stand_in = tmp_path / "python"
+    stand_in.write_text(f'#!/bin/sh\necho "${{RESULTS_DIR:-unset}} $*" >> {commands}\n')
+    stand_in.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("RESULTS_DIR", "CKPT_DIR", "LOG_DIR", "SEED",
+                                                            "ALLOW_DIRTY")}
+    env.update(PY=str(stand_in), **env_vars)
+    subprocess.run(["bash", f"scripts/{script}", *args], cwd=tmp_path, env=env, check=True, capture_output=True,
+                   text=True, timeout=60)
+    return [line.split() for line in commands.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("script", ["vae_reproduce.sh", "diffusion_reproduce.sh", "guidance_reproduce.sh"])
+def test_a_full_script_run_is_a_reference_run(script, tmp_path):
+    """Every experiment of a full run gets --reference (records into results/, refused from a tree with
+    uncommitted changes); ALLOW_DIRTY=1 adds --allow-dirty; --quick never asks for results/."""
+    runs = run_script_copy(script, tmp_path)
+    assert runs and all(run[0] == "unset" and "--reference" in run and "--allow-dirty" not in run for run in runs)
+    runs = run_script_copy(script, tmp_path / "dirty", ALLOW_DIRTY="1")
+    assert all("--reference" in run and "--allow-dirty" in run for run in runs)
+    runs = run_script_copy(script, tmp_path / "quick", "--quick")
+    assert all("--quick" in run and "--reference" not in run for run in runs)
+    quick_paths = [arg for run in runs for arg in run if "/" in arg and not arg.startswith(("artifacts/", "/"))]
+    assert quick_paths and all(arg.startswith("runs/") for arg in quick_paths), quick_paths  # no checkpoints/
+
+
+@pytest.mark.parametrize("script", ["vae_reproduce.sh", "diffusion_reproduce.sh", "guidance_reproduce.sh"])
+def test_another_seed_never_writes_over_the_reference_records(script, tmp_path):
+    """SEED=3: the records go to results/seed3 (a results folder of its own, which `make report` names and
+    refuses), the checkpoints to checkpoints/seed3, so neither the reference records nor the reference
+    checkpoints (a resumed training!) are touched."""
+    runs = run_script_copy(script, tmp_path, SEED="3")
+    assert runs and all(run[0] == "results/seed3" and "--reference" in run for run in runs)
+    folders = [arg for run in runs for arg in run if arg.startswith("checkpoints")]
+    assert folders and all(arg.startswith("checkpoints/seed3/") for arg in folders), folders
+    runs = run_script_copy(script, tmp_path / "reference", SEED="0")
+    assert all(run[0] == "unset" for run in runs)
+
+
+def test_the_prenorm_script_is_a_reference_run_unless_quick(tmp_path):
+    assert run_script_copy("prenorm_study.sh", tmp_path, "--lrs", "1e-3") == [
+        ["unset", "-m", "nlp_experiments.prenorm.study", "--lrs", "1e-3", "--reference"]]
+    assert run_script_copy("prenorm_study.sh", tmp_path / "dirty", ALLOW_DIRTY="1")[0][-2:] == [
+        "--reference", "--allow-dirty"]
+    assert "--reference" not in run_script_copy("prenorm_study.sh", tmp_path / "quick", "--quick")[0]

@@ -10,7 +10,7 @@ import pytest
 
 import mvadl.results
 from mvadl.data import DataError
-from mvadl.results import results_dir
+from mvadl.results import read_path, reference_refusal, results_dir
 from mvadl.runner import Context, ExperimentConfig, main, option, parse_config
 from mvadl.seeding import derive_seed
 from tests.conftest import usage_error
@@ -130,30 +130,79 @@ def test_quick_values_are_judged_with_the_options_given(capsys):
                                                                                               "0"]))
 
 
-def test_quick_runs_write_outside_results_in_one_place(tmp_path, monkeypatch):
-    """A --quick run's records (ctx.record) and every other output under results_dir(), from any thread, go to
-    runs/quick/results; a reference run's to results/; $RESULTS_DIR wins over both. Nothing renames them."""
+@pytest.fixture
+def repo_roots(tmp_path, monkeypatch):
+    """mvadl.results' folders moved into ``tmp_path`` (a repository with a clean revision, no $RESULTS_DIR)."""
     monkeypatch.delenv("RESULTS_DIR", raising=False)
     monkeypatch.setenv("GIT_REVISION", "abc1234")
     monkeypatch.setattr(mvadl.results, "REPO_ROOT", tmp_path)
     monkeypatch.setattr(mvadl.results, "QUICK_RESULTS_DIR", tmp_path / "runs/quick/results")
-    seen = []
+    monkeypatch.setattr(mvadl.results, "DEVELOPMENT_RESULTS_DIR", tmp_path / "runs/results")
+    return tmp_path
+
+
+def test_only_a_reference_run_writes_results_and_every_run_says_where(repo_roots, monkeypatch, capsys):
+    """A --quick run's records (ctx.record) and every other output under results_dir(), from any thread, go to
+    runs/quick/results; a development run's to runs/results; only a --reference run's to results/; $RESULTS_DIR
+    wins over all. Nothing renames them, and the run's last line names the folder."""
+    tmp_path, seen = repo_roots, []
 
     def run(config: ToyConfig, ctx: Context):
         with ThreadPoolExecutor(1) as pool:  # the pre-norm study records its runs from worker threads
             seen.append(pool.submit(results_dir).result())
         return ctx.record("toy", "metrics", {"epochs": config.epochs})
 
+    def epochs(where: str) -> int:
+        return json.loads((tmp_path / where / "toy/metrics.json").read_text())["epochs"]
+
     assert main(run, ToyConfig, ["--quick"]) == 0
-    quick = tmp_path / "runs/quick/results/toy/metrics.json"
-    assert json.loads(quick.read_text())["epochs"] == 2 and seen == [tmp_path / "runs/quick/results"]
-    assert not (tmp_path / "results").exists() and results_dir() == tmp_path / "results"  # back after the run
+    assert epochs("runs/quick/results") == 2 and seen == [tmp_path / "runs/quick/results"]
+    assert capsys.readouterr().err.splitlines()[-1].endswith("runs/quick/results/toy (a --quick run)")
     assert main(run, ToyConfig, ["--epochs", "3"]) == 0
-    assert json.loads((tmp_path / "results/toy/metrics.json").read_text())["epochs"] == 3
-    assert json.loads(quick.read_text())["epochs"] == 2 and seen[1] == tmp_path / "results"
+    assert epochs("runs/results") == 3 and seen[1] == tmp_path / "runs/results"
+    assert "runs/results/toy (a development run; --reference" in capsys.readouterr().err.splitlines()[-1]
+    assert not (tmp_path / "results").exists() and results_dir() == tmp_path / "results"  # outside a run
+    assert main(run, ToyConfig, ["--epochs", "4", "--reference"]) == 0
+    assert epochs("results") == 4 and epochs("runs/results") == 3 and epochs("runs/quick/results") == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith("results/toy (a reference run)")
     monkeypatch.setenv("RESULTS_DIR", str(tmp_path / "elsewhere"))
     assert main(run, ToyConfig, ["--quick"]) == 0
-    assert (tmp_path / "elsewhere/toy/metrics.json").is_file() and seen[2] == tmp_path / "elsewhere"
+    assert (tmp_path / "elsewhere/toy/metrics.json").is_file() and seen[3] == tmp_path / "elsewhere"
+
+
+def test_a_reference_run_refuses_uncommitted_changes_in_one_line(repo_roots, monkeypatch, capsys):
+    ran = []
+
+    def run(config: ToyConfig, ctx: Context):
+        ran.append(config)
+        return ctx.record("toy", "metrics", {"epochs": config.epochs})
+
+    monkeypatch.setenv("GIT_REVISION", "abc1234-dirty")
+    assert main(run, ToyConfig, ["--reference"]) == 1 and not ran
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("error: a reference run starts from a commit") and "--allow-dirty" in err
+    assert not (repo_roots / "results").exists()
+    assert main(run, ToyConfig, []) == 0 and len(ran) == 1  # a development run may start from any tree
+    assert main(run, ToyConfig, ["--reference", "--allow-dirty"]) == 0
+    assert json.loads((repo_roots / "results/toy/metrics.json").read_text())["git_revision"] == "abc1234-dirty"
+    assert "GIT_REVISION=<commit>" in reference_refusal("unknown", allow_dirty=True)  # no .git: never
+    assert reference_refusal("abc1234") is None
+    assert main(run, ToyConfig, ["--reference", "--quick"]) == 2 and len(ran) == 2
+    assert "exclude each other" in capsys.readouterr().err
+
+
+def test_a_development_run_reads_committed_records_until_it_has_its_own(repo_roots):
+    """read_path: the run's own folder when it holds the file; a development run falls back to results/, a quick
+    run never does (it reads only what quick runs wrote)."""
+    committed = repo_roots / "results/nmt/hyps"
+    committed.mkdir(parents=True)
+    with mvadl.results.recording_run("development"):
+        assert read_path("nmt", "hyps") == committed
+        (repo_roots / "runs/results/nmt/hyps").mkdir(parents=True)
+        assert read_path("nmt", "hyps") == repo_roots / "runs/results/nmt/hyps"
+    with mvadl.results.recording_run("quick"):
+        assert read_path("nmt", "hyps") == repo_roots / "runs/quick/results/nmt/hyps"
+    assert read_path("nmt", "hyps") == committed  # outside a run: the committed records
 
 
 def test_a_record_of_part_of_a_run_has_that_part_s_seed_device_and_time(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mvadl.report.build import DOCUMENTS, REPORT_DIR, build, make_meta, render_document, stale_lines
+from mvadl.report.expectations import check_records
 from mvadl.results import results_dir
 from mvadl.runner import Context, ToolConfig, main, option
 
@@ -29,6 +30,7 @@ class ReportConfig(ToolConfig):
 
 def run(config: ReportConfig, ctx: Context) -> int:
     results_root = config.results or results_dir()
+    check_records(results_root)  # a record made otherwise than its text says stops the build in one line
     if config.check:
         meta = make_meta(results_root, config.author)
         stale = 0
