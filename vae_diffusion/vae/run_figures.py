@@ -5,6 +5,7 @@ without training (``python -m vae_diffusion.vae.figures``).
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -37,14 +38,41 @@ def save_arrays(folder: Path, name: str, sample_grids: dict[int, torch.Tensor], 
     return path
 
 
+def read_record(path: Path, *keys: str) -> dict:
+    """The JSON object at ``path`` and its value at ``keys`` (``read_record(p, "metrics", "models")``); a file
+    that is not a JSON object, or lacks a key, is a DataError that names it."""
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataError(f"{path}: not a valid JSON record ({e})") from None
+    for depth, key in enumerate(keys):
+        if not isinstance(value, dict) or key not in value:
+            raise DataError(f"{path}: no '{'.'.join(keys[:depth + 1])}' in the record")
+        value = value[key]
+    return value
+
+
+def load_arrays(path: Path, *names: str) -> dict[str, np.ndarray]:
+    """The arrays of ``<prefix>arrays.npz`` (every one, or ``names``), read into memory and the file closed; a
+    file that is not such an archive, or lacks an array, is a DataError that names it."""
+    try:
+        with np.load(path) as archive:
+            missing = [n for n in names if n not in archive.files]
+            if missing:
+                raise DataError(f"{path}: no array {missing[0]!r} (it holds {', '.join(archive.files)})")
+            return {n: archive[n] for n in (names or archive.files)}
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise DataError(f"{path}: not a readable .npz archive ({e})") from None
+
+
 def _run_files(folder: Path, name: str, arrays_path: Path | None = None) -> tuple[dict, Path]:
-    """The run's record and the path of its arrays; a missing one is a DataError that names it."""
+    """The run's record and the path of its arrays; a missing or unreadable one is a DataError that names it."""
     folder = Path(folder)
     record_path, arrays_path = folder / f"{name}.json", Path(arrays_path or folder / f"{prefix(name)}arrays.npz")
     for path in (record_path, arrays_path):
         if not path.is_file():
             raise DataError(f"{path}: not found; train the run first (python -m vae_diffusion.vae.train --name {name})")
-    return json.loads(record_path.read_text(encoding="utf-8")), arrays_path
+    return read_record(record_path), arrays_path
 
 
 def sample_grids(arrays: Mapping[str, np.ndarray]) -> dict[int, np.ndarray]:
@@ -57,8 +85,7 @@ def record_sample_classes(ctx: Context, folder: Path, name: str, classifier: str
     """Read the digit of every sample-grid cell with the MNIST classifier and record it
     (``<prefix>sample_classes.json``, :mod:`vae_diffusion.vae.sample_classes`); returns ``{epoch: digits}``."""
     _, arrays_path = _run_files(folder, name, arrays_path)
-    with np.load(arrays_path) as arrays:
-        grids = sample_grids(arrays)
+    grids = sample_grids(load_arrays(arrays_path))
     metrics, config = sample_classes_record(grids, classifier, arrays_path)
     ctx.record("vae", f"{prefix(name)}sample_classes", metrics, config=config)
     return {int(epoch): read["labels"] for epoch, read in metrics["epochs"].items()}
@@ -70,8 +97,13 @@ def make_figures(folder: Path, name: str, arrays_path: Path | None = None,
     :func:`record_sample_classes`), reconstructions and training curves."""
     folder = Path(folder)
     record, arrays_path = _run_files(folder, name, arrays_path)
-    arrays = np.load(arrays_path)
+    arrays = load_arrays(arrays_path)
     grids = sample_grids(arrays)
+    if "history" not in record:
+        raise DataError(f"{folder / f'{name}.json'}: no 'history' in the record")
+    for key in ("reconstruction_inputs", "reconstruction_means"):
+        if key not in arrays:
+            raise DataError(f"{arrays_path}: no array {key!r}")
     out = []
     for epoch, grid in sorted(grids.items()):
         when = "before training" if epoch == 0 else f"after {epoch} epochs"
@@ -99,5 +131,4 @@ def redraw_naive_mc(folder: Path, name: str = "naive_mc") -> Path | None:
     path = Path(folder) / f"{name}.json"
     if not path.is_file():
         return None
-    return naive_mc_figure(json.loads(path.read_text(encoding="utf-8"))["metrics"]["models"],
-                           path.with_suffix(".png"))
+    return naive_mc_figure(read_record(path, "metrics", "models"), path.with_suffix(".png"))
