@@ -56,7 +56,7 @@ class DesignConfig(ClassifierOptions, DataOptions):
     num_inference_steps: int = option(20, "DDIM steps of the checks")
     output_dir: str = option("runs/guidance_design", "receives one training folder per variant")
     QUICK: ClassVar[dict] = {"steps": 2, "batch_size": 8, "warmup_steps": 0, "samples": 10,
-                             "num_inference_steps": 2}
+                             "num_inference_steps": 2, "output_dir": "runs/quick/guidance_design"}
 
 
 def variant_config(name: str, config: DesignConfig, **overrides) -> TrainConfig:
