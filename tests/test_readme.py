@@ -23,8 +23,9 @@ MAKE_TARGETS = sorted(set(re.findall(r"^(?:\S+=\S+ )*make ([\w-]+)", CODE, flags
 
 
 def wrapped_module(script: str) -> str | None:
-    """The module a script only forwards its arguments to (``exec ... -m MODULE "$@"``), else None."""
-    found = re.findall(r'^exec .* -m ([\w.]+) "\$@"$', (REPO_ROOT / script).read_text(), flags=re.M)
+    """The module a script only forwards its arguments to (``exec ... -m MODULE "$@" [its own options]``), else
+    None."""
+    found = re.findall(r'^exec .* -m ([\w.]+) "\$@"(?: .*)?$', (REPO_ROOT / script).read_text(), flags=re.M)
     return found[0] if len(found) == 1 else None
 
 
