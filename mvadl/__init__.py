@@ -1,6 +1,9 @@
-"""Shared layer of the project: data access (``mvadl.data``), results files (``mvadl.results``),
+"""Shared layer of the project: data access (``mvadl.data``), where runs record and how (``mvadl.results``),
 figure style (``mvadl.plotting``), the one experiment runner (``mvadl.runner``) with its seed derivation
-(``mvadl.seeding``), and the report builder (``mvadl.report``)."""
+(``mvadl.seeding``), the statistics of comparisons (``mvadl.verdicts``) and the report builder (``mvadl.report``).
+
+Entry points: ``python -m mvadl.data.fetch`` (download and verify the data) and ``python -m mvadl.report``
+(build the report from ``results/``)."""
 from pathlib import Path
 
 #: Repository root (the package is installed in editable mode, so this is the checkout).

@@ -1,5 +1,8 @@
 """Data layer: one root folder (``--data-dir`` / ``$DATA_DIR`` / ``data/``), verified downloads, and
-readers that check their input and name the file in every error."""
+readers that check their input and name the file in every error.
+
+Entry point: ``python -m mvadl.data.fetch`` (download when online and verify every dataset;
+``scripts/get_data.sh`` calls it)."""
 from mvadl.data.errors import DataError
 from mvadl.data.mnist import load_mnist
 from mvadl.data.multi30k import read_parallel

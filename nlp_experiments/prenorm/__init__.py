@@ -18,6 +18,7 @@ Library modules:
 * ``report``: summary.json, jacobian_depth.json and every figure from the records.
 
 Entry points (``--help`` lists the options): ``python -m nlp_experiments.prenorm.study`` (the whole study;
-``scripts/prenorm_study.sh`` calls it) and ``python -m nlp_experiments.prenorm.redraw`` (summary and figures
-again from the committed records).
+``scripts/prenorm_study.sh`` calls it), ``python -m nlp_experiments.prenorm.redraw`` (summary and figures
+again from the committed records) and ``python -m nlp_experiments.prenorm.unigram`` (the unigram levels of
+WikiText-2 -> unigram.json).
 """
