@@ -149,7 +149,11 @@ def test_allowlist_is_exactly_what_checkpoints_hold(checkpoint_globals):
     assert len(checkpoint_globals["checkpoints"]) >= 2  # best and last (and the interval checkpoint)
     allowed = {f"{g.__module__}.{g.__qualname__}" for g in FAIRSEQ_CHECKPOINT_GLOBALS}
     assert set(checkpoint_globals["needed"]) == allowed
-    import fairseq_ext  # noqa: F401  (compat allowlists them)
+    from fairseq_ext.compat import allow_fairseq_checkpoint_globals
+
+    # what importing the plugin runs; called here, since a test before this one may have imported the plugin
+    # inside a torch.serialization.safe_globals block, whose exit restores the allowlist as it was before it
+    allow_fairseq_checkpoint_globals()
 
     state = torch.load(checkpoint_globals["checkpoints"][0], weights_only=True)
     assert state["optimizer_history"][-1]["num_updates"] > 0

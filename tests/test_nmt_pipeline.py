@@ -145,9 +145,9 @@ def test_per_pair_validation_metrics_are_corpus_scores_over_batches(toy_data_bin
 
 
 def test_training_logs_per_pair_scores_and_records_the_run(toy_training):
-    valid_lines = [line for line in toy_training["stdout"].splitlines() if "valid on 'valid' subset" in line]
-    assert valid_lines and all(f"bleu_{p} " in valid_lines[-1] for p in DIRECT_PAIRS.split(","))
-    assert "loss_mean" in valid_lines[-1] and "off_target_mean" in valid_lines[-1]
+    valid_lines = [line for line in toy_training["stdout"].splitlines() if " | valid | {" in line]
+    assert valid_lines and all(f'"valid_bleu_{p}": ' in valid_lines[-1] for p in DIRECT_PAIRS.split(","))
+    assert '"valid_loss_mean"' in valid_lines[-1] and '"valid_off_target_mean"' in valid_lines[-1]
     assert any((toy_training["runs"] / "direct" / "tb" / "valid").glob("events.out.tfevents.*"))
     record = toy_training["record"]
     assert record["updates"] == 4 and record["lang_pairs"] == DIRECT_PAIRS.split(",")
@@ -339,6 +339,7 @@ def test_translate_checks_its_arguments_and_identifies_the_source(toy_data_bin, 
     monkeypatch.setattr(generation.subprocess, "run", fake_run)
     checkpoint = tmp_path / "model.pt"
     checkpoint.write_bytes(b"")
+    monkeypatch.setattr(generation, "model_languages", lambda checkpoint: ("en", "de", "fr"))
     argv = ["--to", "fr", "--checkpoint", str(checkpoint), "--data-bin", str(toy_data_bin), "--device", "cpu",
             "Ein Hund rennt auf der Straße .", "Eine Katze spielt im Wasser ."]
     assert main(run, TranslateConfig, argv) == 0
