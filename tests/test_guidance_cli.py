@@ -5,6 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from mvadl.seeding import derive_seed
+from mvadl.verdicts import mcnemar_exact, paired_mean_difference
 from tests.conftest import write_tiny_mnist
 from tests.runner_helpers import cli, is_share_of, png_size, read, same_weights, train_whole_and_resumed
 from vae_diffusion.core.artifacts import sha256_file
@@ -83,34 +85,74 @@ def study(module_results, training):
 
 def test_negative_prompt_study_main_concept(study):
     metrics = study.metrics
+    main = metrics["concepts"][0]
     assert study.status == 0
-    assert metrics["n_samples"] == 8 and metrics["negative_prompt"] == "white" and metrics["guidance_scale"] == 5.0
+    assert metrics["n_samples"] == main["n_samples"] == 8 and metrics["main_concept"] == main["concept"] == "white"
+    assert main["negative_prompt"] == metrics["negative_prompt"] == "white" and main["guidance_scale"] == 5.0
     for key in ("concept_rate_without_negative", "concept_rate_with_negative", "digit_kept_rate"):
-        assert is_share_of(metrics[key], 8), key
-    assert metrics["mask_iou_mean"] == pytest.approx(sum(metrics["per_pair"]["mask_iou"]) / 8, abs=1e-4)  # rounded
-    assert len(metrics["per_pair"]["mask_iou"]) == len(metrics["per_pair"]["centroid_shift_px"]) == 8
+        assert is_share_of(main[key], 8), key
+    assert main["mask_iou_mean"] == pytest.approx(sum(main["per_image"]["mask_iou"]) / 8, abs=1e-4)  # rounded
+    assert len(main["per_image"]["mask_iou"]) == len(main["per_image"]["centroid_shift_px"]) == 8
+    assert metrics["image_seeds"] == [derive_seed(0, "image", i) for i in range(8)]
+    assert metrics["digits"] == [0, 1, 2, 3, 4, 5, 6, 7]
     assert metrics["classifier_sha256"] == sha256_file(DEFAULT_WEIGHTS)
     assert metrics["model_training_config"]["red_share"] == 0.5  # the data the studied model was trained on
+
+
+def test_every_paired_test_reruns_from_the_record(study):
+    """Shares and McNemar tests follow from the per-image outcomes the record keeps."""
+    for entry in [*study.metrics["concepts"], *study.metrics["sweep"]]:
+        per_image = entry["per_image"]
+        assert entry["shares"]["concept_with"]["k"] == sum(per_image["concept_with"])
+        if entry["identical_pairs"] == entry["n_samples"]:
+            continue
+        assert entry["comparisons"]["concept"] == mcnemar_exact(per_image["concept_with"],
+                                                                per_image["concept_without"]).as_dict()
+        assert entry["comparisons"]["digit"] == mcnemar_exact(per_image["digit_kept"],
+                                                              per_image["digit_read_without"]).as_dict()
 
 
 def test_negative_prompt_sweep_without_guidance_changes_nothing(study):
     assert [s["guidance_scale"] for s in study.metrics["sweep"]] == [1.0, 3.0, 5.0]  # + the main run at scale 5
     scale_one = study.metrics["sweep"][0]
-    assert scale_one["mask_iou_mean"] == 1.0 and scale_one["mean_abs_change"] == 0.0  # no guidance: no effect
+    # at s = 1 the pipeline runs no unconditional branch: each pair is the same image twice, and no test is run
+    assert scale_one["identical_pairs"] == scale_one["n_samples"] == 4 and all(scale_one["per_image"]["identical"])
+    assert scale_one["mask_iou_mean"] == 1.0 and scale_one["mean_abs_change"] == 0.0
     assert scale_one["concept_rate_with_negative"] == scale_one["concept_rate_without_negative"]
+    assert set(scale_one["comparisons"].values()) == {None} and set(scale_one["colour_comparisons"].values()) == {None}
     if scale_one["centroid_shift_px_median"] is not None:  # identical pairs: no position change
         assert scale_one["centroid_shift_px_median"] == 0.0
+    # guidance itself, without a negative prompt: the lowest and highest scale on the images they share
+    scales = study.metrics["across_scales"]
+    assert (scales["from_scale"], scales["to_scale"], scales["n_samples"]) == (1.0, 5.0, 4)
+    top = study.metrics["sweep"][-1]["per_image"]
+    assert scales["concept_without"] == mcnemar_exact(top["concept_without"][:4],
+                                                      scale_one["per_image"]["concept_without"]).as_dict()
+    assert set(scales["colours_without"]) >= {"red stroke", "gray background"}
+
+
+def test_seed_baseline_pairs_other_seeds_with_the_same_prompts(study):
+    baseline = study.metrics["seed_baseline"]
+    assert baseline["n_samples"] == 8 and baseline["negative_prompt"] == "white"
+    assert not set(baseline["other_image_seeds"]) & set(study.metrics["image_seeds"])
+    assert baseline["per_image"]["mask_iou_same_seed"] == pytest.approx(
+        study.metrics["concepts"][0]["per_image"]["mask_iou"], abs=1e-4)
+    assert baseline["comparisons"]["mask_iou"] == paired_mean_difference(
+        baseline["per_image"]["mask_iou_same_seed"], baseline["per_image"]["mask_iou_other_seed"],
+        seed=baseline["test_seed"]).as_dict()
 
 
 def test_negative_prompt_concepts_and_colour_prompts(study):
     metrics = study.metrics
-    # concepts of two kinds, each with the same measurements; the main one is also the top level
+    # concepts of two kinds, each with the same measurements
     assert [(c["concept"], c["concept_kind"], c["negative_prompt"]) for c in metrics["concepts"]] == [
         ("white", "stroke", "white"), ("gray", "background", "gray background"), ("red", "stroke", "red")]
-    assert metrics["concepts"][0]["mask_iou_mean"] == metrics["mask_iou_mean"]
     assert set(metrics["concepts"][0]) == set(metrics["concepts"][1])
     assert metrics["colour_prompts"]["n_samples"] == 10 and is_share_of(metrics["colour_obeyed_rate"], 10)
-    assert 0 <= metrics["no_digit_count"] <= 8 and metrics["figure_images"] == [0, 1, 2, 3]  # the first images
+    obeyed = metrics["colour_prompts"]["shares"]["colour_obeyed"]
+    assert obeyed["k"] == sum(metrics["colour_prompts"]["per_image"]["colour_obeyed"]) and obeyed["n"] == 10
+    assert obeyed["low"] <= obeyed["share"] <= obeyed["high"]
+    assert 0 <= metrics["prompt_following"]["no_digit_count"] <= 8 and metrics["figure_images"] == [0, 1, 2, 3]
 
 
 def test_negative_prompt_figures(study):
@@ -121,14 +163,39 @@ def test_negative_prompt_figures(study):
     assert width > height  # two rows of 4 pairs
 
 
+def test_another_seed_shares_no_image(module_results, training, study):
+    assert cli(negative_prompt, negative_prompt.NegativePromptConfig, "--quick", "--model", training.pipeline_dir,
+               "--seed", 1, "--output-name", "seed1", "--sweep", "--other-concepts", "--colour-samples", 0,
+               "--no-seed-baseline") == 0
+    other = read(study.figures / "seed1.json")["metrics"]
+    assert len(other["image_seeds"]) == 8 and not set(other["image_seeds"]) & set(study.metrics["image_seeds"])
+    assert other["seed_baseline"] is None and other["across_scales"] is None
+
+
 def test_another_models_study_keeps_the_reference_figures(training, study):
     assert cli(negative_prompt, negative_prompt.NegativePromptConfig, "--quick", "--model", training.pipeline_dir,
                "--negative-prompt", "red", "--output-name", "other", "--sweep", "--other-concepts",
-               "--colour-samples", 0) == 0
+               "--colour-samples", 0, "--compare-with", study.figures / "metrics.json") == 0
     other = read(study.figures / "other.json")["metrics"]
     assert other["sweep"] == [] and [c["concept"] for c in other["concepts"]] == ["red"]
     assert min(png_size(study.figures / "other_negative_prompt.png")) > 100
     assert (study.figures / "negative_prompt.png").stat().st_mtime_ns == study.mtime
+    # tested against the reference record image by image: here the same model, so every pair agrees
+    versus = other["compared_with"]
+    reference_red = study.metrics["concepts"][2]["per_image"]
+    assert versus["n_samples"] == 8 and list(versus["concepts"]) == ["red"]
+    assert versus["concepts"]["red"]["with"] == mcnemar_exact(other["concepts"][0]["per_image"]["concept_with"],
+                                                              reference_red["concept_with"]).as_dict()
+    assert versus["concepts"]["red"]["without"]["difference"] == 0.0
+
+
+def test_a_reference_record_without_per_image_outcomes_is_refused(training, study, tmp_path, capsys):
+    old = tmp_path / "old.json"
+    old.write_text('{"metrics": {"image_seeds": [0, 1], "concepts": [{"negative_prompt": "red"}]}}')
+    assert cli(negative_prompt, negative_prompt.NegativePromptConfig, "--quick", "--model", training.pipeline_dir,
+               "--negative-prompt", "red", "--output-name", "old", "--sweep", "--other-concepts",
+               "--colour-samples", 0, "--no-seed-baseline", "--compare-with", old) == 1
+    assert capsys.readouterr().err.startswith(f"error: {old}: not a record of this study with per-image outcomes")
 
 
 def test_unknown_concept_is_a_one_line_error(training, capsys):

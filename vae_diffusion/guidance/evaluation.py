@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from mvadl.data import DataError
 from mvadl.seeding import derive_seed
+from mvadl.verdicts import Comparison, holm, mcnemar_exact, paired_mean_difference, wilson_interval
 from vae_diffusion.core.pipelines import load_local_pipeline
 from vae_diffusion.guidance.captions import BACKGROUND_COLOURS, STROKE_COLOURS, caption
 from vae_diffusion.guidance.detect import (
@@ -74,8 +75,9 @@ def digit_concept(path: str | Path, negative_prompt: str, concept: str | None) -
     return named[0]
 
 
-#: The seed stream of an experiment's images (:func:`experiment_seeds`).
-IMAGE_STREAM = "image"
+#: The seed stream of an experiment's images (:func:`experiment_seeds`), and that of the seed baseline's second
+#: images (the same prompts from other noise, :func:`seed_baseline`).
+IMAGE_STREAM, BASELINE_STREAM = "image", "baseline image"
 
 
 def experiment_seeds(seed: int, n: int, stream: str = IMAGE_STREAM) -> list[int]:
@@ -121,31 +123,100 @@ def _names(reading: DigitReading, concept: str) -> np.ndarray:
     return np.array(reading.stroke_names if concept_kind(concept) == "stroke" else reading.background_names)
 
 
+def share(flags) -> dict:
+    """``{"k", "n", "share", "low", "high"}``: how many of the per-image ``flags`` are true, of how many, and
+    the Wilson 95 % interval of that share (:func:`mvadl.verdicts.wilson_interval`)."""
+    flags = np.asarray(flags, bool)
+    k, n = int(flags.sum()), int(flags.size)
+    low, high = wilson_interval(k, n)
+    return {"k": k, "n": n, "share": k / n, "low": low, "high": high}
+
+
+def paired_change(a, b, identical) -> dict | None:
+    """``Comparison.as_dict()`` of the exact McNemar test of a yes/no outcome on the same images under condition
+    A (``a[i]``, the condition of interest, e.g. with the negative prompt) and B (``b[i]``): ``difference`` is
+    the share under A minus that under B, with Newcombe's paired interval (:func:`mvadl.verdicts.mcnemar_exact`).
+    None when every pair is the same image twice (``identical``): then the outcomes agree by construction, the
+    change is exactly 0 and no interval is due."""
+    if np.all(identical):
+        return None
+    return mcnemar_exact(list(a), list(b)).as_dict()
+
+
+def colour_changes(a: dict[str, np.ndarray], b: dict[str, np.ndarray], identical) -> dict[str, dict | None]:
+    """:func:`paired_change` of every palette colour read (``"red stroke"``, ..., ``"gray background"``) between
+    the names read under condition A and B (``{"stroke": names, "background": names}``). The colours form one
+    family of tests: each comparison carries Holm's adjusted p-value ``p_holm`` (:func:`mvadl.verdicts.holm`),
+    which decides its verdict, since a side effect is looked for among all of them."""
+    comparisons = {f"{colour} {kind}": paired_change(a[kind] == colour, b[kind] == colour, identical)
+                   for kind, palette in (("stroke", STROKE_COLOURS), ("background", BACKGROUND_COLOURS))
+                   for colour in palette}
+    tested = [name for name, c in comparisons.items() if c is not None]
+    for name, p_holm in zip(tested, holm([comparisons[name]["p_value"] for name in tested])):
+        comparisons[name] = Comparison.from_dict({**comparisons[name], "p_holm": p_holm}).as_dict()
+    return comparisons
+
+
+def _optional(values: np.ndarray, digits: int) -> list[float | None]:
+    return [None if not np.isfinite(v) else round(float(v), digits) for v in values]
+
+
 def pair_metrics(without: tuple[DigitReading, np.ndarray], with_negative: tuple[DigitReading, np.ndarray],
                  images: tuple[np.ndarray, np.ndarray], digits: np.ndarray, concept: str) -> tuple[dict, dict]:
     """Metrics of image pairs (same seed and prompt, without / with the negative prompt), read by
-    :func:`read_images`, and per-pixel maps of where they differ. ``concept``: a stroke or background colour."""
+    :func:`read_images`, and per-pixel maps of where they differ. ``concept``: a stroke or background colour.
+
+    ``per_image`` holds every outcome of every pair (concept shown, digit read, no digit, colours read, whether
+    the two images are identical, mask IoU, centroid shift, stroke areas), so that each share (``shares``, with
+    its Wilson interval) and each paired test (``comparisons``: exact McNemar on the actual pairs, the condition
+    with the negative prompt as A; ``colour_comparisons``: every colour read, Holm-adjusted as one family) can be
+    recomputed from the record alone."""
     (a, p_without), (b, p_with) = without, with_negative
     digit_without, digit_with = p_without.argmax(1), p_with.argmax(1)
+    identical = np.all(images[0] == images[1], axis=tuple(range(1, images[0].ndim)))
     iou = mask_iou(a.masks, b.masks)
     shift = centroid_shift(a.masks, b.masks)  # position apart from shape; NaN where a mask is empty
     area_without, area_with = a.masks.sum((1, 2)), b.masks.sum((1, 2))
     change = np.abs(images[1] - images[0]).mean(-1)  # [N, H, W]
     union = a.masks | b.masks
-    concept_without, concept_with = _names(a, concept) == concept, _names(b, concept) == concept
-    removed = concept_without & ~concept_with
-    strokes_without, strokes_with = np.array(a.stroke_names), np.array(b.stroke_names)
-    backgrounds_without, backgrounds_with = np.array(a.background_names), np.array(b.background_names)
+    names_without = {"stroke": np.array(a.stroke_names), "background": np.array(a.background_names)}
+    names_with = {"stroke": np.array(b.stroke_names), "background": np.array(b.background_names)}
+    kind = concept_kind(concept)
+    outcomes = {
+        "concept_without": names_without[kind] == concept, "concept_with": names_with[kind] == concept,
+        "digit_read_without": digit_without == digits, "digit_kept": digit_with == digits,
+        "same_digit_read": digit_with == digit_without,
+        "no_digit_without": no_digit(a, p_without), "no_digit_with": no_digit(b, p_with),
+        "stroke_colour_changed": names_without["stroke"] != names_with["stroke"],
+        "background_changed": names_without["background"] != names_with["background"],
+    }
+    removed = outcomes["concept_without"] & ~outcomes["concept_with"]
+    per_image = {
+        **{key: flags.tolist() for key, flags in outcomes.items()},
+        "digit_without": digit_without.tolist(), "digit_with": digit_with.tolist(),
+        "stroke_without": a.stroke_names, "stroke_with": b.stroke_names,
+        "background_without": a.background_names, "background_with": b.background_names,
+        "identical": identical.tolist(), "mask_iou": np.round(iou, 4).tolist(),
+        "centroid_shift_px": _optional(shift, 3),
+        "stroke_area_without": area_without.tolist(), "stroke_area_with": area_with.tolist(),
+    }
     metrics = {
         "concept": concept,
-        "concept_kind": concept_kind(concept),
+        "concept_kind": kind,
         "n_samples": int(len(digits)),
-        "concept_rate_without_negative": float(np.mean(concept_without)),
-        "concept_rate_with_negative": float(np.mean(concept_with)),
-        "digit_kept_rate": float(np.mean(digit_with == digits)),
-        "digit_rate_without_negative": float(np.mean(digit_without == digits)),
-        "same_digit_read_rate": float(np.mean(digit_with == digit_without)),
-        "no_digit_count_with_negative": int(no_digit(b, p_with).sum()),
+        "identical_pairs": int(identical.sum()),
+        "shares": {key: share(flags) for key, flags in outcomes.items()},
+        "comparisons": {
+            "concept": paired_change(outcomes["concept_with"], outcomes["concept_without"], identical),
+            "digit": paired_change(outcomes["digit_kept"], outcomes["digit_read_without"], identical),
+            "no_digit": paired_change(outcomes["no_digit_with"], outcomes["no_digit_without"], identical),
+        },
+        "colour_comparisons": colour_changes(names_with, names_without, identical),
+        "concept_rate_without_negative": float(np.mean(outcomes["concept_without"])),
+        "concept_rate_with_negative": float(np.mean(outcomes["concept_with"])),
+        "digit_kept_rate": float(np.mean(outcomes["digit_kept"])),
+        "digit_rate_without_negative": float(np.mean(outcomes["digit_read_without"])),
+        "no_digit_count_with_negative": int(outcomes["no_digit_with"].sum()),
         "mask_iou_mean": float(iou.mean()),
         "mask_iou_median": float(np.median(iou)),
         "mask_iou_mean_concept_removed": float(iou[removed].mean()) if removed.any() else None,
@@ -154,22 +225,101 @@ def pair_metrics(without: tuple[DigitReading, np.ndarray], with_negative: tuple[
         "stroke_area_ratio_median": float(np.median(area_with[area_without > 0] / area_without[area_without > 0]))
         if (area_without > 0).any() else None,
         "empty_mask_pairs": int(np.sum(~np.isfinite(shift))),
-        "per_pair": {"seed_index": list(range(len(digits))), "mask_iou": np.round(iou, 4).tolist(),
-                     "centroid_shift_px": [None if not np.isfinite(v) else round(float(v), 3) for v in shift]},
         "change_share_in_strokes": float((change * union).sum() / max(change.sum(), 1e-9)),
         "stroke_area_share": float(union.mean()),
         "mean_abs_change": float(change.mean()),
-        "stroke_colours_without": {c: int(np.sum(strokes_without == c)) for c in STROKE_COLOURS},
-        "stroke_colours_with": {c: int(np.sum(strokes_with == c)) for c in STROKE_COLOURS},
-        "background_colours_without": {c: int(np.sum(backgrounds_without == c)) for c in BACKGROUND_COLOURS},
-        "background_colours_with": {c: int(np.sum(backgrounds_with == c)) for c in BACKGROUND_COLOURS},
-        "background_changed_rate": float(np.mean(backgrounds_without != backgrounds_with)),
-        "stroke_colour_changed_rate": float(np.mean(strokes_without != strokes_with)),
+        "stroke_colours_without": {c: int(np.sum(names_without["stroke"] == c)) for c in STROKE_COLOURS},
+        "stroke_colours_with": {c: int(np.sum(names_with["stroke"] == c)) for c in STROKE_COLOURS},
+        "background_colours_without": {c: int(np.sum(names_without["background"] == c)) for c in BACKGROUND_COLOURS},
+        "background_colours_with": {c: int(np.sum(names_with["background"] == c)) for c in BACKGROUND_COLOURS},
+        "per_image": per_image,
     }
     maps = {"change": change.mean(0), "strokes_without": a.masks.mean(0), "strokes_with": b.masks.mean(0),
             "iou": iou, "centroid_shift": shift, "names_without": _names(a, concept).tolist(),
             "names_with": _names(b, concept).tolist()}
     return metrics, maps
+
+
+def across_scales(low: dict, high: dict) -> dict:
+    """How guidance itself changes the images without a negative prompt: the :func:`pair_metrics` of the lowest
+    and the highest guidance scale of a sweep, compared on the images they share (the first ``n`` of both: the
+    same seeds and prompts, hence the same z_T). ``concept`` and ``colours`` (every colour read, Holm-adjusted as
+    one family) are exact McNemar tests with the higher scale as A."""
+    n = min(low["n_samples"], high["n_samples"])
+    lo, hi = low["per_image"], high["per_image"]
+    names_low = {kind: np.array(lo[f"{kind}_without"][:n]) for kind in ("stroke", "background")}
+    names_high = {kind: np.array(hi[f"{kind}_without"][:n]) for kind in ("stroke", "background")}
+    never_identical = np.zeros(n, bool)  # two scales never give the same image twice by construction
+    return {"from_scale": low["guidance_scale"], "to_scale": high["guidance_scale"], "n_samples": n,
+            "concept": low["concept"],
+            "concept_without": paired_change(hi["concept_without"][:n], lo["concept_without"][:n], never_identical),
+            "digit_read_without": paired_change(hi["digit_read_without"][:n], lo["digit_read_without"][:n],
+                                                never_identical),
+            "colours_without": colour_changes(names_high, names_low, never_identical)}
+
+
+def seed_baseline(without: np.ndarray, with_negative: np.ndarray, other_with_negative: np.ndarray,
+                  seed: int) -> dict:
+    """Does the initial noise fix the layout more than the prompt alone would? Stroke masks ``[N, H, W]`` of the
+    images without the negative prompt, with it from the same seed, and with it from another seed (same prompt,
+    same negative prompt): per image i, the mask IoU and centroid shift of (without_i, with_i), the same-seed
+    pair, and of (without_i, other_i), the other-seed pair. The two pairs differ only in whether z_T is shared.
+
+    Each quantity is compared by :func:`mvadl.verdicts.paired_mean_difference` (same-seed pair as A): paired,
+    because both pairs of image i share its image without the negative prompt and its prompt, so the per-image
+    difference removes how much one digit and one drawing vary (MNIST digits are centred, so two random digits
+    already overlap); a sign-flip randomization test and a bootstrap interval, because IoU is bounded and the
+    shift skewed. The shift is compared on the images where all three masks are non-empty."""
+    iou_same, iou_other = mask_iou(without, with_negative), mask_iou(without, other_with_negative)
+    shift_same, shift_other = centroid_shift(without, with_negative), centroid_shift(without, other_with_negative)
+    both = np.isfinite(shift_same) & np.isfinite(shift_other)
+    test_seed = derive_seed(seed, "seed baseline test")
+    return {
+        "n_samples": int(len(without)), "shift_pairs": int(both.sum()), "test_seed": test_seed,
+        "mask_iou_same_seed_mean": float(iou_same.mean()), "mask_iou_other_seed_mean": float(iou_other.mean()),
+        "centroid_shift_px_same_seed_median": float(np.median(shift_same[both])) if both.any() else None,
+        "centroid_shift_px_other_seed_median": float(np.median(shift_other[both])) if both.any() else None,
+        "comparisons": {
+            "mask_iou": paired_mean_difference(iou_same, iou_other, seed=test_seed).as_dict(),
+            "centroid_shift_px": paired_mean_difference(shift_same[both], shift_other[both], seed=test_seed).as_dict()
+            if both.any() else None,
+        },
+        "per_image": {"mask_iou_same_seed": iou_same.tolist(), "mask_iou_other_seed": iou_other.tolist(),
+                      "centroid_shift_px_same_seed": _optional(shift_same, 6),
+                      "centroid_shift_px_other_seed": _optional(shift_other, 6)},
+    }
+
+
+def comparable_images(reference: dict, image_seeds: list[int], where: str) -> int:
+    """How many images this study shares with ``reference`` (another record of it: its metrics), which must
+    keep per-image outcomes and start with the same image seeds; otherwise a DataError naming ``where``."""
+    theirs = reference.get("concepts") or []
+    n = min(len(image_seeds), len(reference.get("image_seeds") or []))
+    if not n or reference["image_seeds"][:n] != image_seeds[:n] or any("per_image" not in c for c in theirs):
+        raise DataError(f"{where}: not a record of this study with per-image outcomes on the same image seeds "
+                        "(re-run the other model's study with this code and seed)")
+    return n
+
+
+def versus_reference(concepts: list[dict], image_seeds: list[int], reference: dict, where: str) -> dict:
+    """This model against another model (another record of this study, ``reference``: its metrics) on the
+    same images: for each concept both studied with the same negative prompt, exact McNemar tests of the concept
+    shown without (``without``) and with (``with``) the negative prompt, this model as A, on the images both
+    records share (same index, seed and prompt, hence the same z_T; :func:`comparable_images`)."""
+    n = comparable_images(reference, image_seeds, where)
+    theirs = {c["negative_prompt"]: c for c in reference["concepts"]}
+    never_identical = np.zeros(n, bool)  # two models
+    compared = {}
+    for ours in concepts:
+        other = theirs.get(ours["negative_prompt"])
+        if other is None or other["concept"] != ours["concept"]:
+            continue
+        compared[ours["concept"]] = {
+            "negative_prompt": ours["negative_prompt"],
+            **{condition: paired_change(ours["per_image"][f"concept_{condition}"][:n],
+                                        other["per_image"][f"concept_{condition}"][:n], never_identical)
+               for condition in ("without", "with")}}
+    return {"record": where, "n_samples": n, "concepts": compared}
 
 
 def colour_prompts(n: int) -> tuple[np.ndarray, list[str]]:
@@ -182,13 +332,18 @@ def colour_prompts(n: int) -> tuple[np.ndarray, list[str]]:
 def prompt_following(reading: DigitReading, probabilities: np.ndarray, digits: np.ndarray,
                      colours: list[str] | None = None) -> dict:
     """How well images follow prompts that name ``digits`` (and ``colours``): the share whose digit the
-    classifier reads, the share with strokes of the colour named, and the count of images with no digit."""
-    result = {"n_samples": int(len(digits)), "digit_rate": float(np.mean(probabilities.argmax(1) == digits)),
-              "no_digit_count": int(no_digit(reading, probabilities).sum())}
+    classifier reads, the share with strokes of the colour named, and the count of images with no digit; each
+    share also with its Wilson interval (``shares``) and the per-image outcomes (``per_image``)."""
+    outcomes = {"digit_read": probabilities.argmax(1) == digits, "no_digit": no_digit(reading, probabilities)}
     if colours is not None:
         has_strokes = reading.masks.sum((1, 2)) > 0  # an image without strokes obeys no colour
-        result["colour_obeyed_rate"] = float(np.mean((np.array(reading.stroke_names) == np.array(colours))
-                                                     & has_strokes))
+        outcomes["colour_obeyed"] = (np.array(reading.stroke_names) == np.array(colours)) & has_strokes
+    result = {"n_samples": int(len(digits)), "digit_rate": float(np.mean(outcomes["digit_read"])),
+              "no_digit_count": int(outcomes["no_digit"].sum())}
+    if colours is not None:
+        result["colour_obeyed_rate"] = float(np.mean(outcomes["colour_obeyed"]))
+    result["shares"] = {key: share(flags) for key, flags in outcomes.items()}
+    result["per_image"] = {key: flags.tolist() for key, flags in outcomes.items()}
     return result
 
 
@@ -206,11 +361,14 @@ def colour_prompt_following(pipe, classifier, seeds: list[int], guidance_scale: 
 def follows_prompts(pipe, classifier, seeds: list[int], guidance_scale: float, num_inference_steps: int) -> dict:
     """How well a text-to-digit pipeline follows its prompts, one image per seed for each kind of prompt: on
     "a <digit>" the digit read rate and the images with no digit, on "a <colour> <digit>"
-    (:func:`colour_prompt_following`) the share whose strokes have the colour named (``colour_obeyed_rate``)."""
+    (:func:`colour_prompt_following`) the share whose strokes have the colour named (``colour_obeyed_rate``).
+    ``shares``: ``digit_read`` and ``no_digit`` (plain prompts) and ``colour_obeyed``, with Wilson intervals."""
     digits = np.arange(len(seeds)) % 10
     plain = generate(pipe, [caption(int(d)) for d in digits], None, seeds=seeds, guidance_scale=guidance_scale,
                      num_inference_steps=num_inference_steps, batch_size=100, desc="digit prompts")
     result = prompt_following(*read_images(plain, classifier), digits)
-    result["colour_obeyed_rate"] = colour_prompt_following(pipe, classifier, seeds, guidance_scale,
-                                                           num_inference_steps)["colour_obeyed_rate"]
+    coloured = colour_prompt_following(pipe, classifier, seeds, guidance_scale, num_inference_steps)
+    result["colour_obeyed_rate"] = coloured["colour_obeyed_rate"]
+    result["shares"]["colour_obeyed"] = coloured["shares"]["colour_obeyed"]
+    del result["per_image"]  # a training's checks need the shares, not a test on their images
     return result
