@@ -1,6 +1,8 @@
 """The Q19 entry points (--quick) in-process through the shared runner, on tiny generated MNIST: training with an
 exact resume (captions included), prompt following along the training, then the negative-prompt study. Each run
 happens once per module (fixtures); each test checks one thing, so one failure does not hide the others."""
+import json
+import shutil
 from types import SimpleNamespace
 
 import pytest
@@ -67,6 +69,28 @@ def test_progress_scores_every_kept_checkpoint(module_results, training):
         assert is_share_of(p["digit_rate"], 10) and is_share_of(p["colour_obeyed_rate"], 10)
         assert 0 <= p["no_digit_count"] <= 10 and isinstance(p["no_digit_count"], int)
     assert min(png_size(module_results / "guidance" / "progress.png")) > 100
+    record = read(module_results / "guidance" / "progress.json")["metrics"]
+    assert record["image_seeds"] == [derive_seed(0, "image", i) for i in range(10)]
+    history = json.loads((training.run / "checkpoints" / "epoch-0002" / "fit_history.json").read_text())
+    assert record["run_revision"] == history["identity"]["revision"]  # checkpoints of the current training loop
+    assert [p["resumes"] for p in points] == [0, 1]  # the run was resumed after epoch 1
+    shares = points[0]["shares"]
+    assert set(shares) == {"digit_read", "no_digit", "colour_obeyed"}
+    assert shares["digit_read"]["share"] == points[0]["digit_rate"] and shares["digit_read"]["n"] == 10
+
+
+def test_progress_refuses_a_checkpoint_of_another_run(training, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(training.run / "pipeline", run / "pipeline")
+    shutil.copytree(training.run / "checkpoints" / "epoch-0001", run / "checkpoints" / "epoch-0001")
+    history_path = run / "checkpoints" / "epoch-0001" / "fit_history.json"
+    history = json.loads(history_path.read_text())
+    history["identity"]["config"]["learning_rate"] = 0.5
+    history_path.write_text(json.dumps(history))
+    assert cli(progress, progress.ProgressConfig, "--quick", "--run-dir", run) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {run / 'checkpoints' / 'epoch-0001'}: written by another run than the "
+                            "pipeline's (settings differ: learning_rate)")
 
 
 def test_progress_names_the_missing_checkpoint(training, capsys):

@@ -183,8 +183,10 @@ def test_pipeline_negative_prompt_same_noise_and_round_trip(tmp_path):
     np.testing.assert_array_equal(run(pipe), base)  # same seeds -> same noise -> same images
     assert np.abs(run(pipe, "red") - base).max() > 1e-4  # the negative prompt replaces the unconditional branch
     np.testing.assert_allclose(run(pipe, "", 5.0), base, atol=1e-6)  # "" is the unconditional prompt
-    # at scale 1 the guidance line is the conditional prediction alone: the negative prompt has no effect
-    np.testing.assert_allclose(run(pipe, "red", 1.0), run(pipe, None, 1.0), atol=1e-6)
+    # at scale 1 the guidance line is the conditional prediction alone, and the pipeline does not compute the
+    # unconditional branch: the negative prompt cannot act, the images are bit-identical (the study's s = 1 row
+    # counts them as identical pairs and runs no test)
+    np.testing.assert_array_equal(run(pipe, "red", 1.0), run(pipe, None, 1.0))
     assert np.abs(run(pipe, seed=5) - base).max() > 1e-3
 
     pipe.save_pretrained(tmp_path / "pipe")

@@ -5,9 +5,12 @@
 
 For each kept checkpoint ``RUN_DIR/checkpoints/epoch-N`` (the reference training keeps them all,
 ``--checkpoints-to-keep 0``), the EMA weights of that moment are put into the run's saved pipeline and scored
-like the design study's variants (``design.py``: same seeds, guidance scale and sampler): digit read on
-"a <digit>", images with no digit, colour obeyed on "a <colour> <digit>". The training minutes and images seen
-come from the checkpoint's run history. Writes results/guidance/progress.{json,png}.
+like the design study's variants (``design.py``: image i from ``derive_seed(seed, "image", i)``, the same
+guidance scale and sampler): digit read on "a <digit>", images with no digit, colour obeyed on
+"a <colour> <digit>", each share with its Wilson interval. The training minutes, resumes and images seen come
+from the checkpoint's run history (``fit_history.json``), whose run identity (config and start revision) must be
+that of the pipeline's training record: a checkpoint of another run is refused, in one line. Writes
+results/guidance/progress.{json,png}.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from mvadl.results import results_dir
 from mvadl.runner import Context, main, option
 from vae_diffusion.core.classifier import ClassifierOptions, load_classifier
 from vae_diffusion.core.fit import list_checkpoints, load_ema_weights, read_history
+from vae_diffusion.core.identity import run_identity
 from vae_diffusion.core.pipelines import read_training_record
 from vae_diffusion.guidance.evaluation import experiment_seeds, follows_prompts, load_guided_pipeline
 from vae_diffusion.guidance.model import DEFAULT_RUN_DIR, TextConditionedDenoiser
@@ -59,24 +63,48 @@ def run(config: ProgressConfig, ctx: Context) -> Path:
     if not found or missing:
         raise DataError(f"{run_dir / 'checkpoints'}: no checkpoint epoch-N for epoch(s) "
                         f"{missing or 'any'} (train with --checkpoints-to-keep 0 to keep every epoch)")
+    histories = {epoch: read_history(found[epoch]) for epoch in epochs}  # every checkpoint checked before scoring
+    revisions = sorted({same_run(found[epoch], history, training) for epoch, history in histories.items()} - {None})
+    if len(revisions) > 1:
+        raise DataError(f"{run_dir / 'checkpoints'}: checkpoints of runs started from different revisions "
+                        f"({', '.join(revisions)})")
     model = TextConditionedDenoiser(pipe.unet, pipe.text_encoder)
     classifier = load_classifier(config.classifier, ctx.device)
     seeds = experiment_seeds(config.seed, config.samples)
     points = []
     for epoch in epochs:
-        history = read_history(found[epoch])
+        history = histories[epoch]
         with torch.no_grad():
             for parameter, ema in zip(model.parameters(), load_ema_weights(found[epoch]), strict=True):
                 parameter.copy_(ema.to(parameter.device))
         scores = follows_prompts(pipe, classifier, seeds, config.guidance_scale, config.num_inference_steps)
         point = {"epoch": epoch, "images_seen": epoch * training["steps_per_epoch"] * training["batch_size"],
-                 "training_minutes": history["seconds"] / 60, "epoch_loss": history["epoch_losses"][-1], **scores}
+                 "training_minutes": history["seconds"] / 60, "resumes": history["resumes"],
+                 "epoch_loss": history["epoch_losses"][-1], **scores}
         logger.info("epoch %d (%.1f min): digit read %.0f%%, colour obeyed %.0f%%, no digit %d/%d", epoch,
                     point["training_minutes"], 100 * point["digit_rate"], 100 * point["colour_obeyed_rate"],
                     point["no_digit_count"], point["n_samples"])
         points.append(point)
     save_figure(plot_progress(points), results_dir() / "guidance" / "progress.png")
-    return ctx.record("guidance", "progress", {"checkpoints": points}, config=config.as_dict())
+    return ctx.record("guidance", "progress", {"checkpoints": points, "image_seeds": seeds,
+                                               "run_revision": revisions[0] if revisions else None,
+                                               "training_config": training}, config=config.as_dict())
+
+
+def same_run(checkpoint: Path, history: dict, training: dict) -> str | None:
+    """The start revision of the run that wrote ``checkpoint`` (None for a checkpoint written before runs kept
+    their identity); a DataError when its identity's config is not that of the pipeline's training record
+    ``training`` (less the keys one stretch of a run may change, ``core.identity.RUN_LOCAL_KEYS``)."""
+    identity = history.get("identity")
+    if identity is None:
+        return None
+    recorded = run_identity(training, identity["revision"])["config"]
+    differ = sorted(k for k in recorded.keys() | identity["config"].keys()
+                    if recorded.get(k) != identity["config"].get(k))
+    if differ:
+        raise DataError(f"{checkpoint}: written by another run than the pipeline's (settings differ: "
+                        f"{', '.join(differ)})")
+    return identity["revision"]
 
 
 if __name__ == "__main__":
