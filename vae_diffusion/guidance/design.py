@@ -6,10 +6,11 @@
 Every variant (:data:`VARIANTS`) sets the options under study (resolution, where the caption enters the UNet,
 loss weighting, learning rate) and keeps every other option of ``TrainConfig``; all are trained from the same
 seed for ``--steps`` optimizer steps of ``--batch-size`` images (the learning-rate schedule scaled to that
-length), then scored with the same seeds on prompts they must follow: "a <digit>" (the share whose digit the
-MNIST classifier reads, and the images showing no digit) and "a <colour> <digit>" (the share whose strokes
-have the colour named). Recorded per variant: images/s of training, training minutes, and each score, also
-per training minute. Writes results/guidance/design.json.
+length), then scored on the same images (image i from ``derive_seed(seed, "image", i)``, the seeds of the
+negative-prompt study) on prompts they must follow: "a <digit>" (the share whose digit the MNIST classifier
+reads, and the images showing no digit) and "a <colour> <digit>" (the share whose strokes have the colour
+named). Recorded per variant: images/s of training, training minutes, and each score (with its Wilson interval,
+``shares``), also per training minute; and the image seeds. Writes results/guidance/design.json.
 """
 from __future__ import annotations
 
@@ -71,6 +72,7 @@ def variant_config(name: str, config: DesignConfig, **overrides) -> TrainConfig:
 
 def run(config: DesignConfig, ctx: Context) -> Path:
     classifier = load_classifier(config.classifier, ctx.device)
+    seeds = experiment_seeds(config.seed, config.samples)
     if config.quick:  # the same code path at toy size
         toy = {k: v for k, v in TrainConfig.QUICK.items() if k not in ("epochs", "steps_per_epoch", "batch_size",
                                                                       "warmup_steps", "widths")}
@@ -81,8 +83,7 @@ def run(config: DesignConfig, ctx: Context) -> Path:
         trained = train(variant_config(name, config, **toy), ctx.device, ctx.revision)
         minutes = trained.metrics["training_time_s"] / 60
         pipe = load_guided_pipeline(trained.pipeline_dir, ctx.device)
-        scores = follows_prompts(pipe, classifier, experiment_seeds(config.seed, config.samples),
-                                 config.guidance_scale, config.num_inference_steps)
+        scores = follows_prompts(pipe, classifier, seeds, config.guidance_scale, config.num_inference_steps)
         logger.info("%s: %.1f images/s, %.1f min; digit read %.0f%%, colour obeyed %.0f%%, no digit %d/%d", name,
                     trained.metrics["images_per_s"], minutes, 100 * scores["digit_rate"],
                     100 * scores["colour_obeyed_rate"], scores["no_digit_count"], scores["n_samples"])
@@ -91,8 +92,7 @@ def run(config: DesignConfig, ctx: Context) -> Path:
                          "training_minutes": minutes, "final_loss": trained.metrics["final_epoch_loss"], **scores,
                          "digit_rate_per_minute": scores["digit_rate"] / minutes,
                          "colour_obeyed_rate_per_minute": scores["colour_obeyed_rate"] / minutes})
-    return ctx.record("guidance", "design", {"variants": variants},
-                      config=config.as_dict())
+    return ctx.record("guidance", "design", {"variants": variants, "image_seeds": seeds}, config=config.as_dict())
 
 
 if __name__ == "__main__":
