@@ -49,6 +49,16 @@ def write_tiny_mnist(root: Path) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def fresh_accelerator_state():
+    """accelerate keeps one process-wide state whose mixed precision cannot change once set; every training
+    of a run is one process, but the tests train many (accelerate's own test case resets it the same way)."""
+    yield
+    from accelerate.state import AcceleratorState, GradientState
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+
+
 @pytest.fixture
 def tiny_mnist(tmp_path: Path) -> Path:
     """A data root with the tiny MNIST of :func:`write_tiny_mnist`."""

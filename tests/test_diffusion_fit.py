@@ -60,11 +60,13 @@ def test_resumed_fit_repeats_the_uninterrupted_losses(tmp_path, monkeypatch):
 def test_fit_config_takes_the_entry_points_options_by_name():
     options = training.TrainConfig(epochs=3, batch_size=5, learning_rate=2e-3, warmup_steps=7, ema_decay=0.9,
                                    checkpoints_to_keep=0, steps_per_epoch=11, seed=4)
-    assert FitConfig.from_options(options, mixed_precision="bf16", max_steps_per_epoch=11) == FitConfig(
+    assert FitConfig.from_options(options, mixed_precision="bf16", channels_last=False,
+                                  max_steps_per_epoch=11) == FitConfig(
         epochs=3, batch_size=5, learning_rate=2e-3, warmup_steps=7, ema_decay=0.9, mixed_precision="bf16",
         checkpoints_to_keep=0, max_steps_per_epoch=11, seed=4)
     ddpm = train.TrainConfig(seed=2)
-    assert FitConfig.from_options(ddpm, mixed_precision="no") == FitConfig(
-        epochs=16, batch_size=256, learning_rate=5e-4, warmup_steps=500, ema_decay=0.9995, seed=2)
-    assert FitConfig.from_options(classifier.ClassifierConfig(), weight_decay=5e-4, mixed_precision="no") == FitConfig(
+    assert FitConfig.from_options(ddpm, mixed_precision="no", channels_last=True) == FitConfig(
+        epochs=16, batch_size=256, learning_rate=5e-4, warmup_steps=500, ema_decay=0.9995, seed=2, channels_last=True)
+    assert FitConfig.from_options(classifier.ClassifierConfig(), weight_decay=5e-4, mixed_precision="no",
+                                  channels_last=False) == FitConfig(
         epochs=8, batch_size=128, learning_rate=3e-3, weight_decay=5e-4, warmup_steps=200)

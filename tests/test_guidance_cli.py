@@ -13,6 +13,7 @@ from tests.conftest import write_tiny_mnist
 from tests.runner_helpers import cli, is_share_of, png_size, read, same_weights, train_whole_and_resumed
 from vae_diffusion.core.artifacts import sha256_file
 from vae_diffusion.core.classifier import DEFAULT_WEIGHTS
+from vae_diffusion.core.precision import choose_mixed_precision
 from vae_diffusion.guidance import design, negative_prompt, progress, train
 from vae_diffusion.guidance.pipeline import TextToDigitPipeline
 
@@ -53,7 +54,8 @@ def test_resumed_training_equals_the_uninterrupted_run(training):
 
 def test_training_record_and_pipeline(training):
     assert training.resumed["config"]["caption_dropout"] == 0.1
-    assert training.resumed["config"]["mixed_precision"] == "no"
+    assert training.resumed["config"]["mixed_precision"] == choose_mixed_precision(
+        None, "cpu", train.TrainConfig.CPU_MIXED_PRECISION)  # the measured CPU choice, where this CPU has bf16
     pipe = TextToDigitPipeline.from_pretrained(str(training.pipeline_dir))
     assert pipe.unet.config.cross_attention_dim == pipe.text_encoder.config.hidden_size == 16  # --quick's width
 
@@ -236,7 +238,9 @@ def test_design_study_trains_and_scores_each_variant(tiny_mnist, tmp_path, monke
     names = ["32 px, cross-attention at 16+8 px", "28 px, pooled text, attention at 7 px only"]
     assert cli(design, design.DesignConfig, "--quick", "--data-dir", tiny_mnist, "--output-dir", tmp_path / "runs",
                "--variants", *names) == 0
-    variants = read(results / "guidance" / "design.json")["metrics"]["variants"]
+    record = read(results / "guidance" / "design.json")["metrics"]
+    variants = record["variants"]
+    assert record["image_seeds"] == [derive_seed(0, "image", i) for i in range(10)]
     assert [v["name"] for v in variants] == names
     assert [v["options"]["resolution"] for v in variants] == [32, 28]
     assert [v["options"]["pooled_text"] for v in variants] == [False, True]
@@ -244,6 +248,7 @@ def test_design_study_trains_and_scores_each_variant(tiny_mnist, tmp_path, monke
         assert v["n_samples"] == 10 and v["training_minutes"] > 0
         assert v["images_per_s"] == pytest.approx(2 * 8 / (v["training_minutes"] * 60))  # 2 steps of 8 images
         assert is_share_of(v["digit_rate"], 10) and is_share_of(v["colour_obeyed_rate"], 10)
+        assert v["shares"]["colour_obeyed"]["share"] == v["colour_obeyed_rate"]
         assert 0 <= v["no_digit_count"] <= 10
         assert v["digit_rate_per_minute"] == pytest.approx(v["digit_rate"] / v["training_minutes"])
     pipe = TextToDigitPipeline.from_pretrained(str(tmp_path / "runs" / "28_px__pooled_text__attention_at_7_px_only"

@@ -8,7 +8,7 @@ from torch.utils.data import TensorDataset
 
 from mvadl.data import DataError
 from vae_diffusion.core.artifacts import verify_artifact, write_sha256sums
-from vae_diffusion.core.fit import FitConfig, FitOptions, fit, read_history, run_precision
+from vae_diffusion.core.fit import FitConfig, FitOptions, fit, read_history, run_channels_last, run_precision
 from vae_diffusion.core.identity import run_identity
 from vae_diffusion.core.precision import choose_mixed_precision, cpu_bf16_support
 
@@ -75,6 +75,37 @@ def test_a_resumed_run_keeps_the_precision_it_started_with(tmp_path, monkeypatch
     monkeypatch.setattr("vae_diffusion.core.precision.cpu_bf16_support", lambda *a, **k: None)
     assert run_precision(options, "cpu", tmp_path / "checkpoints") == "bf16"  # stored, though this CPU lacks it
     assert run_precision(FitOptions(mixed_precision=None), "cpu", tmp_path / "checkpoints") == "no"
+    stored["identity"]["config"]["channels_last"] = True
+    history.write_text(json.dumps(stored))
+    assert run_channels_last(options, "cuda", tmp_path / "checkpoints") is True  # a resume keeps its layout
+    assert run_channels_last(FitOptions(channels_last=False, resume="latest"), "cpu", tmp_path) is False
+
+
+def test_the_models_train_with_the_cpu_setting_the_speed_table_chose():
+    from mvadl import REPO_ROOT
+    from vae_diffusion.diffusion.classifier import ClassifierConfig
+    from vae_diffusion.diffusion.train import TrainConfig as DdpmConfig
+    from vae_diffusion.guidance.training import TrainConfig as TextToDigitConfig
+    from vae_diffusion.vae.train import TrainConfig as VaeConfig
+    table = json.loads((REPO_ROOT / "results" / "speed" / "image_steps.json").read_text())["metrics"]["models"]
+    chosen = {name: row["chosen"] for name, row in table.items()}
+    for name, config in (("vae", VaeConfig), ("ddpm", DdpmConfig), ("text_to_digit", TextToDigitConfig),
+                         ("classifier", ClassifierConfig)):
+        precision = "bf16" if "bf16" in chosen[name] else "no"
+        assert (config.CPU_MIXED_PRECISION, getattr(config, "CPU_CHANNELS_LAST", False)) == \
+            (precision, "channels_last" in chosen[name]), name
+
+
+def test_a_channels_last_run_trains_the_same_model():
+    def run(channels_last, output_dir):
+        torch.manual_seed(0)
+        data = TensorDataset(torch.randn(8, 2, 6, 6, generator=torch.Generator().manual_seed(1)), torch.randn(8, 4))
+        model = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+        config = FitConfig(epochs=2, batch_size=4, channels_last=channels_last)
+        return fit(model, data, squared_error, config, output_dir, device="cpu")
+    plain, last = run(False, "plain"), run(True, "last")
+    assert last.model[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert last.epoch_losses == pytest.approx(plain.epoch_losses, rel=1e-5)
 
 
 def test_a_shipped_folder_is_verified_before_use(tmp_path):

@@ -7,7 +7,8 @@ Prints steps per second of the VAE (Q9), the DDPM (Q18), the text-to-digit model
 (FID/KID features) at their reference batch sizes on real MNIST, names the CPU's bf16 support, and, for each
 model's fastest setting that beats fp32 by more than ``--min-gain``, checks on a short run that the setting keeps
 the loss curve: its mean loss over the last steps must end closer to fp32 at the same seed than fp32 at another
-seed does. Records results/speed/image_steps.json; the models' ``CPU_MIXED_PRECISION`` follow its verdicts.
+seed does. Records results/speed/image_steps.json; the models' ``CPU_MIXED_PRECISION`` and
+``CPU_CHANNELS_LAST`` follow its verdicts (tested).
 """
 from __future__ import annotations
 

@@ -64,6 +64,7 @@ class FitConfig:
     warmup_steps: int = 0
     ema_decay: float | None = None  # None: no EMA weights
     mixed_precision: str = "no"  # "no", "fp16" or "bf16" (accelerate)
+    channels_last: bool = False  # model and image batches in channels_last memory format
     checkpoint_every: int = 1  # epochs
     checkpoints_to_keep: int = 2
     log_every: int = 50  # optimizer steps
@@ -97,8 +98,12 @@ class PrecisionOptions(DataOptions):
                                                                          "on the CPU the model's measured choice "
                                                                          "where the CPU has bf16 instructions; a "
                                                                          "resumed run keeps its own)")
+    channels_last: bool | None = option(None, "channels_last memory format (None: the model's measured choice on "
+                                              "the CPU, off on a GPU; a resumed run keeps its own)")
     #: The CPU precision ``python -m vae_diffusion.speed`` measured as fastest without changing the loss curve.
     CPU_MIXED_PRECISION: ClassVar[str] = "no"
+    #: Whether that measured fastest CPU setting also stores the model and images channels_last.
+    CPU_CHANNELS_LAST: ClassVar[bool] = False
 
 
 @dataclass
@@ -109,15 +114,31 @@ class FitOptions(PrecisionOptions):
     resume: str | None = option(None, "checkpoint folder epoch-N, or 'latest' in OUTPUT_DIR/checkpoints")
 
 
+def _stored_setting(options: PrecisionOptions, checkpoint_dir: str | Path, key: str):
+    """The value of ``key`` in the config stored with the checkpoint ``options`` resumes from (None: a new run)."""
+    if not getattr(options, "resume", None):
+        return None
+    identity = read_history(resolve_checkpoint(options.resume, Path(checkpoint_dir))).get("identity") or {}
+    return identity.get("config", {}).get(key)
+
+
 def run_precision(options: PrecisionOptions, device, checkpoint_dir: str | Path) -> str:
     """The mixed precision of the run ``options`` starts or resumes (:func:`~vae_diffusion.core.precision.
     choose_mixed_precision` with the model's ``CPU_MIXED_PRECISION``): a resumed run keeps the precision stored
     with its checkpoint."""
-    stored = None
-    if getattr(options, "resume", None):
-        identity = read_history(resolve_checkpoint(options.resume, Path(checkpoint_dir))).get("identity") or {}
-        stored = identity.get("config", {}).get("mixed_precision")
+    stored = _stored_setting(options, checkpoint_dir, "mixed_precision")
     return choose_mixed_precision(options.mixed_precision, device, options.CPU_MIXED_PRECISION, stored=stored)
+
+
+def run_channels_last(options: PrecisionOptions, device, checkpoint_dir: str | Path) -> bool:
+    """Whether the run ``options`` starts or resumes stores its model and images channels_last: the command's
+    ``--channels-last``, else the resumed run's own, else the model's measured CPU choice (off on a GPU)."""
+    if options.channels_last is not None:
+        return options.channels_last
+    stored = _stored_setting(options, checkpoint_dir, "channels_last")
+    if stored is not None:
+        return bool(stored)
+    return options.CPU_CHANNELS_LAST and torch.device(device).type == "cpu"
 
 
 def list_checkpoints(checkpoint_dir: Path) -> list[tuple[int, Path]]:
@@ -185,6 +206,8 @@ def fit(model: torch.nn.Module, dataset: Dataset, loss_fn: Callable[[torch.nn.Mo
     if config.ema_decay is not None:
         # EMA warm-up (decay grows as 1 - (1 + step)^-3/4) so short runs are not dominated by the initial weights.
         ema = EMAModel(model.parameters(), decay=config.ema_decay, use_ema_warmup=True, power=3 / 4)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     model, optimizer, loader, lr_schedule = accelerator.prepare(model, optimizer, loader, lr_schedule)
     if ema is not None:
         ema.to(accelerator.device)
@@ -215,6 +238,8 @@ def fit(model: torch.nn.Module, dataset: Dataset, loss_fn: Callable[[torch.nn.Mo
         for step, batch in enumerate(bar):
             if step >= steps_per_epoch:
                 break
+            if config.channels_last:
+                batch = to_channels_last(batch)
             with accelerator.autocast():
                 loss = loss_fn(model, batch)
             accelerator.backward(loss)
@@ -247,6 +272,11 @@ def fit(model: torch.nn.Module, dataset: Dataset, loss_fn: Callable[[torch.nn.Mo
     result.model = accelerator.unwrap_model(model)
     result.wall_time_s = history["seconds"] + time.perf_counter() - started
     return result
+
+
+def to_channels_last(batch) -> tuple:
+    """``batch`` with its image tensors (4-d) in channels_last memory format, the other tensors as they are."""
+    return tuple(t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t for t in batch)
 
 
 def read_history(checkpoint: Path) -> dict:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from mvadl.seeding import seed_everything
+from vae_diffusion.core.fit import to_channels_last
 
 #: The settings a model's step is timed with: (autocast dtype or None, channels_last).
 SETTINGS = {"fp32": (None, False), "bf16": (torch.bfloat16, False), "channels_last": (None, True),
@@ -36,10 +37,6 @@ class StepModel:
     loss_fn: Callable[[nn.Module, tuple], torch.Tensor]
     convolutional: bool = True
     learning_rate: float = 1e-3
-
-
-def _to_channels_last(batch: tuple) -> tuple:
-    return tuple(t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t for t in batch)
 
 
 class StepRunner:
@@ -62,7 +59,7 @@ class StepRunner:
         """One training step: (loss, seconds)."""
         batch = self.step_model.batches[self.steps % len(self.step_model.batches)]
         if self.channels_last:
-            batch = _to_channels_last(batch)
+            batch = to_channels_last(batch)
         torch.set_rng_state(self.rng)
         started = time.perf_counter()
         autocast = torch.autocast("cpu", dtype=self.dtype) if self.dtype is not None else contextlib.nullcontext()

@@ -20,7 +20,7 @@ from diffusers import DDPMPipeline
 from torch.utils.data import TensorDataset
 
 from mvadl.runner import Context, main, option
-from vae_diffusion.core.fit import FitConfig, FitOptions, fit, run_precision
+from vae_diffusion.core.fit import FitConfig, FitOptions, fit, run_channels_last, run_precision
 from vae_diffusion.core.identity import run_identity
 from vae_diffusion.core.images import check_unet_image_size, mnist_split, to_model_range
 from vae_diffusion.core.pipelines import write_training_record
@@ -50,7 +50,8 @@ class TrainConfig(FitOptions):
         "linear", "noise schedule of the DDPMScheduler")
     max_steps_per_epoch: int | None = option(None, "cut every epoch after N optimizer steps (None: whole epochs)")
     #: The CPU precision ``python -m vae_diffusion.speed`` measured as fastest without changing the loss curve.
-    CPU_MIXED_PRECISION: ClassVar[str] = "no"
+    CPU_MIXED_PRECISION: ClassVar[str] = "bf16"
+    CPU_CHANNELS_LAST: ClassVar[bool] = True
     QUICK: ClassVar[dict] = {"epochs": 1, "train_limit": 256, "widths": [16, 32], "layers_per_block": 1,
                              "batch_size": 32, "warmup_steps": 0, "max_steps_per_epoch": 4}
 
@@ -60,14 +61,15 @@ class TrainConfig(FitOptions):
 
 def run(config: TrainConfig, ctx: Context) -> Path:
     mixed_precision = run_precision(config, ctx.device, Path(config.output_dir) / "checkpoints")
+    channels_last = run_channels_last(config, ctx.device, Path(config.output_dir) / "checkpoints")
     grey, _ = mnist_split("train", config.data_dir, limit=config.train_limit, check_count=config.train_limit is None)
     images = to_model_range(grey, config.sample_size)
     unet = build_unet(config.sample_size, config.widths, config.layers_per_block, config.attention_levels)
     noise_scheduler = build_noise_scheduler(config.num_train_timesteps, config.beta_schedule)
     parameters = sum(p.numel() for p in unet.parameters())
     logger.info("UNet2DModel: %.2fM parameters; %d training images", parameters / 1e6, len(images))
-    fit_config = FitConfig.from_options(config, mixed_precision=mixed_precision)
-    recorded_config = {**config.as_dict(), "mixed_precision": mixed_precision}
+    fit_config = FitConfig.from_options(config, mixed_precision=mixed_precision, channels_last=channels_last)
+    recorded_config = {**config.as_dict(), "mixed_precision": mixed_precision, "channels_last": channels_last}
     result = fit(unet, TensorDataset(images), epsilon_prediction_loss(noise_scheduler), fit_config, config.output_dir,
                  resume=config.resume, project_name="ddpm_mnist", device=ctx.device,
                  identity=run_identity(recorded_config, ctx.revision))

@@ -69,7 +69,7 @@ class TrainConfig(ClassifierOptions):
                                                                  "its own); evaluations run in fp32")
 
     #: The CPU precision ``python -m vae_diffusion.speed`` measured as fastest without changing the loss curve.
-    CPU_MIXED_PRECISION: ClassVar[str] = "no"
+    CPU_MIXED_PRECISION: ClassVar[str] = "bf16"
 
     #: --quick: 2 epochs on 2000 train / 500 test images, hidden 256 256, IS k=100.
     QUICK: ClassVar[dict] = {"epochs": 2, "hidden": [256, 256], "is_samples": 100, "train_subset": 2000,
