@@ -9,7 +9,7 @@
 # a tree with uncommitted changes unless ALLOW_DIRTY=1); a SEED other than 0 records into results/seed$SEED
 # with checkpoints under checkpoints/seed$SEED, never over the reference records.
 # The classifier is retrained into $CKPT (results/diffusion/classifier.json records its accuracy and sha256), but
-# FID/KID are measured with $CLASSIFIER, by default the committed artifacts/mnist_classifier/v1 weights, so the
+# FID/KID are measured with $CLASSIFIER, by default the committed artifacts/mnist_classifier/v2 weights, so the
 # numbers stay comparable with the committed ones; CLASSIFIER=$CKPT/mnist_classifier/model.safetensors measures
 # with the new weights (publish them as artifacts/mnist_classifier/v2 to make them the default).
 set -euo pipefail

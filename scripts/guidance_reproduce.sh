@@ -17,7 +17,7 @@
 # second model on data with more red digits and run the study on it, tested image by image against the reference
 # model's record -> results/guidance/more_red.json).
 # The digit check uses the MNIST classifier $CLASSIFIER, by default the committed, versioned
-# artifacts/mnist_classifier/v1/model.safetensors (results/guidance/metrics.json records its sha256).
+# artifacts/mnist_classifier/v2/model.safetensors (results/guidance/metrics.json records its sha256).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/reproduce_common.sh guidance "$@"

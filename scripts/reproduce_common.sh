@@ -3,7 +3,7 @@
 # Sets PY (default .venv/bin/python), SEED (default the reference seed 0), MODE (--reference, which records into
 # results/ and refuses a tree with uncommitted changes unless ALLOW_DIRTY=1 adds --allow-dirty; --quick with
 # --quick), CLASSIFIER (the MNIST classifier the evaluations measure with: default the committed, versioned
-# artifacts/mnist_classifier/v1/model.safetensors; every record that uses it stores its sha256) and CKPT:
+# artifacts/mnist_classifier/v2/model.safetensors; every record that uses it stores its sha256) and CKPT:
 # $CKPT_DIR, else checkpoints, or runs/<PART>_quick with --quick (results then go where every --quick run's go,
 # runs/quick/results, unless RESULTS_DIR is set). A SEED other than the reference seed gets a results folder
 # and checkpoints of its own (RESULTS_DIR=results/seed$SEED, checkpoints/seed$SEED), so it never writes over the
@@ -17,7 +17,7 @@ fi
 PY=${PY:-.venv/bin/python}
 REFERENCE_SEED=0
 SEED=${SEED:-$REFERENCE_SEED}
-CLASSIFIER=${CLASSIFIER:-artifacts/mnist_classifier/v1/model.safetensors}
+CLASSIFIER=${CLASSIFIER:-artifacts/mnist_classifier/v2/model.safetensors}
 export HF_HUB_OFFLINE=1
 if [[ "${1:-}" == "--quick" ]]; then
   MODE=(--quick)

@@ -124,7 +124,7 @@ def test_optional_options_parse_none():
 
 
 def test_the_committed_classifier_is_the_pinned_artefact():
-    assert DEFAULT_WEIGHTS.relative_to(REPO_ROOT).as_posix() == "artifacts/mnist_classifier/v1/model.safetensors"
+    assert DEFAULT_WEIGHTS.relative_to(REPO_ROOT).as_posix() == "artifacts/mnist_classifier/v2/model.safetensors"
     assert sha256_file(DEFAULT_WEIGHTS) == DEFAULT_WEIGHTS_SHA256
     assert not (REPO_ROOT / "results" / "diffusion" / "mnist_classifier.safetensors").exists()
 

@@ -1,10 +1,11 @@
 """Ship a trained image model as a versioned artefact: ``artifacts/<model>/v<N>/``.
 
-    python -m vae_diffusion.ship classifier --source checkpoints/mnist_classifier/model.safetensors \\
+    python -m vae_diffusion.ship --model classifier --source checkpoints/mnist_classifier/model.safetensors \\
         --record results/diffusion/classifier.json --version v2
-    python -m vae_diffusion.ship text_to_digit --source checkpoints/text_to_digit/pipeline \\
+    python -m vae_diffusion.ship --model text_to_digit --source checkpoints/text_to_digit/pipeline \\
         --record results/guidance/training.json --version v1 --dtype fp16
-    python -m vae_diffusion.ship vae --source checkpoints/vae/metrics.pt --record results/vae/metrics.json --version v1
+    python -m vae_diffusion.ship --model vae --source checkpoints/vae/metrics.pt \\
+        --record results/vae/metrics.json --version v1
 
 The folder holds the weights (the classifier's safetensors; a diffusers pipeline as ``save_pretrained`` writes it;
 the VAE's weights as safetensors with its ``config.json``), ``record.json`` (the results record of the run that

@@ -57,7 +57,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
 
 #: Records whose device the text names once for all of them (the first record's device).
 SAME_DEVICE: tuple[tuple[str, ...], ...] = (
-    ("diffusion/scheduler_metrics", "diffusion/classifier", "diffusion/ddpm_training", "diffusion/ddpm_metrics"),
+    ("diffusion/scheduler_metrics", "diffusion/ddpm_training", "diffusion/ddpm_metrics"),
 )
 #: Records whose device the text describes in words: ``record -> (how the device string starts, the words)``.
 DEVICE_STARTS: dict[str, tuple[str, str]] = {

@@ -2,7 +2,7 @@
 
 Inputs are ``[N, 1, 28, 28]`` in [0, 1] (what :func:`vae_diffusion.core.images.to_unit_range` and
 :func:`~vae_diffusion.core.images.to_mnist_range` return). The weights every evaluation uses by default are the
-versioned artefact :data:`DEFAULT_WEIGHTS` (``artifacts/mnist_classifier/v1/model.safetensors``, trained by
+versioned artefact :data:`DEFAULT_WEIGHTS` (``artifacts/mnist_classifier/v2/model.safetensors``, trained by
 ``python -m vae_diffusion.diffusion.classifier``; its sha256 is :data:`DEFAULT_WEIGHTS_SHA256`).
 """
 from __future__ import annotations
@@ -21,9 +21,10 @@ from mvadl.io import atomic_path
 from mvadl.runner import ExperimentConfig, option
 from vae_diffusion.core.artifacts import ARTIFACTS_DIR, SUMS_FILE, sha256_file, verify_artifact
 
-DEFAULT_WEIGHTS = ARTIFACTS_DIR / "mnist_classifier" / "v1" / "model.safetensors"
-#: The bytes of v1 (test accuracy 99.59 %, results/diffusion/classifier.json); a test checks the committed file.
-DEFAULT_WEIGHTS_SHA256 = "2dcd8b683f0d48959468b9f4c64cb067f99b2e9e98c4d69e837265442bcd62b6"
+DEFAULT_WEIGHTS = ARTIFACTS_DIR / "mnist_classifier" / "v2" / "model.safetensors"
+#: The bytes of v2 (results/diffusion/classifier.json, artifacts/mnist_classifier/v2/record.json); a test checks
+#: the committed file.
+DEFAULT_WEIGHTS_SHA256 = "8e602ce82cd4bd75943f05ba1f25f73bb04f9971a6be1d36cc7ed586478fb82a"
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 FEATURE_DIM = 128
 

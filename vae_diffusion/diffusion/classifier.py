@@ -5,8 +5,9 @@
 
 Training reuses the shared loop (``core/fit.py``) with a cross-entropy loss and random 2-pixel shifts. The
 weights go to --weights (a checkpoint, not an artefact); the evaluations read the committed, versioned
-artifacts/mnist_classifier/v1/model.safetensors unless told otherwise (to publish new weights, copy them to
-artifacts/mnist_classifier/v<N+1>/). Writes results/diffusion/classifier.json with the weights' sha256.
+artifacts/mnist_classifier/v2/model.safetensors unless told otherwise (to publish new weights, ship them as
+artifacts/mnist_classifier/v<N+1>/ with ``python -m vae_diffusion.ship``). Writes results/diffusion/classifier.json
+with the weights' sha256.
 """
 from __future__ import annotations
 
