@@ -28,6 +28,7 @@ resume=()
 if compgen -G "$CKPT/text_to_digit/checkpoints/epoch-*" > /dev/null; then resume=(--resume latest); fi
 run train --output-dir "$CKPT/text_to_digit" --checkpoints-to-keep 0 "${resume[@]}"
 run progress --run-dir "$CKPT/text_to_digit" --classifier "$CLASSIFIER"
+run stored_precision --model "$CKPT/text_to_digit/pipeline" --classifier "$CLASSIFIER"
 run negative_prompt --model "$CKPT/text_to_digit/pipeline" --classifier "$CLASSIFIER"
 if [[ -n "${WITH_MORE_RED:-}" ]]; then
   resume=()

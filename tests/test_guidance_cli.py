@@ -6,6 +6,7 @@ import shutil
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 from mvadl.seeding import derive_seed
 from mvadl.verdicts import mcnemar_exact, paired_mean_difference
@@ -14,7 +15,7 @@ from tests.runner_helpers import cli, is_share_of, png_size, read, same_weights,
 from vae_diffusion.core.artifacts import sha256_file
 from vae_diffusion.core.classifier import DEFAULT_WEIGHTS
 from vae_diffusion.core.precision import choose_mixed_precision
-from vae_diffusion.guidance import design, negative_prompt, progress, train
+from vae_diffusion.guidance import design, negative_prompt, progress, stored_precision, train
 from vae_diffusion.guidance.pipeline import TextToDigitPipeline
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -79,6 +80,44 @@ def test_progress_scores_every_kept_checkpoint(module_results, training):
     shares = points[0]["shares"]
     assert set(shares) == {"digit_read", "no_digit", "colour_obeyed"}
     assert shares["digit_read"]["share"] == points[0]["digit_rate"] and shares["digit_read"]["n"] == 10
+
+
+def test_stored_precision_scores_both_precisions_on_the_same_images(module_results, training):
+    assert cli(stored_precision, stored_precision.StoredPrecisionConfig, "--quick", "--model",
+               training.pipeline_dir) == 0
+    record = read(module_results / "guidance" / "stored_precision.json")["metrics"]
+    assert record["image_seeds"] == [derive_seed(0, "image", i) for i in range(10)]
+    assert record["chosen_dtype"] in ("fp16", "fp32") and set(record["measures"]) == {"digit_read", "colour_obeyed"}
+    for key, measure in record["measures"].items():
+        fp32, fp16 = (record["per_image"][d][key] for d in ("fp32", "fp16"))
+        assert measure["images_differing"] == sum(a != b for a, b in zip(fp32, fp16))
+        assert measure["fp16_vs_fp32"] == mcnemar_exact(fp16, fp32).as_dict()  # re-run from the record
+    assert record["chosen_dtype"] == ("fp16" if all(m["within_noise"] for m in record["measures"].values())
+                                      else "fp32")
+
+
+def test_fp16_is_chosen_only_within_the_fp32_shares_noise():
+    from vae_diffusion.guidance.evaluation import share
+
+    def scores(digit, colour):
+        return {"per_image": {"digit_read": digit, "colour_obeyed": colour},
+                "shares": {"digit_read": share(digit), "colour_obeyed": share(colour)}}
+    same = [True] * 190 + [False] * 10
+    assert stored_precision.compare_precisions(scores(same, same), scores(same, same))["chosen_dtype"] == "fp16"
+    one_flip = [False] + same[1:]
+    assert stored_precision.compare_precisions(scores(same, same), scores(same, one_flip))["chosen_dtype"] == "fp16"
+    many = [False] * 30 + same[30:]  # 30 images lose their colour: significant, and outside the interval
+    result = stored_precision.compare_precisions(scores(same, same), scores(same, many))
+    assert result["chosen_dtype"] == "fp32" and not result["measures"]["colour_obeyed"]["within_noise"]
+    assert result["measures"]["digit_read"]["within_noise"]
+
+
+def test_rounding_to_fp16_keeps_the_dtype_and_rounds_every_weight():
+    layer = torch.nn.Linear(3, 2)
+    with torch.no_grad():
+        layer.weight.fill_(1 + 2 ** -13)  # not an fp16 number: rounds to 1
+    stored_precision.round_to_fp16(layer)
+    assert layer.weight.dtype == torch.float32 and torch.all(layer.weight == 1)
 
 
 def test_progress_refuses_a_checkpoint_of_another_run(training, tmp_path, capsys):

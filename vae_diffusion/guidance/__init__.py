@@ -9,6 +9,6 @@ diffusion part: ``vae_diffusion.core`` (training loop, MNIST classifier, images)
 (sampling loop, noise schedule, loss).
 
 Entry points (``python -m vae_diffusion.guidance.<name>``, run by ``mvadl.runner``): ``design`` (the measured
-design choices of the model), ``train``, ``progress`` (prompt following along the training), ``negative_prompt``
-(the study).
+design choices of the model), ``train``, ``progress`` (prompt following along the training), ``stored_precision``
+(whether the shipped weights may be fp16), ``negative_prompt`` (the study).
 """
