@@ -1,13 +1,14 @@
 """The shared manual sampling loop with every registered scheduler, on dummy components built in code."""
 import pytest
 import torch
-from diffusers import DDPMScheduler
+from diffusers import DDPMScheduler, HeunDiscreteScheduler
 
 from vae_diffusion.diffusion.sampling import (
     CONFIG_FIXES,
     SCHEDULERS,
     initial_noise,
     make_scheduler,
+    noise_schedule_variants,
     sample,
     sample_in_batches,
     unet_denoiser,
@@ -31,7 +32,8 @@ def test_every_scheduler_runs_and_is_reproducible(dummy_components, name):
                    torch.Generator().manual_seed(7)) for _ in range(2)]
     assert torch.equal(runs[0].images, runs[1].images)
     assert torch.isfinite(runs[0].images).all()
-    assert runs[0].model_evaluations == (7 if name == "Heun" else 4)  # Heun: 2 per step but the last
+    heun = SCHEDULERS[name][0] is HeunDiscreteScheduler
+    assert runs[0].model_evaluations == (7 if heun else 4)  # Heun: 2 per step but the last
 
 
 @pytest.mark.parametrize("name", list(SCHEDULERS))
@@ -118,3 +120,64 @@ def test_step_kwargs_reach_the_scheduler_step(dummy_components):
     assert not torch.equal(run(), run(use_clipped_model_output=True))
     with pytest.raises(ValueError, match="no arguments"):
         run(not_an_argument=1)
+
+
+KARRAS = {"Euler": "Euler Karras", "Heun": "Heun Karras", "DPM-Solver++ 2M": "DPM-Solver++ 2M Karras"}
+
+
+def test_each_karras_row_is_paired_with_its_base_solver():
+    assert noise_schedule_variants() == KARRAS
+    assert noise_schedule_variants(["Euler", "Heun Karras", "DDIM"]) == {}  # a pair needs both rows
+    for base, karras in KARRAS.items():
+        assert SCHEDULERS[karras][0] is SCHEDULERS[base][0]
+        assert SCHEDULERS[karras][1] == {**SCHEDULERS[base][1], "use_karras_sigmas": True}
+
+
+def _sigmas(scheduler, n: int) -> torch.Tensor:
+    scheduler.set_timesteps(n)
+    return scheduler.sigmas.float()
+
+
+@pytest.mark.parametrize("base", list(KARRAS))
+def test_karras_rows_build_with_their_own_sigmas(saved_config, base):
+    """Built from a trained (saved) DDPM config, each Karras row has Karras sigmas, other than its base's, over the
+    whole trained range: sigma(t = 999) down to sigma(t = 0), the same for the three solvers."""
+    full = ((1 - make_scheduler(base, saved_config).alphas_cumprod) / make_scheduler(base, saved_config)
+            .alphas_cumprod).sqrt()
+    for n in (5, 10, 50):
+        karras = make_scheduler(KARRAS[base], saved_config)
+        assert karras.config.use_karras_sigmas and not make_scheduler(base, saved_config).config.use_karras_sigmas
+        sigmas = _sigmas(karras, n).unique_consecutive()  # Heun repeats its inner sigmas
+        default = _sigmas(make_scheduler(base, saved_config), n).unique_consecutive()
+        assert sigmas.shape == default.shape and not torch.allclose(sigmas, default)
+        assert torch.isclose(sigmas[0], full[-1], rtol=1e-4) and torch.isclose(sigmas[-2], full[0], rtol=1e-4)
+        assert sigmas[-1] == 0
+        reference = _sigmas(make_scheduler("DPM-Solver++ 2M Karras", saved_config), n)
+        assert torch.allclose(sigmas, reference.unique_consecutive(), rtol=1e-4)
+
+
+def test_karras_sigmas_of_euler_are_cut_short_by_leading_or_trailing_spacing(saved_config):
+    """The trap CONFIG_FIXES avoids: Euler's Karras sigmas run between the first and last spaced timestep."""
+    n = 10
+    leading = _sigmas(make_scheduler("Euler Karras", saved_config, fixes=False), n)
+    trailing = _sigmas(make_scheduler("Euler Karras", saved_config, {"timestep_spacing": "trailing"}), n)
+    fixed = _sigmas(make_scheduler("Euler Karras", saved_config), n)
+    assert leading[0] < 0.5 * fixed[0]  # starts at t = 900
+    assert trailing[-2] > 10 * fixed[-2]  # stops at t = 99
+    assert torch.isclose(trailing[0], fixed[0]) and torch.isclose(leading[-2], fixed[-2])
+
+
+@pytest.mark.parametrize("base", list(KARRAS))
+def test_sampling_with_karras_sigmas_is_deterministic_and_differs_from_the_default(dummy_components, saved_config,
+                                                                                    base):
+    unet, _ = dummy_components
+    noise = initial_noise(2, (1, 8, 8), seed=5)
+
+    def run(name: str, seed: int) -> torch.Tensor:
+        return sample(unet_denoiser(unet), make_scheduler(name, saved_config), noise, 4,
+                      torch.Generator().manual_seed(seed)).images
+
+    karras = run(KARRAS[base], 1)
+    assert torch.isfinite(karras).all()
+    assert torch.equal(karras, run(KARRAS[base], 1)) and torch.equal(karras, run(KARRAS[base], 2))
+    assert not torch.allclose(karras, run(base, 1))

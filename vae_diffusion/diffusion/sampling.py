@@ -8,7 +8,12 @@ kept and only the solver changes. The loop is the one of diffusers' "write your 
 Two entries of the DDPM training config are wrong for some solvers and are overridden in :data:`CONFIG_FIXES`
 (measured by ``scheduler_ablation.py``; the report's diffusion appendix): ``clip_sample=True`` makes DDIM clip its
 ``x_0`` estimate but keep the unclipped noise estimate, and ``timestep_spacing="leading"`` makes the multistep
-solvers start from a different noise level for every number of steps.
+solvers start from a different noise level for every number of steps (and cuts the Karras sigmas of Euler and
+Heun short at both ends, where "trailing" would too: they take "linspace").
+
+A noise-schedule variant is a registry entry of its own, the base solver's class and extra config plus
+``use_karras_sigmas=True`` (:func:`noise_schedule_variants` pairs them), so the study runs it at the same seeds and
+numbers of steps as every other row.
 """
 from __future__ import annotations
 
@@ -43,19 +48,49 @@ SCHEDULERS: dict[str, tuple[type, dict, bool]] = {
     "DPM-Solver++ 2M": (DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2}, False),
     "UniPC": (UniPCMultistepScheduler, {}, False),
     "LMS": (LMSDiscreteScheduler, {}, False),
+    # Noise-schedule variants: the same solver on the Karras et al. (2022) sigmas,
+    # sigma_i = (sigma_max^(1/rho) + i/(n-1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho with rho = 7, which
+    # spends more of the n steps at low noise, near the end of the reverse process.
+    "Euler Karras": (EulerDiscreteScheduler, {"use_karras_sigmas": True}, False),
+    "Heun Karras": (HeunDiscreteScheduler, {"use_karras_sigmas": True}, False),
+    "DPM-Solver++ 2M Karras": (DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2,
+                                                             "use_karras_sigmas": True}, False),
 }
 
 #: Config entries set on top of the inherited DDPM config (``make_scheduler(..., fixes=False)`` leaves them out).
 #: DDIM: no x_0 clipping, so its x_0 and noise estimates agree and it integrates the probability-flow ODE.
 #: DPM-Solver++ / UniPC: "leading" spacing gives ``step_ratio = 1000 // (n + 1)`` and first timestep
 #: ``n * step_ratio`` (900 at n = 10 or 100, 800 at n = 200), "trailing" starts every run at t = 999.
+#: Euler / Heun with Karras sigmas: their sigma_max and sigma_min are those of the first and last *spaced* timestep,
+#: so "leading" stops at t = 900 (sigma 61 instead of 157 at n = 10) and "trailing" at t = 99 (sigma_min 0.34
+#: instead of 0.01); "linspace" spans t = 999 ... 0, the whole trained range, as DPM-Solver++ with Karras sigmas
+#: does whatever the spacing.
 CONFIG_FIXES: dict[str, dict] = {
     "DDIM": {"clip_sample": False},
     "DPM-Solver++ 2M": {"timestep_spacing": "trailing"},
     "UniPC": {"timestep_spacing": "trailing"},
+    "Euler Karras": {"timestep_spacing": "linspace"},
+    "Heun Karras": {"timestep_spacing": "linspace"},
 }
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def noise_schedule_variants(names: list[str] | tuple[str, ...] | None = None) -> dict[str, str]:
+    """``{base scheduler: its Karras-sigmas row}`` among ``names`` (default: every registered one): a row whose
+    class is the base's and whose extra config is the base's plus ``use_karras_sigmas=True``."""
+    names = list(SCHEDULERS) if names is None else list(names)
+    pairs = {}
+    for name in names:
+        cls, extra, _ = SCHEDULERS[name]
+        if not extra.get("use_karras_sigmas"):
+            continue
+        base_extra = {key: value for key, value in extra.items() if key != "use_karras_sigmas"}
+        base = next((other for other in names if SCHEDULERS[other][0] is cls and SCHEDULERS[other][1] == base_extra),
+                    None)
+        if base is not None:
+            pairs[base] = name
+    return pairs
 
 
 def config_entries(cls: type) -> set[str]:

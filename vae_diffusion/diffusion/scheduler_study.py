@@ -9,7 +9,9 @@ inherited config, ``--scheduler-overrides`` sets any config entry) and runs in t
 ``sampling.py``. Per (steps, scheduler) cell it measures FID/KID of n samples against n test digits (the
 real-vs-real value at the same n is the floor), model evaluations per image, and seconds; and the RMS distance
 of the first samples to the scheduler's own ``--reference-steps`` result (deterministic solvers converge to
-the probability-flow ODE solution, stochastic ones keep drawing new noise).
+the probability-flow ODE solution, stochastic ones keep drawing new noise). The noise-schedule rows (Euler, Heun
+and DPM-Solver++ on Karras sigmas, ``sampling.SCHEDULERS``) are cells like any other; the record also sets each
+beside its base solver (``noise_schedules``: FID, KID, RMS to reference per number of steps, and the FID change).
 Writes results/diffusion/scheduler_metrics.json, scheduler_grid.png, scheduler_convergence.png, scheduler_fid.png.
 """
 from __future__ import annotations
@@ -42,6 +44,7 @@ from vae_diffusion.diffusion.sampling import (
     sample_in_batches,
     unet_denoiser,
 )
+from vae_diffusion.diffusion.scheduler_variants import noise_schedule_comparison
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +130,8 @@ def run(config: SchedulerStudyConfig, ctx: Context) -> Path:
         name: dict(make_scheduler(name, pipeline.scheduler.config, config.scheduler_overrides.get(name),
                                   fixes=config.config_fixes).config) for name in config.schedulers}}
     return ctx.record("diffusion", "scheduler_metrics",
-                      {"cells": records, "n_samples": n, "n_convergence": n_conv,
+                      {"cells": records, "noise_schedules": noise_schedule_comparison(records, config.schedulers),
+                       "n_samples": n, "n_convergence": n_conv,
                        "reference_steps": config.reference_steps, "stochastic": stochastic,
                        "fid_real_vs_real": floor["fid"], "kid_real_vs_real": floor["kid"],
                        "classifier_sha256": sha256_file(config.classifier)}, config=recorded_config)

@@ -1,8 +1,10 @@
-"""The scheduler config variants of the ablation (``scheduler_ablation``) and how one is run.
+"""The scheduler config variants of the ablation (``scheduler_ablation``) and how one is run; the study's
+noise-schedule rows side by side with their base solver (:func:`noise_schedule_comparison`).
 
 Each variant is a registered scheduler built as ``Cls.from_config(pipeline.scheduler.config, **overrides)``
 *without* the study's ``CONFIG_FIXES`` (so "inherited" is exactly the DDPM training config), plus optional
-arguments of ``step``.
+arguments of ``step``. A variant is one entry of :data:`VARIANTS`; a scheduler or noise schedule the study runs is
+one entry of ``sampling.SCHEDULERS`` (the Karras rows there: ``sampling.noise_schedule_variants``).
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 
 from vae_diffusion.core.metrics import rms_distance
-from vae_diffusion.diffusion.sampling import make_scheduler, sample
+from vae_diffusion.diffusion.sampling import make_scheduler, noise_schedule_variants, sample
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,10 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("DPM++ 2M lower_order_final=False", "DPM-Solver++ 2M", {"lower_order_final": False}),
     Variant("UniPC inherited", "UniPC"),
     Variant("UniPC trailing", "UniPC", {"timestep_spacing": "trailing"}),
+    # Karras sigmas span the first to the last spaced timestep: only "linspace" reaches both t = 999 and t = 0
+    Variant("Euler Karras inherited", "Euler Karras"),
+    Variant("Euler Karras trailing", "Euler Karras", {"timestep_spacing": "trailing"}),
+    Variant("Euler Karras linspace", "Euler Karras", {"timestep_spacing": "linspace"}),
 )
 VARIANTS_BY_LABEL = {v.label: v for v in VARIANTS}
 QUICK_VARIANTS = ("DDIM inherited", "DDIM clip_sample=False", "DPM++ 2M inherited", "DPM++ 2M trailing")
@@ -74,3 +80,21 @@ def run_variant(variant: Variant, denoiser, config, noise: torch.Tensor, steps: 
     return {"reference": reference, "images": images,
             "rms_to_reference": [rms_distance(images[n], reference) for n in steps],
             "timestep_span": first_timesteps(build(), [*steps, reference_steps])}
+
+
+def noise_schedule_comparison(cells: list[dict], names: list[str]) -> dict[str, dict]:
+    """Each base solver among ``names`` beside its Karras-sigmas row, from the study's ``cells`` (one record per
+    scheduler and number of steps): ``{base: {"variant", "steps", "fid": {"default": {n: .}, "karras": {n: .}},
+    "fid_change": {n: karras - default}, "kid": ..., "rms_to_reference": ..., "model_evaluations": ...}}``, keyed by
+    the number of steps as text (JSON keys), so a report prints any entry without computing."""
+    by_cell = {(cell["scheduler"], cell["steps"]): cell for cell in cells}
+    comparison = {}
+    for base, variant in noise_schedule_variants(names).items():
+        steps = [n for (name, n) in by_cell if name == base and (variant, n) in by_cell]
+        entry = {"variant": variant, "steps": steps}
+        for key in ("fid", "kid", "rms_to_reference", "model_evaluations"):
+            entry[key] = {schedule: {str(n): by_cell[(name, n)][key] for n in steps}
+                          for schedule, name in (("default", base), ("karras", variant))}
+        entry["fid_change"] = {str(n): by_cell[(variant, n)]["fid"] - by_cell[(base, n)]["fid"] for n in steps}
+        comparison[base] = entry
+    return comparison
