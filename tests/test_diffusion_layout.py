@@ -31,6 +31,7 @@ ENTRY_POINTS = {
     "vae_diffusion.guidance.negative_prompt": ("NegativePromptConfig", ["--model", "m", "--classifier", "c"]),
     "vae_diffusion.guidance.design": ("DesignConfig", ["--output-dir", "o", "--classifier", "c"]),
     "vae_diffusion.guidance.progress": ("ProgressConfig", ["--run-dir", "r", "--classifier", "c"]),
+    "vae_diffusion.guidance.stored_precision": ("StoredPrecisionConfig", ["--model", "m", "--classifier", "c"]),
 }
 
 
@@ -144,6 +145,18 @@ def test_missing_or_broken_inputs_are_data_errors_naming_them(tmp_path):
     folder = tmp_path / "ddpm"
     DDPMPipeline(unet=unet, scheduler=DDPMScheduler(num_train_timesteps=10)).save_pretrained(str(folder))
     assert type(load_local_pipeline(folder)).__name__ == "DDPMPipeline"
+    with pytest.raises(DataError, match="SHA256SUMS: missing"):  # a pinned default must be a shipped folder
+        load_local_pipeline(folder, pinned=("unet/diffusion_pytorch_model.safetensors", "0" * 64))
+    from vae_diffusion.core.artifacts import write_sha256sums
+    sums = write_sha256sums(folder)
+    pin = ("unet/diffusion_pytorch_model.safetensors", sums["unet/diffusion_pytorch_model.safetensors"])
+    assert type(load_local_pipeline(folder, pinned=pin)).__name__ == "DDPMPipeline"
+    with pytest.raises(DataError, match="is not the pinned"):
+        load_local_pipeline(folder, pinned=(pin[0], "0" * 64))
+    (folder / "scheduler" / "scheduler_config.json").write_text("{}")  # a shipped folder changed after shipping
+    with pytest.raises(DataError, match="scheduler_config.json: sha256 differs"):
+        load_local_pipeline(folder)
+    (folder / "SHA256SUMS").unlink()
     for weights in (folder / "unet").glob("*.safetensors"):
         weights.unlink()
     with pytest.raises(DataError, match=f"{folder}: the DDPMPipeline does not load"):

@@ -17,15 +17,9 @@ WRITERS = {
     "vae_diffusion.guidance.train": ("TrainConfig", ("output_dir",)),
     "vae_diffusion.vae.train": ("TrainConfig", ("checkpoint_dir", "log_dir")),
 }
-#: Modules whose QUICK does not move their folders yet.
-PENDING = {"vae_diffusion.diffusion.classifier", "vae_diffusion.diffusion.train", "vae_diffusion.guidance.train",
-           "vae_diffusion.vae.train"}
 
 
-@pytest.mark.parametrize("module", [
-    pytest.param(m, marks=pytest.mark.xfail(strict=True, reason="its QUICK still writes into the real run's "
-                                                               "folders")) if m in PENDING else m
-    for m in WRITERS])
+@pytest.mark.parametrize("module", list(WRITERS))
 def test_quick_runs_write_into_folders_of_their_own(module):
     class_name, options = WRITERS[module]
     config_cls = getattr(importlib.import_module(module), class_name)

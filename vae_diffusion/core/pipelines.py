@@ -15,14 +15,19 @@ from typing import Any
 from mvadl.data import DataError
 from mvadl.io import atomic_write_text
 from mvadl.results import to_jsonable
+from vae_diffusion.core.artifacts import SUMS_FILE, verify_artifact
 
 logger = logging.getLogger(__name__)
 TRAINING_RECORD = "training_record.json"
 
 
 def load_local_pipeline(path: str | Path, device=None, *, classes: Mapping[str, type] | None = None,
-                        hint: str = ""):
+                        hint: str = "", pinned: tuple[str, str] | None = None):
     """``from_pretrained(path, local_files_only=True)`` of the pipeline saved in ``path``.
+
+    A shipped folder (one with ``SHA256SUMS``, :mod:`vae_diffusion.ship`) is verified first, and against
+    ``pinned`` = ``(file, sha256)`` when the caller's default pins one (:func:`~vae_diffusion.core.artifacts.
+    verify_artifact`); ``pinned`` without ``SHA256SUMS`` is a DataError too.
 
     The class is the one named in the folder's config (``DiffusionPipeline.load_config``): one of ``classes``
     (our own pipelines, which diffusers does not know by name) or a diffusers pipeline. A folder that is not a
@@ -36,6 +41,8 @@ def load_local_pipeline(path: str | Path, device=None, *, classes: Mapping[str, 
     hint = f"; {hint}" if hint else ""
     if not path.is_dir():
         raise DataError(f"{path}: pipeline folder not found{hint}")
+    if pinned is not None or (path / SUMS_FILE).is_file():
+        verify_artifact(path, pinned)
     try:
         config = DiffusionPipeline.load_config(str(path), local_files_only=True)
     except OSError:

@@ -41,7 +41,9 @@ class ClassifierConfig(PrecisionOptions):
     warmup_steps: int = option(200, "linear learning-rate warm-up steps")
     limit: int | None = option(None, "use only the first N images of each split")
     max_steps_per_epoch: int | None = option(None, "cut every epoch after N optimizer steps (None: whole epochs)")
-    QUICK: ClassVar[dict] = {"limit": 256, "epochs": 1, "max_steps_per_epoch": 4, "warmup_steps": 0}
+    QUICK: ClassVar[dict] = {"limit": 256, "epochs": 1, "max_steps_per_epoch": 4, "warmup_steps": 0,
+                             "weights": "runs/quick/mnist_classifier/model.safetensors",
+                             "output_dir": "runs/quick/mnist_classifier"}
     #: The CPU setting ``python -m vae_diffusion.speed`` measured as fastest without changing the loss curve.
     CPU_MIXED_PRECISION: ClassVar[str] = "bf16"
     CPU_CHANNELS_LAST: ClassVar[bool] = True

@@ -53,7 +53,8 @@ class TrainConfig(FitOptions):
     CPU_MIXED_PRECISION: ClassVar[str] = "bf16"
     CPU_CHANNELS_LAST: ClassVar[bool] = True
     QUICK: ClassVar[dict] = {"epochs": 1, "train_limit": 256, "widths": [16, 32], "layers_per_block": 1,
-                             "batch_size": 32, "warmup_steps": 0, "max_steps_per_epoch": 4}
+                             "batch_size": 32, "warmup_steps": 0, "max_steps_per_epoch": 4,
+                             "output_dir": "runs/quick/ddpm_mnist"}
 
     def __post_init__(self) -> None:
         check_unet_image_size(self.sample_size, len(self.widths), "--sample-size")  # refused before MNIST loads

@@ -75,7 +75,7 @@ def run(config: DesignConfig, ctx: Context) -> Path:
     seeds = experiment_seeds(config.seed, config.samples)
     if config.quick:  # the same code path at toy size
         toy = {k: v for k, v in TrainConfig.QUICK.items() if k not in ("epochs", "steps_per_epoch", "batch_size",
-                                                                      "warmup_steps", "widths")}
+                                                                      "warmup_steps", "widths", "output_dir")}
     else:
         toy = {}
     variants = []

@@ -64,7 +64,8 @@ class TrainConfig(FitOptions):
     #: The CPU precision ``python -m vae_diffusion.speed`` measured as fastest without changing the loss curve.
     CPU_MIXED_PRECISION: ClassVar[str] = "bf16"
     QUICK: ClassVar[dict] = {"epochs": 1, "train_limit": 256, "widths": [16, 32], "text_hidden_size": 16,
-                             "text_layers": 1, "steps_per_epoch": 4, "batch_size": 16, "warmup_steps": 0}
+                             "text_layers": 1, "steps_per_epoch": 4, "batch_size": 16, "warmup_steps": 0,
+                             "output_dir": "runs/quick/text_to_digit"}
 
     def __post_init__(self) -> None:
         self.caption_config()  # a probability outside [0, 1] is refused when the options are parsed

@@ -71,9 +71,10 @@ class TrainConfig(ClassifierOptions):
     #: The CPU precision ``python -m vae_diffusion.speed`` measured as fastest without changing the loss curve.
     CPU_MIXED_PRECISION: ClassVar[str] = "bf16"
 
-    #: --quick: 2 epochs on 2000 train / 500 test images, hidden 256 256, IS k=100.
+    #: --quick: 2 epochs on 2000 train / 500 test images, hidden 256 256, IS k=100, folders under runs/quick/.
     QUICK: ClassVar[dict] = {"epochs": 2, "hidden": [256, 256], "is_samples": 100, "train_subset": 2000,
-                             "test_subset": 500}
+                             "test_subset": 500, "checkpoint_dir": "runs/quick/vae/checkpoints",
+                             "log_dir": "runs/quick/vae/logs"}
 
     def __post_init__(self) -> None:
         if min(self.epochs, self.batch_size, self.iw_samples, self.is_samples) < 1:
