@@ -148,3 +148,29 @@ def test_ship_builds_a_verified_version_and_never_overwrites_one(tmp_path, capsy
     (folder / "model.safetensors").write_bytes(b"not weights")
     with pytest.raises(DataError, match="sha256 differs"):
         load_classifier(folder / "model.safetensors")
+
+
+def test_a_shipped_vae_loads_the_trained_weights(tmp_path):
+    from vae_diffusion import ship
+    from vae_diffusion.vae.checkpoint import Progress, load_model, load_shipped_model, save_checkpoint
+    from vae_diffusion.vae.model import VAE
+
+    model = VAE(z_dim=2, hidden=[16])
+    optimizer = torch.optim.Adam(model.parameters())
+    save_checkpoint(tmp_path / "vae.pt", Progress(), model, optimizer,
+                    torch.optim.lr_scheduler.StepLR(optimizer, 1), {}, torch.device("cpu"))
+    record = tmp_path / "metrics.json"
+    record.write_text(json.dumps({"git_revision": "abc"}))
+    assert ship.main(ship.run, ship.ShipConfig, ["--model", "vae", "--source", str(tmp_path / "vae.pt"), "--record",
+                                                 str(record), "--version", "v1", "--artifacts",
+                                                 str(tmp_path / "artifacts")]) == 0
+    folder = tmp_path / "artifacts" / "vae_mnist" / "v1"
+    shipped = load_shipped_model(folder)
+    trained = load_model(tmp_path / "vae.pt")
+    assert shipped.config == trained.config
+    assert all(torch.equal(a, b) for a, b in zip(shipped.state_dict().values(), trained.state_dict().values()))
+    sums = (folder / "SHA256SUMS").read_text()
+    pin = ("model.safetensors", next(line.split()[0] for line in sums.splitlines() if "model.safetensors" in line))
+    assert load_shipped_model(folder, pinned=pin) is not None
+    with pytest.raises(DataError, match="is not the pinned"):
+        load_shipped_model(folder, pinned=("model.safetensors", "0" * 64))

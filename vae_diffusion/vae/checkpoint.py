@@ -7,13 +7,17 @@ re-creates exactly the streams of the epochs it has left.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 
 from mvadl.data import DataError
 from mvadl.io import atomic_path
+from vae_diffusion.core.artifacts import verify_artifact
 from vae_diffusion.core.identity import check_same_run
 from vae_diffusion.vae.model import VAE
 
@@ -112,3 +116,16 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> VAE:
     model = VAE.from_config(state["model_config"]).to(device)
     model.load_state_dict(state["model"])
     return model.eval()
+
+
+def load_shipped_model(folder: str | Path, device: torch.device | str = "cpu",
+                       pinned: tuple[str, str] | None = None) -> VAE:
+    """The VAE shipped in ``folder`` (``python -m vae_diffusion.ship --model vae``: ``model.safetensors`` and
+    ``config.json``), verified against its ``SHA256SUMS`` (and ``pinned``) first, in eval mode on ``device``."""
+    folder = verify_artifact(folder, pinned)
+    try:
+        model = VAE.from_config(json.loads((folder / "config.json").read_text(encoding="utf-8")))
+        model.load_state_dict(load_file(str(folder / "model.safetensors")))
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as error:
+        raise DataError(f"{folder}: not a shipped VAE ({str(error).splitlines()[0]})") from None
+    return model.to(device).eval()
