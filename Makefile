@@ -55,7 +55,7 @@ reproduce-guidance: data
 reproduce-prenorm: data
 	PY=$(PY) bash scripts/prenorm_study.sh
 
-# NMT reference runs: four models, two at a time with one thread each, a fixed number of updates, then the
-# evaluation of averaged and best checkpoints (scripts/nmt_reproduce.sh; each run records itself in results/nmt/)
+# NMT reference runs: four models, two at a time with one thread each, a fixed number of updates, then their
+# learning curves and paired tests (scripts/nmt_reproduce.sh; each run records itself in results/nmt/)
 reproduce-nmt: data
 	PY=$(PY) SEED=$(SEED) bash scripts/nmt_reproduce.sh

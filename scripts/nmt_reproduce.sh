@@ -4,16 +4,16 @@
 # then the learning curves (each model's last 3 checkpoints averaged at 1,600, 3,200, 4,800 and 6,400 updates, the
 # bilingual models' also at 2,400 for the equal-compute comparison with zeroshot at 2N; all directions,
 # de<->fr also through English with zeroshot; outputs kept in results/nmt/hyps), the paired
-# bootstrap of every comparison (curves.json, comparisons.json), and the averaged and best final checkpoints
-# -> results/nmt/. SHIP=v<N> also ships the final direct model as artifacts/nmt_direct/v<N>.
+# bootstrap of every comparison (curves.json, comparisons.json) -> results/nmt/. SHIP=v<N> also ships the final
+# direct model as artifacts/nmt_direct/v<N>.
 #   bash scripts/nmt_reproduce.sh            # 2 CPU cores: ~1 h 30 min a pair of models + ~25 min a pair's curves
 #   bash scripts/nmt_reproduce.sh --budget   # first the throughput / learning-rate study (results/nmt/budget.json, ~45 min)
 #   bash scripts/nmt_reproduce.sh --quick    # tiny models, a few updates: data, checkpoints and logs under
 #                                            runs/nmt_quick; records, translations and figures under runs/quick/results
 # Environment: PY (python), SEED (fairseq-train --seed, default 1), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR.
 # With SEED=S other than 1 the runs are named MODEL_seedS (checkpoints, logs, records, outputs), the comparisons
-# also set each one against its seed-1 run where that exists, and the script stops there (the earlier evaluation
-# and the shipped model are those of seed 1). TRAIN_MODELS="zeroshot bilingual_en_de" trains and scores just
+# also set each one against its seed-1 run where that exists, and the script stops there (the shipped model is
+# that of seed 1). TRAIN_MODELS="zeroshot bilingual_en_de" trains and scores just
 # these, two at a time, and stops there too.
 # Every run stops at a fixed number of updates, so the same command gives the same models on any machine.
 set -euo pipefail
@@ -67,18 +67,8 @@ for ((i = 0; i < ${#models[@]}; i += 2)); do
   curves_pair "${models[@]:i:2}"
 done
 nmt comparisons --data-bin "$DATA" "${QUICK[@]}"
-if [[ $SEED != 1 || -n ${TRAIN_MODELS:-} ]]; then echo "[nmt] done (the evaluation and the shipped model use the four models of seed 1)"; exit 0; fi
+if [[ $SEED != 1 || -n ${TRAIN_MODELS:-} ]]; then echo "[nmt] done (the shipped model is the direct model of seed 1)"; exit 0; fi
 if [[ -n "${SHIP:-}" ]]; then
   nmt ship --model direct --version "$SHIP" --data-bin "$DATA" --checkpoints "$CKPT" --runs-dir "$RUNS" "${QUICK[@]}"
 fi
-# The averaged and the best checkpoints, evaluated side by side (one thread each) on test_2016_flickr.
-MODELS=(bilingual_en_de bilingual_en_fr zeroshot direct)  # the order of the figure's columns
-evaluate() {
-  OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nmt evaluate --models "${MODELS[@]}" --data-bin "$DATA" --checkpoints "$CKPT" \
-    --runs-dir "$RUNS" --splits test "${QUICK[@]}" "$@"
-}
-evaluate > "$RUNS/evaluate_averaged.out" 2>&1 & averaged=$!
-evaluate --checkpoint checkpoint_best.pt --name scores_best > "$RUNS/evaluate_best.out" 2>&1 \
-  || { tail -n 20 "$RUNS/evaluate_best.out"; exit 1; }
-wait "$averaged" || { tail -n 20 "$RUNS/evaluate_averaged.out"; exit 1; }
 echo "[nmt] done: $OUT/nmt"

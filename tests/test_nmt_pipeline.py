@@ -372,7 +372,7 @@ def test_evaluate_script_quick_on_the_toy_model(toy_data_bin, toy_training, tmp_
                  "--pivot", "direct", "--data-bin", str(toy_data_bin), "--checkpoints",
                  str(toy_training["save_dir"].parent), "--runs-dir", str(runs)],
                 {"RESULTS_DIR": str(tmp_path / "results")})
-    result = json.loads((tmp_path / "results" / "nmt" / "scores.json").read_text())
+    result = json.loads((tmp_path / "results" / "nmt" / "evaluation.json").read_text())
     assert set(result["direct"]) == set(DIRECT_PAIRS.split(",")) and result["config"]["beam"] == 1
     assert all(0 <= entry["off_target"] <= 1 and entry["bleu"] >= 0 for entry in result["direct"].values())
     assert result["training"]["direct"]["updates"] == 4 and result["git_revision"] != "unknown"

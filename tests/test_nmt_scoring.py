@@ -196,7 +196,7 @@ def test_evaluate_generates_every_model_and_direction_and_records_scores(evaluat
     assert all(c[c.index("--path") + 1].endswith("zeroshot/checkpoint_averaged.pt") for c in interactive)
     assert [(c[c.index("--source-lang") + 1], c[c.index("--target-lang") + 1]) for c in interactive] == [
         ("en", "fr"), ("en", "de")] * 2 and all("fairseq_cli.interactive" in c for c in interactive)
-    result = json.loads((tmp_path / "results" / "nmt" / "scores.json").read_text())
+    result = json.loads((tmp_path / "results" / "nmt" / "evaluation.json").read_text())
     assert result["config"]["models"] == ["zeroshot", "direct", "bilingual_en_de"] and result["config"]["beam"] == 1
     assert result["config"]["pivot"] == ["zeroshot"] and set(result["zeroshot_pivot_en"]) == {"de-fr", "fr-de"}
     assert result["zeroshot_pivot_en"]["de-fr"]["bleu"] == pytest.approx(100.0)  # the fake's pivot is the reference
@@ -214,8 +214,8 @@ def test_evaluate_generates_every_model_and_direction_and_records_scores(evaluat
         1800, 1750.5, ",".join(DIRECTIONS), "mva_transformer_multi30k_cpu")
     assert training["validation"] == [{"epoch": 1, "updates": 500, "valid_loss": 6.1}]
     assert result["seed"] == 1 and result["device"] == "cpu (2 cores, x86_64)"
-    assert (tmp_path / "results" / "nmt" / "scores.png").stat().st_size > 1000
-    assert (tmp_path / "results" / "nmt" / "scores_validation.png").stat().st_size > 1000
+    assert (tmp_path / "results" / "nmt" / "evaluation.png").stat().st_size > 1000
+    assert (tmp_path / "results" / "nmt" / "evaluation_validation.png").stat().st_size > 1000
 
     calls.clear()  # --no-generate re-scores what is there
     assert main(run, EvaluateConfig, [*evaluation_inputs["argv"], "--no-generate", "--models", "direct",

@@ -130,12 +130,12 @@ def test_result_keys_named_like_methods_read_as_keys():
 
 
 def test_cli_reports_a_missing_file_in_one_line_and_writes_nothing(results_copy, tmp_path):
-    (results_copy / "nmt" / "scores.json").unlink()
+    (results_copy / "nmt" / "budget.json").unlink()
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "mvadl.report", "--results", str(results_copy), "--out", str(out)],
                           capture_output=True, text=True, cwd=REPO_ROOT)
     assert proc.returncode == 1
-    assert proc.stderr.strip() == "error: results/nmt/scores.json: missing results file"
+    assert proc.stderr.strip() == "error: results/nmt/budget.json: missing results file"
     assert not out.exists()
 
 

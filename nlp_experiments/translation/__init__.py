@@ -18,7 +18,7 @@ Entry points (``python -m nlp_experiments.translation.<name> --help``; ``scripts
 ``prepare`` (data-bin), ``train`` (one model), ``curves`` (average, translate and score along training, or
 re-score the kept outputs), ``comparisons`` (paired bootstrap of every comparison -> curves.json,
 comparisons.json), ``redraw`` (the figures from those records), ``examples`` (example de->fr translations ->
-examples.json), ``evaluate`` (generate + score one checkpoint per model -> scores.json), ``ship`` (a model as a
+examples.json), ``evaluate`` (generate + score one checkpoint per model -> evaluation.json), ``ship`` (a model as a
 versioned artefact), ``translate`` (sentences into a chosen language), ``budget`` (throughput and learning-rate
 measurements -> budget.json).
 """

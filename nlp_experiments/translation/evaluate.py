@@ -1,20 +1,23 @@
-"""Evaluate trained multilingual models on all 6 directions between en, de and fr: fairseq-generate (with this
-project's plugin) on test_2016_flickr and val, SentencePiece removed by fairseq's --post-process sentencepiece,
-then sacreBLEU BLEU/chrF (signatures kept) and the off-target rate -> results/nmt/scores.json, scores.png and
-scores_validation.png (the models' validation loss over training).
+"""Evaluate one checkpoint of each trained multilingual model on all 6 directions between en, de and fr:
+fairseq-generate (with this project's plugin) on test_2016_flickr and val, SentencePiece removed by fairseq's
+--post-process sentencepiece, then sacreBLEU BLEU/chrF (signatures kept) and the off-target rate ->
+<results>/nmt/<name>.json, <name>.png and <name>_validation.png (the models' validation loss over training;
+--name evaluation by default). The report's translation numbers come from the learning curves instead
+(``curves`` and ``comparisons``: every model at several update counts, outputs kept); this command checks one
+checkpoint (the averaged one, or checkpoint_best.pt) on its own, and no reproduce script runs it.
 de->fr and fr->de are also translated through English with the zeroshot model (its de->en / fr->en output
 translated again by fairseq-interactive), scored as ``zeroshot_pivot_en``.
 
     python -m nlp_experiments.translation.evaluate                   # zeroshot,direct (+ any bilingual_* trained),
                                                                      # each model's averaged checkpoint
-    python -m nlp_experiments.translation.evaluate --checkpoint checkpoint_best.pt --name scores_best
+    python -m nlp_experiments.translation.evaluate --checkpoint checkpoint_best.pt --name evaluation_best
     python -m nlp_experiments.translation.evaluate --models direct --beam 5 --pivot   # --pivot alone: none
     python -m nlp_experiments.translation.evaluate --quick           # greedy search -> runs/quick/results/nmt/
     python -m nlp_experiments.translation.evaluate --no-generate     # re-score the generations already there
 
 (``bash scripts/evaluate_multilingual.sh ...`` runs this with the same options.) Each model's checkpoint is
 CHECKPOINTS/MODEL/CHECKPOINT and its training record RUNS_DIR/MODEL/training.json (written by train; its
-settings, cost and validation-loss series go into the scores file); the generations are written to
+settings, cost and validation-loss series go into the record); the generations are written to
 RUNS_DIR/generate/CHECKPOINT/MODEL/SPLIT/SRC-TGT.txt (CHECKPOINT: the file name without .pt). A bilingual
 model is scored on its own directions only. A missing checkpoint, training record, generation or reference
 file stops the evaluation with one line naming it.
@@ -67,7 +70,7 @@ class EvaluateConfig(ExperimentConfig):
     batch_size: int = option(128, "sentences per generation batch")
     runs_dir: str = option("runs/nmt", "RUNS_DIR: the training records, and generate/ for the outputs")
     generate: bool = option(True, "run fairseq-generate (--no-generate: score the outputs already there)")
-    name: str = option("scores", "results/nmt/<name>.json and .png")
+    name: str = option("evaluation", "record <results>/nmt/<name>.json and figures <name>.png, <name>_validation.png")
     QUICK: ClassVar[dict] = {"beam": 1, **QUICK_FOLDERS}
 
     def __post_init__(self):
