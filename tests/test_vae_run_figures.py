@@ -36,3 +36,13 @@ def test_arrays_are_read_into_memory_and_a_broken_archive_is_named(tmp_path):
     np.savez(tmp_path / "arrays.npz", samples_epoch_000=np.zeros((64, 28, 28), np.uint8))
     with pytest.raises(DataError, match="metrics.json: no 'history' in the record"):
         make_figures(tmp_path, "metrics")
+
+
+def test_digit_changes_counts_changed_and_clearly_read_cells():
+    from vae_diffusion.vae.sample_classes import digit_changes
+
+    earlier = {"labels": [1] * 64, "confidence": [0.99] * 64}
+    later = {"labels": [1] * 60 + [7, 7, 2, 2], "confidence": [0.99] * 62 + [0.5, 0.95]}
+    assert digit_changes(earlier, later) == {"n": 64, "changed": 4, "both_clear": 3, "threshold": 0.9,
+                                             "clear_pairs": ["1 to 7", "1 to 7", "1 to 2"]}
+    assert digit_changes(earlier, later, threshold=0.96)["both_clear"] == 2
