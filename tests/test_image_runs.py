@@ -96,14 +96,14 @@ def test_the_models_train_with_the_cpu_setting_the_speed_table_chose():
             (precision, "channels_last" in chosen[name]), name
 
 
-def test_a_channels_last_run_trains_the_same_model():
+def test_a_channels_last_run_trains_the_same_model(tmp_path):
     def run(channels_last, output_dir):
         torch.manual_seed(0)
         data = TensorDataset(torch.randn(8, 2, 6, 6, generator=torch.Generator().manual_seed(1)), torch.randn(8, 4))
         model = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
         config = FitConfig(epochs=2, batch_size=4, channels_last=channels_last)
         return fit(model, data, squared_error, config, output_dir, device="cpu")
-    plain, last = run(False, "plain"), run(True, "last")
+    plain, last = run(False, tmp_path / "plain"), run(True, tmp_path / "last")
     assert last.model[0].weight.is_contiguous(memory_format=torch.channels_last)
     assert last.epoch_losses == pytest.approx(plain.epoch_losses, rel=1e-5)
 
