@@ -240,10 +240,43 @@ def test_summary(finished_study):
     assert len(summary["grid"]) == 4 and summary["grid"][0]["post_valid_ppl"] == pytest.approx(2 ** 9.0)
     jacobian = json.loads((out / "jacobian_depth.json").read_text())
     assert jacobian["config"]["depths"] == [1, 2] and len(jacobian["records"]) == 4
+    record = next(r for r in jacobian["records"] if (r["norm"], r["depth"]) == ("prenorm", 2))
+    means = summary["jacobian_depth_means"]["prenorm"]  # the study's means over seeds (here one seed)
+    assert means["2"]["spectral_norm"] == pytest.approx(record["spectral_norm"]) and means["2"]["seeds"] == [0]
     assert sorted(p.name for p in out.glob("*.png")) == sorted(
         f"{stem}.png" for stem in ("grid_valid_ppl", "gradnorm_heatmaps", "gradnorm_heatmaps_main",
                                    "gradnorm_param_heatmaps", "gradnorm_param_heatmaps_main", "ratio_vs_steps",
                                    "ratio_param_vs_steps", "gradnorm_at_init", "loss_curves", "jacobian_vs_depth"))
+
+
+def test_warmup_contrast_sets_no_warmup_against_the_longest_per_learning_rate():
+    from nlp_experiments.prenorm.summary import warmup_contrast
+
+    def entry(lr, warmup, loss, norm="post", seed=1):
+        return {"norm": norm, "depth": "deep", "seed": seed, "lr": lr, "warmup_updates": warmup,
+                "final_valid_loss": loss}
+
+    contrast = warmup_contrast([entry(1e-3, 0, 9.0), entry(1e-3, 200, 8.9), entry(1e-3, 1000, 8.5),
+                                entry(3e-3, 0, 8.0), entry(3e-3, 1000, 8.5), entry(3e-3, 0, 7.0, "pre"),
+                                entry(1e-3, 0, 5.0, seed=2)])
+    assert [(c["lr"], c["warmup_without"], c["warmup_with"], c["without_minus_with_bits"]["direction"])
+            for c in contrast] == [(1e-3, 0, 1000, "higher"), (3e-3, 0, 1000, "lower")]
+    assert contrast[0]["without_minus_with_bits"]["values"] == pytest.approx([0.5])
+
+
+def test_jacobian_means_average_each_norm_and_depth_over_seeds():
+    from nlp_experiments.prenorm.summary import jacobian_means
+
+    def record(norm, depth, seed, value):
+        return {"norm": norm, "depth": depth, "seed": seed, "spectral_norm": value, "rms_singular_value": 1.0,
+                "min_singular_value": value / 10, "distance_from_identity": 0.5}
+
+    means = jacobian_means([record("prenorm", 1, 0, 1.0), record("prenorm", 1, 1, 3.0),
+                            record("postnorm", 1, 0, 2.0), record("prenorm", 4, 0, 5.0)])
+    assert means["prenorm"]["1"] == {"seeds": [0, 1], "spectral_norm": 2.0, "rms_singular_value": 1.0,
+                                     "min_singular_value": pytest.approx(0.2), "distance_from_identity": 0.5}
+    assert means["prenorm"]["max_min_singular_value"] == 0.5 and set(means["postnorm"]) == {
+        "1", "max_min_singular_value"}
 
 
 def test_study_resumes_run_by_run_and_redraw_gives_the_same_summary(finished_study, wikitext, monkeypatch):

@@ -173,6 +173,41 @@ def main_contrast(entries: Sequence[dict], lr: float, warmup: int, depth: str = 
     return out
 
 
+def warmup_contrast(entries: Sequence[dict], norm: str = "post", depth: str = "deep") -> list[dict]:
+    """Per peak LR of the grid (seed-1 runs of ``norm`` and ``depth``): the final valid loss without warm-up (the
+    shortest one run) minus with the longest, in bits, and its :func:`direction` (``"higher"``: worse without
+    warm-up in that run; one run each, not a test)."""
+    grid = [e for e in entries if e["norm"] == norm and e["depth"] == depth and e["seed"] == GRID_SEED]
+    out = []
+    for lr in sorted({e["lr"] for e in grid}):
+        at = {e["warmup_updates"]: e for e in grid if e["lr"] == lr}
+        short, long = at[min(at)], at[max(at)]
+        values = [short["final_valid_loss"] - long["final_valid_loss"]] if None not in (
+            short["final_valid_loss"], long["final_valid_loss"]) and short is not long else []
+        out.append({"lr": lr, "norm": norm, "warmup_without": min(at), "warmup_with": max(at),
+                    "without_minus_with_bits": {"values": values, "direction": direction(values)}})
+    return out
+
+
+#: The fields of a Jacobian-vs-depth record (``prenorm/jacobian_depth.json``) averaged over its seeds.
+JACOBIAN_FIELDS = ("spectral_norm", "rms_singular_value", "min_singular_value", "distance_from_identity")
+
+
+def jacobian_means(records: Sequence[dict]) -> dict[str, dict[str, dict]]:
+    """``{norm: {depth: {field: mean over seeds, "seeds": [...]}}}`` of the Jacobian-vs-depth records (depth as a
+    string, as JSON keys are), for each field of :data:`JACOBIAN_FIELDS` that the records hold; and, per norm,
+    ``max_min_singular_value``, the largest smallest singular value of any of its stacks."""
+    out: dict = {}
+    for r in records:
+        out.setdefault(r["norm"], {}).setdefault(str(r["depth"]), []).append(r)
+    return {norm: {**{depth: {"seeds": [r["seed"] for r in group],
+                              **{key: _mean([r[key] for r in group]) for key in JACOBIAN_FIELDS if key in group[0]}}
+                      for depth, group in by_depth.items()},
+                   "max_min_singular_value": max((r["min_singular_value"] for group in by_depth.values()
+                                                  for r in group if "min_singular_value" in r), default=None)}
+            for norm, by_depth in out.items()}
+
+
 def study_elapsed_s(runs: Sequence[dict]) -> float | None:
     """Wall-clock seconds from the start of the first run to the record of the last (runs overlap: JOBS at a
     time); None when a record does not say when it was written."""
@@ -185,9 +220,10 @@ def study_elapsed_s(runs: Sequence[dict]) -> float | None:
 
 
 def write_summary(ctx: Context, runs: Sequence[dict], main: tuple[str, int], unigram_bits: float,
-                  target_ppl: float) -> tuple[Path, list[dict]]:
-    """``prenorm/summary.json`` (through ``ctx.record``) from the loaded ``runs`` and the main setting ``(lr_text,
-    warmup)``; returns its path and its per-run entries."""
+                  target_ppl: float, jacobian_records: Sequence[dict] = ()) -> tuple[Path, list[dict]]:
+    """``prenorm/summary.json`` (through ``ctx.record``) from the loaded ``runs``, the main setting ``(lr_text,
+    warmup)`` and the Jacobian-vs-depth records (their means over seeds, :func:`jacobian_means`); returns its path
+    and its per-run entries."""
     summary = [summarize_run(run, unigram_bits, target_ppl) for run in runs]
     main_lr = next((r["lr"] for r in runs if r["lr_text"] == main[0]), None)
     if main_lr is None:
@@ -201,6 +237,8 @@ def write_summary(ctx: Context, runs: Sequence[dict], main: tuple[str, int], uni
                  "main_setting": {"lr": main_lr, "warmup_updates": main[1]},
                  "main_contrast": {"lr_text": main[0], **main_contrast(summary, main_lr, main[1])},
                  "shallow_contrast": {"lr_text": main[0], **main_contrast(summary, main_lr, main[1], "shallow")},
+                 "warmup_contrast": warmup_contrast(summary),
+                 "jacobian_depth_means": jacobian_means(jacobian_records),
                  "runs_wall_time_sum_s": sum(e["wall_time_s"] for e in summary),
                  "study_elapsed_s": study_elapsed_s(runs)},
         seed=summary[0]["seed"], wall_time_s=sum(e["wall_time_s"] for e in summary), device=summary[0]["device"])
