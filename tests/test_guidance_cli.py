@@ -162,6 +162,9 @@ def test_negative_prompt_study_main_concept(study):
     assert metrics["digits"] == [0, 1, 2, 3, 4, 5, 6, 7]
     assert metrics["classifier_sha256"] == sha256_file(DEFAULT_WEIGHTS)
     assert metrics["model_training_config"]["red_share"] == 0.5  # the data the studied model was trained on
+    colours = metrics["training_colours"]  # recorded by the study, for the report to print
+    assert colours["stroke"] == {"red": 0.5, "green": 0.125, "blue": 0.125, "yellow": 0.125, "white": 0.125}
+    assert colours["background"] == {"black": 0.7, "gray": 0.3} and colours["mention_probability"] == 0.5
 
 
 def test_every_paired_test_reruns_from_the_record(study):

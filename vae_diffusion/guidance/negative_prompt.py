@@ -54,7 +54,7 @@ from mvadl.runner import Context, main, option
 from vae_diffusion.core.artifacts import sha256_file
 from vae_diffusion.core.classifier import ClassifierOptions, load_classifier
 from vae_diffusion.core.pipelines import read_training_record
-from vae_diffusion.guidance.captions import caption
+from vae_diffusion.guidance.captions import CaptionConfig, background_prior, caption, stroke_prior
 from vae_diffusion.guidance.detect import read_digits
 from vae_diffusion.guidance.evaluation import (
     BASELINE_STREAM,
@@ -224,6 +224,7 @@ def text_to_digit_study(pipe, config: NegativePromptConfig, ctx: Context) -> Pat
                 out / f"{prefix}difference_map.png")
     if sweep:
         save_figure(plot_guidance_sweep(sweep, main_metrics["concept"]), out / f"{prefix}guidance_sweep.png")
+    training_config = (read_training_record(config.model) or {}).get("config")
     return ctx.record("guidance", config.output_name or "metrics",
                       {"guidance_scale": config.guidance_scale, "n_samples": config.n_samples,
                        "main_concept": main_metrics["concept"], "negative_prompt": negative,
@@ -233,8 +234,18 @@ def text_to_digit_study(pipe, config: NegativePromptConfig, ctx: Context) -> Pat
                        "colour_obeyed_rate": None if colour_check is None else colour_check["colour_obeyed_rate"],
                        "compared_with": versus, "figure_images": shown,
                        "classifier_sha256": sha256_file(config.classifier),
-                       "model_training_config": (read_training_record(config.model) or {}).get("config")},
+                       "model_training_config": training_config,
+                       "training_colours": None if training_config is None else training_colours(training_config)},
                       config={**config.as_dict(), "negative_prompt": negative, "concept": studied[0][0]})
+
+
+def training_colours(training_config: dict) -> dict:
+    """Each stroke and background colour's share of the model's training data (from its training config), and
+    the probability that a caption names each attribute."""
+    defaults = CaptionConfig()
+    return {"stroke": stroke_prior(training_config.get("red_share", defaults.red_share)),
+            "background": background_prior(training_config.get("gray_share", defaults.gray_share)),
+            "mention_probability": training_config.get("mention_probability", defaults.mention_probability)}
 
 
 def log_concept(scale: float, n: int, negative_prompt: str, metrics: dict) -> None:
