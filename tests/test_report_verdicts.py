@@ -175,15 +175,16 @@ def test_holm_adjusted_p_decides_and_is_printed(results_copy):
     assert "one comparison kind at one update count for one seed" in supplement
 
 
-def test_q10_counts_the_cells_whose_digit_changes_between_the_last_two_grids(results_copy):
-    def read(epochs):
-        epochs["10"] = {"labels": [1] * 64, "confidence": [0.99] * 64}
-        epochs["80"] = {"labels": [1] * 60 + [7, 7, 2, 2], "confidence": [0.99] * 62 + [0.5, 0.95]}
-
-    _edit(results_copy / "vae" / "sample_classes.json", lambda r: [read(r["metrics"]["epochs"]), read(r["epochs"])])
+def test_q10_prints_the_digit_changes_the_record_counts(results_copy):
+    """vae_diffusion.vae.sample_classes counts the changed cells (tests/test_vae_run_figures.py); the report prints
+    its count."""
+    change = {"from_epoch": 10, "to_epoch": 80, "n": 64, "changed": 4, "both_clear": 3, "threshold": 0.9,
+              "clear_pairs": ["1 to 7", "1 to 7", "1 to 2"]}
+    _edit(results_copy / "vae" / "sample_classes.json",
+          lambda r: [r["metrics"].update(last_change=change), r.update(last_change=change)])
     text = _flat(_render(results_copy, "part1_vae.md.j2"))
-    assert "in 4 of 64 cells; 3 of these are read with probability $\\ge 0.9$ both times (1 to 7, 1 to 7, 1 to 2)" \
-        in text
+    assert "than at epoch 10 in 4 of 64 cells; 3 of these are read with probability $\\ge 0.9$ both times (1 to 7, " \
+           "1 to 7, 1 to 2)" in text
 
 
 def _with_a_second_seed(record, flip: bool = False):

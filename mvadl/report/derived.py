@@ -12,8 +12,8 @@ goes when the Q19 experiment records per-image outcomes and its own comparisons.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
-from functools import cached_property
 from typing import Any
 
 from mvadl.report.context import ReportDataError, ResultsTree, node_items, plain
@@ -66,92 +66,64 @@ def wilson(k: int, n: int) -> str:
 # ---------------------------------------------------------------- one function per part
 
 
-def _decade(x: int) -> int:
-    e = round(math.log10(x))
-    if 10 ** e != x:
-        raise ReportDataError(f"results/vae/naive_mc.json: sample count {x} is not a power of ten")
-    return e
-
-
-#: A digit the classifier reads with at least this softmax probability counts as a clear reading (Q10).
-CLEAR_READING = 0.9
-
-
-def digit_changes(earlier: dict, later: dict) -> dict[str, Any]:
-    """Cells of the sample grid whose digit, as the classifier reads it, differs between two epochs; ``both_clear``:
-    of those, the ones read with at least :data:`CLEAR_READING` at both epochs; ``clear_pairs``: "a to b" for each
-    of them."""
-    cells = list(zip(earlier["labels"], earlier["confidence"], later["labels"], later["confidence"]))
-    changed = [(a, ca, b, cb) for a, ca, b, cb in cells if a != b]
-    clear = [(a, b) for a, ca, b, cb in changed if min(ca, cb) >= CLEAR_READING]
-    return {"n": len(cells), "changed": len(changed), "both_clear": len(clear), "threshold": CLEAR_READING,
-            "clear_pairs": [f"{a} to {b}" for a, b in clear]}
-
-
 def vae(R: ResultsTree) -> dict[str, Any]:
-    """Q2 table (bias at three sample counts; drop per decade = how much ``|bias|`` shrinks, since the bias of
-    D = 2 crosses zero), Q9's differences of recorded values, Q10 digit changes."""
+    """Q2's table: the bias of the naive estimate at the first sample count and at three powers of ten ``10^a``,
+    ``10^b``, ``10^c`` (from 100 on), and how much ``|bias|`` shrinks from one to the next (the bias of D = 2
+    crosses zero); Q9's differences of recorded values."""
     M, NMC = R.vae.metrics, R.vae.naive_mc
     L = plain(NMC.models[0].sample_counts)
-    decades = [x for x in L if x >= 100 and 10 ** round(math.log10(x)) == x]
-    i_a, i_b, i_c = (L.index(x) for x in decades[:3])
+    decades = [x for x in L if x >= 100 and 10 ** round(math.log10(x)) == x][:3]
+    if len(decades) < 3:
+        raise ReportDataError(f"results/vae/naive_mc.json: fewer than three powers of ten from 100 on in {L}")
+    i_a, i_b, i_c = (L.index(x) for x in decades)
     rows = []
     for m in plain(NMC.models):
-        b, s = m["bias_mean"], m["noise_std"]
+        b = m["bias_mean"]
         rows.append({"z_dim": m["z_dim"], "active_units": R.vae[f"naive_mc_z{m['z_dim']}"].active_units,
                      "is_log_px": m["is_log_px_mean"], "bias_first": b[0], "bias_a": b[i_a], "bias_c": b[i_c],
-                     "drop_ab": abs(b[i_a]) - abs(b[i_b]), "drop_bc": abs(b[i_b]) - abs(b[i_c]), "std_c": s[i_c]})
+                     "drop_ab": abs(b[i_a]) - abs(b[i_b]), "drop_bc": abs(b[i_b]) - abs(b[i_c]),
+                     "std_c": m["noise_std"][i_c]})
     history = plain(M.history)
-    last = history[-1]
-    back = next(h for h in history if h["epoch"] == last["epoch"] - 20)
-    reads = plain(R.vae.sample_classes.epochs)  # {epoch: digits read in the sample grid}
-    return {
-        "L_first": L[0], "exp_a": _decade(L[i_a]), "exp_b": _decade(L[i_b]), "exp_c": _decade(L[i_c]),
-        "rows": rows, "by_z": {r["z_dim"]: r for r in rows},
-        "is_minus_elbo": -M.test_elbo - M.test_nll_is,
-        "last_epoch": last["epoch"], "rise_last_20": last["test_elbo"] - back["test_elbo"],
-        "train_test_gap": last["train_elbo"] - last["test_elbo"],
-        "digit_changes": digit_changes(*(reads[e] for e in sorted(reads, key=int)[-2:])),
-    }
+    back = next(h for h in history if h["epoch"] == history[-1]["epoch"] - 20)
+    exp_a, exp_b, exp_c = (round(math.log10(x)) for x in decades)
+    return {"L_first": L[0], "exp_a": exp_a, "exp_b": exp_b, "exp_c": exp_c, "rows": rows,
+            "by_z": {r["z_dim"]: r for r in rows}, "is_minus_elbo": -M.test_elbo - M.test_nll_is,
+            "rise_last_20": history[-1]["test_elbo"] - back["test_elbo"],
+            "train_test_gap": history[-1]["train_elbo"] - history[-1]["test_elbo"]}
 
 
 def _unet_architecture(unet: dict) -> dict[str, Any]:
     """Levels, widths, ResNet blocks and where self-attention sits, read from a diffusers UNet2DModel config."""
     down = unet["down_block_types"]
-    attention_levels = [i for i, t in enumerate(down) if "Attn" in t]
-    places = [f"level{'s' if len(attention_levels) > 1 else ''} {', '.join(str(i + 1) for i in attention_levels)}"] \
-        if attention_levels else []
+    levels = [str(i + 1) for i, t in enumerate(down) if "Attn" in t]
+    places = [f"level{'s' if len(levels) > 1 else ''} {', '.join(levels)}"] if levels else []
     if unet.get("add_attention", True) and unet["mid_block_type"] == "UNetMidBlock2D":
         places.append("the middle block")
     return {"widths": unet["block_out_channels"], "layers_per_block": unet["layers_per_block"],
-            "levels": len(down), "attention": " and ".join(places) if places else "nowhere",
-            "head_dim": unet["attention_head_dim"]}
+            "levels": len(down), "attention": " and ".join(places) or "nowhere", "head_dim": unet["attention_head_dim"]}
 
 
 def diffusion(R: ResultsTree) -> dict[str, Any]:
-    """Q18: cells by scheduler and steps, ranges over the ODE solvers, best per row; the DDPM's architecture."""
-    S = R.diffusion.scheduler_metrics
-    study = plain(S.config.study)
+    """Q18: cells by scheduler and steps, ranges over the ODE solvers, lowest FID per row, the two ancestral
+    samplers' FID gap per step count; the DDPM's architecture and its FID above the real-vs-real floor."""
+    S, D = R.diffusion.scheduler_metrics, R.diffusion.ddpm_metrics
+    order, steps = plain(S.config.study.schedulers), plain(S.config.study.steps)
     stochastic = [k for k, v in node_items(S.metrics.stochastic) if v]
-    order = study["schedulers"]
     ode = [s for s in order if s not in stochastic]
     cells = {(c["scheduler"], c["steps"]): c for c in plain(S.metrics.cells)}
-    steps = study["steps"]
     lo, hi = steps[0], steps[-1]
 
-    def span(names, n, key):
-        values = [cells[(s, n)][key] for s in names]
+    def span(names, points, key):
+        values = [cells[(s, n)][key] for s in names for n in points]
         return {"min": min(values), "max": max(values)}
 
-    best = {n: min(order, key=lambda s: cells[(s, n)]["fid"]) for n in steps}
-    D = R.diffusion.ddpm_metrics
     return {
-        "order": order, "stochastic": stochastic, "ode": ode, "cells": {f"{s}@{n}": c for (s, n), c in cells.items()},
-        "steps": steps, "lo": lo, "hi": hi, "best": best,
-        "rms_ode_lo": span(ode, lo, "rms_to_reference"), "rms_ode_hi": span(ode, hi, "rms_to_reference"),
-        "rms_stochastic": {"min": min(cells[(s, n)]["rms_to_reference"] for s in stochastic for n in steps),
-                           "max": max(cells[(s, n)]["rms_to_reference"] for s in stochastic for n in steps)},
-        "fid_ode_hi": span(ode, hi, "fid"), "kid_ode_hi": span(ode, hi, "kid"), "fid_all_lo": span(order, lo, "fid"),
+        "order": order, "steps": steps, "lo": lo, "hi": hi, "cells": {f"{s}@{n}": c for (s, n), c in cells.items()},
+        "best": {n: min(order, key=lambda s: cells[(s, n)]["fid"]) for n in steps},
+        "rms_ode_lo": span(ode, [lo], "rms_to_reference"), "rms_ode_hi": span(ode, [hi], "rms_to_reference"),
+        "rms_stochastic": span(stochastic, steps, "rms_to_reference"), "fid_ode_hi": span(ode, [hi], "fid"),
+        "kid_ode_hi": span(ode, [hi], "kid"), "fid_all_lo": span(order, [lo], "fid"),
+        "ddpm_vs_ancestral": {n: abs(cells[("DDPM", n)]["fid"] - cells[("Euler Ancestral", n)]["fid"]) for n in steps},
         "unet": _unet_architecture(plain(D.config.unet)),
         "ddpm_clips": bool(S.config.scheduler_configs["DDPM"].clip_sample),
         "fid_above_floor": D.metrics.fid - D.metrics.fid_real_vs_real,
@@ -299,7 +271,7 @@ def guidance(R: ResultsTree) -> dict[str, Any]:
 
 def _tests(compared: list[dict]) -> dict[str, dict[str, dict[str, dict[int, dict[str, Comparison]]]]]:
     """``tests[kind][direction][label][updates]``: see :func:`translation`."""
-    tests: dict[str, dict[str, dict[str, dict[int, dict[str, Comparison]]]]] = {}
+    tests: dict = {}
     for c in compared:
         label = c["a"]["system"] if c["kind"] in ("multilingual_vs_bilingual", "seeds") else ""
         tests.setdefault(c["kind"], {}).setdefault(c["direction"], {}).setdefault(label, {})[c["b"]["updates"]] = {
@@ -329,13 +301,12 @@ def _repeat(every: list[dict], reference_seed: int, reference_tests: dict) -> di
     if len(others) > 1:
         raise ReportDataError(f"results/nmt/comparisons.json: runs of several other seeds ({others}); the report "
                               f"describes one")
-    repeated = [c for c in every if c["seed"] == others[0]]
-    repeats = {c["a"]["system"]: c["b"]["system"] for c in repeated if c["kind"] == "seeds"}
+    seeds = [c for c in every if c["seed"] == others[0] and c["kind"] == "seeds"]
+    repeats = {c["a"]["system"]: c["b"]["system"] for c in seeds}
     # the training runs behind the repeated systems (a pivot system is translated by its run)
-    runs = {c["a"].get("run", c["a"]["system"]): c["b"].get("run", c["b"]["system"])
-            for c in repeated if c["kind"] == "seeds"}
-    tests = _tests(repeated)
-    points = sorted({c["b"]["updates"] for c in repeated if c["kind"] == "seeds"})
+    runs = {c["a"].get("run", c["a"]["system"]): c["b"].get("run", c["b"]["system"]) for c in seeds}
+    tests = _tests([c for c in every if c["seed"] == others[0]])
+    points = sorted({c["b"]["updates"] for c in seeds})
 
     def rows(kind: str) -> list[dict[str, Any]]:
         return sorted(({**r, "model": repeats[r["system"]]} for r in _rows(tests, kind, points)),
@@ -345,11 +316,9 @@ def _repeat(every: list[dict], reference_seed: int, reference_tests: dict) -> di
     reference = {(r["system"], r["direction"], u): c
                  for r in _rows(reference_tests, "multilingual_vs_bilingual", points)
                  for u, c in zip(points, r["cells"]) if c}
-    disagree = [{"model": r["model"], "direction": r["direction"], "updates": u,
-                 "reference": reference[(r["model"], r["direction"], u)], "repeat": c}
+    disagree = [{"model": r["model"], "direction": r["direction"], "updates": u, "reference": first, "repeat": c}
                 for r in vs_bilingual for u, c in zip(points, r["cells"])
-                if c and (r["model"], r["direction"], u) in reference
-                and reference[(r["model"], r["direction"], u)].verdict != c.verdict]
+                if c and (first := reference.get((r["model"], r["direction"], u))) and first.verdict != c.verdict]
     return {"seed": others[0], "reference_seed": reference_seed, "runs": sorted(runs),
             "models": sorted(set(runs.values())), "points": points, "spread": rows("seeds"),
             "vs_bilingual": vs_bilingual, "disagree": disagree,
@@ -384,26 +353,6 @@ def split_name(split: str) -> str:
     return SPLIT_NAMES[split]
 
 
-def _examples(R: ResultsTree) -> list[dict[str, Any]] | None:
-    """The chosen sentences of ``results/nmt/examples.json`` (None when there is no such record):
-    ``{"direction", "source", "reference", "outputs": [{"system", "name", "text", "language"}]}`` each."""
-    if not (R._root / "nmt" / "examples.json").is_file():
-        return None
-    record = R.nmt.examples.metrics
-    return [{"direction": record.direction, "source": e.source, "reference": e.reference,
-             "outputs": [{"system": system, "name": system_name(system), "text": o.text, "language": o.language}
-                         for system, o in node_items(e.outputs)]}
-            for e in record.examples]
-
-
-def _seed_runs(every: list[dict]) -> dict[str, Any]:
-    """The runs repeated with another seed against their reference run (kind ``seeds``, BLEU): how many
-    comparisons, how many significant, the largest difference."""
-    tests = [Comparison.from_dict(c["bleu"]) for c in every if c["kind"] == "seeds"]
-    return {"n": len(tests), "significant": sum(t.verdict != "level" for t in tests),
-            "largest": max((abs(t.difference) for t in tests), default=None)}
-
-
 def translation(R: ResultsTree) -> dict[str, Any]:
     """Section 3: the learning curves (``curves.json``) and the paired-bootstrap comparisons at every point
     (``comparisons.json``, each a :class:`Comparison` whose verdict and printed p use its Holm-adjusted p-value
@@ -413,34 +362,35 @@ def translation(R: ResultsTree) -> dict[str, Any]:
     the reference table); ``tests[kind][direction][label][updates]``: a :class:`Comparison` per metric, where
     ``label`` names the multilingual system of a ``multilingual_vs_bilingual`` comparison (else ``""``) and
     ``updates`` are those of the second system (the bilingual model's N for ``equal_compute``). All of these
-    are the runs of the reference training seed; ``repeat`` holds the runs of another seed (:func:`_repeat`)."""
+    are the runs of the reference training seed; ``repeat`` holds the runs of another seed (:func:`_repeat`);
+    ``seed_runs``: how many ``seeds`` comparisons (BLEU) there are, how many are significant, the largest
+    difference; ``examples``: the chosen sentences of ``examples.json`` (None without that record), each output with its
+    system in words."""
     curves_record = R.nmt.curves.metrics
     reference_seed = curves_record.reference_seed
     seeds = plain(curves_record.training_seeds)
     curves = {system: scores for system, scores in plain(curves_record.scores).items()
               if seeds[system] == reference_seed}
     every = plain(R.nmt.comparisons.metrics.comparisons)
-    compared = [c for c in every if c["seed"] == reference_seed]
+    tests = _tests([c for c in every if c["seed"] == reference_seed])
     points = sorted(int(u) for u in curves["direct"])
     last = points[-1]
-    tests = _tests(compared)
-
-    def rows(kind: str, columns: list[int]) -> list[dict[str, Any]]:
-        return _rows(tests, kind, columns)
-
     equal_points = sorted({u for by_label in tests.get("equal_compute", {}).values()
                            for cells in by_label.values() for u in cells})
-    pivot, direct_vs_zeroshot = rows("direct_vs_pivot", points), rows("direct_vs_zeroshot", points)
+    pivot, direct_vs_zeroshot = _rows(tests, "direct_vs_pivot", points), _rows(tests, "direct_vs_zeroshot", points)
     bilingual = {system: max(int(u) for u in by_updates) for system, by_updates in curves.items()
                  if system.startswith("bilingual_")}
+    repeated = [Comparison.from_dict(c["bleu"]) for c in every if c["kind"] == "seeds"]
+    # examples.json is written by its own command (nlp_experiments.translation.examples), not by make reproduce
+    examples = R.nmt.examples.metrics if (R._root / "nmt" / "examples.json").is_file() else None
     return {
         "points": points, "last": last,
         "at_last": {system: by_updates[str(last)]["test"] for system, by_updates in curves.items()
                     if str(last) in by_updates},
         "rows": pivot + direct_vs_zeroshot,
-        "bilingual_rows": rows("multilingual_vs_bilingual", points),
+        "bilingual_rows": _rows(tests, "multilingual_vs_bilingual", points),
         "equal_points": equal_points,
-        "equal_rows": rows("equal_compute", equal_points) if equal_points else [],
+        "equal_rows": _rows(tests, "equal_compute", equal_points) if equal_points else [],
         "pivot": {r["direction"]: r for r in pivot},
         "direct_vs_zeroshot": {r["direction"]: r for r in direct_vs_zeroshot},
         "bilingual_last": {system: {"updates": u, "test": curves[system][str(u)]["test"]}
@@ -449,8 +399,12 @@ def translation(R: ResultsTree) -> dict[str, Any]:
         "all": [{**c, "bleu": Comparison.from_dict(c["bleu"]), "chrf": Comparison.from_dict(c["chrf"])}
                 for c in every],
         "holm": any(c["bleu"].get("p_holm") is not None for c in every),
-        "examples": _examples(R),
-        "seed_runs": _seed_runs(every),
+        "examples": [{"direction": examples.direction, "source": e.source, "reference": e.reference,
+                      "outputs": [{"system": system, "name": system_name(system), "text": o.text,
+                                   "language": o.language} for system, o in node_items(e.outputs)]}
+                     for e in examples.examples] if examples else None,
+        "seed_runs": {"n": len(repeated), "significant": sum(t.verdict != "level" for t in repeated),
+                      "largest": max((abs(t.difference) for t in repeated), default=None)},
         "repeat": _repeat(every, reference_seed, tests),
         "zeroshot_max": {d: max(by_split["test"][d]["bleu"] for by_split in curves["zeroshot"].values())
                          for d in ("de-fr", "fr-de")},
@@ -458,54 +412,42 @@ def translation(R: ResultsTree) -> dict[str, Any]:
 
 
 def provenance(R: ResultsTree) -> list[dict[str, Any]]:
-    """One row per results record (every JSON file under the results folder that names its run's revision):
-    file, revision, device, wall time, creation date."""
-    import json
-
-    root = R._root
+    """One row per results record (every JSON file under the results folder that names its run's revision): its
+    path under the results folder, revision (7 digits, "-dirty" kept), device, wall time, creation date."""
     rows = []
-    for path in sorted(root.rglob("*.json")):
+    for path in sorted(R._root.rglob("*.json")):
+        name = path.relative_to(R._root).as_posix()
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
-            raise ReportDataError(f"{R._display}/{path.relative_to(root).as_posix()}: not valid JSON") from None
+            raise ReportDataError(f"{R._display}/{name}: not valid JSON") from None
         if not isinstance(record, dict) or "git_revision" not in record:
             continue
         revision = str(record["git_revision"])
-        rows.append({"file": f"{R._display}/{path.relative_to(root).as_posix()}",
-                     "revision": revision[:7] + ("-dirty" if revision.endswith("-dirty") else "")
-                     if revision != "unknown" else "unknown",
+        rows.append({"file": name, "revision": "unknown" if revision == "unknown" else
+                     revision[:7] + ("-dirty" if revision.endswith("-dirty") else ""),
                      "device": record.get("device"), "wall_time_s": record.get("wall_time_s"),
                      "created": str(record.get("created_utc") or "")[:10]})
     return rows
 
 
+PARTS = {"vae": vae, "diffusion": diffusion, "guidance": guidance, "translation": translation,
+         "provenance": provenance}
+
+
 class Derived:
-    """The view of every part, each built on first use (a template that does not need a part does not read its
-    files)."""
+    """The view of every part (``DV.<part>``, :data:`PARTS`), each built on first use (a template that does not
+    need a part does not read its files)."""
 
     def __init__(self, tree: ResultsTree):
-        self._tree = tree
+        self._tree, self._parts = tree, {}
 
-    @cached_property
-    def vae(self):
-        return vae(self._tree)
-
-    @cached_property
-    def diffusion(self):
-        return diffusion(self._tree)
-
-    @cached_property
-    def guidance(self):
-        return guidance(self._tree)
-
-    @cached_property
-    def translation(self):
-        return translation(self._tree)
-
-    @cached_property
-    def provenance(self):
-        return provenance(self._tree)
+    def __getattr__(self, part: str) -> Any:
+        if part.startswith("_") or part not in PARTS:
+            raise AttributeError(part)
+        if part not in self._parts:
+            self._parts[part] = PARTS[part](self._tree)
+        return self._parts[part]
 
 
 FILTERS = {"system": system_name, "split": split_name}
