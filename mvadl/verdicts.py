@@ -41,7 +41,8 @@ The tests, and why each one:
 * :func:`seeds_summary` (a quantity measured once per seed): mean and sample standard deviation over the seeds,
   with ``n`` so that the report can say how many.
 
-:func:`format_interval` prints a comparison as ``+1.2 [+0.4, +2.0], p = 0.004``.
+The report prints a comparison through its own filters (:mod:`mvadl.report.render`: ``interval``, ``pp``,
+``verdict``), with the numbers rounded once.
 
 References: P. Koehn, "Statistical significance tests for machine translation evaluation", EMNLP 2004.
 S. Holm, "A simple sequentially rejective multiple test procedure", Scandinavian Journal of Statistics 6
@@ -346,19 +347,3 @@ def seeds_summary(values: Sequence[float]) -> dict[str, Any]:
         raise ValueError("no values to summarise")
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else None,
             "n": len(values)}
-
-
-def format_interval(c: Comparison | Mapping[str, Any], digits: int = 1, unit: str = "") -> str:
-    """``"+1.2 [+0.4, +2.0], p = 0.004"``: the signed difference and its interval with ``digits`` decimals, each
-    followed by ``unit`` (e.g. ``" BLEU"``, ``"%"``), then the p-value (``p < 0.001`` below that; left out when
-    the test gives none). A dict is read with :meth:`Comparison.from_dict`."""
-    if not isinstance(c, Comparison):
-        c = Comparison.from_dict(c)
-
-    def number(x: float) -> str:
-        return f"{x:+.{digits}f}{unit}"
-
-    text = f"{number(c.difference)} [{number(c.low)}, {number(c.high)}]"
-    if c.p_value is None:
-        return text
-    return text + (", p < 0.001" if c.p_value < 0.001 else f", p = {c.p_value:.3f}")

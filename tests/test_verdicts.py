@@ -9,7 +9,6 @@ import pytest
 
 from mvadl.verdicts import (
     Comparison,
-    format_interval,
     holm,
     mcnemar_exact,
     mcnemar_from_counts,
@@ -274,10 +273,3 @@ def test_seeds_summary():
     assert seeds_summary([5.0]) == {"mean": 5.0, "std": None, "n": 1}
     with pytest.raises(ValueError):
         seeds_summary([])
-
-
-def test_format_interval():
-    assert format_interval(comparison()) == "+1.2 [+0.4, +2.0], p = 0.004"
-    assert format_interval(comparison(p_value=0.0002).as_dict(), digits=2, unit=" BLEU") == (
-        "+1.20 BLEU [+0.40 BLEU, +2.00 BLEU], p < 0.001")
-    assert format_interval(comparison(p_value=None, difference=-1.24, low=-2.0, high=-0.5)) == "-1.2 [-2.0, -0.5]"

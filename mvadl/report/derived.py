@@ -67,9 +67,8 @@ def wilson(k: int, n: int) -> str:
 
 
 def vae(R: ResultsTree) -> dict[str, Any]:
-    """Q2's table: the bias of the naive estimate at the first sample count and at three powers of ten ``10^a``,
-    ``10^b``, ``10^c`` (from 100 on), and how much ``|bias|`` shrinks from one to the next (the bias of D = 2
-    crosses zero); Q9's differences of recorded values."""
+    """Q2's table: the naive estimate's bias at the first sample count and at the first three powers of ten
+    from 100 on, how much ``|bias|`` shrinks from one to the next; Q9's differences of recorded values."""
     M, NMC = R.vae.metrics, R.vae.naive_mc
     L = plain(NMC.models[0].sample_counts)
     decades = [x for x in L if x >= 100 and 10 ** round(math.log10(x)) == x][:3]
@@ -288,13 +287,10 @@ def _rows(tests: dict, kind: str, columns: list[int]) -> list[dict[str, Any]]:
 
 
 def _repeat(every: list[dict], reference_seed: int, reference_tests: dict) -> dict[str, Any] | None:
-    """The runs trained again with another seed (None when there are none): ``seed`` and ``reference_seed``,
-    ``runs`` (their names), ``models`` (the reference runs they repeat), their ``points``, ``spread`` (rows of
-    seed S minus the reference seed, same model and updates), ``vs_bilingual`` (their multilingual-vs-bilingual
-    rows), each row with the ``model`` it repeats; ``disagree``: the comparisons and points where the two seeds'
-    verdicts differ (``{"model", "direction", "updates", "reference", "repeat"}``, the last two comparisons),
-    ``agree_last``: none of them at the last point. Which reference run a run repeats is read from its ``seeds``
-    comparisons."""
+    """The runs of another seed (None without any), each row with the reference ``model`` it repeats (read from
+    its ``seeds`` comparisons): ``spread`` (seed S minus the reference seed), ``vs_bilingual`` (their
+    multilingual-vs-bilingual rows), ``disagree`` (where the two seeds' verdicts differ: ``reference`` and
+    ``repeat`` comparisons), ``agree_last`` (no such point at the last one)."""
     others = sorted({c["seed"] for c in every if c["seed"] != reference_seed})
     if not others:
         return None
@@ -307,12 +303,9 @@ def _repeat(every: list[dict], reference_seed: int, reference_tests: dict) -> di
     runs = {c["a"].get("run", c["a"]["system"]): c["b"].get("run", c["b"]["system"]) for c in seeds}
     tests = _tests([c for c in every if c["seed"] == others[0]])
     points = sorted({c["b"]["updates"] for c in seeds})
-
-    def rows(kind: str) -> list[dict[str, Any]]:
-        return sorted(({**r, "model": repeats[r["system"]]} for r in _rows(tests, kind, points)),
-                      key=lambda r: (r["model"], r["direction"]))
-
-    vs_bilingual = rows("multilingual_vs_bilingual")
+    spread, vs_bilingual = (sorted(({**r, "model": repeats[r["system"]]} for r in _rows(tests, kind, points)),
+                                   key=lambda r: (r["model"], r["direction"]))
+                            for kind in ("seeds", "multilingual_vs_bilingual"))
     reference = {(r["system"], r["direction"], u): c
                  for r in _rows(reference_tests, "multilingual_vs_bilingual", points)
                  for u, c in zip(points, r["cells"]) if c}
@@ -320,7 +313,7 @@ def _repeat(every: list[dict], reference_seed: int, reference_tests: dict) -> di
                 for r in vs_bilingual for u, c in zip(points, r["cells"])
                 if c and (first := reference.get((r["model"], r["direction"], u))) and first.verdict != c.verdict]
     return {"seed": others[0], "reference_seed": reference_seed, "runs": sorted(runs),
-            "models": sorted(set(runs.values())), "points": points, "spread": rows("seeds"),
+            "models": sorted(set(runs.values())), "points": points, "spread": spread,
             "vs_bilingual": vs_bilingual, "disagree": disagree,
             "agree_last": all(d["updates"] != points[-1] for d in disagree)}
 
@@ -337,35 +330,21 @@ SYSTEM_NAMES = {
 SPLIT_NAMES = {"test_2016_flickr": "Multi30k test 2016 (Flickr)", "val": "Multi30k validation"}
 
 
-def system_name(run: str) -> str:
-    """A reference run in words: ``zeroshot`` -> "English-centric model". Any other name is an error, so no run
-    name reaches the text."""
-    if run not in SYSTEM_NAMES:
-        raise ReportDataError(f"results/nmt: no name in words for the system {run!r} (mvadl/report/derived.py, "
-                              f"SYSTEM_NAMES)")
-    return SYSTEM_NAMES[run]
-
-
-def split_name(split: str) -> str:
-    """A data split in words: ``test_2016_flickr`` -> "Multi30k test 2016 (Flickr)"."""
-    if split not in SPLIT_NAMES:
-        raise ReportDataError(f"results/nmt: no name in words for the split {split!r}")
-    return SPLIT_NAMES[split]
+def system_name(run: str, names: dict[str, str] = SYSTEM_NAMES, what: str = "system") -> str:
+    """A reference run (or, with ``SPLIT_NAMES``, a data split) in words: ``zeroshot`` -> "English-centric
+    model". Any other name is an error, so no run name reaches the text."""
+    if run not in names:
+        raise ReportDataError(f"results/nmt: no name in words for the {what} {run!r} (mvadl/report/derived.py)")
+    return names[run]
 
 
 def translation(R: ResultsTree) -> dict[str, Any]:
-    """Section 3: the learning curves (``curves.json``) and the paired-bootstrap comparisons at every point
-    (``comparisons.json``, each a :class:`Comparison` whose verdict and printed p use its Holm-adjusted p-value
-    where it has one).
-
-    ``points``: the update counts of the multilingual models' curves; ``last``: the last of them (the point of
-    the reference table); ``tests[kind][direction][label][updates]``: a :class:`Comparison` per metric, where
-    ``label`` names the multilingual system of a ``multilingual_vs_bilingual`` comparison (else ``""``) and
-    ``updates`` are those of the second system (the bilingual model's N for ``equal_compute``). All of these
-    are the runs of the reference training seed; ``repeat`` holds the runs of another seed (:func:`_repeat`);
-    ``seed_runs``: how many ``seeds`` comparisons (BLEU) there are, how many are significant, the largest
-    difference; ``examples``: the chosen sentences of ``examples.json`` (None without that record), each output with its
-    system in words."""
+    """Section 3: the curves (``curves.json``) and the recorded comparisons (``comparisons.json``) of the
+    reference training seed, as rows per kind and direction (:func:`_rows`; ``tests[kind][direction][label]
+    [updates]`` holds a :class:`Comparison` per metric, ``updates`` those of the second system); ``last``: the
+    curves' last point; ``repeat``: the runs of another seed (:func:`_repeat`); ``seed_runs``: the ``seeds``
+    comparisons (BLEU) counted, significant ones and the largest difference; ``examples``: the sentences of
+    ``examples.json`` (None without it)."""
     curves_record = R.nmt.curves.metrics
     reference_seed = curves_record.reference_seed
     seeds = plain(curves_record.training_seeds)
@@ -450,4 +429,4 @@ class Derived:
         return self._parts[part]
 
 
-FILTERS = {"system": system_name, "split": split_name}
+FILTERS = {"system": system_name, "split": lambda split: system_name(split, SPLIT_NAMES, "split")}
