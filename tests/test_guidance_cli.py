@@ -228,7 +228,10 @@ def test_negative_prompt_figures(study):
                  "difference_map.png", "guidance_sweep.png"):
         assert min(png_size(study.figures / name)) > 100, name
     width, height = png_size(study.figures / "negative_prompt.png")
-    assert width > height  # two rows of 4 pairs
+    assert width > height  # the pairs side by side at the text width
+    from mvadl.plotting import TEXT_WIDTH_IN, read_saved_figure
+    for name in ("negative_prompt.png", "negative_prompt_gray.png"):  # the hand-in's, printed at the text width
+        assert read_saved_figure(study.figures / name).printed_font_pt(TEXT_WIDTH_IN) >= 7, name
 
 
 def test_another_seed_shares_no_image(module_results, training, study):

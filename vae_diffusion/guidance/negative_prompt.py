@@ -136,8 +136,7 @@ def stable_diffusion_study(pipe, config: NegativePromptConfig, ctx: Context) -> 
     with_negative = generate(pipe, prompts, negative, desc=f"negative '{negative}'", **kwargs)
     change = np.abs(with_negative - without).mean(-1)
     name = config.output_name or "stable_diffusion_negative_prompt"
-    save_figure(plot_negative_prompt_pairs(without, with_negative, prompts, negative, list(range(n)),
-                                           config.guidance_scale),
+    save_figure(plot_negative_prompt_pairs(without, with_negative, prompts, list(range(n))),
                 results_dir() / "guidance" / f"{name}.png")
     return ctx.record("guidance", name, {"n_samples": n, "image_seeds": seeds,
                                          "mean_abs_change": float(change.mean()),
@@ -217,7 +216,7 @@ def text_to_digit_study(pipe, config: NegativePromptConfig, ctx: Context) -> Pat
         notes = [pair_note(maps, i) for i in shown]
         name = "negative_prompt" + ("" if index == 0 else f"_{metrics['concept']}")
         save_figure(plot_negative_prompt_pairs(without[shown], with_negative[shown], [prompts[i] for i in shown],
-                                               metrics["negative_prompt"], shown, config.guidance_scale, notes),
+                                               shown, notes),
                     out / f"{prefix}{name}.png")
     maps = entries[0][1]
     save_figure(plot_difference_map(maps["change"], maps["strokes_without"], maps["strokes_with"]),
@@ -261,10 +260,10 @@ def log_concept(scale: float, n: int, negative_prompt: str, metrics: dict) -> No
 
 def pair_note(maps: dict, i: int) -> str:
     """The text under pair ``i`` of a figure: the concept's colour read without -> with, mask IoU, centroid
-    shift."""
+    shift in pixels."""
     shift = maps["centroid_shift"][i]
-    return (f"{maps['names_without'][i]} \N{RIGHTWARDS ARROW} {maps['names_with'][i]}\nIoU {maps['iou'][i]:.2f}\n"
-            + ("no strokes" if not np.isfinite(shift) else f"shift {shift:.1f} px"))
+    return (f"{maps['names_without'][i]}\n\N{RIGHTWARDS ARROW} {maps['names_with'][i]}\nIoU {maps['iou'][i]:.2f}\n"
+            + ("no strokes" if not np.isfinite(shift) else f"{shift:.1f} px"))
 
 
 def read_reference(path: str) -> dict:

@@ -7,30 +7,46 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from mvadl.plotting import bare_axes, new_figure
+from mvadl.plotting import PRINT_FONT_PT, TEXT_WIDTH_IN, bare_axes, new_figure
 
 
 def plot_negative_prompt_pairs(without: np.ndarray, with_negative: np.ndarray, prompts: Sequence[str],
-                               negative_prompt: str, indices: Sequence[int], guidance_scale: float,
-                               notes: Sequence[str] | None = None) -> Figure:
-    """Two rows of ``[N, H, W, 3]`` images in [0, 1] from the same seeds and initial noise: top without a
-    negative prompt, bottom with ``negative_prompt``; each column is labelled with its image index in the
-    experiment (whose seed the record gives) and its prompt."""
+                               indices: Sequence[int], notes: Sequence[str] | None = None, per_row: int = 8) -> Figure:
+    """Pairs of ``[N, H, W, 3]`` images in [0, 1] from the same seeds and initial noise, drawn at the text width
+    with 8-pt text: ``per_row`` pairs a block, each pair a column (top, "without": no negative prompt; bottom,
+    "with": the negative prompt, which the caption names) headed by its image index in the experiment (whose
+    seed the record gives) and its prompt, with its ``notes`` (a few short lines) under it."""
     n = len(without)
-    if len(with_negative) != n or len(prompts) != n or len(indices) != n:
-        raise ValueError("one prompt and one image index per image pair are needed")
-    fig, axes = new_figure(2, n, size=(1.7 * n + 0.6, 4.9 if notes else 4.4), squeeze=False)
-    for c in range(n):
-        for r, images in enumerate((without, with_negative)):
-            ax = axes[r][c]
-            ax.imshow(np.clip(images[c], 0, 1), interpolation="nearest")
+    if len(with_negative) != n or len(prompts) != n or len(indices) != n or (notes and len(notes) != n):
+        raise ValueError("one prompt, one image index (and one note) per image pair are needed")
+    blocks, columns = -(-n // per_row), min(n, per_row)
+    cell = TEXT_WIDTH_IN / (columns * 1.3 + 0.3)  # room for the row labels and between columns
+    gap = 0.7 if notes else 0.3  # inches: notes under a block, titles over the next
+    ratios = ([cell, cell, gap] * blocks)[:-1]
+    title, below = 0.3, (0.62 if notes else 0.05)
+    height = sum(ratios) * 1.04 + title + below
+    fig, axes = new_figure(len(ratios), columns, size=(TEXT_WIDTH_IN, height), squeeze=False,
+                           font_size=PRINT_FONT_PT, gridspec_kw={"height_ratios": ratios})
+    for b in range(blocks):
+        axes[3 * b][0].set_ylabel("without")
+        axes[3 * b + 1][0].set_ylabel("with")
+        if b + 1 < blocks:
+            for ax in axes[3 * b + 2]:
+                ax.set_axis_off()
+    for i in range(blocks * columns):
+        top, bottom = axes[3 * (i // columns)][i % columns], axes[3 * (i // columns) + 1][i % columns]
+        for ax, images in ((top, without), (bottom, with_negative)):
             bare_axes(ax)
-        axes[0][c].set_title(f"image {indices[c]}\n\"{textwrap.shorten(prompts[c], 40)}\"", fontsize=8)
-        if notes:
-            axes[1][c].set_xlabel(notes[c], fontsize=8)
-    axes[0][0].set_ylabel("negative prompt:\nnone", fontsize=9)
-    axes[1][0].set_ylabel(f"negative prompt:\n\"{textwrap.shorten(negative_prompt, 30)}\"", fontsize=9)
-    fig.suptitle(f"Same prompt, seed and initial noise; guidance scale {guidance_scale:g}", fontsize=10)
+            if i < n:
+                ax.imshow(np.clip(images[i], 0, 1), interpolation="nearest")
+            else:
+                ax.set_axis_off()
+        if i < n:
+            top.set_title(f"{indices[i]}: \"{textwrap.shorten(prompts[i], 12, placeholder='.')}\"")
+            if notes:
+                bottom.set_xlabel(notes[i])
+    fig.subplots_adjust(left=0.04, right=0.99, top=1 - title / height, bottom=below / height, wspace=0.3,
+                        hspace=0.04)
     return fig
 
 
