@@ -1,12 +1,13 @@
 """Figures of the diffusion part; each takes arrays/records and returns a matplotlib Figure."""
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from mvadl.plotting import bare_axes, new_figure
+from mvadl.plotting import PRINT_FONT_PT, TEXT_WIDTH_IN, bare_axes, new_figure
 from vae_diffusion.core.images import image_grid
 
 
@@ -22,9 +23,14 @@ def plot_samples(images: np.ndarray, nrow: int = 8, title: str = "") -> Figure:
 def plot_scheduler_grid(cells: Mapping[tuple[int, str], np.ndarray], steps: Sequence[int],
                         schedulers: Sequence[str], captions: Mapping[tuple[int, str], str] | None = None) -> Figure:
     """Rows = numbers of steps, columns = schedulers; each cell a small tile of digits ``[k, H, W]``
-    generated from the same initial noise. ``captions[(steps, name)]`` goes under the cell."""
-    fig, axes = new_figure(len(steps), len(schedulers), size=(1.9 * len(schedulers), 2.0 * len(steps)),
-                           squeeze=False)
+    generated from the same initial noise, drawn at the text width with 8-pt text (titles and captions wrapped
+    onto short lines to fit a column). ``captions[(steps, name)]`` goes under the cell, one line per comma."""
+    columns = len(schedulers)
+    cell = TEXT_WIDTH_IN / (columns * 1.12 + 0.45)
+    below = 0.34 if captions else 0.04  # inches of caption text under each row
+    height = len(steps) * (cell + below + 0.06) + 0.45
+    fig, axes = new_figure(len(steps), columns, size=(TEXT_WIDTH_IN, height), squeeze=False,
+                           font_size=PRINT_FONT_PT)
     for r, n_steps in enumerate(steps):
         for c, name in enumerate(schedulers):
             ax = axes[r][c]
@@ -32,12 +38,13 @@ def plot_scheduler_grid(cells: Mapping[tuple[int, str], np.ndarray], steps: Sequ
             ax.imshow(image_grid(tile, int(np.ceil(np.sqrt(len(tile))))), cmap="gray", vmin=0, vmax=1)
             bare_axes(ax)
             if r == 0:
-                ax.set_title(name, fontsize=10)
+                ax.set_title("\n".join(textwrap.wrap(name, 11)))
             if c == 0:
-                ax.set_ylabel(f"{n_steps} steps", fontsize=10)
+                ax.set_ylabel(f"{n_steps} steps")
             if captions and (n_steps, name) in captions:
-                ax.set_xlabel(captions[(n_steps, name)], fontsize=8)
-    fig.suptitle("Same seed and initial noise; rows: number of inference steps, columns: scheduler")
+                ax.set_xlabel(captions[(n_steps, name)].replace(", ", "\n"))
+    fig.subplots_adjust(left=0.45 / TEXT_WIDTH_IN, right=0.995, top=1 - 0.4 / height, bottom=below / height,
+                        wspace=0.12, hspace=(below + 0.06) / cell)
     return fig
 
 
