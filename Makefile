@@ -5,6 +5,8 @@
 #                    from results/ in seconds
 #   make reproduce   install, fetch/verify data, then run every experiment as a reference run and write results/
 #                    (refused from a tree with uncommitted changes; ALLOW_DIRTY=1 lets it start anyway)
+#   make verify      install, fetch/verify data, then re-compute the report's numbers from the shipped models and
+#                    compare them with results/ (no training; writes only under runs/verify/; QUICK=1: tiny subsets)
 SHELL := /bin/bash
 PY := .venv/bin/python
 DATA_DIR ?= data
@@ -17,7 +19,7 @@ SEED ?=
 ALLOW_DIRTY ?=
 export DATA_DIR ALLOW_DIRTY
 
-.PHONY: install test lint test-slow report data reproduce reproduce-vae reproduce-diffusion reproduce-guidance reproduce-prenorm reproduce-nmt
+.PHONY: install test lint test-slow report verify data reproduce reproduce-vae reproduce-diffusion reproduce-guidance reproduce-prenorm reproduce-nmt
 
 install:
 	bash scripts/install.sh
@@ -36,6 +38,11 @@ test-slow: install
 # line naming the project).
 report: install
 	$(PY) -m mvadl.report $(if $(AUTHOR),--author "$(AUTHOR)")
+
+# Each number a shipped model (artifacts/) produces, re-computed and printed against its record with its tolerance;
+# exit status 1 on a difference beyond tolerance. ONLY="nmt vae-test-elbo" runs some checks or groups.
+verify: data
+	$(PY) -m mvadl.verify $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
 
 data: install
 	bash scripts/get_data.sh

@@ -1,0 +1,286 @@
+"""The checks of ``make verify``: each number of the report that a shipped model produces, re-computed from the
+model under ``artifacts/`` and compared with the committed record that holds it (:data:`CHECKS`).
+
+* ``nmt``: BLEU of the shipped translation model (``artifacts/nmt_direct/v2``, the fp16 copy of the English-centric
+  model with de-fr data averaged at 6,400 updates) on Multi30k test 2016 (Flickr), every direction, translated by
+  fairseq-interactive with beam 5 from the raw sentences, scored by sacreBLEU against
+  ``results/nmt/curves.json`` (the fp32 checkpoint's). Tolerance 0.2 BLEU: the fp16 weights moved BLEU by at most
+  0.04 when shipped (``results/nmt/shipped_direct.json``, whose fp16 BLEU this decoding reproduced exactly).
+  ``--quick``: the first 100 sentences, 5 BLEU (their BLEU lay within 2.2 of the whole set's).
+* ``classifier``: test accuracy of ``artifacts/mnist_classifier/v2`` on the 10,000 MNIST test digits against
+  ``results/diffusion/classifier.json``; 0.0005 (5 digits). ``--quick``: the first 1,000 digits, 0.01.
+* ``q19``: the text-to-digit model (``artifacts/text_to_digit/v1``): for each negative prompt of the study the
+  concept's share without and with the negative prompt, the share of digits kept, and the mean stroke-mask IoU of
+  the pairs, from the record's seeds, scale and steps, read with the classifier the record names, against
+  ``results/guidance/metrics.json``; 0.02 a share (4 images of 200), 0.01 IoU. ``--quick``: 10 images, not
+  compared.
+* ``ddpm``: a Q18 subset from ``artifacts/ddpm_mnist/v1``: FID of DDIM at 20 steps and of DPM-Solver++ 2M at 10
+  steps, with and without Karras sigmas, from the study's initial noise and recorded scheduler configs, against
+  ``results/diffusion/scheduler_metrics.json``; 0.05. ``--quick``: 16 samples, not compared.
+* ``vae``: test ELBO (the record's noise seed; 0.1 nats) and the importance-sampled test NLL with k = 500 samples
+  per image instead of the record's 5,000 (a looser bound by a few tenths of a nat; 0.5 nats) of
+  ``artifacts/vae_mnist/v1`` against ``results/vae/metrics.json``. ``--quick``: the first 1,000 test digits, ELBO
+  within 3 nats (a subset's mean), NLL with k = 50 not compared.
+
+A check whose artefact folder is not there yet is reported as "not shipped yet". Everything written goes under
+``runs/verify/`` (the translations, ``runs/verify/nmt/<direction>.txt``).
+"""
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+
+from mvadl import REPO_ROOT
+from mvadl.data import DataError
+from mvadl.verify.checks import Check, VerifyEnv, lookup
+
+# --- shared helpers ----------------------------------------------------------------------------------------------
+
+
+def shipped_classifier(sha256: str) -> Path:
+    """The shipped MNIST classifier weights with this sha256 (the one a record was measured with)."""
+    from vae_diffusion.core.artifacts import sha256_file
+
+    for weights in sorted((REPO_ROOT / "artifacts" / "mnist_classifier").glob("v*/model.safetensors")):
+        if sha256_file(weights) == sha256:
+            return weights
+    raise DataError(f"no shipped classifier under artifacts/mnist_classifier has the sha256 {sha256} the record "
+                    f"was measured with")
+
+
+def _classifier_of(env: VerifyEnv, record: dict):
+    from vae_diffusion.core.classifier import load_classifier
+
+    sha256 = record["classifier_sha256"]
+    return env.shared(("classifier", sha256), lambda: load_classifier(shipped_classifier(sha256), env.device))
+
+
+# --- translation ---------------------------------------------------------------------------------------------------
+
+NMT_FOLDER = "artifacts/nmt_direct/v2"
+#: What the shipped model is (its ship.json): the model and the averaged checkpoint behind the record's key.
+NMT_MODEL, NMT_UPDATES = "direct", 6400
+NMT_DIRECTIONS = ("en-de", "de-en", "en-fr", "fr-en", "de-fr", "fr-de")
+NMT_QUICK_SENTENCES = 100
+NMT_BEAM = 5
+
+
+def translation_bleu(env: VerifyEnv, folder: Path, record: dict, direction: str) -> float:
+    """sacreBLEU BLEU of the shipped model translating Multi30k test 2016 (Flickr) in ``direction`` (the raw
+    sentences, fairseq-interactive with the model's SentencePiece model); the translations go to
+    ``runs/verify/nmt/<direction>.txt``."""
+    from mvadl.data import read_parallel
+    from mvadl.io import atomic_write_text
+    from nlp_experiments.translation.artifacts import WEIGHTS, verify_shipped
+    from nlp_experiments.translation.generation import translate_sentences
+    from nlp_experiments.translation.metrics import corpus_score
+
+    env.shared(("verified", str(folder)), lambda: verify_shipped(folder))
+    shipped = json.loads((folder / "ship.json").read_text(encoding="utf-8"))
+    if (shipped.get("model"), shipped.get("updates")) != (NMT_MODEL, NMT_UPDATES):
+        raise DataError(f"{folder / 'ship.json'}: model {shipped.get('model')} at {shipped.get('updates')} updates, "
+                        f"not the {NMT_MODEL} model at {NMT_UPDATES} updates the record's key names")
+    source, target = direction.split("-")
+    text = read_parallel("test_2016_flickr", [source, target], root=env.data_dir)
+    n = NMT_QUICK_SENTENCES if env.quick else len(text[source])
+    hypotheses = translate_sentences(text[source][:n], target, source, folder / WEIGHTS, folder, NMT_BEAM, env.device)
+    atomic_write_text(env.workdir / "nmt" / f"{direction}.txt", "".join(line + "\n" for line in hypotheses))
+    return corpus_score("bleu", hypotheses, text[target][:n])
+
+
+NMT_CHECKS = tuple(
+    Check(f"nmt-bleu-{direction}", "nmt", f"BLEU {direction}, test 2016 Flickr", NMT_FOLDER, "nmt/curves.json",
+          f"scores.{NMT_MODEL}.{NMT_UPDATES}.test.{direction}.bleu", 0.2,
+          partial(translation_bleu, direction=direction), quick_tolerance=5.0, digits=2)
+    for direction in NMT_DIRECTIONS)
+
+
+# --- MNIST classifier ----------------------------------------------------------------------------------------------
+
+CLASSIFIER_FOLDER = "artifacts/mnist_classifier/v2"
+CLASSIFIER_QUICK_DIGITS = 1000
+
+
+def classifier_accuracy(env: VerifyEnv, folder: Path, record: dict) -> float:
+    """Test accuracy of the shipped classifier (verified against its SHA256SUMS) on the MNIST test digits; the
+    record must have been made with the same bytes."""
+    import torch
+
+    from vae_diffusion.core.artifacts import sha256_file
+    from vae_diffusion.core.classifier import accuracy, load_classifier
+    from vae_diffusion.core.images import mnist_split, to_unit_range
+
+    weights = folder / "model.safetensors"
+    if sha256_file(weights) != record["classifier_sha256"]:
+        raise DataError(f"{weights}: not the weights the record was made with (sha256 {record['classifier_sha256']})")
+    images, labels = mnist_split("test", env.data_dir, limit=CLASSIFIER_QUICK_DIGITS if env.quick else None)
+    return accuracy(load_classifier(weights, env.device), to_unit_range(images), torch.from_numpy(labels))
+
+
+CLASSIFIER_CHECKS = (
+    Check("classifier-accuracy", "classifier", "MNIST classifier test accuracy", CLASSIFIER_FOLDER,
+          "diffusion/classifier.json", "test_accuracy", 0.0005, classifier_accuracy, quick_tolerance=0.01),
+)
+
+
+# --- Q19: text-to-digit model --------------------------------------------------------------------------------------
+
+TEXT_TO_DIGIT_FOLDER = "artifacts/text_to_digit/v1"
+Q19_NEGATIVE_PROMPTS = ("white", "gray background", "red")
+Q19_QUICK_IMAGES = 10
+#: (key in a concept's metrics, what it is, tolerance, decimals).
+Q19_NUMBERS = (("shares.concept_without.share", "share showing it without the negative prompt", 0.02, 3),
+               ("shares.concept_with.share", "share showing it with the negative prompt", 0.02, 3),
+               ("shares.digit_kept.share", "share of digits kept with the negative prompt", 0.02, 3),
+               ("mask_iou_mean", "mean stroke-mask IoU of the pairs", 0.01, 3))
+
+
+def negative_prompt_metrics(env: VerifyEnv, folder: Path, record: dict, negative_prompt: str) -> dict:
+    """The negative-prompt study's metrics (``guidance.evaluation.pair_metrics``) of one negative prompt,
+    re-sampled from the shipped pipeline with the record's seeds, prompts, scale and steps, and read with the
+    classifier the record names. The images without a negative prompt are sampled once for every concept."""
+    import numpy as np
+
+    from vae_diffusion.guidance.captions import caption
+    from vae_diffusion.guidance.evaluation import (
+        experiment_seeds,
+        generate,
+        load_guided_pipeline,
+        pair_metrics,
+        read_images,
+    )
+
+    def compute() -> dict:
+        config = record["config"]
+        n = min(Q19_QUICK_IMAGES, record["n_samples"]) if env.quick else record["n_samples"]
+        digits = np.arange(n) % 10
+        prompts = [config["prompt"] or caption(int(d)) for d in digits]
+        concept = lookup(record, f"concepts[negative_prompt={negative_prompt}].concept")
+        pipe = env.shared("text_to_digit", lambda: load_guided_pipeline(folder, env.device))
+        classifier = _classifier_of(env, record)
+        kwargs = dict(seeds=experiment_seeds(config["seed"], n), guidance_scale=record["guidance_scale"],
+                      num_inference_steps=config["num_inference_steps"], batch_size=config["batch_size"])
+        without = env.shared("q19 without", lambda: generate(pipe, prompts, None, desc="no negative", **kwargs))
+        read_without = env.shared("q19 read without", lambda: read_images(without, classifier))
+        with_negative = generate(pipe, prompts, negative_prompt, desc=f"negative '{negative_prompt}'", **kwargs)
+        return pair_metrics(read_without, read_images(with_negative, classifier), (without, with_negative), digits,
+                            concept)[0]
+
+    return env.shared(("q19", negative_prompt), compute)
+
+
+def _q19_number(env: VerifyEnv, folder: Path, record: dict, negative_prompt: str, key: str) -> float:
+    return lookup(negative_prompt_metrics(env, folder, record, negative_prompt), key)
+
+
+Q19_CHECKS = tuple(
+    Check(f"q19-{negative.replace(' ', '-')}-{key.split('.')[1] if '.' in key else key}", "q19",
+          f"'{negative}': {what}", TEXT_TO_DIGIT_FOLDER, "guidance/metrics.json",
+          f"concepts[negative_prompt={negative}].{key}", tolerance,
+          partial(_q19_number, negative_prompt=negative, key=key), quick_tolerance=None, digits=digits)
+    for negative in Q19_NEGATIVE_PROMPTS for key, what, tolerance, digits in Q19_NUMBERS)
+
+
+# --- Q18: DDPM -----------------------------------------------------------------------------------------------------
+
+DDPM_FOLDER = "artifacts/ddpm_mnist/v1"
+#: The Q18 subset: (scheduler, steps) cells of the study's grid.
+DDPM_CELLS = (("DDIM", 20), ("DPM-Solver++ 2M", 10), ("DPM-Solver++ 2M Karras", 10))
+DDPM_QUICK_SAMPLES = 16
+
+
+def scheduler_cell_fid(env: VerifyEnv, folder: Path, record: dict, scheduler: str, steps: int) -> float:
+    """FID of one cell of the scheduler study, re-sampled from the shipped DDPM: the study's initial noise (its
+    seed and number of samples), the scheduler config the record gives for that scheduler, the first test digits
+    as reference, the classifier the record names."""
+    from vae_diffusion.core.images import to_mnist_range
+    from vae_diffusion.core.metrics import ClassifierFeatures, FeatureDistances
+    from vae_diffusion.diffusion.evaluation import load_unconditional_pipeline, real_digits
+    from vae_diffusion.diffusion.sampling import SCHEDULERS, initial_noise, sample_in_batches, unet_denoiser
+
+    study = record["config"]["study"]
+    seed = study["seed"]
+    n = min(DDPM_QUICK_SAMPLES, record["n_samples"]) if env.quick else record["n_samples"]
+    if scheduler not in record["config"]["scheduler_configs"]:
+        raise DataError(f"the record has no scheduler {scheduler!r}")
+    scheduler_config = record["config"]["scheduler_configs"][scheduler]
+    pipeline = env.shared("ddpm", lambda: load_unconditional_pipeline(folder, env.device))
+    classifier = _classifier_of(env, record)
+    distances = env.shared("ddpm distances", lambda: FeatureDistances(
+        ClassifierFeatures(classifier), real_digits("test", n, env.data_dir, check_count=not env.quick)))
+    unet = pipeline.unet
+    noise = initial_noise(n, (unet.config.in_channels, unet.config.sample_size, unet.config.sample_size), seed)
+    result = sample_in_batches(unet_denoiser(unet), lambda: SCHEDULERS[scheduler][0].from_config(scheduler_config),
+                               noise, steps, seed=seed, device=env.device, batch_size=study["batch_size"])
+    return distances(to_mnist_range(result.images), seed=seed)["fid"]
+
+
+DDPM_CHECKS = tuple(
+    Check(f"ddpm-fid-{scheduler.lower().replace(' ', '-').replace('+', 'p')}-{steps}", "ddpm",
+          f"Q18 FID, {scheduler} at {steps} steps", DDPM_FOLDER, "diffusion/scheduler_metrics.json",
+          f"cells[scheduler={scheduler},steps={steps}].fid", 0.05,
+          partial(scheduler_cell_fid, scheduler=scheduler, steps=steps), quick_tolerance=None, digits=3)
+    for scheduler, steps in DDPM_CELLS)
+
+
+# --- VAE -------------------------------------------------------------------------------------------------------------
+
+VAE_FOLDER = "artifacts/vae_mnist/v1"
+VAE_IS_SAMPLES, VAE_QUICK_IS_SAMPLES = 500, 50
+VAE_QUICK_DIGITS = 1000
+
+
+def _vae_and_test_set(env: VerifyEnv, folder: Path, record: dict):
+    """The shipped VAE (its folder verified against its SHA256SUMS) and the record's fixed binarization of the
+    test digits (the first ones with ``--quick``)."""
+    from safetensors.torch import load_file
+
+    from vae_diffusion.core.artifacts import verify_artifact
+    from vae_diffusion.vae.data import fixed_binarization, pixel_probabilities
+    from vae_diffusion.vae.model import VAE
+
+    def load():
+        verify_artifact(folder)
+        model = VAE.from_config(json.loads((folder / "config.json").read_text(encoding="utf-8")))
+        model.load_state_dict(load_file(str(folder / "model.safetensors")))
+        probabilities = pixel_probabilities("test", env.data_dir, check_count=not env.quick,
+                                            limit=VAE_QUICK_DIGITS if env.quick else None)
+        return model.float().to(env.device).eval(), fixed_binarization(probabilities, record["test_binarization_seed"])
+
+    return env.shared("vae", load)
+
+
+def vae_test_elbo(env: VerifyEnv, folder: Path, record: dict) -> float:
+    """Mean test ELBO (one z per digit) with the noise of the recorded run's ``derive_seed(seed, "test_elbo")``."""
+    from mvadl.seeding import derive_seed
+    from vae_diffusion.vae.likelihood import evaluate_elbo
+
+    model, test = _vae_and_test_set(env, folder, record)
+    return evaluate_elbo(model, test, seed=derive_seed(record["seed"], "test_elbo"), device=env.device)["elbo"]
+
+
+def vae_test_nll(env: VerifyEnv, folder: Path, record: dict) -> float:
+    """Mean importance-sampled test NLL with k = :data:`VAE_IS_SAMPLES` (the record's k is larger: the bound is
+    looser by a few tenths of a nat), the recorded run's noise seed."""
+    from mvadl.seeding import derive_seed
+    from vae_diffusion.vae.likelihood import importance_sampled_log_px
+
+    model, test = _vae_and_test_set(env, folder, record)
+    k = VAE_QUICK_IS_SAMPLES if env.quick else VAE_IS_SAMPLES
+    config = record["config"]
+    log_px = importance_sampled_log_px(model, test, k, seed=derive_seed(record["seed"], "importance_sampling"),
+                                       batch_size=config["is_batch_size"], chunk_size=min(k, config["is_chunk_size"]),
+                                       device=env.device)
+    return -log_px.mean().item()
+
+
+VAE_CHECKS = (
+    Check("vae-test-elbo", "vae", "VAE test ELBO (nats)", VAE_FOLDER, "vae/metrics.json", "test_elbo", 0.1,
+          vae_test_elbo, quick_tolerance=3.0, digits=2),
+    Check("vae-test-nll-is", "vae", f"VAE test NLL, importance-sampled, k = {VAE_IS_SAMPLES} (nats)", VAE_FOLDER,
+          "vae/metrics.json", "test_nll_is", 0.5, vae_test_nll, quick_tolerance=None, digits=2),
+)
+
+#: Every check, in the order of the table.
+CHECKS: tuple[Check, ...] = (*NMT_CHECKS, *CLASSIFIER_CHECKS, *Q19_CHECKS, *DDPM_CHECKS, *VAE_CHECKS)
