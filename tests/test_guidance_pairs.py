@@ -131,3 +131,22 @@ def test_a_model_is_compared_with_a_reference_model_image_by_image(pairs):
     old = {k: v for k, v in theirs.items() if k != "per_image"}
     with pytest.raises(DataError, match="per-image outcomes"):
         versus_reference(ours, [5, 6], {"image_seeds": [5, 6], "concepts": [old]}, "ref.json")
+
+
+def test_the_report_tests_build_concepts_with_the_keys_of_the_study(pairs):
+    """tests/q19_records.py builds the report's Q19 fixtures without torch: its concepts have this study's keys, and
+    its comparisons across scales and with a reference model are this study's."""
+    from tests import q19_records
+
+    built = q19_records.study(["white"])[0]
+    assert set(built) == set(pairs) | {"guidance_scale", "negative_prompt"}
+    for key in ("shares", "comparisons", "colour_comparisons", "per_image"):
+        assert set(built[key]) == set(pairs[key]), key
+    assert set(built["shares"]["concept_with"]) == set(pairs["shares"]["concept_with"])
+    assert set(built["comparisons"]["concept"]) == set(pairs["comparisons"]["concept"])
+    low, high = q19_records.study(["white"], 1.0)[0], q19_records.study(["white"], 7.5)[0]
+    assert q19_records.across_scales(low, high) == across_scales(low, high)
+    reference = q19_records.metrics_metrics()
+    more_red = q19_records.more_red_metrics(reference)
+    assert more_red["compared_with"]["concepts"] == versus_reference(
+        more_red["concepts"], reference["image_seeds"], reference, "results/guidance/metrics.json")["concepts"]
