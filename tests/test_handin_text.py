@@ -15,6 +15,7 @@ from mvadl import REPO_ROOT
 from mvadl.report import build as report_build
 from mvadl.report.build import TEMPLATE_DIR, make_meta
 from mvadl.report.render import body_of, count_words, fmt_fixed, fmt_p, render
+from tests.q19_records import results_for_report
 
 RESULTS = REPO_ROOT / "results"
 COMMITTED = REPO_ROOT / "report"
@@ -23,8 +24,9 @@ RUN_NAMES = ("zeroshot", "bilingual_en_de", "bilingual_en_fr", "zeroshot_pivot_e
 
 
 @pytest.fixture(scope="module")
-def handin() -> str:
-    return report_build.render_document(RESULTS, report_build.HANDIN, author="A. Student")
+def handin(tmp_path_factory) -> str:
+    results = results_for_report(tmp_path_factory.mktemp("handin_results"))
+    return report_build.render_document(results, report_build.HANDIN, author="A. Student")
 
 
 @pytest.fixture
@@ -187,6 +189,16 @@ def test_q18_states_the_measured_gaps_and_marks_the_clipping_as_a_hypothesis(res
     "does not detectably change"])
 def test_untested_or_wrong_sentences_are_gone(handin, phrase):
     assert phrase not in " ".join(handin.split())
+
+
+def test_q19_answers_first_with_few_intervals_and_tests_nothing_at_scale_one(handin):
+    text = " ".join(handin.split())
+    q19 = text[text.index("## Q19"):text.index("# Part 3")]
+    first = q19[:q19.index("**Model.**")]
+    assert "the negative prompt" in first and " pp, p " in first and "exact McNemar test on the pairs" in first
+    assert len(re.findall(r"\[[-+]?\d", q19)) <= 3, "intervals belong in the supplement"
+    assert "±" not in q19 and "pairs are identical images, so nothing is tested" in q19
+    assert "another seed" in q19 and "Prompt following" in q19
 
 
 def test_section_3_answers_are_numbered_in_the_exercise_order(handin):

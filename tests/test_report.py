@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,8 @@ import pytest
 from mvadl import REPO_ROOT
 from mvadl.report import build as report_build
 from mvadl.report.context import ReportDataError, ResultsTree
-from mvadl.report.render import body_of, count_words, fmt_percent, fmt_sci, fmt_signif, fmt_thousands
+from mvadl.report.render import body_of, count_words, fmt_percent, fmt_sci, fmt_share, fmt_signif, fmt_thousands
+from tests.q19_records import copy_results, results_for_report
 
 RESULTS = REPO_ROOT / "results"
 COMMITTED_MD = REPO_ROOT / "report" / "report.md"
@@ -22,25 +22,29 @@ COMMITTED_SUPPLEMENT = REPO_ROOT / "report" / "supplement.md"
 
 
 @pytest.fixture(scope="module")
-def meta():
-    return report_build.make_meta(RESULTS, None)
+def results(tmp_path_factory) -> Path:
+    """results/, or a copy with Q19 records in the study's layout until the re-run's records are in results/."""
+    return results_for_report(tmp_path_factory.mktemp("report_results"))
 
 
 @pytest.fixture(scope="module")
-def rendered(meta) -> str:
-    return report_build.render_document(RESULTS, report_build.HANDIN, meta=meta)
+def meta(results):
+    return report_build.make_meta(results, None)
 
 
 @pytest.fixture(scope="module")
-def supplement(meta) -> str:
-    return report_build.render_document(RESULTS, report_build.SUPPLEMENT, meta=meta)
+def rendered(results, meta) -> str:
+    return report_build.render_document(results, report_build.HANDIN, meta=meta)
+
+
+@pytest.fixture(scope="module")
+def supplement(results, meta) -> str:
+    return report_build.render_document(results, report_build.SUPPLEMENT, meta=meta)
 
 
 @pytest.fixture
 def results_copy(tmp_path: Path) -> Path:
-    dst = tmp_path / "results"
-    shutil.copytree(RESULTS, dst, ignore=shutil.ignore_patterns("*.png", "*.npz", "*.safetensors"))
-    return dst
+    return copy_results(tmp_path / "results", ("*.png", "*.npz", "*.safetensors"))
 
 
 def test_committed_report_is_up_to_date(rendered, supplement):
@@ -49,8 +53,8 @@ def test_committed_report_is_up_to_date(rendered, supplement):
         assert not diff, f"{path.relative_to(REPO_ROOT)} is stale (run `make report`): {diff[:6]}"
 
 
-def test_supplement_names_the_results_it_was_rendered_from(rendered, supplement, results_copy):
-    fingerprint = report_build.results_fingerprint(RESULTS)
+def test_supplement_names_the_results_it_was_rendered_from(results, rendered, supplement, results_copy):
+    fingerprint = report_build.results_fingerprint(results)
     assert re.search(rf'^provenance: ".*{fingerprint[:12]}"$', supplement, flags=re.M)
     assert "fingerprint" not in rendered and "provenance:" not in rendered  # provenance lives in the supplement
     # the fingerprint covers every file: a changed byte anywhere, figure or record, changes it
@@ -153,6 +157,7 @@ def test_number_formats():
     assert fmt_sci(9.2e-10, 1, False) == r"9.2 \times 10^{-10}"
     assert fmt_sci(0.0452, 2) == "$0.0452$" and fmt_sci(11.28, 1) == "$11$"
     assert fmt_percent(0.315) == "31.5 %" and fmt_thousands(160000) == "160,000"
+    assert fmt_share({"k": 88, "n": 200, "share": 0.44, "low": 0.37307, "high": 0.50945}) == "44.0 % [37.3, 50.9]"
     assert fmt_signif(0.004152, 3) == "0.00415" and fmt_signif(1234.5, 2) == "1234"
     with pytest.raises(ReportDataError, match="expected a number"):
         fmt_percent("n/a")
@@ -163,8 +168,8 @@ def test_word_count_skips_math_tables_and_code():
     assert count_words(md) == 3 + 4
 
 
-def test_pdf_builds_within_the_page_limit(tmp_path):
-    out = report_build.build(RESULTS, tmp_path, author="A. Student")
+def test_pdf_builds_within_the_page_limit(results, tmp_path):
+    out = report_build.build(results, tmp_path, author="A. Student")
     assert out.pdf.stat().st_size > 100_000 and out.pages <= 14
     assert out.supplement_pdf.stat().st_size > 100_000 and out.supplement_pages >= 5
     assert out.body_words <= 4500
@@ -174,8 +179,8 @@ def test_pdf_builds_within_the_page_limit(tmp_path):
 
 
 @pytest.mark.slow
-def test_pdf_is_byte_reproducible_for_one_author(tmp_path):
-    one = report_build.build(RESULTS, tmp_path / "one", author="A. Student")
-    two = report_build.build(RESULTS, tmp_path / "two", author="A. Student")
+def test_pdf_is_byte_reproducible_for_one_author(results, tmp_path):
+    one = report_build.build(results, tmp_path / "one", author="A. Student")
+    two = report_build.build(results, tmp_path / "two", author="A. Student")
     assert one.pdf.read_bytes() == two.pdf.read_bytes()  # same results, same bytes: no build-time stamps
     assert one.supplement_pdf.read_bytes() == two.supplement_pdf.read_bytes()

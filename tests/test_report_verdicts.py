@@ -1,5 +1,6 @@
 """The verbs of the report's comparisons come from tests on the results: data that favour the other side flip the
-verb, and a difference whose interval holds zero reads as "no significant difference", never as "level"."""
+verb, and a difference whose interval holds zero reads as "no significant difference", never as "level". The
+report prints the tests the experiments recorded and runs none of its own."""
 from __future__ import annotations
 
 import json
@@ -10,9 +11,9 @@ import pytest
 
 from mvadl import REPO_ROOT
 from mvadl.report.build import TEMPLATE_DIR, make_meta
-from mvadl.report.derived import paired_shares
-from mvadl.report.render import fmt_pp as pp
 from mvadl.report.render import render
+from mvadl.verdicts import mcnemar_exact
+from tests.q19_records import write_records
 
 RESULTS = REPO_ROOT / "results"
 
@@ -38,19 +39,102 @@ def _flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def test_negative_prompt_verb_flips_when_the_data_favour_the_other_side(results_copy):
-    before = _flat(_render(RESULTS, "part2_guidance.md.j2"))
-    assert '"white" takes the share of white digits from 44.0 % to 0.0 % (-44.0 [-50.9, -37.0] pp' in before
-    assert "| white (stroke) | \"white\" | 44.0 % | 0.0 % | significantly lower |" in before
+def _q19(folder: Path, change=None) -> Path:
+    """A results folder with what the Q19 templates read: the study's records (tests/q19_records.py, edited by
+    ``change(name, record)``) and the committed design study."""
+    (folder / "guidance").mkdir(parents=True)
+    shutil.copy(RESULTS / "guidance" / "design.json", folder / "guidance")
+    return write_records(folder, change)
 
-    def more_white_with_the_negative_prompt(record):
-        for concepts in (record["metrics"]["concepts"], record["concepts"]):
-            concepts[0]["concept_rate_without_negative"] = 0.0
-            concepts[0]["concept_rate_with_negative"] = 0.44
 
-    _edit(results_copy / "guidance" / "metrics.json", more_white_with_the_negative_prompt)
-    after = _flat(_render(results_copy, "part2_guidance.md.j2"))
-    assert "(+44.0 [" in after and "| white (stroke) | \"white\" | 0.0 % | 44.0 % | significantly higher |" in after
+def _concept(name: str, record: dict, negative_prompt: str) -> dict | None:
+    if name != "metrics":
+        return None
+    return next(c for c in record["metrics"]["concepts"] if c["negative_prompt"] == negative_prompt)
+
+
+def test_negative_prompt_verb_flips_when_the_data_favour_the_other_side(tmp_path):
+    before = _flat(_render(_q19(tmp_path / "before"), "part2_guidance.md.j2"))
+    assert ('the negative prompt "white" significantly lowers the share of white digits, from 44.0 % to 0.0 % of '
+            '200 images (-44.0 [-50.9, -37.0] pp, p < 0.001') in before
+    assert '| white (stroke) | "white" | 12.5 % | 44.0 % | 0.0 % | significantly lower |' in before
+
+    def more_white_with_the_negative_prompt(name, record):  # the study's pairs swapped, its test re-run on them
+        if c := _concept(name, record, "white"):
+            p, shares = c["per_image"], c["shares"]
+            p["concept_without"], p["concept_with"] = p["concept_with"], p["concept_without"]
+            shares["concept_without"], shares["concept_with"] = shares["concept_with"], shares["concept_without"]
+            c["comparisons"]["concept"] = mcnemar_exact(p["concept_with"], p["concept_without"]).as_dict()
+
+    after = _flat(_render(_q19(tmp_path / "after", more_white_with_the_negative_prompt), "part2_guidance.md.j2"))
+    assert '"white" significantly raises the share of white digits, from 0.0 % to 44.0 % of 200 images (+44.0 [' \
+        in after
+    assert '| white (stroke) | "white" | 12.5 % | 0.0 % | 44.0 % | significantly higher |' in after
+
+
+def test_the_recorded_test_is_printed_and_none_is_run(tmp_path):
+    """A recorded comparison that does not reject (here: p = 0.20, an interval holding zero) reads as no
+    significant change, with its own numbers, whatever the shares."""
+    def not_significant(name, record):
+        if c := _concept(name, record, "white"):
+            c["comparisons"]["concept"].update(low=-0.6, high=0.02, p_value=0.2, verdict="level")
+
+    text = _flat(_render(_q19(tmp_path, not_significant), "part2_guidance.md.j2"))
+    assert ('"white" does not significantly change the share of white digits, from 44.0 % to 0.0 % of 200 images '
+            '(-44.0 [-60.0, +2.0] pp, p = 0.20') in text
+    assert '| white (stroke) | "white" | 12.5 % | 44.0 % | 0.0 % | no significant difference |' in text
+
+
+def test_identical_pairs_at_scale_one_are_named_and_not_tested(tmp_path):
+    results = _q19(tmp_path)
+    handin = _flat(_render(results, "part2_guidance.md.j2"))
+    assert "at $s = 1$ the negative prompt cancels out (there all 100 of 100 pairs are identical images, so " \
+           "nothing is tested)" in handin
+    sweep = [line for line in _render(results, "appendix_guidance.md.j2").splitlines()
+             if line.startswith(("| 1 | 100 |", "| 7.5 | 100 |"))]
+    assert sweep[0] == "| 1 | 100 | 100 | 13.0 % [7.8, 21.0] | 13.0 % [7.8, 21.0] | identical images, not tested | " \
+                       "100.0 % | 1.00 |"
+    assert "| 0.0 % [0.0, 3.7] | -65.0 [-73.6, -54.6] pp, p < 0.001 |" in sweep[1]
+
+
+def test_side_effects_name_the_colours_whose_change_is_significant(tmp_path):
+    before = _flat(_render(_q19(tmp_path / "before"), "part2_guidance.md.j2"))
+    assert ('"gray background" significantly raises red strokes, green strokes, blue strokes and black backgrounds, '
+            'and significantly lowers white strokes;') in before
+
+    def no_side_effect(name, record):  # Holm's adjustment over the colours leaves none significant
+        if c := _concept(name, record, "gray background"):
+            for comparison in c["colour_comparisons"].values():
+                comparison.update(p_holm=1.0, verdict="level")
+
+    after = _flat(_render(_q19(tmp_path / "after", no_side_effect), "part2_guidance.md.j2"))
+    assert '"gray background" changes no other colour significantly;' in after
+
+
+def test_the_position_sentence_follows_the_seed_baseline(tmp_path):
+    before = _flat(_render(_q19(tmp_path / "before"), "part2_guidance.md.j2"))
+    assert ("mean stroke-mask IoU 0.65 against 0.40 (significantly higher), mean centroid shift 0.55 against 2.00 "
+            "pixels (significantly smaller)") in before
+    assert "In this run the shared noise keeps the strokes in place beyond what centred digits share." in before
+
+    def no_difference(name, record):
+        if name == "metrics":
+            record["metrics"]["seed_baseline"]["comparisons"]["mask_iou"].update(low=-0.01, p_value=0.3,
+                                                                                 verdict="level")
+
+    after = _flat(_render(_q19(tmp_path / "after", no_difference), "part2_guidance.md.j2"))
+    assert "mean stroke-mask IoU 0.65 against 0.40 (no significant difference)" in after
+    assert "So this run does not show that the shared noise keeps the strokes in place" in after
+
+
+def test_the_supplement_prints_the_more_red_model_and_the_stored_precision_as_recorded(tmp_path):
+    text = _flat(_render(_q19(tmp_path), "appendix_guidance.md.j2"))
+    assert '| red (stroke) | none | 40.0 % [33.5, 46.9] | 29.0 % | +11.0 [+6.5, +15.4] pp, p < 0.001 |' in text
+    assert ("the more-red model's share of red digits is significantly higher without a negative prompt and "
+            'significantly higher with "red"') in text
+    assert ("| digit read | 99.5 % [97.2, 99.9] | 99.0 % [96.4, 99.7] | -0.5 [-3.0, +1.6] pp, p = 1.0 | no "
+            "significant difference | 1 | yes |") in text
+    assert "Stored precision chosen: fp16." in text
 
 
 def test_seed_contrast_is_recorded_by_the_study_and_printed(results_copy):
@@ -89,15 +173,6 @@ def test_the_published_vae_stands_beside_ours_without_a_verdict(results_copy):
     paragraph = text[text.index("Comparison with a published VAE"):text.index("In this run the test ELBO")]
     assert "| test NLL, IS (nats) | 86.76 | 86.90 (standard error" in paragraph
     assert "significantly" not in paragraph and "p =" not in paragraph and "p <" not in paragraph
-
-
-def test_shares_whose_pairing_is_not_stored_take_the_least_favourable_pairing():
-    fixed = paired_shares(0, 88, 200)  # one share is 0 %: the counts fix the pairs
-    assert "least favourable" not in fixed.test and fixed.verdict == "lower"
-    assert pp(fixed) == "-44.0 [-50.9, -37.0] pp, p < 0.001"
-    open_pairing = paired_shares(115, 88, 200)  # 3 to 88 images with the colour in both: not fixed
-    assert "least favourable of the 86 pairings" in open_pairing.test
-    assert open_pairing.verdict == "level" and open_pairing.low < 0 < open_pairing.high
 
 
 VERDICT_CASES = [(+2.0, +1.0, +3.0, 0.001, "significantly higher than"),

@@ -3,65 +3,15 @@ and differences of two recorded values, so that the templates only print. Every 
 experiment that owns its data (a :class:`mvadl.verdicts.Comparison` from a stated test, or a per-seed summary);
 the template prints its verb (the filter ``verdict``) and its interval (``interval``, ``pp``), the filters of
 :mod:`mvadl.report.render`.
-
-The one exception is Q19 (``guidance``): its records keep the count of images showing a concept with and without
-the negative prompt, not the per-image pairs, so :func:`paired_shares` runs the exact McNemar test on the paired
-tables those counts allow, and the colour shares of older training records come from the caption code. That path
-goes when the Q19 experiment records per-image outcomes and its own comparisons.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from typing import Any
 
-from mvadl.report.context import ReportDataError, ResultsTree, node_items, plain
-from mvadl.verdicts import Comparison, mcnemar_from_counts, wilson_interval
-
-# ---------------------------------------------------------------- Q19: statistics from stored counts
-
-
-def _count(share: float, n: int, what: str) -> int:
-    k = share * n
-    if abs(k - round(k)) > 1e-6:
-        raise ReportDataError(f"{what}: share {share} of {n} images is not a whole number of images")
-    return int(round(k))
-
-
-def paired_shares(k_a: int, k_b: int, n: int) -> Comparison:
-    """Share ``k_a / n`` (condition A) against ``k_b / n`` (condition B) on the same ``n`` items, from the two
-    counts alone. ``difference = (k_a - k_b) / n``.
-
-    The counts fix the paired table when ``both`` (items counted under A and under B) can take one value only
-    (a share of 0 % or 100 %); the exact McNemar test then runs on that table. Otherwise ``both`` ranges over
-    ``[max(0, k_a + k_b - n), min(k_a, k_b)]``; for fixed margins, fewer concordant items mean more discordant
-    ones with the same difference (a larger McNemar p-value) and a smaller correlation (a wider Newcombe
-    interval), so the least favourable table is the one with the smallest ``both``. The result keeps its p-value
-    and the union of the two extreme tables' intervals."""
-    if not (0 <= k_a <= n and 0 <= k_b <= n):
-        raise ValueError(f"counts {k_a}, {k_b} out of range for n = {n}")
-    lowest, highest = max(0, k_a + k_b - n), min(k_a, k_b)
-
-    def table(both: int) -> Comparison:
-        return mcnemar_from_counts(both=both, only_a=k_a - both, only_b=k_b - both, neither=n - k_a - k_b + both)
-
-    worst = table(lowest)
-    if lowest == highest:
-        return worst
-    best = table(highest)
-    return dataclasses.replace(
-        worst, p_value=max(worst.p_value, best.p_value), low=min(worst.low, best.low),
-        high=max(worst.high, best.high),
-        test=f"exact McNemar test on the least favourable of the {highest - lowest + 1} pairings the stored counts "
-             f"allow (the per-image pairs are not stored); Newcombe's paired score interval")
-
-
-def wilson(k: int, n: int) -> str:
-    """A share with its Wilson 95 % interval: ``44.0 % [37.3, 50.9]``."""
-    low, high = wilson_interval(k, n)
-    return f"{100 * k / n:.1f} % [{100 * low:.1f}, {100 * high:.1f}]"
-
+from mvadl.report.context import ReportDataError, ResultNode, ResultsTree, node_items, plain
+from mvadl.verdicts import Comparison
 
 # ---------------------------------------------------------------- one function per part
 
@@ -131,138 +81,27 @@ def diffusion(R: ResultsTree) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- Q19 (guidance)
 
-
-def _caption_definitions() -> dict[str, Any]:
-    """``CaptionConfig``, ``stroke_prior`` and ``background_prior`` of ``vae_diffusion/guidance/captions.py``,
-    executed on their own: importing the module would import torch (tens of seconds on a busy machine) for two
-    small functions. Only the module's top-level assignments, the dataclass and those functions are run."""
-    import ast
-    from dataclasses import dataclass as _dataclass
-    from dataclasses import fields as _fields
-
-    from mvadl import REPO_ROOT
-
-    path = REPO_ROOT / "vae_diffusion" / "guidance" / "captions.py"
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    wanted = {"CaptionConfig", "stroke_prior", "background_prior"}
-    keep = [node for node in tree.body
-            if isinstance(node, (ast.Assign, ast.AnnAssign))
-            or (isinstance(node, (ast.ClassDef, ast.FunctionDef)) and node.name in wanted)]
-    import sys
-    import types
-
-    module = types.ModuleType("_report_caption_definitions")  # dataclasses look their module up in sys.modules
-    module.__dict__.update(dataclass=_dataclass, fields=_fields)
-    sys.modules[module.__name__] = module
-    try:
-        exec(compile(ast.Module(body=keep, type_ignores=[]), str(path), "exec"), module.__dict__)
-    finally:
-        del sys.modules[module.__name__]
-    namespace = module.__dict__
-    missing = wanted - set(namespace)
-    if missing:
-        raise ReportDataError(f"{path}: no {', '.join(sorted(missing))}")
-    return namespace
+#: The keys of a stored ``Comparison.as_dict()``.
+_COMPARISON = {"a", "b", "difference", "low", "high", "p_value", "test", "n"}
 
 
-def training_colour_shares(config: dict) -> dict[str, Any]:
-    """Stroke and background colour shares of a text-to-digit model's training data, from its training config
-    (``red_share``, ``gray_share``). A record written before those options existed ran with the values the options
-    took as defaults, read from the caption code (``CaptionConfig``); ``recorded`` says which case it is."""
-    captions = _caption_definitions()
-    defaults = captions["CaptionConfig"]()
-    recorded = "red_share" in config and "gray_share" in config
-    red = config.get("red_share", defaults.red_share)
-    gray = config.get("gray_share", defaults.gray_share)
-    strokes, backgrounds = captions["stroke_prior"](red), captions["background_prior"](gray)
-    return {"stroke": strokes, "background": backgrounds, "recorded": recorded,
-            "other_stroke": min(v for k, v in strokes.items() if k != "red")}
-
-
-class LazyComparisons(dict):
-    """``{name: Comparison}`` computed on first look-up (each test costs scipy calls; the text uses a few)."""
-
-    def __init__(self, make: dict[str, Any]):
-        super().__init__()
-        self._make = make
-
-    def __missing__(self, key: str) -> Comparison:
-        if key not in self._make:
-            raise ReportDataError(f"no comparison named {key!r} (known: {', '.join(self._make)})")
-        value = self[key] = self._make[key]()
-        return value
-
-
-def _concept(c: dict, n: int, where: str, figure_seeds: list[int] | None = None,
-             first_seed: int = 0) -> dict[str, Any]:
-    k_without = _count(c["concept_rate_without_negative"], n, where)
-    k_with = _count(c["concept_rate_with_negative"], n, where)
-    k_digit_without = _count(c["digit_rate_without_negative"], n, where)
-    k_digit_with = _count(c["digit_kept_rate"], n, where)
-    colours = {}
-    for kind in ("stroke", "background"):
-        without, with_ = c[f"{kind}_colours_without"], c[f"{kind}_colours_with"]
-        for colour in without:
-            colours[f"{colour} {kind}"] = (lambda a=with_[colour], b=without[colour]: paired_shares(a, b, n))
-    return {
-        **c, "k_without": k_without, "k_with": k_with,
-        "without": wilson(k_without, n), "with": wilson(k_with, n),
-        "change": paired_shares(k_with, k_without, n),
-        "digit": paired_shares(k_digit_with, k_digit_without, n),
-        "colours": LazyComparisons(colours),
-        "iou_min": min(c["per_pair"]["mask_iou"]),
-        "figure_lowest_iou": _lowest_iou(c["per_pair"], figure_seeds, first_seed) if figure_seeds else None,
-    }
-
-
-def _lowest_iou(per_pair: dict, figure_seeds: list[int], first_seed: int) -> dict[str, Any]:
-    """The pair of the figure (its seeds) whose stroke masks overlap least: ``{"seed", "iou"}``."""
-    index = {i: k for k, i in enumerate(per_pair["seed_index"])}
-    shown = [(per_pair["mask_iou"][index[seed - first_seed]], seed) for seed in figure_seeds]
-    iou, seed = min(shown)
-    return {"seed": seed, "iou": iou}
+def _tested(value: Any) -> Any:
+    """``value`` with every stored comparison as a :class:`Comparison` (a None, where no test ran, stays)."""
+    if isinstance(value, dict):
+        return Comparison.from_dict(value) if _COMPARISON <= value.keys() else {k: _tested(v) for k, v in value.items()}
+    return [_tested(v) for v in value] if isinstance(value, list) else value
 
 
 def guidance(R: ResultsTree) -> dict[str, Any]:
-    """Q19: each concept's shares with Wilson intervals, the paired change under its negative prompt, the colour
-    shifts it causes, the sweep's paired changes, the training data's colour shares, the more-red model."""
-    G = R.guidance.metrics
-    M = plain(G.metrics)
-    n = M["n_samples"]
-    first_seed = G.config.seed
-    concepts = {c["concept"]: _concept(c, n, "results/guidance/metrics.json", M["figure_seeds"], first_seed)
-                for c in M["concepts"]}
-    main = M["concepts"][0]["concept"]
-    sweep = []
-    for r in M["sweep"]:
-        m = r["n_samples"]
-        sweep.append({**r, "red_without": r["stroke_colours_without"]["red"] / m,
-                      "red_with": r["stroke_colours_with"]["red"] / m,
-                      "change": paired_shares(_count(r["concept_rate_with_negative"], m, "sweep"),
-                                              _count(r["concept_rate_without_negative"], m, "sweep"), m)})
-    first, last = M["sweep"][0], M["sweep"][-1]
-    if first["n_samples"] != last["n_samples"]:
-        raise ReportDataError("results/guidance/metrics.json: sweep rows of different sizes")
-    m = first["n_samples"]
-    created = paired_shares(_count(last["concept_rate_without_negative"], m, "sweep"),
-                            _count(first["concept_rate_without_negative"], m, "sweep"), m)
-    red_moves = paired_shares(last["stroke_colours_without"]["red"], first["stroke_colours_without"]["red"], m)
-    shares = training_colour_shares(plain(R.guidance.training.config))
-
-    X = plain(R.guidance.more_red.metrics)
-    xn = X["n_samples"]
-    more = {c["concept"]: _concept(c, xn, "results/guidance/more_red.json") for c in X["concepts"]}
-    red_ref, red_more = concepts["red"], more["red"]
-    if xn != n:
-        raise ReportDataError("results/guidance/more_red.json: a different number of seeds than metrics.json")
-    return {
-        "n": n, "main": concepts[main], "concepts": concepts, "sweep": sweep, "sweep_n": m,
-        "created": created, "red_moves": red_moves,
-        "shares": shares, "more_red_shares": training_colour_shares(X["model_training_config"]),
-        "more": more,
-        "red_left_more_vs_ref": paired_shares(red_more["k_with"], red_ref["k_with"], n),
-        "red_made_more_vs_ref": paired_shares(red_more["k_without"], red_ref["k_without"], n),
-    }
+    """Q19: the metrics of the study (``metrics``), of the more-red model (``more_red``) and of the stored-precision
+    check (``precision``), their comparisons as objects for the filters; ``side_effects``: per concept, its
+    negative prompt's tested colour changes other than the concept's own, as rows for ``by_verdict``."""
+    M, X, P = (ResultNode(_tested(plain(node.metrics)), node._file, "metrics")
+               for node in (R.guidance.metrics, R.guidance.more_red, R.guidance.stored_precision))
+    side_effects = [[{"colour": name, "last": c} for name, c in node_items(concept.colour_comparisons)
+                     if c is not None and name != f"{concept.concept} {concept.concept_kind}"]
+                    for concept in M.concepts]
+    return {"metrics": M, "more_red": X, "precision": P, "side_effects": side_effects}
 
 
 # ---------------------------------------------------------------- section 3 (translation)

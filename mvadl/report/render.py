@@ -140,6 +140,12 @@ def fmt_pp(c: Any) -> str:
     return text if c.p_decisive is None else f"{text}, {fmt_p(c.p_decisive)}"
 
 
+def fmt_share(s: Any, digits: int = 1) -> str:
+    """A recorded share (``{"share", "low", "high"}``) with its 95 % interval: ``44.0 % [37.3, 50.9]``."""
+    share, low, high = (100 * _number(s[key], "share") for key in ("share", "low", "high"))
+    return f"{fmt_fixed(share, digits)} % [{fmt_fixed(low, digits)}, {fmt_fixed(high, digits)}]"
+
+
 def fmt_verdict(c: Any, higher: str = "significantly higher than", lower: str = "significantly lower than",
                 none: str = "not significantly different from") -> str:
     """The hand-in's words for a comparison's verdict (the test decides; "level" is never printed)."""
@@ -169,6 +175,7 @@ FILTERS = {
     "direction": fmt_direction,
     "by_verdict": by_verdict,
     "pp": fmt_pp,
+    "share": fmt_share,
     "verdict": fmt_verdict,
     "ratio": fmt_ratio,
     "signed": fmt_signed,
