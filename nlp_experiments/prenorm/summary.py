@@ -1,6 +1,7 @@
 """The study's numbers from its run records: per-run entries, the grid table, the main setting and the post vs
-pre contrasts there (the deep models over seeds, the shallow pair), written to ``prenorm/summary.json`` (the report
-prints its tables and its seed contrast from that file).
+pre contrasts there (the deep models over seeds, the shallow pair), deep against shallow at the collapse setting
+(:func:`collapse_contrast`), written to ``prenorm/summary.json`` (the report prints its tables and its seed
+contrast from that file).
 
 Losses are fairseq's base-2 cross-entropy (bits/token), perplexity is ``2**loss``; the bottom/top gradient
 ratio is ``||dL/dx_0|| / ||dL/dx_L||`` (residual stream at the embeddings over the top of the stack).
@@ -189,6 +190,63 @@ def warmup_contrast(entries: Sequence[dict], norm: str = "post", depth: str = "d
     return out
 
 
+#: Per run of the collapse contrast: its summary entry's fields (see :func:`summarize_run`).
+COLLAPSE_FIELDS = ("name", "grad_ratio_final", "grad_ratio_min", "first_update_grad_ratio_below_1e-3",
+                   "final_valid_loss", "final_valid_ppl", "diverged")
+
+
+def _paired(first: dict[int, dict], second: dict[int, dict], value) -> dict:
+    """Per seed that both have, ``value(first) - value(second)`` (seeds where either is None are left out), with
+    mean, sample std, n and :func:`direction`."""
+    seeds, values = [], []
+    for seed in sorted(set(first) & set(second)):
+        a, b = value(first[seed]), value(second[seed])
+        if a is not None and b is not None:
+            seeds.append(seed)
+            values.append(a - b)
+    return {"seeds": seeds, "values": values, "mean": _mean(values), "std": _std(values), "n": len(values),
+            "direction": direction(values)}
+
+
+def _log10_ratio(entry: dict) -> float | None:
+    ratio = entry["grad_ratio_final"]
+    return None if ratio is None or entry["diverged"] else math.log10(max(ratio, TINY))
+
+
+def collapse_contrast(entries: Sequence[dict], lr: float, lr_text: str, warmup: int,
+                      seeds: Sequence[int]) -> dict:
+    """Deep against shallow at the collapse setting ``(lr, warmup)``, for each norm and each of ``seeds``.
+
+    ``{depth: {norm: {"seeds", "missing_seeds", "n_trained", "runs": [...]}}}``: one item per seed whose run is in
+    ``entries`` (summary entries), with its final bottom/top gradient ratio r = ||dL/dx_0|| / ||dL/dx_L||, the
+    smallest r, the first update with r < :data:`COLLAPSED`, the final validation loss (bits) and perplexity, and
+    ``trained``: not ``failed_to_train`` of :func:`summarize_run` (a finite final validation loss below the unigram
+    level), a criterion that does not read r. ``missing_seeds``: the seeds without a run (a study from before these
+    runs). ``deep_minus_shallow``, per norm, per seed that both depths have: the final validation loss deep -
+    shallow (bits) and log10 of the final r deep - shallow, each with its :func:`direction` (the runs, not a test).
+    """
+    out: dict = {"lr": lr, "lr_text": lr_text, "warmup_updates": warmup, "seeds": list(seeds)}
+    by_depth: dict[str, dict[str, dict[int, dict]]] = {}
+    for depth in ("deep", "shallow"):
+        out[depth] = {}
+        for short in ("post", "pre"):
+            found = {e["seed"]: e for e in entries if e["depth"] == depth and e["norm"] == short
+                     and e["lr"] == lr and e["warmup_updates"] == warmup and e["seed"] in seeds}
+            by_depth.setdefault(depth, {})[short] = found
+            runs = [{"seed": seed, **{key: found[seed][key] for key in COLLAPSE_FIELDS},
+                     "trained": not found[seed]["failed_to_train"]} for seed in seeds if seed in found]
+            out[depth][short] = {"seeds": [run["seed"] for run in runs],
+                                 "missing_seeds": [seed for seed in seeds if seed not in found],
+                                 "n_trained": sum(run["trained"] for run in runs), "runs": runs}
+    out["deep_minus_shallow"] = {
+        short: {"valid_loss_bits": _paired(by_depth["deep"][short], by_depth["shallow"][short],
+                                           lambda e: e["final_valid_loss"]),
+                "log10_grad_ratio_final": _paired(by_depth["deep"][short], by_depth["shallow"][short],
+                                                  _log10_ratio)}
+        for short in ("post", "pre")}
+    return out
+
+
 #: The fields of a Jacobian-vs-depth record (``prenorm/jacobian_depth.json``) averaged over its seeds.
 JACOBIAN_FIELDS = ("spectral_norm", "rms_singular_value", "min_singular_value", "distance_from_identity")
 
@@ -220,14 +278,20 @@ def study_elapsed_s(runs: Sequence[dict]) -> float | None:
 
 
 def write_summary(ctx: Context, runs: Sequence[dict], main: tuple[str, int], unigram_bits: float,
-                  target_ppl: float, jacobian_records: Sequence[dict] = ()) -> tuple[Path, list[dict]]:
+                  target_ppl: float, jacobian_records: Sequence[dict] = (),
+                  collapse: tuple[str, int] | None = None, seeds: Sequence[int] = ()) -> tuple[Path, list[dict]]:
     """``prenorm/summary.json`` (through ``ctx.record``) from the loaded ``runs``, the main setting ``(lr_text,
-    warmup)`` and the Jacobian-vs-depth records (their means over seeds, :func:`jacobian_means`); returns its path
-    and its per-run entries."""
+    warmup)``, the Jacobian-vs-depth records (their means over seeds, :func:`jacobian_means`) and the collapse
+    setting ``(lr_text, warmup)`` with the study's ``seeds`` (:func:`collapse_contrast`; None: no collapse setting,
+    and ``collapse_contrast`` is None); returns its path and its per-run entries."""
     summary = [summarize_run(run, unigram_bits, target_ppl) for run in runs]
     main_lr = next((r["lr"] for r in runs if r["lr_text"] == main[0]), None)
     if main_lr is None:
         raise DataError(f"no run at the main setting's LR {main[0]}")
+    contrast_at_collapse = None
+    if collapse is not None:
+        collapse_lr = next((r["lr"] for r in runs if r["lr_text"] == collapse[0]), float(collapse[0]))
+        contrast_at_collapse = collapse_contrast(summary, collapse_lr, collapse[0], collapse[1], seeds)
     path = ctx.record(
         "prenorm", "summary",
         config={"runs_dir": "results/prenorm/runs", "series_dir": "results/prenorm/series",
@@ -238,6 +302,7 @@ def write_summary(ctx: Context, runs: Sequence[dict], main: tuple[str, int], uni
                  "main_contrast": {"lr_text": main[0], **main_contrast(summary, main_lr, main[1])},
                  "shallow_contrast": {"lr_text": main[0], **main_contrast(summary, main_lr, main[1], "shallow")},
                  "warmup_contrast": warmup_contrast(summary),
+                 "collapse_contrast": contrast_at_collapse,
                  "jacobian_depth_means": jacobian_means(jacobian_records),
                  "runs_wall_time_sum_s": sum(e["wall_time_s"] for e in summary),
                  "study_elapsed_s": study_elapsed_s(runs)},
