@@ -538,3 +538,26 @@ def test_loss_curves_legends_say_in_words_what_markers_and_lines_are(finished_st
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][-1] == (
         "unigram model (1.00 bits/token, perplexity 2)")
     plt.close(fig)
+
+
+def test_trained_is_the_validation_loss_below_the_unigram_models_not_the_gradient_ratio():
+    """A run has trained when its final validation loss is below the training text's unigram model scored on the
+    validation text (the entropy of dict.txt when that level is not given); the gradient ratio r it measures plays
+    no part, so "r collapses where training fails" is a finding, not a definition."""
+    from nlp_experiments.prenorm.summary import summarize_run
+
+    def run(valid, ratio, diverged=False):
+        return {"name": "r", "norm": "postnorm", "depth": "deep", "layers": 12, "warmup_updates": 0, "lr": 3e-3,
+                "seed": 1, "updates": 20, "max_update": 20, "tokens_seen": 1, "final_train_loss": valid,
+                "final_valid_loss": valid, "best_valid_loss": valid, "diverged": diverged,
+                "series": {"step": [0, 10], "ratio_x": [1.0, ratio]}, "grad_ratio_init": 1.0,
+                "grad_ratio_final": ratio, "grad_ratio_min": ratio, "grad_ratio_max": 1.0,
+                "param_grad_ratio_init": 1.0, "param_grad_ratio_final": 1.0, "wall_time_s": 1.0, "device": "cpu",
+                "exit_code": 0, "git_revision": "x"}
+
+    at_unigram = summarize_run(run(9.915, 0.5), 10.34, 300.0, unigram_valid_bits=9.9145)
+    assert not at_unigram["trains"] and at_unigram["failed_to_train"]  # r of order one, yet not trained
+    collapsed = summarize_run(run(9.1, 1e-7), 10.34, 300.0, unigram_valid_bits=9.9145)
+    assert collapsed["trains"] and not collapsed["failed_to_train"]  # r collapsed at the end, yet trained
+    assert summarize_run(run(9.915, 0.5), 10.34, 300.0)["trains"]  # without the level: the dict.txt entropy
+    assert not summarize_run(run(9.0, 0.5, diverged=True), 10.34, 300.0, unigram_valid_bits=9.9145)["trains"]

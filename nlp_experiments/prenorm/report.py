@@ -100,7 +100,8 @@ def write_outputs(ctx: Context, names: Sequence[str], main: tuple[str, int], roo
     runs = [load_run(name, root) for name in names]
     unigram = unigram_entropy_bits(dict_path)
     toy = load_jacobian_records(root)
-    summary_path, entries = write_summary(ctx, runs, main, unigram, target_ppl, toy)
+    summary_path, entries = write_summary(ctx, runs, main, unigram, target_ppl, toy,
+                                          unigram_valid_bits=unigram_level_bits(root))
     for entry in entries:
         logger.info("%s: valid %.3f bits (ppl %.0f), diverged=%s failed=%s", entry["name"],
                     entry["final_valid_loss"] or float("nan"), entry["final_valid_ppl"] or float("nan"),

@@ -26,13 +26,15 @@ if TYPE_CHECKING:
 COLLAPSED = 1e-3  # a bottom/top gradient ratio below this: the bottom of the network gets (almost) no gradient
 TINY = 1e-12  # floor for geometric means and log scales (a gradient norm of exactly 0 counts as this value)
 MAIN_SETTING_RULE = "deep seed-1 cell whose worse final valid loss (post vs pre) is the lowest"
+TRAINED_RULE = ("did not diverge and its final validation loss is below the validation loss of the training text's "
+                "unigram model (prenorm/unigram.json; the training text's unigram entropy from dict.txt without it)")
 
 
 def unigram_entropy_bits(dict_path: Path) -> float:
     """Entropy (bits/token) of the training-set unigram distribution, from fairseq's dict.txt counts.
 
-    H = -sum_w p(w) log2 p(w) with p(w) = count(w) / sum of counts. A language model whose loss stays above it
-    has learned less than word frequencies: it failed to train.
+    H = -sum_w p(w) log2 p(w) with p(w) = count(w) / sum of counts (fairseq's dictionary leaves out the end-of-line
+    token): the level a run must beat to count as trained when the unigram record is missing (:data:`TRAINED_RULE`).
     """
     try:
         lines = [line for line in dict_path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -52,10 +54,17 @@ def geometric_mean(values: Sequence[float | None]) -> float | None:
     return float(np.exp(np.mean(np.log(values)))) if values else None
 
 
-def summarize_run(run: dict, unigram_bits: float | None, target_ppl: float) -> dict:
+def summarize_run(run: dict, unigram_bits: float | None, target_ppl: float,
+                  unigram_valid_bits: float | None = None) -> dict:
     """One entry of summary.json from a loaded run (:func:`nlp_experiments.prenorm.records.load_run`);
-    ``norm`` is "pre" or "post"; ``grad_ratio_*`` = ||dL/dx_0|| / ||dL/dx_L||."""
+    ``norm`` is "pre" or "post"; ``grad_ratio_*`` = ||dL/dx_0|| / ||dL/dx_L||.
+
+    ``trains`` follows :data:`TRAINED_RULE`, a criterion that does not read the gradient ratio the study measures:
+    the final validation loss is below ``unigram_valid_bits`` (the training text's unigram model on the validation
+    text), or below ``unigram_bits`` when that is None; ``failed_to_train`` is its negation."""
     final_valid = run["final_valid_loss"]
+    level = unigram_valid_bits if unigram_valid_bits is not None else unigram_bits
+    trains = bool(not run["diverged"] and final_valid is not None and (level is None or final_valid < level))
     series = run["series"]
     ratios = [v for v in series["ratio_x"] if v is not None]
     half = ratios[len(ratios) // 2:]
@@ -74,10 +83,8 @@ def summarize_run(run: dict, unigram_bits: float | None, target_ppl: float) -> d
                                    if run["final_train_loss"] is not None and final_valid is not None else None),
         "best_valid_loss": run["best_valid_loss"],
         "diverged": bool(run["diverged"]),
-        "failed_to_train": bool(run["diverged"] or final_valid is None or (
-            unigram_bits is not None and final_valid >= unigram_bits)),
-        "trains": bool(not run["diverged"] and run["grad_ratio_final"] is not None
-                       and run["grad_ratio_final"] >= COLLAPSED),
+        "failed_to_train": not trains,
+        "trains": trains,
         "below_target_ppl": bool(not run["diverged"] and ppl(final_valid) is not None
                                  and ppl(final_valid) < target_ppl),
         "grad_ratio_init": run["grad_ratio_init"], "grad_ratio_final": run["grad_ratio_final"],
@@ -279,12 +286,14 @@ def study_elapsed_s(runs: Sequence[dict]) -> float | None:
 
 def write_summary(ctx: Context, runs: Sequence[dict], main: tuple[str, int], unigram_bits: float,
                   target_ppl: float, jacobian_records: Sequence[dict] = (),
-                  collapse: tuple[str, int] | None = None, seeds: Sequence[int] = ()) -> tuple[Path, list[dict]]:
+                  collapse: tuple[str, int] | None = None, seeds: Sequence[int] = (), *,
+                  unigram_valid_bits: float | None = None) -> tuple[Path, list[dict]]:
     """``prenorm/summary.json`` (through ``ctx.record``) from the loaded ``runs``, the main setting ``(lr_text,
     warmup)``, the Jacobian-vs-depth records (their means over seeds, :func:`jacobian_means`) and the collapse
     setting ``(lr_text, warmup)`` with the study's ``seeds`` (:func:`collapse_contrast`; None: no collapse setting,
-    and ``collapse_contrast`` is None); returns its path and its per-run entries."""
-    summary = [summarize_run(run, unigram_bits, target_ppl) for run in runs]
+    and ``collapse_contrast`` is None); ``trains`` of each run compares its final validation loss with
+    ``unigram_valid_bits`` (:func:`summarize_run`). Returns its path and its per-run entries."""
+    summary = [summarize_run(run, unigram_bits, target_ppl, unigram_valid_bits) for run in runs]
     main_lr = next((r["lr"] for r in runs if r["lr_text"] == main[0]), None)
     if main_lr is None:
         raise DataError(f"no run at the main setting's LR {main[0]}")
@@ -296,6 +305,7 @@ def write_summary(ctx: Context, runs: Sequence[dict], main: tuple[str, int], uni
         "prenorm", "summary",
         config={"runs_dir": "results/prenorm/runs", "series_dir": "results/prenorm/series",
                 "unigram_entropy_bits": unigram_bits, "unigram_ppl": 2 ** unigram_bits if unigram_bits else None,
+                "unigram_valid_bits": unigram_valid_bits, "trained_rule": TRAINED_RULE,
                 "target_ppl": target_ppl, "main_setting_rule": MAIN_SETTING_RULE},
         metrics={"runs": summary, "grid": grid_table(summary, runs),
                  "main_setting": {"lr": main_lr, "warmup_updates": main[1]},
