@@ -74,3 +74,14 @@ def test_convergence_panels_one_per_group():
     assert fig.axes[0].lines[0].get_linestyle() == "--" and fig.axes[0].lines[1].get_linestyle() == "-"
     np.testing.assert_array_equal(fig.axes[0].lines[1].get_ydata(), [0.1, 0.01])
     assert "8-step" in fig.axes[0].get_ylabel()
+
+
+def test_a_noise_schedule_variant_is_drawn_in_its_solvers_colour():
+    from vae_diffusion.diffusion.plots import scheduler_styles
+    from vae_diffusion.diffusion.sampling import SCHEDULERS
+    styles = scheduler_styles(list(SCHEDULERS))
+    for base, variant in (("Euler", "Euler Karras"), ("Heun", "Heun Karras"),
+                          ("DPM-Solver++ 2M", "DPM-Solver++ 2M Karras")):
+        assert styles[variant]["color"] == styles[base]["color"] and styles[variant]["linestyle"] == ":"
+    solvers = [name for name in SCHEDULERS if styles[name]["linestyle"] == "-"]
+    assert len({styles[name]["color"] for name in solvers}) == len(solvers) == 8  # no colour repeats

@@ -202,8 +202,11 @@ def test_q19_answers_first_with_few_intervals_and_tests_nothing_at_scale_one(han
 
 
 def test_section_3_answers_are_numbered_in_the_exercise_order(handin):
-    headings = re.findall(r"^## (3\.\d) ", handin, flags=re.M)
-    assert headings == ["3.1", "3.2", "3.3"]
+    """The translation answers are T1-T3, so that they do not read as the assignment's "3.1 Pre-normalization"."""
+    assert re.findall(r"^## (T\d)\. ", handin, flags=re.M) == ["T1", "T2", "T3"]
+    assert not re.findall(r"^## 3\.\d", handin, flags=re.M)
+    parts = re.findall(r"^# (Part [\d.]+): ", handin, flags=re.M)
+    assert parts == ["Part 1", "Part 2", "Part 3", "Part 3.1"]  # one heading each, one punctuation
     assert handin.count("## Q19") == 1 and "# Q19" not in handin.replace("## Q19", "")
 
 
@@ -220,3 +223,220 @@ def test_translation_examples_render_as_a_table_in_the_supplement_when_recorded(
     assert "Example sentences are in the supplement" in _render(results_copy, "part3_translation.md.j2")
     text = _render(results_copy, "appendix_translation.md.j2")
     assert "| English-centric model | A dog runs. (en) |" in text and "Example sentences" in text
+
+
+# ---------------------------------------------------------------- the strict grader's reading (each sentence follows
+# its record: a results copy in which the data say otherwise changes it)
+
+
+def _both(record: dict, change) -> None:
+    """Apply ``change`` to the record's ``metrics`` and to its top-level copy of them (records keep both)."""
+    change(record["metrics"])
+    change(record)
+
+
+def test_q20_says_the_pre_norm_gradient_cannot_vanish_but_does_not_arrive_unchanged(results_copy):
+    text = _render(RESULTS, "part3_prenorm.md.j2")
+    assert "cannot vanish" in text and "does not arrive unchanged" in text
+    assert "reaches every layer unchanged" not in text and "corrections of deep layers shrink" not in text
+
+    def far_from_identity(metrics):
+        if "jacobian_depth_means" in metrics:
+            deepest = max(metrics["jacobian_depth_means"]["prenorm"], key=lambda d: int(d) if d.isdigit() else -1)
+            metrics["jacobian_depth_means"]["prenorm"][deepest]["distance_from_identity"] = 7.25
+
+    _edit(results_copy / "prenorm" / "summary.json", lambda r: _both(r, far_from_identity))
+    assert "lies at RMS distance 7.3 from $I$" in _render(results_copy, "part3_prenorm.md.j2")
+
+
+def test_q21_says_the_bottom_layer_gets_the_largest_initial_gradient_only_when_it_does(results_copy):
+    clause = "not through the top-heavy initial gradient they describe"
+    assert clause in _render(RESULTS, "part3_prenorm.md.j2")
+    for name in ("postnorm_deep_lr3e-3_wu1000_s1", "prenorm_deep_lr3e-3_wu1000_s1"):
+        def top_heavy(series):
+            series["grad_param"][0][-1] = 10 * max(series["grad_param"][0])
+        _edit(results_copy / "prenorm" / "series" / f"{name}.json", top_heavy)
+    assert clause not in _render(results_copy, "part3_prenorm.md.j2")
+
+
+def test_q22_defines_trained_without_the_ratio_and_prints_the_records_verdict(results_copy):
+    text = _render(RESULTS, "part3_prenorm.md.j2")
+    assert "has trained when $r \\ge" not in text and "a criterion that does not read $r$" in text
+    assert "trained: perplexity below the unigram model's" in text
+    rows = re.findall(r"\| (yes|no) \|", text)
+    assert rows.count("no") == 2
+
+    def one_more_failure(metrics):
+        if "grid" in metrics:
+            metrics["grid"][0]["post_trains"] = False
+
+    _edit(results_copy / "prenorm" / "summary.json", lambda r: _both(r, one_more_failure))
+    assert re.findall(r"\| (yes|no) \|", _render(results_copy, "part3_prenorm.md.j2")).count("no") == 3
+
+
+def test_q22_table_r_is_named_a_second_half_mean_and_no_constant_factor_is_claimed(handin):
+    text = " ".join(handin.split())
+    assert "post-norm $r$ (2nd half)" in text and "geometric mean over the second half of training" in text
+    assert "constant factor per layer" not in text
+    assert "@tbl:grid" in text  # "defined under" names the table
+
+
+def test_translation_says_which_models_a_second_seed_repeated(results_copy):
+    text = _render(RESULTS, "part3_translation.md.j2")
+    assert "the bilingual en-de model and the English-centric model also with a second seed" in text
+    assert "(first training seed)" in text and "each trained once" not in text and "one training run each" not in text
+
+    def no_second_seed(record):
+        record["metrics"]["comparisons"] = [c for c in record["metrics"]["comparisons"] if c["seed"] == 1]
+        record["comparisons"] = record["metrics"]["comparisons"]
+
+    _edit(results_copy / "nmt" / "comparisons.json", no_second_seed)
+    text = _render(results_copy, "part3_translation.md.j2")
+    assert "second seed" not in text.replace("dashed: the second training seed", "")
+    assert "spread between two training seeds" not in text  # no seed spread, no caution
+
+
+def test_zero_shot_bleu_bound_covers_every_run_of_the_english_centric_model(results_copy):
+    assert "at or below 0.6 (de-fr) and 0.4 (fr-de) at every point of both training seeds" in _render(
+        RESULTS, "part3_translation.md.j2")
+
+    def second_seed_higher(metrics):
+        if "scores" in metrics:
+            metrics["scores"]["zeroshot_seed2"]["3200"]["test"]["de-fr"]["bleu"] = 2.04
+
+    _edit(results_copy / "nmt" / "curves.json", lambda r: _both(r, second_seed_higher))
+    assert "at or below 2.0 (de-fr)" in _render(results_copy, "part3_translation.md.j2")
+
+
+def test_the_english_share_is_the_identifiers_and_the_table_prints_every_off_target_rate(results_copy):
+    text = _render(RESULTS, "part3_translation.md.j2")
+    assert "| pivot through English (two passes) | 37.5 | 0.0 % | 33.0 | 0.1 % |" in text
+    assert "its off-target rate" not in text
+
+    def half_english(metrics):
+        if "scores" in metrics:
+            metrics["scores"]["zeroshot"]["6400"]["test"]["de-fr"]["output_languages"]["en"] = 0.5
+
+    _edit(results_copy / "nmt" / "curves.json", lambda r: _both(r, half_english))
+    assert "the identifier reads 50.0 % (96.6 %) of its outputs as English" in _render(
+        results_copy, "part3_translation.md.j2")
+
+
+def test_a_significant_difference_within_the_seed_spread_says_so(results_copy):
+    text = _render(RESULTS, "part3_translation.md.j2")
+    assert "The significant difference (1.0 BLEU) is within the 1.1-BLEU spread between two training seeds" in text
+    assert "are of the order of the 1.1-BLEU spread" in text  # -1.3 and -1.4 on de-en and fr-en
+    assert "significantly higher than the pivot on fr-de" in text
+    assert "Against the pivot it is" not in text
+
+    def seeds_agree(record):
+        for c in record["metrics"]["comparisons"]:
+            if c["kind"] == "seeds":
+                for metric in ("bleu", "chrf"):
+                    c[metric].update(difference=0.1, low=-0.2, high=0.3)
+        record["comparisons"] = record["metrics"]["comparisons"]
+
+    _edit(results_copy / "nmt" / "comparisons.json", seeds_agree)
+    assert "spread between two training seeds" not in _render(results_copy, "part3_translation.md.j2")
+
+
+def test_part_3_says_the_curves_still_rise_and_gives_the_equal_compute_verdicts(results_copy):
+    text = _render(RESULTS, "part3_translation.md.j2")
+    assert "BLEU rose in all 14 trained directions" in text
+    assert ("At equal total compute (6,400 updates against 3,200 for each bilingual model), the English-centric "
+            "model is significantly higher than the bilingual model on de-en, en-fr and fr-en") in text
+
+    def one_falls(metrics):
+        if "scores" in metrics:
+            metrics["scores"]["direct"]["6400"]["test"]["de-fr"]["bleu"] = 1.0
+
+    _edit(results_copy / "nmt" / "curves.json", lambda r: _both(r, one_falls))
+    assert "BLEU rose in 13 of the 14 trained directions" in _render(results_copy, "part3_translation.md.j2")
+
+
+@pytest.mark.parametrize("phrase", [
+    "underestimates $\\log p(x)$ for every finite", "exponentially with the latent dimension", "rank our samplers",
+    "lowest FID of this study", "It has only ever produced English", "called *significantly*",
+    "A result of one training run is reported", "validation loss is logged",
+    "deep layers change the representation less", "(with $\\mu_q \\neq \\mu_p$)", "writes English for"])
+def test_sentences_the_grader_found_wrong_are_gone(handin, phrase):
+    assert phrase not in " ".join(handin.split())
+
+
+@pytest.mark.parametrize("phrase", [
+    "in expectation for every finite $L$", "exponentially with this effective dimension",
+    "a hypothesis we did not measure", "was trained to produce English only from German or French sources",
+    "as $\\sigma_p^2 \\to 0$ with $\\sigma_q$ fixed, whatever the means",
+    "Differences are computed from unrounded scores",
+    "Active units are the latent dimensions", "the cell where the worse of the two norms ends lowest",
+    "\\sum_{t=2}^{T}", "the $t = 1$ term is the reconstruction term", "Apart from the reconstruction term ($t = 1$)",
+    "@lecun1998", "@elliott2016", "@ott2019", "@kudo2018", "@post2018", "@burda2016"])
+def test_sentences_the_grader_asked_for_are_there(handin, phrase):
+    assert phrase in " ".join(handin.split())
+
+
+def test_one_symbol_for_the_normal_distribution(handin):
+    body = re.sub(r"\\mathcal\{N\}", "", body_of(handin))
+    assert not re.search(r"(?<![A-Za-z\\])N\(0", body)
+    assert "\\prod_{s=1}" not in body  # s is Q19's guidance scale
+
+
+def test_every_hand_in_figure_and_table_has_an_id_and_is_cited_by_number(handin):
+    """Typst numbers what carries a pandoc id; the text cites every figure and table of our sections by it (Q19's
+    are drawn and cited by its own section)."""
+    body = body_of(handin)
+    ids = re.findall(r"\{ ?#((?:fig|tbl):[\w-]+)", body)
+    cited = set(re.findall(r"@((?:fig|tbl):[\w-]*\w)", body))
+    assert len(ids) == len(set(ids)) >= 10
+    assert cited <= set(ids), cited - set(ids)
+    assert set(ids) <= cited, set(ids) - cited
+    q19 = body[body.index("## Q19"):body.index("# Part 3:")]
+    figures = len(re.findall(r"^!\[", body, flags=re.M)) - len(re.findall(r"^!\[", q19, flags=re.M))
+    tables = len(re.findall(r"^(?::|Table:) ", body, flags=re.M)) - len(re.findall(r"^(?::|Table:) ", q19, flags=re.M))
+    assert len([i for i in ids if i.startswith("fig:")]) == figures
+    assert len([i for i in ids if i.startswith("tbl:")]) == tables
+
+
+def test_cross_references_go_to_typst_and_the_supplement_numbers_apart():
+    from mvadl.report.build import typst_crossrefs
+
+    assert typst_crossrefs("see @fig:naive-mc and (@tbl:grid), cite @ho2020.") == (
+        "see `@fig:naive-mc`{=typst} and (`@tbl:grid`{=typst}), cite @ho2020.")
+    assert typst_crossrefs("![x](a.png){ #fig:a width=50%}") == "![x](a.png){ #fig:a width=50%}"
+    handin = report_build.render_document(RESULTS, report_build.HANDIN, author="A")
+    supplement = report_build.render_document(RESULTS, report_build.SUPPLEMENT, author="A")
+    assert 'figure-prefix: "S"' in supplement and "figure-prefix" not in handin
+    assert "$if(figure-prefix)$" in (REPO_ROOT / "report" / "template.typ").read_text(encoding="utf-8")
+
+
+def test_supplement_tables_are_captioned_and_the_verdict_rule_sits_by_the_p_values(results_copy):
+    text = _render(RESULTS, "appendix_translation.md.j2")
+    assert "the one that does not reject decides" in text and "| BLEU verdict |" in text
+    rows = [r for r in text.split(" | zeroshot") if "p = 0.048" in r]
+    assert not rows or "none" in rows[0]
+    supplement = report_build.render_document(RESULTS, report_build.SUPPLEMENT, author="A")
+    start, end = supplement.index("# Part 2: Text-guided diffusion"), supplement.index("# Part 3: ")
+    ours = supplement[:start] + supplement[end:]  # Q19's section captions its own tables
+    tables = re.findall(r"^\|[-:|]+\|\s*$", ours, flags=re.M)
+    assert len(tables) >= 10 and len(re.findall(r"^(?::|Table:) ", ours, flags=re.M)) == len(tables)
+
+
+def test_supplement_defines_the_two_unigram_levels_once():
+    text = _render(RESULTS, "appendix_prenorm.md.j2")
+    assert "unigram entropy of the training set" not in text
+    assert "scores 9.91 bits/token on the validation text (perplexity 965" in text
+    assert "and 10.19 bits/token on its own training text" in text
+
+
+def test_figure_legends_use_the_texts_names():
+    from mvadl.report.derived import SYSTEM_NAMES
+    from nlp_experiments.translation import curve_figures
+
+    assert curve_figures.SYSTEM_NAMES == SYSTEM_NAMES
+    scores = {system: {"1600": {"test": {"de-fr": {"bleu": 1.0}}}}
+              for system in ("zeroshot", "zeroshot_seed2", "zeroshot_pivot_en", "direct")}
+    fig = curve_figures.plot_curves(scores, directions=["de-fr"])
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["English-centric model", "English-centric model, second seed", "pivot through English",
+                      "model with de-fr data"]
+    assert not any("zeroshot" in label or "direct" == label for label in labels)

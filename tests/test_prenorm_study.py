@@ -20,7 +20,7 @@ from mvadl.data import DataError
 from mvadl.runner import Context, main, parse_config
 from nlp_experiments.fairseq_runs import USER_DIR
 from nlp_experiments.prenorm import redraw, report, study, training
-from nlp_experiments.prenorm.plan import RunSpec, grid_runs, later_runs, names
+from nlp_experiments.prenorm.plan import RunSpec, collapse_runs, grid_runs, later_runs, names, study_runs
 from nlp_experiments.prenorm.records import FailedRun, load_run, record_run
 from nlp_experiments.prenorm.summary import choose_main_setting
 from tests.conftest import usage_error
@@ -63,7 +63,7 @@ def test_fairseq_train_command_is_the_reference_one():
 
 def test_plan_order_skip_and_late_cells():
     config = parse_config(study.StudyConfig, ["--grid-skip", "1e-3:200", "3e-3:0", "--grid-late", "3e-3:200",
-                                              "1e-3:200"])
+                                              "1e-3:200", "--collapse-setting", "None"])
     assert names(grid_runs(config)) == [
         "postnorm_deep_lr1e-3_wu0_s1", "prenorm_deep_lr1e-3_wu0_s1", "postnorm_deep_lr1e-3_wu1000_s1",
         "prenorm_deep_lr1e-3_wu1000_s1", "postnorm_deep_lr3e-3_wu1000_s1", "prenorm_deep_lr3e-3_wu1000_s1"]
@@ -73,14 +73,46 @@ def test_plan_order_skip_and_late_cells():
         "postnorm_deep_lr1e-3_wu1000_s3", "prenorm_deep_lr1e-3_wu1000_s3",
         "postnorm_deep_lr3e-3_wu200_s1", "prenorm_deep_lr3e-3_wu200_s1"]  # 1e-3:200 is skipped as well
     quick = parse_config(study.StudyConfig, ["--quick"])
-    assert (quick.lrs, quick.warmups, quick.seeds, quick.runs_dir, quick.max_update) == (
-        ["3e-3"], [0, 5], [1, 2], "runs/prenorm_quick", 20)
-    assert len(names(grid_runs(quick) + later_runs(quick, ("3e-3", 5)))) == 8
+    assert (quick.lrs, quick.warmups, quick.seeds, quick.runs_dir, quick.max_update, quick.collapse_setting) == (
+        ["3e-3"], [0, 5], [1, 2], "runs/prenorm_quick", 20, "3e-3:0")  # the collapse setting: a cell of its grid
+    assert len(names(grid_runs(quick) + later_runs(quick, ("3e-3", 5)))) == 14  # 4 + 4 + 4 shallow + 2 deep
+
+
+#: The runs the default options add at the collapse setting (3e-3 without warm-up), after the main contrast.
+COLLAPSE_RUNS = [*(f"{norm}_shallow_lr3e-3_wu0_s{seed}" for seed in (1, 2, 3) for norm in ("postnorm", "prenorm")),
+                 *(f"{norm}_deep_lr3e-3_wu0_s{seed}" for seed in (2, 3) for norm in ("postnorm", "prenorm"))]
+
+
+def test_plan_runs_deep_and_shallow_at_the_collapse_setting_after_the_main_contrast():
+    config = parse_config(study.StudyConfig, [])
+    assert config.collapse_setting == "3e-3:0"
+    main_setting = ("3e-3", 1000)
+    runs = names(study_runs(config, main_setting))
+    assert len(runs) == 28 and len(set(runs)) == 28
+    assert runs[:12] == names(grid_runs(config)) and "postnorm_deep_lr3e-3_wu0_s1" in runs[:12]
+    assert runs[12:18] == [  # the main contrast, as before
+        "postnorm_shallow_lr3e-3_wu1000_s1", "prenorm_shallow_lr3e-3_wu1000_s1", "postnorm_deep_lr3e-3_wu1000_s2",
+        "prenorm_deep_lr3e-3_wu1000_s2", "postnorm_deep_lr3e-3_wu1000_s3", "prenorm_deep_lr3e-3_wu1000_s3"]
+    assert runs[18:] == names(collapse_runs(config, main_setting)) == COLLAPSE_RUNS
+    # a late collapse cell: its seed-1 pair runs with the late cells, last
+    late = parse_config(study.StudyConfig, ["--grid-late", "3e-3:0"])
+    assert names(later_runs(late, main_setting))[6:] == COLLAPSE_RUNS + [
+        "postnorm_deep_lr3e-3_wu0_s1", "prenorm_deep_lr3e-3_wu0_s1"]
+    # the collapse setting is the main setting: each run once, the main contrast's first
+    same = names(later_runs(config, ("3e-3", 0)))
+    assert same == ["postnorm_shallow_lr3e-3_wu0_s1", "prenorm_shallow_lr3e-3_wu0_s1", "postnorm_deep_lr3e-3_wu0_s2",
+                    "prenorm_deep_lr3e-3_wu0_s2", "postnorm_deep_lr3e-3_wu0_s3", "prenorm_deep_lr3e-3_wu0_s3",
+                    "postnorm_shallow_lr3e-3_wu0_s2", "prenorm_shallow_lr3e-3_wu0_s2",
+                    "postnorm_shallow_lr3e-3_wu0_s3", "prenorm_shallow_lr3e-3_wu0_s3"]
+    for off in ("None", ""):
+        config = parse_config(study.StudyConfig, ["--collapse-setting", off])
+        assert collapse_runs(config, main_setting) == [] and len(study_runs(config, main_setting)) == 18
 
 
 def test_bad_options_are_usage_errors(capsys):
     for argv, message in ((["--grid-skip", "1e-3"], "grid cell '1e-3' is not LR:WARMUP"),
-                          (["--lrs", "fast"], "grid cell 'fast:0' is not LR:WARMUP")):
+                          (["--lrs", "fast"], "grid cell 'fast:0' is not LR:WARMUP"),
+                          (["--collapse-setting", "3e-3"], "grid cell '3e-3' is not LR:WARMUP")):
         assert message in usage_error(capsys, lambda argv=argv: parse_config(study.StudyConfig, argv))
 
 
@@ -189,12 +221,19 @@ def finished_study(tmp_path_factory, wikitext):
     return tmp, fake, tmp / "results" / "prenorm"
 
 
+#: The runs of the fake study after its grid: the main contrast at (1e-3, 5), where max(8.2, 8.0) is the lowest
+#: worse-of-two, then the collapse runs at (3e-3, 0).
+LATER = ["postnorm_shallow_lr1e-3_wu5_s1", "prenorm_shallow_lr1e-3_wu5_s1", "postnorm_deep_lr1e-3_wu5_s2",
+         "prenorm_deep_lr1e-3_wu5_s2", "postnorm_shallow_lr3e-3_wu0_s1", "prenorm_shallow_lr3e-3_wu0_s1",
+         "postnorm_shallow_lr3e-3_wu0_s2", "prenorm_shallow_lr3e-3_wu0_s2", "postnorm_deep_lr3e-3_wu0_s2",
+         "prenorm_deep_lr3e-3_wu0_s2"]
+
+
 def test_study_runs_grid_then_main_setting(finished_study):
     _, fake, _ = finished_study
     grid = [f"{n}_deep_lr{lr}_wu{w}_s1" for lr in ("1e-3", "3e-3") for w in (0, 5) for n in ("postnorm", "prenorm")]
-    later = ["postnorm_shallow_lr1e-3_wu5_s1", "prenorm_shallow_lr1e-3_wu5_s1", "postnorm_deep_lr1e-3_wu5_s2",
-             "prenorm_deep_lr1e-3_wu5_s2"]  # (1e-3, 5): max(8.2, 8.0) is the lowest worse-of-two
-    assert sorted(fake.trained[:8]) == sorted(grid) and sorted(fake.trained[8:]) == sorted(later)  # 2 at a time
+    assert sorted(fake.trained[:8]) == sorted(grid) and sorted(fake.trained[8:]) == sorted(LATER)  # 2 at a time
+    assert fake.trained.index("prenorm_deep_lr1e-3_wu5_s2") < fake.trained.index("postnorm_deep_lr3e-3_wu0_s2")
 
 
 def test_records_have_provenance_and_compact_series(finished_study):
@@ -224,8 +263,7 @@ def test_summary(finished_study):
     summary = json.loads((out / "summary.json").read_text())
     assert [e["name"] for e in summary["runs"]] == [  # the plan's order, whatever order the runs ended in
         *(f"{n}_deep_lr{lr}_wu{w}_s1" for lr in ("1e-3", "3e-3") for w in (0, 5) for n in ("postnorm", "prenorm")),
-        "postnorm_shallow_lr1e-3_wu5_s1", "prenorm_shallow_lr1e-3_wu5_s1", "postnorm_deep_lr1e-3_wu5_s2",
-        "prenorm_deep_lr1e-3_wu5_s2"]
+        *LATER]
     entry = {e["name"]: e for e in summary["runs"]}
     assert entry["postnorm_deep_lr3e-3_wu0_s1"]["diverged"] and not entry["prenorm_deep_lr3e-3_wu0_s1"]["diverged"]
     e = entry["prenorm_deep_lr1e-3_wu5_s1"]
@@ -246,7 +284,59 @@ def test_summary(finished_study):
     assert sorted(p.name for p in out.glob("*.png")) == sorted(
         f"{stem}.png" for stem in ("grid_valid_ppl", "gradnorm_heatmaps", "gradnorm_heatmaps_main",
                                    "gradnorm_param_heatmaps", "gradnorm_param_heatmaps_main", "ratio_vs_steps",
-                                   "ratio_param_vs_steps", "gradnorm_at_init", "loss_curves", "jacobian_vs_depth"))
+                                   "ratio_param_vs_steps", "gradnorm_at_init", "loss_curves", "jacobian_vs_depth",
+                                   "collapse_deep_vs_shallow"))
+
+
+def test_summary_records_deep_against_shallow_at_the_collapse_setting(finished_study):
+    """The study's collapse_contrast: both depths and norms at (3e-3, 0) with seeds 1-2, fake post-norm diverging
+    there at either depth (so it did not train), the per-seed deep - shallow with its direction."""
+    _, _, out = finished_study
+    contrast = json.loads((out / "summary.json").read_text())["collapse_contrast"]
+    assert (contrast["lr"], contrast["lr_text"], contrast["warmup_updates"], contrast["seeds"]) == (
+        3e-3, "3e-3", 0, [1, 2])
+    for depth in ("deep", "shallow"):
+        for norm in ("post", "pre"):
+            block = contrast[depth][norm]
+            assert block["seeds"] == [1, 2] and block["missing_seeds"] == []
+            assert [run["name"] for run in block["runs"]] == [f"{norm}norm_{depth}_lr3e-3_wu0_s{s}" for s in (1, 2)]
+            assert {"grad_ratio_final", "grad_ratio_min", "first_update_grad_ratio_below_1e-3", "final_valid_loss",
+                    "final_valid_ppl", "trained"} <= set(block["runs"][0])
+    assert all(run["diverged"] and not run["trained"] for run in contrast["deep"]["post"]["runs"])
+    assert contrast["deep"]["pre"]["runs"][1]["final_valid_loss"] == pytest.approx(7.9 + 0.1)
+    assert contrast["deep"]["pre"]["runs"][0]["first_update_grad_ratio_below_1e-3"] is None
+    pre = contrast["deep_minus_shallow"]["pre"]["valid_loss_bits"]
+    assert pre["seeds"] == [1, 2] and pre["values"] == pytest.approx([7.9 - 7.9, 8.0 - 8.0])
+    ratio = contrast["deep_minus_shallow"]["pre"]["log10_grad_ratio_final"]
+    assert ratio["n"] == 2 and ratio["values"] == pytest.approx([0.0, 0.0])  # the fake writes the same r
+
+
+def test_redraw_of_a_study_without_the_collapse_runs(finished_study, tmp_path, monkeypatch, capsys):
+    """An older study (the grid, the main contrast, no collapse runs): --summary-only still writes the summary,
+    with the collapse runs' seeds missing, and the redraw leaves their figure out with a log line."""
+    tmp, _, out = finished_study
+    old = tmp_path / "results"
+    shutil.copytree(out.parent, old)
+    for name in COLLAPSE_RUNS:  # those of seeds 1-2 exist
+        (old / f"prenorm/runs/{name}.json").unlink(missing_ok=True)
+    (old / "prenorm/collapse_deep_vs_shallow.png").unlink()
+    monkeypatch.setenv("RESULTS_DIR", str(old))
+    argv = ["--data-bin", str(tmp / "bin"), "--lrs", "1e-3", "3e-3", "--warmups", "0", "5", "--seeds", "1", "2"]
+    assert main(redraw.run, redraw.RedrawConfig, [*argv, "--summary-only"]) == 0
+    assert "no record of 6 of the collapse runs (3e-3:0), left out" in capsys.readouterr().err
+    summary = json.loads((old / "prenorm/summary.json").read_text())
+    first = json.loads((out / "summary.json").read_text())
+    assert [e["name"] for e in summary["runs"]] == [e["name"] for e in first["runs"]][:12]
+    assert summary["main_contrast"] == first["main_contrast"]
+    contrast = summary["collapse_contrast"]
+    assert contrast["shallow"]["post"]["missing_seeds"] == [1, 2] and contrast["shallow"]["post"]["runs"] == []
+    assert contrast["deep"]["post"]["seeds"] == [1] and contrast["deep"]["post"]["missing_seeds"] == [2]
+    assert contrast["deep_minus_shallow"]["post"]["valid_loss_bits"]["direction"] is None
+    assert main(redraw.run, redraw.RedrawConfig, argv) == 0
+    assert "collapse_deep_vs_shallow.png: not drawn" in capsys.readouterr().err
+    assert not (old / "prenorm/collapse_deep_vs_shallow.png").exists() and (old / "prenorm/loss_curves.png").exists()
+    assert main(redraw.run, redraw.RedrawConfig, [*argv, "--collapse-setting", "None", "--summary-only"]) == 0
+    assert json.loads((old / "prenorm/summary.json").read_text())["collapse_contrast"] is None
 
 
 def test_warmup_contrast_sets_no_warmup_against_the_longest_per_learning_rate():
@@ -469,7 +559,8 @@ def test_script_quick_runs_the_study(tmp_path):
         "postnorm_deep_lr3e-3_wu0_s1", "prenorm_deep_lr3e-3_wu0_s1", "postnorm_shallow_lr3e-3_wu0_s1",
         "prenorm_shallow_lr3e-3_wu0_s1"]
     assert all(e["updates"] == 4 and e["exit_code"] == 0 for e in summary["runs"])
-    assert len(list(out.glob("*.png"))) == 10
+    assert summary["collapse_contrast"]["shallow"]["post"]["seeds"] == [1]  # the main setting is the collapse one
+    assert len(list(out.glob("*.png"))) == 11 and (out / "collapse_deep_vs_shallow.png").is_file()
 
 
 def test_figures_show_the_records(finished_study):
@@ -538,3 +629,26 @@ def test_loss_curves_legends_say_in_words_what_markers_and_lines_are(finished_st
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][-1] == (
         "unigram model (1.00 bits/token, perplexity 2)")
     plt.close(fig)
+
+
+def test_trained_is_the_validation_loss_below_the_unigram_models_not_the_gradient_ratio():
+    """A run has trained when its final validation loss is below the training text's unigram model scored on the
+    validation text (the entropy of dict.txt when that level is not given); the gradient ratio r it measures plays
+    no part, so "r collapses where training fails" is a finding, not a definition."""
+    from nlp_experiments.prenorm.summary import summarize_run
+
+    def run(valid, ratio, diverged=False):
+        return {"name": "r", "norm": "postnorm", "depth": "deep", "layers": 12, "warmup_updates": 0, "lr": 3e-3,
+                "seed": 1, "updates": 20, "max_update": 20, "tokens_seen": 1, "final_train_loss": valid,
+                "final_valid_loss": valid, "best_valid_loss": valid, "diverged": diverged,
+                "series": {"step": [0, 10], "ratio_x": [1.0, ratio]}, "grad_ratio_init": 1.0,
+                "grad_ratio_final": ratio, "grad_ratio_min": ratio, "grad_ratio_max": 1.0,
+                "param_grad_ratio_init": 1.0, "param_grad_ratio_final": 1.0, "wall_time_s": 1.0, "device": "cpu",
+                "exit_code": 0, "git_revision": "x"}
+
+    at_unigram = summarize_run(run(9.915, 0.5), 10.34, 300.0, unigram_valid_bits=9.9145)
+    assert not at_unigram["trains"] and at_unigram["failed_to_train"]  # r of order one, yet not trained
+    collapsed = summarize_run(run(9.1, 1e-7), 10.34, 300.0, unigram_valid_bits=9.9145)
+    assert collapsed["trains"] and not collapsed["failed_to_train"]  # r collapsed at the end, yet trained
+    assert summarize_run(run(9.915, 0.5), 10.34, 300.0)["trains"]  # without the level: the dict.txt entropy
+    assert not summarize_run(run(9.0, 0.5, diverged=True), 10.34, 300.0, unigram_valid_bits=9.9145)["trains"]

@@ -39,6 +39,11 @@ SUPPLEMENT = Document("supplement", "supplement.md.j2", references=True)
 DOCUMENTS = (HANDIN, SUPPLEMENT)
 
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)(\{[^}]*\})?")
+#: A cross-reference in the templates: ``@fig:name`` to an image with the pandoc id ``{ #fig:name}``, ``@tbl:name``
+#: to a table whose caption ends in ``{ #tbl:name}`` (the space keeps Jinja from reading ``{#`` as a comment).
+#: Typst numbers both ("Figure 3", "Table S2" in the supplement); a reference to a missing label stops the
+#: compilation.
+_CROSSREF = re.compile(r"(?<![\w@`])@((?:fig|tbl):[A-Za-z0-9_-]*[A-Za-z0-9])")
 #: How templates link a figure: relative to report/, i.e. ``../results/<part>/<file>.png``.
 FIGURE_PREFIX = "../results/"
 
@@ -142,12 +147,17 @@ def render_report(results_root: Path, author: str | None = None, template_dir: P
     return render_document(results_root, HANDIN, author, template_dir)
 
 
+def typst_crossrefs(markdown: str) -> str:
+    """``@fig:name`` / ``@tbl:name`` handed to Typst as raw references (citeproc would take them for citations)."""
+    return _CROSSREF.sub(r"`@\1`{=typst}", markdown)
+
+
 def markdown_to_typst(markdown: str) -> str:
     """Pandoc's Typst, with the citations and the References formatted by citeproc from ``references.bib``
-    (its default style, Chicago author-date)."""
+    (its default style, Chicago author-date) and the cross-references to figures and tables left to Typst."""
     import pypandoc
 
-    return pypandoc.convert_text(markdown, "typst", format="markdown",
+    return pypandoc.convert_text(typst_crossrefs(markdown), "typst", format="markdown",
                                  extra_args=["--standalone", f"--template={REPORT_DIR / 'template.typ'}",
                                              "--citeproc", f"--bibliography={BIBLIOGRAPHY}"])
 

@@ -177,13 +177,35 @@ def system_name(run: str, names: dict[str, str] = SYSTEM_NAMES, what: str = "sys
     return names[run]
 
 
+def _rising(R: ResultsTree, curves: dict[str, dict], last: int) -> dict[str, Any]:
+    """How many of the directions the reference runs trained on (their training records' ``lang_pairs``) score a
+    higher BLEU at ``last`` updates than at the point before it: ``{"rose", "of", "from", "to"}`` (point
+    estimates, no test: whether the curves still rise)."""
+    rose = total = 0
+    previous = set()
+    for system, by_updates in curves.items():
+        if not (R._root / "nmt" / f"training_{system}.json").is_file() or str(last) not in by_updates:
+            continue  # a pivot system is not trained
+        before = max(int(u) for u in by_updates if int(u) < last)
+        previous.add(before)
+        for direction in plain(R.nmt[f"training_{system}"].metrics.lang_pairs):
+            total += 1
+            bleu = [by_updates[str(u)]["test"][direction]["bleu"] for u in (before, last)]
+            rose += bleu[1] > bleu[0]
+    if len(previous) != 1:
+        raise ReportDataError(f"results/nmt/curves.json: the trained runs' points before {last} differ ({previous})")
+    return {"rose": rose, "of": total, "from": previous.pop(), "to": last}
+
+
 def translation(R: ResultsTree) -> dict[str, Any]:
     """Section 3: the curves (``curves.json``) and the recorded comparisons (``comparisons.json``) of the
     reference training seed, as rows per kind and direction (:func:`_rows`; ``tests[kind][direction][label]
     [updates]`` holds a :class:`Comparison` per metric, ``updates`` those of the second system); ``last``: the
     curves' last point; ``repeat``: the runs of another seed (:func:`_repeat`); ``seed_runs``: the ``seeds``
     comparisons (BLEU) counted, significant ones and the largest difference; ``examples``: the sentences of
-    ``examples.json`` (None without it)."""
+    ``examples.json`` (None without it); ``rising``: :func:`_rising`; ``zeroshot_max``: the English-centric
+    model's highest BLEU on de-fr and fr-de at any point of any of its training runs (averaged checkpoints, every
+    seed), ``zeroshot_runs`` how many runs that is."""
     curves_record = R.nmt.curves.metrics
     reference_seed = curves_record.reference_seed
     seeds = plain(curves_record.training_seeds)
@@ -199,6 +221,9 @@ def translation(R: ResultsTree) -> dict[str, Any]:
     bilingual = {system: max(int(u) for u in by_updates) for system, by_updates in curves.items()
                  if system.startswith("bilingual_")}
     repeated = [Comparison.from_dict(c["bleu"]) for c in every if c["kind"] == "seeds"]
+    every_curve = plain(curves_record.scores)
+    zeroshot_runs = ["zeroshot"] + sorted({c["a"]["system"] for c in every
+                                           if c["kind"] == "seeds" and c["b"]["system"] == "zeroshot"})
     # examples.json is written by its own command (nlp_experiments.translation.examples), not by make reproduce
     examples = R.nmt.examples.metrics if (R._root / "nmt" / "examples.json").is_file() else None
     return {
@@ -224,8 +249,10 @@ def translation(R: ResultsTree) -> dict[str, Any]:
         "seed_runs": {"n": len(repeated), "significant": sum(t.verdict != "level" for t in repeated),
                       "largest": max((abs(t.difference) for t in repeated), default=None)},
         "repeat": _repeat(every, reference_seed, tests),
-        "zeroshot_max": {d: max(by_split["test"][d]["bleu"] for by_split in curves["zeroshot"].values())
-                         for d in ("de-fr", "fr-de")},
+        "zeroshot_max": {d: max(by_split["test"][d]["bleu"] for system in zeroshot_runs
+                                for by_split in every_curve[system].values()) for d in ("de-fr", "fr-de")},
+        "zeroshot_runs": len(zeroshot_runs),
+        "rising": _rising(R, curves, last),
     }
 
 

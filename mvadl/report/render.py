@@ -243,6 +243,7 @@ _CODE = re.compile(r"```.*?```", re.S)
 _RAW_BLOCK = re.compile(r"```\{=\w+\}.*?```", re.S)
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)(\{[^}]*\})?")
+_ID = re.compile(r"\{\s*#[^}]*\}")  # a table caption's pandoc id, ``{ #tbl:name}``
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _WORD = re.compile(r"[A-Za-z0-9][\w'’.,%/-]*")
 
@@ -271,6 +272,7 @@ def count_words(markdown: str) -> int:
     text = _COMMENT.sub(" ", text)
     text = _MATH.sub(" ", text)
     text = _IMAGE.sub(r" \1 ", text)
+    text = _ID.sub(" ", text)
     text = _LINK.sub(r" \1 ", text)
     lines = [ln for ln in text.splitlines() if not re.fullmatch(r"\s*\|?[\s:|-]*\|?\s*", ln)]
     return len(_WORD.findall("\n".join(lines)))

@@ -9,7 +9,10 @@ summary entries or Jacobian records and returns a matplotlib Figure; :func:`save
 * ``gradnorm_at_init.png`` (:func:`plot_gradnorm_at_init`): each layer's parameter-gradient norm at update 0;
 * ``loss_curves.png`` (:func:`plot_loss_curves`): training and validation loss;
 * ``jacobian_vs_depth.png`` (:func:`plot_jacobian_vs_depth`): ||d x_L / d x_0|| of random stacks against
-  depth, and the probe of d x_L / d x_l inside the trained models.
+  depth, and the probe of d x_L / d x_l inside the trained models;
+* ``collapse_deep_vs_shallow.png`` (:func:`plot_collapse_deep_vs_shallow`): the bottom/top gradient ratio of the
+  deep and the shallow models against updates at the collapse setting, every seed (drawn when the study has the
+  shallow runs there).
 
 The figures are drawn at the text width of the report (:data:`mvadl.plotting.TEXT_WIDTH_IN`) with
 :data:`mvadl.plotting.PRINT_FONT_PT` text and plain-number tick labels, so that their text prints at that size; the
@@ -18,6 +21,7 @@ training text scored on the validation text (``prenorm/unigram.json``).
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,7 +30,9 @@ from matplotlib.ticker import MaxNLocator
 
 from mvadl.plotting import PRINT_FONT_PT, TEXT_WIDTH_IN, new_figure, plain_log_axis, save_figure
 from nlp_experiments.prenorm.plan import DEPTHS, GRID_SEED, NORMS
-from nlp_experiments.prenorm.summary import TINY
+from nlp_experiments.prenorm.summary import COLLAPSED, TINY
+
+logger = logging.getLogger(__name__)
 
 NORM_COLORS = {"postnorm": "tab:red", "prenorm": "tab:blue"}
 NORM_LABELS = {"postnorm": "post-norm (eq. 31)", "prenorm": "pre-norm (eq. 32)"}
@@ -362,12 +368,68 @@ def plot_jacobian_vs_depth(toy: list[dict], runs: list[dict], main: tuple):
     return fig
 
 
+#: Line colour of each seed's run (by the seed's rank among those drawn), dark to light, per norm.
+SEED_SHADES = {"postnorm": ("#67000d", "#d62728", "#fc9272"), "prenorm": ("#08306b", "#1f77b4", "#9ecae1")}
+DEPTH_STYLES = {"deep": "-", "shallow": (0, (3, 1.5))}
+
+
+def _depth_words(run: dict) -> str:
+    return f"{run['layers']} layers" if run.get("layers") else run["depth"]
+
+
+def collapse_runs_drawn(runs: list[dict], collapse: tuple | None) -> list[dict]:
+    """The runs at the collapse setting ``(lr_text, warmup)``, or [] unless both depths ran there (nothing to
+    draw: a study without the collapse runs)."""
+    if collapse is None:
+        return []
+    chosen = [run for run in runs if (run["lr_text"], run["warmup_updates"]) == tuple(collapse)]
+    return chosen if {run["depth"] for run in chosen} == set(DEPTHS) else []
+
+
+def plot_collapse_deep_vs_shallow(runs: list[dict], collapse: tuple, key: str = "ratio_x"):
+    """Bottom/top gradient ratio ``key`` (:data:`RATIOS`) against updates at the collapse setting ``collapse``
+    ``(lr_text, warmup)``: one panel per norm, the deep model solid and the shallow one dashed, one line per seed
+    (darker: lower seed), the level r = :data:`~nlp_experiments.prenorm.summary.COLLAPSED` dotted and named;
+    each panel's legend below it. A panel without a run says so."""
+    chosen = [run for run in runs if (run["lr_text"], run["warmup_updates"]) == tuple(collapse)]
+    seeds = sorted({run["seed"] for run in chosen})
+    fig, axes = new_figure(1, 2, size=(TEXT_WIDTH_IN, 3.3), squeeze=False, sharey=True, font_size=PRINT_FONT_PT,
+                           layout="constrained")
+    for ax, norm in zip(axes[0], NORMS):
+        drawn = 0
+        for run in sorted((run for run in chosen if run["norm"] == norm),
+                          key=lambda run: (run["depth"] != "deep", run["seed"])):  # the legend's columns: deep, shallow
+            pairs = [(s, max(v, TINY)) for s, v in zip(run["series"]["step"], run["series"][key]) if v is not None]
+            if not pairs:
+                continue
+            drawn += 1
+            shades = SEED_SHADES[norm]
+            ax.plot(*zip(*pairs), color=shades[min(seeds.index(run["seed"]), len(shades) - 1)],
+                    linestyle=DEPTH_STYLES[run["depth"]], linewidth=1.2,
+                    label=f"{_depth_words(run)}, seed {run['seed']}")
+        ax.axhline(COLLAPSED, color="gray", linestyle=":", linewidth=1.0)
+        ax.text(0.99, COLLAPSED, f"r = {COLLAPSED:g}", transform=ax.get_yaxis_transform(), ha="right",
+                va="bottom", color="0.3")
+        if not drawn:
+            ax.text(0.5, 0.5, f"no {norm[:-4]}-norm run at LR {collapse[0]},\n{_warmup_words(collapse[1])}",
+                    ha="center", va="center", transform=ax.transAxes, color="0.3")
+        ax.set_yscale("log")
+        plain_log_axis(ax.yaxis)
+        ax.set_xlabel("update")
+        ax.set_title(f"{NORM_LABELS[norm]}, LR {collapse[0]}, {_warmup_words(collapse[1])}")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False, ncol=2, handlelength=2.6)
+    axes[0][0].set_ylabel(RATIOS[key])
+    return fig
+
+
 def save_study_figures(runs: list[dict], entries: list[dict], toy: list[dict], main: tuple,
-                       unigram_bits: float | None, out_dir: Path) -> list[Path]:
+                       unigram_bits: float | None, out_dir: Path, collapse: tuple | None = None) -> list[Path]:
     """Every figure of the study as a PNG in ``out_dir``: ``runs`` loaded, ``entries`` of summary.json, ``toy``
     the Jacobian-vs-depth records, ``main`` the main setting ``(lr_text, warmup)``, ``unigram_bits`` the
-    validation loss of the training text's unigram model (None: not drawn). Returns the paths. The figures carry
-    no titles: the report's captions say what they show."""
+    validation loss of the training text's unigram model (None: not drawn), ``collapse`` the collapse setting
+    ``(lr_text, warmup)`` (None: none; its figure is skipped, with a log line, when the runs lack a depth there).
+    Returns the paths. The figures carry no titles: the report's captions say what they show."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (grid, labels), (main_grid, main_labels) = heatmap_grids(runs, main)
     paths = [save_figure(plot_grid(entries, runs, unigram_bits), out_dir / "grid_valid_ppl.png")]
@@ -380,4 +442,10 @@ def save_study_figures(runs: list[dict], entries: list[dict], toy: list[dict], m
     paths.append(save_figure(plot_gradnorm_at_init(runs, main), out_dir / "gradnorm_at_init.png"))
     paths.append(save_figure(plot_loss_curves(runs, main, unigram_bits), out_dir / "loss_curves.png"))
     paths.append(save_figure(plot_jacobian_vs_depth(toy, runs, main), out_dir / "jacobian_vs_depth.png"))
+    if collapse_runs_drawn(runs, collapse):
+        paths.append(save_figure(plot_collapse_deep_vs_shallow(runs, collapse),
+                                 out_dir / "collapse_deep_vs_shallow.png"))
+    elif collapse is not None:
+        logger.info("collapse_deep_vs_shallow.png: not drawn, the runs at LR %s, %s lack a depth (a study from "
+                    "before the collapse runs)", collapse[0], _warmup_words(collapse[1]))
     return paths

@@ -7,11 +7,17 @@ The study (``python -m nlp_experiments.prenorm.study``):
    ``--grid-skip`` do not run, cells in ``--grid-late`` run last and take no part in step 2;
 2. the main setting: the grid cell where the worse of deep post-norm and deep pre-norm has the lowest final
    validation loss (:func:`nlp_experiments.prenorm.summary.choose_main_setting`);
-3. at the main setting: the shallow (2-layer) pair (seed :data:`GRID_SEED`), the deep pair with the other
-   ``--seeds``, then the ``--grid-late`` cells (:func:`later_runs`).
+3. at the main setting: the shallow (2-layer) pair (seed :data:`GRID_SEED`) and the deep pair with the other
+   ``--seeds`` (:func:`main_contrast_runs`);
+4. at the collapse setting (``--collapse-setting``, by default 3e-3 without warm-up, where deep post-norm
+   collapses): the shallow pair with every ``--seeds`` and the deep pair with the seeds no earlier step runs there
+   (the grid's seed :data:`GRID_SEED` is there already), so that deep and shallow are compared where the
+   collapse happens (:func:`collapse_runs`);
+5. the ``--grid-late`` cells. Steps 3-5 are :func:`later_runs`; steps 4 and 5 take no part in step 2.
 
 A run is named ``<norm>_<depth>_lr<LR>_wu<WARMUP>_s<SEED>`` (:class:`RunSpec`), its LR written as given on the
-command line (``1e-3``). The summary lists the runs in the order above (:func:`study_runs`).
+command line (``1e-3``). The summary lists the runs in the order above (:func:`study_runs`); a run that two steps
+share (the collapse setting may be the main setting, or a late cell) runs once, in the first of them.
 """
 from __future__ import annotations
 
@@ -79,6 +85,10 @@ class GridOptions:
     grid_skip: list[str] = option([], "grid cells LR:WARMUP left out, e.g. --grid-skip 1e-3:200 3e-3:0")
     grid_late: list[str] = option([], "grid cells LR:WARMUP run last, after the main contrast, and not used "
                                       "to choose its setting")
+    collapse_setting: str | None = option(
+        "3e-3:0", "LR:WARMUP where deep post-norm collapses: after the main contrast the study runs there the "
+                  f"shallow pair with every --seeds and the deep pair with the seeds other than {GRID_SEED} (the "
+                  "grid's); not used to choose the main setting (None: no such runs)")
     runs_dir: str = option("runs/prenorm", "one folder per run: train.log, gradnorm.jsonl, meta.json")
     data_bin: str = option("data-bin/wikitext-2", "binarized WikiText-2 (its dict.txt gives the unigram baseline)")
     target_ppl: float = option(300.0, "validation perplexity a trained model reaches (summary.json)")
@@ -88,10 +98,19 @@ class GridOptions:
             parse_cell(f"{lr}:0")
         for cell in (*self.grid_skip, *self.grid_late):
             parse_cell(cell)
+        collapse_cell(self)
 
 
-#: What ``--quick`` changes in the grid (the study and the redraw declare it in their QUICK).
-GRID_QUICK: dict = {"lrs": ["3e-3"], "warmups": [0, 5], "seeds": [1, 2], "runs_dir": "runs/prenorm_quick"}
+#: What ``--quick`` changes in the grid (the study and the redraw declare it in their QUICK); the collapse setting
+#: is one of its cells.
+GRID_QUICK: dict = {"lrs": ["3e-3"], "warmups": [0, 5], "seeds": [1, 2], "runs_dir": "runs/prenorm_quick",
+                    "collapse_setting": "3e-3:0"}
+
+
+def collapse_cell(options: GridOptions) -> tuple[str, int] | None:
+    """``--collapse-setting`` as ``(lr_text, warmup)``; None when it is None or empty (no collapse runs)."""
+    text = options.collapse_setting
+    return parse_cell(text) if text and text.strip().lower() != "none" else None
 
 
 def grid_runs(options: GridOptions) -> list[RunSpec]:
@@ -101,16 +120,44 @@ def grid_runs(options: GridOptions) -> list[RunSpec]:
             if cell_text(lr, warmup) not in left_out for norm in NORMS]
 
 
-def later_runs(options: GridOptions, main: tuple[str, int]) -> list[RunSpec]:
-    """Step 3, at the main setting ``(lr, warmup)``: shallow pair, deep pairs of the other seeds, late cells."""
+def main_contrast_runs(options: GridOptions, main: tuple[str, int]) -> list[RunSpec]:
+    """Step 3, at the main setting ``(lr, warmup)``: the shallow pair, then the deep pairs of the other seeds."""
     lr, warmup = main
     runs = [RunSpec(norm, "shallow", lr, warmup, GRID_SEED) for norm in NORMS]
-    runs += [RunSpec(norm, "deep", lr, warmup, seed) for seed in options.seeds if seed != GRID_SEED for norm in NORMS]
+    return runs + [RunSpec(norm, "deep", lr, warmup, seed) for seed in options.seeds if seed != GRID_SEED
+                   for norm in NORMS]
+
+
+def late_runs(options: GridOptions) -> list[RunSpec]:
+    """Step 5: the deep seed-1 pairs of the ``--grid-late`` cells that are not skipped."""
+    runs = []
     for cell in options.grid_late:
         if cell not in options.grid_skip:
             late_lr, late_warmup = parse_cell(cell)
             runs += [RunSpec(norm, "deep", late_lr, late_warmup, GRID_SEED) for norm in NORMS]
     return runs
+
+
+def collapse_runs(options: GridOptions, main: tuple[str, int]) -> list[RunSpec]:
+    """Step 4, at the collapse setting: the shallow pair for each of ``--seeds``, then the deep pair for each, in
+    the order of ``--seeds`` (post-norm first), less the runs that steps 1, 3 and 5 run anyway (the grid's deep
+    pair of seed :data:`GRID_SEED`; everything at the main setting when the two settings coincide). Empty
+    without a collapse setting."""
+    cell = collapse_cell(options)
+    if cell is None:
+        return []
+    lr, warmup = cell
+    elsewhere = set(grid_runs(options) + main_contrast_runs(options, main) + late_runs(options))
+    wanted = [RunSpec(norm, depth, lr, warmup, seed) for depth in ("shallow", "deep") for seed in options.seeds
+              for norm in NORMS]
+    return [run for run in dict.fromkeys(wanted) if run not in elsewhere]
+
+
+def later_runs(options: GridOptions, main: tuple[str, int]) -> list[RunSpec]:
+    """Steps 3-5, after the grid: the main contrast at ``main`` ``(lr, warmup)``, the collapse runs, the late
+    cells (each run once)."""
+    runs = main_contrast_runs(options, main) + collapse_runs(options, main) + late_runs(options)
+    return list(dict.fromkeys(runs))
 
 
 def study_runs(options: GridOptions, main: tuple[str, int]) -> list[RunSpec]:

@@ -78,9 +78,11 @@ def unigram_level_bits(root: Path) -> float | None:
     return float(bits)
 
 
-def redraw_figures(names: Sequence[str], main: tuple[str, int], root: Path) -> list[Path]:
+def redraw_figures(names: Sequence[str], main: tuple[str, int], root: Path,
+                   collapse: tuple[str, int] | None = None) -> list[Path]:
     """Every figure under ``root/prenorm`` from the records of the runs ``names``, the committed summary.json (its
-    entries) and the Jacobian records, without writing any record. Returns the figures' paths."""
+    entries) and the Jacobian records, without writing any record; ``collapse``: the collapse setting. Returns the
+    figures' paths."""
     summary = read_json(root / "prenorm" / "summary.json", "study summary (the study writes it)")
     entries = {entry.get("name"): entry for entry in summary.get("runs", [])} if isinstance(summary, dict) else {}
     missing = [name for name in names if name not in entries]
@@ -88,19 +90,21 @@ def redraw_figures(names: Sequence[str], main: tuple[str, int], root: Path) -> l
         raise DataError(f"{root / 'prenorm' / 'summary.json'}: no entry for the runs {missing}")
     runs = [load_run(name, root) for name in names]
     return save_study_figures(runs, [entries[name] for name in names], load_jacobian_records(root), main,
-                              unigram_level_bits(root), root / "prenorm")
+                              unigram_level_bits(root), root / "prenorm", collapse)
 
 
 def write_outputs(ctx: Context, names: Sequence[str], main: tuple[str, int], root: Path, dict_path: Path,
-                  target_ppl: float, figures: bool = True) -> Path:
+                  target_ppl: float, figures: bool = True, collapse: tuple[str, int] | None = None,
+                  seeds: Sequence[int] = ()) -> Path:
     """summary.json (through ``ctx``) and, with ``figures``, every figure under ``root/prenorm`` (the results root)
-    from the records of the runs ``names`` (in that order) and the main setting ``(lr_text, warmup)``. Returns the
-    summary's path."""
+    from the records of the runs ``names`` (in that order), the main setting ``(lr_text, warmup)`` and the
+    collapse setting ``(lr_text, warmup)`` with the study's ``seeds`` (None: none). Returns the summary's path."""
     started = time.perf_counter()
     runs = [load_run(name, root) for name in names]
     unigram = unigram_entropy_bits(dict_path)
     toy = load_jacobian_records(root)
-    summary_path, entries = write_summary(ctx, runs, main, unigram, target_ppl, toy)
+    summary_path, entries = write_summary(ctx, runs, main, unigram, target_ppl, toy, collapse, seeds,
+                                          unigram_valid_bits=unigram_level_bits(root))
     for entry in entries:
         logger.info("%s: valid %.3f bits (ppl %.0f), diverged=%s failed=%s", entry["name"],
                     entry["final_valid_loss"] or float("nan"), entry["final_valid_ppl"] or float("nan"),
@@ -109,6 +113,6 @@ def write_outputs(ctx: Context, names: Sequence[str], main: tuple[str, int], roo
     if not figures:
         logger.info("%s (%.1f s)", summary_path, time.perf_counter() - started)
         return summary_path
-    save_study_figures(runs, entries, toy, main, unigram_level_bits(root), out_dir)
+    save_study_figures(runs, entries, toy, main, unigram_level_bits(root), out_dir, collapse)
     logger.info("%s and the figures in %s (%.1f s)", summary_path, out_dir, time.perf_counter() - started)
     return summary_path

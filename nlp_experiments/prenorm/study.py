@@ -1,14 +1,18 @@
 """The pre-norm vs post-norm study (assignment Q20-Q22): 12-layer and 2-layer post-/pre-norm language models on
 WikiText-2 with per-layer gradient norms, trained long enough to learn, then the summary and the figures.
 
-    python -m nlp_experiments.prenorm.study           # 18 runs, 2 at a time: about 70-90 min on 2 CPU cores
-    python -m nlp_experiments.prenorm.study --quick   # the same code path, 20 updates per run, 8 runs (~3-4 min)
+    python -m nlp_experiments.prenorm.study           # 28 runs, 2 at a time: about 2-3 h on 2 CPU cores
+    python -m nlp_experiments.prenorm.study --quick   # the same code path, 20 updates per run, 10-14 runs (~4-7 min)
     python -m nlp_experiments.prenorm.study --grid-late 3e-3:200 --jobs 1
+    python -m nlp_experiments.prenorm.study --collapse-setting None   # without the collapse runs: 18 runs
 
 (``bash scripts/prenorm_study.sh`` runs this with the same options.) Steps: WikiText-2 ($DATA_DIR/wikitext-2, or
---data-dir) binarized once into DATA_BIN; the deep grid --lrs x --warmups (seed 1); the main setting, the grid
-cell where the worse of deep post-norm and deep pre-norm has the lowest final validation loss; there the shallow
-pair and the deep pairs of the other --seeds; then the --grid-late cells (see nlp_experiments.prenorm.plan).
+--data-dir) binarized once into DATA_BIN; the deep grid --lrs x --warmups (seed 1; 12 runs); the main setting,
+the grid cell where the worse of deep post-norm and deep pre-norm has the lowest final validation loss; there the
+shallow pair and the deep pairs of the other --seeds (6 runs); at --collapse-setting (3e-3 without warm-up, where
+deep post-norm collapses) the shallow pair with every --seeds and the deep pairs of the other seeds (10 runs),
+so that deep and shallow also meet where the collapse happens; then the --grid-late cells (see
+nlp_experiments.prenorm.plan). Only the grid chooses the main setting.
 Every run is fairseq-train with the plugin's mva_lm_* presets and the mva_cross_entropy_gradnorm criterion, one
 thread each, --jobs at a time, its folder RUNS_DIR/<name>/ (train.log, gradnorm.jsonl, meta.json); when it ends
 it records itself (mvadl.results) in results/prenorm/runs/<name>.json with its per-update series in
@@ -30,7 +34,7 @@ from typing import ClassVar
 
 from mvadl.results import results_dir
 from mvadl.runner import Context, main, option
-from nlp_experiments.prenorm.plan import GRID_QUICK, grid_runs, later_runs, names, study_runs
+from nlp_experiments.prenorm.plan import GRID_QUICK, collapse_cell, grid_runs, later_runs, names, study_runs
 from nlp_experiments.prenorm.records import load_run
 from nlp_experiments.prenorm.report import write_jacobian_depth, write_outputs
 from nlp_experiments.prenorm.summary import choose_main_setting
@@ -44,7 +48,8 @@ class StudyConfig(TrainingOptions):
     """Pre-norm vs post-norm: the runs, their records, the summary and the figures."""
 
     seed: int = option(0, "base seed of the Jacobian-vs-depth analysis (the fairseq runs' seeds are the study's: "
-                          "1 for the grid and the shallow runs, --seeds for the main contrast)")
+                          "1 for the grid and the shallow pair at the main setting, --seeds for the main contrast "
+                          "and the collapse runs)")
     data_dir: str | None = option(None, "root folder of the datasets (None: $DATA_DIR, else ./data); it holds "
                                         "wikitext-2/ as written by scripts/get_data.sh")
     jacobian_depths: list[int] = option([1, 2, 4, 8, 12, 16, 24], "numbers of blocks of the Jacobian-vs-depth "
@@ -64,11 +69,15 @@ def run(config: StudyConfig, ctx: Context) -> Path:
     train_all(config, grid, ctx)
     main_setting = choose_main_setting([load_run(spec.name, root) for spec in grid])
     logger.info("main setting: LR %s, warm-up %d", *main_setting)
-    train_all(config, later_runs(config, main_setting), ctx)
+    later = later_runs(config, main_setting)
+    logger.info("then %d runs: main contrast, collapse setting (%s), late cells", len(later),
+                config.collapse_setting or "none")
+    train_all(config, later, ctx)
     logger.info("all runs done (%.0f s this invocation)", ctx.elapsed())
     write_jacobian_depth(ctx, root, config.jacobian_depths, config.jacobian_seeds, config.seed)
     return write_outputs(ctx, names(study_runs(config, main_setting)), main_setting, root,
-                         Path(config.data_bin) / "dict.txt", config.target_ppl)
+                         Path(config.data_bin) / "dict.txt", config.target_ppl, collapse=collapse_cell(config),
+                         seeds=config.seeds)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The study's numbers from its run records: per-run entries, the grid table, the main setting and the post vs
-pre contrasts there (the deep models over seeds, the shallow pair), written to ``prenorm/summary.json`` (the report
-prints its tables and its seed contrast from that file).
+pre contrasts there (the deep models over seeds, the shallow pair), deep against shallow at the collapse setting
+(:func:`collapse_contrast`), written to ``prenorm/summary.json`` (the report prints its tables and its seed
+contrast from that file).
 
 Losses are fairseq's base-2 cross-entropy (bits/token), perplexity is ``2**loss``; the bottom/top gradient
 ratio is ``||dL/dx_0|| / ||dL/dx_L||`` (residual stream at the embeddings over the top of the stack).
@@ -25,13 +26,15 @@ if TYPE_CHECKING:
 COLLAPSED = 1e-3  # a bottom/top gradient ratio below this: the bottom of the network gets (almost) no gradient
 TINY = 1e-12  # floor for geometric means and log scales (a gradient norm of exactly 0 counts as this value)
 MAIN_SETTING_RULE = "deep seed-1 cell whose worse final valid loss (post vs pre) is the lowest"
+TRAINED_RULE = ("did not diverge and its final validation loss is below the validation loss of the training text's "
+                "unigram model (prenorm/unigram.json; the training text's unigram entropy from dict.txt without it)")
 
 
 def unigram_entropy_bits(dict_path: Path) -> float:
     """Entropy (bits/token) of the training-set unigram distribution, from fairseq's dict.txt counts.
 
-    H = -sum_w p(w) log2 p(w) with p(w) = count(w) / sum of counts. A language model whose loss stays above it
-    has learned less than word frequencies: it failed to train.
+    H = -sum_w p(w) log2 p(w) with p(w) = count(w) / sum of counts (fairseq's dictionary leaves out the end-of-line
+    token): the level a run must beat to count as trained when the unigram record is missing (:data:`TRAINED_RULE`).
     """
     try:
         lines = [line for line in dict_path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -51,10 +54,17 @@ def geometric_mean(values: Sequence[float | None]) -> float | None:
     return float(np.exp(np.mean(np.log(values)))) if values else None
 
 
-def summarize_run(run: dict, unigram_bits: float | None, target_ppl: float) -> dict:
+def summarize_run(run: dict, unigram_bits: float | None, target_ppl: float,
+                  unigram_valid_bits: float | None = None) -> dict:
     """One entry of summary.json from a loaded run (:func:`nlp_experiments.prenorm.records.load_run`);
-    ``norm`` is "pre" or "post"; ``grad_ratio_*`` = ||dL/dx_0|| / ||dL/dx_L||."""
+    ``norm`` is "pre" or "post"; ``grad_ratio_*`` = ||dL/dx_0|| / ||dL/dx_L||.
+
+    ``trains`` follows :data:`TRAINED_RULE`, a criterion that does not read the gradient ratio the study measures:
+    the final validation loss is below ``unigram_valid_bits`` (the training text's unigram model on the validation
+    text), or below ``unigram_bits`` when that is None; ``failed_to_train`` is its negation."""
     final_valid = run["final_valid_loss"]
+    level = unigram_valid_bits if unigram_valid_bits is not None else unigram_bits
+    trains = bool(not run["diverged"] and final_valid is not None and (level is None or final_valid < level))
     series = run["series"]
     ratios = [v for v in series["ratio_x"] if v is not None]
     half = ratios[len(ratios) // 2:]
@@ -73,10 +83,8 @@ def summarize_run(run: dict, unigram_bits: float | None, target_ppl: float) -> d
                                    if run["final_train_loss"] is not None and final_valid is not None else None),
         "best_valid_loss": run["best_valid_loss"],
         "diverged": bool(run["diverged"]),
-        "failed_to_train": bool(run["diverged"] or final_valid is None or (
-            unigram_bits is not None and final_valid >= unigram_bits)),
-        "trains": bool(not run["diverged"] and run["grad_ratio_final"] is not None
-                       and run["grad_ratio_final"] >= COLLAPSED),
+        "failed_to_train": not trains,
+        "trains": trains,
         "below_target_ppl": bool(not run["diverged"] and ppl(final_valid) is not None
                                  and ppl(final_valid) < target_ppl),
         "grad_ratio_init": run["grad_ratio_init"], "grad_ratio_final": run["grad_ratio_final"],
@@ -189,6 +197,63 @@ def warmup_contrast(entries: Sequence[dict], norm: str = "post", depth: str = "d
     return out
 
 
+#: Per run of the collapse contrast: its summary entry's fields (see :func:`summarize_run`).
+COLLAPSE_FIELDS = ("name", "grad_ratio_final", "grad_ratio_min", "first_update_grad_ratio_below_1e-3",
+                   "final_valid_loss", "final_valid_ppl", "diverged")
+
+
+def _paired(first: dict[int, dict], second: dict[int, dict], value) -> dict:
+    """Per seed that both have, ``value(first) - value(second)`` (seeds where either is None are left out), with
+    mean, sample std, n and :func:`direction`."""
+    seeds, values = [], []
+    for seed in sorted(set(first) & set(second)):
+        a, b = value(first[seed]), value(second[seed])
+        if a is not None and b is not None:
+            seeds.append(seed)
+            values.append(a - b)
+    return {"seeds": seeds, "values": values, "mean": _mean(values), "std": _std(values), "n": len(values),
+            "direction": direction(values)}
+
+
+def _log10_ratio(entry: dict) -> float | None:
+    ratio = entry["grad_ratio_final"]
+    return None if ratio is None or entry["diverged"] else math.log10(max(ratio, TINY))
+
+
+def collapse_contrast(entries: Sequence[dict], lr: float, lr_text: str, warmup: int,
+                      seeds: Sequence[int]) -> dict:
+    """Deep against shallow at the collapse setting ``(lr, warmup)``, for each norm and each of ``seeds``.
+
+    ``{depth: {norm: {"seeds", "missing_seeds", "n_trained", "runs": [...]}}}``: one item per seed whose run is in
+    ``entries`` (summary entries), with its final bottom/top gradient ratio r = ||dL/dx_0|| / ||dL/dx_L||, the
+    smallest r, the first update with r < :data:`COLLAPSED`, the final validation loss (bits) and perplexity, and
+    ``trained``: not ``failed_to_train`` of :func:`summarize_run` (a finite final validation loss below the unigram
+    level), a criterion that does not read r. ``missing_seeds``: the seeds without a run (a study from before these
+    runs). ``deep_minus_shallow``, per norm, per seed that both depths have: the final validation loss deep -
+    shallow (bits) and log10 of the final r deep - shallow, each with its :func:`direction` (the runs, not a test).
+    """
+    out: dict = {"lr": lr, "lr_text": lr_text, "warmup_updates": warmup, "seeds": list(seeds)}
+    by_depth: dict[str, dict[str, dict[int, dict]]] = {}
+    for depth in ("deep", "shallow"):
+        out[depth] = {}
+        for short in ("post", "pre"):
+            found = {e["seed"]: e for e in entries if e["depth"] == depth and e["norm"] == short
+                     and e["lr"] == lr and e["warmup_updates"] == warmup and e["seed"] in seeds}
+            by_depth.setdefault(depth, {})[short] = found
+            runs = [{"seed": seed, **{key: found[seed][key] for key in COLLAPSE_FIELDS},
+                     "trained": not found[seed]["failed_to_train"]} for seed in seeds if seed in found]
+            out[depth][short] = {"seeds": [run["seed"] for run in runs],
+                                 "missing_seeds": [seed for seed in seeds if seed not in found],
+                                 "n_trained": sum(run["trained"] for run in runs), "runs": runs}
+    out["deep_minus_shallow"] = {
+        short: {"valid_loss_bits": _paired(by_depth["deep"][short], by_depth["shallow"][short],
+                                           lambda e: e["final_valid_loss"]),
+                "log10_grad_ratio_final": _paired(by_depth["deep"][short], by_depth["shallow"][short],
+                                                  _log10_ratio)}
+        for short in ("post", "pre")}
+    return out
+
+
 #: The fields of a Jacobian-vs-depth record (``prenorm/jacobian_depth.json``) averaged over its seeds.
 JACOBIAN_FIELDS = ("spectral_norm", "rms_singular_value", "min_singular_value", "distance_from_identity")
 
@@ -220,24 +285,34 @@ def study_elapsed_s(runs: Sequence[dict]) -> float | None:
 
 
 def write_summary(ctx: Context, runs: Sequence[dict], main: tuple[str, int], unigram_bits: float,
-                  target_ppl: float, jacobian_records: Sequence[dict] = ()) -> tuple[Path, list[dict]]:
+                  target_ppl: float, jacobian_records: Sequence[dict] = (),
+                  collapse: tuple[str, int] | None = None, seeds: Sequence[int] = (), *,
+                  unigram_valid_bits: float | None = None) -> tuple[Path, list[dict]]:
     """``prenorm/summary.json`` (through ``ctx.record``) from the loaded ``runs``, the main setting ``(lr_text,
-    warmup)`` and the Jacobian-vs-depth records (their means over seeds, :func:`jacobian_means`); returns its path
-    and its per-run entries."""
-    summary = [summarize_run(run, unigram_bits, target_ppl) for run in runs]
+    warmup)``, the Jacobian-vs-depth records (their means over seeds, :func:`jacobian_means`) and the collapse
+    setting ``(lr_text, warmup)`` with the study's ``seeds`` (:func:`collapse_contrast`; None: no collapse setting,
+    and ``collapse_contrast`` is None); ``trains`` of each run compares its final validation loss with
+    ``unigram_valid_bits`` (:func:`summarize_run`). Returns its path and its per-run entries."""
+    summary = [summarize_run(run, unigram_bits, target_ppl, unigram_valid_bits) for run in runs]
     main_lr = next((r["lr"] for r in runs if r["lr_text"] == main[0]), None)
     if main_lr is None:
         raise DataError(f"no run at the main setting's LR {main[0]}")
+    contrast_at_collapse = None
+    if collapse is not None:
+        collapse_lr = next((r["lr"] for r in runs if r["lr_text"] == collapse[0]), float(collapse[0]))
+        contrast_at_collapse = collapse_contrast(summary, collapse_lr, collapse[0], collapse[1], seeds)
     path = ctx.record(
         "prenorm", "summary",
         config={"runs_dir": "results/prenorm/runs", "series_dir": "results/prenorm/series",
                 "unigram_entropy_bits": unigram_bits, "unigram_ppl": 2 ** unigram_bits if unigram_bits else None,
+                "unigram_valid_bits": unigram_valid_bits, "trained_rule": TRAINED_RULE,
                 "target_ppl": target_ppl, "main_setting_rule": MAIN_SETTING_RULE},
         metrics={"runs": summary, "grid": grid_table(summary, runs),
                  "main_setting": {"lr": main_lr, "warmup_updates": main[1]},
                  "main_contrast": {"lr_text": main[0], **main_contrast(summary, main_lr, main[1])},
                  "shallow_contrast": {"lr_text": main[0], **main_contrast(summary, main_lr, main[1], "shallow")},
                  "warmup_contrast": warmup_contrast(summary),
+                 "collapse_contrast": contrast_at_collapse,
                  "jacobian_depth_means": jacobian_means(jacobian_records),
                  "runs_wall_time_sum_s": sum(e["wall_time_s"] for e in summary),
                  "study_elapsed_s": study_elapsed_s(runs)},

@@ -18,6 +18,23 @@ from nlp_experiments.translation.languages import (
 
 _METRIC_LABELS = {"bleu": "BLEU", "chrf": "chrF"}
 _SPLIT_LABELS = {"test": "test 2016 flickr", "valid": "val"}
+#: The reference systems as the report's text names them (``mvadl.report.derived.SYSTEM_NAMES``, kept equal by a
+#: test); any other system keeps its run name.
+SYSTEM_NAMES = {
+    "zeroshot": "English-centric model",
+    "direct": "model with de-fr data",
+    "bilingual_en_de": "bilingual en-de model",
+    "bilingual_en_fr": "bilingual en-fr model",
+    "zeroshot_pivot_en": "pivot through English",
+}
+#: Panel titles of the gap figure by comparison kind, in the text's words (else the record's title).
+GAP_TITLES = {
+    "multilingual_vs_bilingual": "multilingual − bilingual model,\nsame updates",
+    "equal_compute": "English-centric model at 2N updates −\nbilingual model at N",
+    "direct_vs_pivot": "model with de-fr data −\npivot through English",
+    "direct_vs_zeroshot": "model with de-fr data − English-centric\nmodel, English-centric directions",
+    "seeds": "second seed − first seed,\nsame model and updates",
+}
 
 
 def language_pairs_trained(system: str) -> int:
@@ -32,8 +49,17 @@ def _reference_system(system: str) -> str:
     return run_name(model, REFERENCE_SEED) + system.removeprefix(run_name(model, seed))
 
 
-def _label(system: str) -> str:
-    return model_label(system).replace("\n", " ")
+def seed_label(seed: int) -> str:
+    """A training seed as the figures name it: the one after the reference seed is the "second seed"."""
+    return "second seed" if seed == REFERENCE_SEED + 1 else f"seed {seed}"
+
+
+def _label(system: str, with_seed: bool = True) -> str:
+    """``zeroshot`` -> "English-centric model", ``zeroshot_seed2`` -> "English-centric model, second seed" (the
+    run name where the text has no name for it)."""
+    reference, seed = _reference_system(system), split_run_name(system)[1]
+    name = SYSTEM_NAMES.get(reference, model_label(reference).replace("\n", " "))
+    return name + (f", {seed_label(seed)}" if with_seed and seed != REFERENCE_SEED else "")
 
 
 def plot_curves(scores: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Mapping]]]], split: str = "test",
@@ -69,7 +95,8 @@ def plot_curves(scores: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Mapp
         if ax.get_subplotspec().is_first_col():
             ax.set_ylabel(f"{_METRIC_LABELS.get(metric, metric)} ({_SPLIT_LABELS.get(split, split)})")
     handles = {h.get_label(): h for ax in np.ravel(axes) for h in ax.get_lines()}
-    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=min(len(handles), 4))
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=min(len(handles), 2),
+               handlelength=1.5, columnspacing=1.0)
     return fig
 
 
@@ -80,8 +107,8 @@ def _thousands(value: float, _position=None) -> str:
 
 def plot_gaps(comparisons: Sequence[Mapping], kinds: Mapping[str, str], metric: str = "bleu"):
     """The difference a - b of ``metric`` with its 95 % interval (error bars) against the updates of ``b``, one
-    panel per kind of comparison present (three a row), one line per direction (and compared model, and training
-    seed)."""
+    panel per kind of comparison present (two a row, titled by :data:`GAP_TITLES`), one line per direction (and
+    compared model, and training seed)."""
     import numpy as np
 
     from mvadl.plotting import PRINT_FONT_PT, TEXT_WIDTH_IN, new_figure
@@ -97,10 +124,10 @@ def plot_gaps(comparisons: Sequence[Mapping], kinds: Mapping[str, str], metric: 
         lines: dict[str, list] = {}
         for c in comparisons:
             if c["kind"] == kind:
-                if kind in ("multilingual_vs_bilingual", "seeds"):
-                    name = f"{c['direction']} {_label(c['a']['system'])}"
+                if kind in ("multilingual_vs_bilingual", "seeds"):  # the seeds panel's title names the seeds
+                    name = f"{c['direction']}, {_label(c['a']['system'], with_seed=kind != 'seeds')}"
                 else:
-                    name = c["direction"] + (f" seed {c['seed']}" if c["seed"] != REFERENCE_SEED else "")
+                    name = c["direction"] + (f", {seed_label(c['seed'])}" if c["seed"] != REFERENCE_SEED else "")
                 lines.setdefault(name, []).append(c)
         for i, (name, items) in enumerate(sorted(lines.items())):
             items = sorted(items, key=lambda c: c["b"]["updates"])
@@ -110,12 +137,12 @@ def plot_gaps(comparisons: Sequence[Mapping], kinds: Mapping[str, str], metric: 
                             [c[metric]["high"] - c[metric]["difference"] for c in items]])
             ax.errorbar(x, y, yerr=err, marker="o", markersize=4, capsize=3, label=name)
         ax.axhline(0.0, color="black", linewidth=0.8)
-        ax.set_title(kinds[kind])
+        ax.set_title(GAP_TITLES.get(kind, kinds[kind]))
         ax.set_xlabel("updates" + (" of the bilingual model" if kind == "equal_compute" else ""))
         ax.xaxis.set_major_formatter(_thousands)
-        ax.set_ylabel(f"{_METRIC_LABELS.get(metric, metric)} difference (95 % interval)")
-        ax.legend(ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False, handlelength=1.5,
-                  columnspacing=1.0)
+        ax.set_ylabel(f"{_METRIC_LABELS.get(metric, metric)} difference")
+        ax.legend(ncol=1 if kind in ("multilingual_vs_bilingual", "seeds") else 2, loc="upper center",
+                  bbox_to_anchor=(0.5, -0.32), frameon=False, handlelength=1.5, columnspacing=1.0)
     return fig
 
 

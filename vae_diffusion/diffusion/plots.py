@@ -5,10 +5,12 @@ import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from mvadl.plotting import PRINT_FONT_PT, TEXT_WIDTH_IN, bare_axes, new_figure
+from mvadl.plotting import PRINT_FONT_PT, TEXT_WIDTH_IN, bare_axes, new_figure, plain_log_axis
 from vae_diffusion.core.images import image_grid
+from vae_diffusion.diffusion.sampling import SCHEDULERS, noise_schedule_variants
 
 
 def plot_samples(images: np.ndarray, nrow: int = 8, title: str = "") -> Figure:
@@ -48,38 +50,71 @@ def plot_scheduler_grid(cells: Mapping[tuple[int, str], np.ndarray], steps: Sequ
     return fig
 
 
+def scheduler_styles(names: Sequence[str]) -> dict[str, dict]:
+    """Line style of each scheduler: a colour per solver (up to 20), and a noise-schedule variant (its Karras-sigmas
+    row, :func:`~vae_diffusion.diffusion.sampling.noise_schedule_variants`) in its base solver's colour, dotted;
+    names outside the registry get their own colour."""
+    known = [name for name in names if name in SCHEDULERS]
+    variant_of = {variant: base for base, variant in noise_schedule_variants(known).items()}
+    bases = [name for name in names if name not in variant_of]
+    colours = colormaps["tab20" if len(bases) > 10 else "tab10"].colors
+    styles = {name: {"color": colours[i % len(colours)], "linestyle": "-"} for i, name in enumerate(bases)}
+    for variant, base in variant_of.items():
+        styles[variant] = {"color": styles[base]["color"], "linestyle": ":"}
+    return styles
+
+
+def _line_figure() -> tuple[Figure, object]:
+    fig, ax = new_figure(1, 1, size=(TEXT_WIDTH_IN, 3.6), font_size=PRINT_FONT_PT)
+    return fig, ax
+
+
+def _legend_below(fig: Figure, ax) -> None:
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
+    fig.subplots_adjust(left=0.1, right=0.98, top=0.97, bottom=0.36)
+
+
 def plot_convergence(steps: Sequence[int], distances: Mapping[str, Sequence[float]], reference_steps: int,
                      stochastic: Mapping[str, bool]) -> Figure:
-    """RMS pixel distance of each scheduler's samples to its own ``reference_steps`` result, vs steps."""
-    fig, ax = new_figure(1, 1, size=(6.5, 4.2))
+    """RMS pixel distance of each scheduler's samples to its own ``reference_steps`` result, vs steps; drawn at
+    the text width with 8-pt text (stochastic samplers dashed, noise-schedule variants dotted in their solver's
+    colour)."""
+    fig, ax = _line_figure()
+    styles = scheduler_styles(list(distances))
     for name, values in distances.items():
-        ax.plot(steps, values, marker="o", linestyle="--" if stochastic.get(name) else "-",
-                label=name + (" (stochastic)" if stochastic.get(name) else ""))
+        style = {**styles[name], **({"linestyle": "--"} if stochastic.get(name) else {})}
+        ax.plot(steps, values, marker="o", markersize=3, label=name + (" (stochastic)" if stochastic.get(name)
+                                                                        else ""), **style)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(list(steps), [str(s) for s in steps])
     ax.minorticks_off()
+    plain_log_axis(ax.yaxis)
     ax.set_xlabel("number of inference steps")
-    ax.set_ylabel(f"RMS distance to own {reference_steps}-step result\n(pixels in [-1, 1])")
-    ax.set_title("Convergence with the number of steps (same initial noise)")
-    ax.legend(fontsize=8)
+    ax.set_ylabel(f"RMS distance to own\n{reference_steps}-step result")
+    _legend_below(fig, ax)
     return fig
 
 
 def plot_fid_vs_evaluations(records: Sequence[Mapping], floor: float | None = None) -> Figure:
-    """Frechet distance of each (scheduler, steps) cell against its number of model evaluations."""
-    fig, ax = new_figure(1, 1, size=(6.5, 4.2))
-    for name in dict.fromkeys(r["scheduler"] for r in records):
+    """Frechet distance of each (scheduler, steps) cell against its number of model evaluations; drawn at the text
+    width with 8-pt text (noise-schedule variants dotted in their solver's colour)."""
+    fig, ax = _line_figure()
+    names = list(dict.fromkeys(r["scheduler"] for r in records))
+    styles = scheduler_styles(names)
+    for name in names:
         rows = sorted((r for r in records if r["scheduler"] == name), key=lambda r: r["model_evaluations"])
-        ax.plot([r["model_evaluations"] for r in rows], [r["fid"] for r in rows], marker="o", label=name)
+        ax.plot([r["model_evaluations"] for r in rows], [r["fid"] for r in rows], marker="o", markersize=3,
+                label=name, **styles[name])
     if floor is not None:
-        ax.axhline(floor, color="gray", linestyle=":", label="real vs real (same n)")
+        ax.axhline(floor, color="gray", linestyle="-.", linewidth=1, label="real vs real (same n)")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    plain_log_axis(ax.xaxis, subs=(1.0, 2.0, 5.0))
+    plain_log_axis(ax.yaxis, subs=(1.0, 2.0, 5.0))
     ax.set_xlabel("model evaluations per image")
     ax.set_ylabel("FID on classifier features")
-    ax.set_title("Sample quality vs cost")
-    ax.legend(fontsize=8)
+    _legend_below(fig, ax)
     return fig
 
 

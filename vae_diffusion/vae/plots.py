@@ -96,7 +96,8 @@ def training_curves_figure(history: Sequence[Mapping[str, float]], title: str | 
     axes[0].set_ylabel("ELBO (nats / image)")
     axes[0].legend()
     axes[1].plot(epochs, [h["test_kl"] for h in history], label="test KL(q(z|x) || p(z))")
-    axes[1].plot(epochs, [-h["test_recon_log_likelihood"] for h in history], label="test -E_q[log p(x|z)]")
+    axes[1].plot(epochs, [-h["test_recon_log_likelihood"] for h in history],
+                 label="test \u2212E_q[log p(x|z)]")  # a minus sign, not a hyphen
     axes[1].set_xlabel("epoch")
     axes[1].set_ylabel("nats / image")
     axes[1].set_yscale("log")
