@@ -15,6 +15,7 @@ from mvadl import REPO_ROOT
 from mvadl.report import build as report_build
 from mvadl.report.build import TEMPLATE_DIR, make_meta
 from mvadl.report.render import body_of, count_words, fmt_fixed, fmt_p, render
+from tests.nmt_records import edit_translation_record
 from tests.q19_records import results_for_report
 
 RESULTS = REPO_ROOT / "results"
@@ -100,7 +101,7 @@ def test_section_3_table_rounds_the_unrounded_score_once(results_copy):
         scores[last]["test"]["en-fr"]["bleu"] = 55.5523
         record["scores"] = record["metrics"]["scores"]
 
-    _edit(results_copy / "nmt" / "curves.json", set_en_fr)
+    edit_translation_record(results_copy / "nmt" / "curves.json", set_en_fr)
     assert "| bilingual en-fr model | | | 55.6 |" in _render(results_copy, "part3_translation.md.j2")
 
 
@@ -295,7 +296,7 @@ def test_translation_says_which_models_a_second_seed_repeated(results_copy):
         record["metrics"]["comparisons"] = [c for c in record["metrics"]["comparisons"] if c["seed"] == 1]
         record["comparisons"] = record["metrics"]["comparisons"]
 
-    _edit(results_copy / "nmt" / "comparisons.json", no_second_seed)
+    edit_translation_record(results_copy / "nmt" / "comparisons.json", no_second_seed)
     text = _render(results_copy, "part3_translation.md.j2")
     assert "second seed" not in text.replace("dashed: the second training seed", "")
     assert "spread between two training seeds" not in text  # no seed spread, no caution
@@ -309,7 +310,7 @@ def test_zero_shot_bleu_bound_covers_every_run_of_the_english_centric_model(resu
         if "scores" in metrics:
             metrics["scores"]["zeroshot_seed2"]["3200"]["test"]["de-fr"]["bleu"] = 2.04
 
-    _edit(results_copy / "nmt" / "curves.json", lambda r: _both(r, second_seed_higher))
+    edit_translation_record(results_copy / "nmt" / "curves.json", lambda r: _both(r, second_seed_higher))
     assert "at or below 2.0 (de-fr)" in _render(results_copy, "part3_translation.md.j2")
 
 
@@ -322,7 +323,7 @@ def test_the_english_share_is_the_identifiers_and_the_table_prints_every_off_tar
         if "scores" in metrics:
             metrics["scores"]["zeroshot"]["6400"]["test"]["de-fr"]["output_languages"]["en"] = 0.5
 
-    _edit(results_copy / "nmt" / "curves.json", lambda r: _both(r, half_english))
+    edit_translation_record(results_copy / "nmt" / "curves.json", lambda r: _both(r, half_english))
     assert "the identifier reads 50.0 % (96.6 %) of its outputs as English" in _render(
         results_copy, "part3_translation.md.j2")
 
@@ -341,7 +342,7 @@ def test_a_significant_difference_within_the_seed_spread_says_so(results_copy):
                     c[metric].update(difference=0.1, low=-0.2, high=0.3)
         record["comparisons"] = record["metrics"]["comparisons"]
 
-    _edit(results_copy / "nmt" / "comparisons.json", seeds_agree)
+    edit_translation_record(results_copy / "nmt" / "comparisons.json", seeds_agree)
     assert "spread between two training seeds" not in _render(results_copy, "part3_translation.md.j2")
 
 
@@ -355,7 +356,7 @@ def test_part_3_says_the_curves_still_rise_and_gives_the_equal_compute_verdicts(
         if "scores" in metrics:
             metrics["scores"]["direct"]["6400"]["test"]["de-fr"]["bleu"] = 1.0
 
-    _edit(results_copy / "nmt" / "curves.json", lambda r: _both(r, one_falls))
+    edit_translation_record(results_copy / "nmt" / "curves.json", lambda r: _both(r, one_falls))
     assert "BLEU rose in 13 of the 14 trained directions" in _render(results_copy, "part3_translation.md.j2")
 
 
@@ -434,10 +435,15 @@ def test_supplement_defines_the_two_unigram_levels_once():
 
 
 def test_figure_legends_use_the_texts_names():
-    from mvadl.report.derived import SYSTEM_NAMES
+    """One list of names in words (languages.SYSTEM_NAMES): the figures use it, and the text reads it from the
+    curves record, which carries it."""
+    from mvadl.report import derived
     from nlp_experiments.translation import curve_figures
+    from nlp_experiments.translation.comparisons import curves_summary
+    from nlp_experiments.translation.languages import SYSTEM_NAMES
 
-    assert curve_figures.SYSTEM_NAMES == SYSTEM_NAMES
+    assert not hasattr(derived, "SYSTEM_NAMES") and curve_figures.SYSTEM_NAMES is SYSTEM_NAMES
+    assert curves_summary({})["system_names"] == SYSTEM_NAMES
     scores = {system: {"1600": {"test": {"de-fr": {"bleu": 1.0}}}}
               for system in ("zeroshot", "zeroshot_seed2", "zeroshot_pivot_en", "direct")}
     fig = curve_figures.plot_curves(scores, directions=["de-fr"])

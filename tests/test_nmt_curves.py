@@ -244,6 +244,12 @@ def test_comparisons_from_kept_outputs(toy_data_bin, tmp_path, monkeypatch):
     curves = json.loads((tmp_path / "results" / "nmt" / "curves.json").read_text())
     assert curves["seed"] is None  # scoring draws nothing at random
     assert curves["scores"]["direct"]["40"]["test"]["de-fr"]["bleu"] == pytest.approx(100.0)
+    # what the report reads beside the scores and tests is recorded with them (tests/test_nmt_record_summaries.py)
+    assert curves["system_names"]["zeroshot"] == "English-centric model"
+    assert curves["zero_shot"]["zeroshot"]["best_bleu"]["de-fr"] == pytest.approx(100.0)
+    assert curves["rising"]["to"] is None  # one point: nothing to rise from
+    assert record["seed_spread"] == {"comparisons": 0, "significant": 0, "largest_difference": None}
+    assert record["other_seeds"] == []
 
     # the same outputs with the sides swapped: the verdict follows the data
     write_hypotheses(hypotheses_path(hyps, "direct", 40, "test", "de-fr"), worse["de-fr"])

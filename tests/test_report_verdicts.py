@@ -13,6 +13,7 @@ from mvadl import REPO_ROOT
 from mvadl.report.build import TEMPLATE_DIR, make_meta
 from mvadl.report.render import render
 from mvadl.verdicts import mcnemar_exact
+from tests.nmt_records import edit_translation_record
 from tests.q19_records import write_records
 
 RESULTS = REPO_ROOT / "results"
@@ -203,7 +204,7 @@ def _verb_before(sentence: str, claim: str) -> str:
 @pytest.mark.parametrize("difference, low, high, p_value, verb", VERDICT_CASES)
 def test_direct_against_pivoting_takes_its_verb_from_the_bootstrap(results_copy, difference, low, high, p_value,
                                                                     verb):
-    _edit(results_copy / "nmt" / "comparisons.json",
+    edit_translation_record(results_copy / "nmt" / "comparisons.json",
           lambda r: _set(r, "direct_vs_pivot", None, "de-fr", difference, low, high, p_value))
     text = _flat(_render(results_copy, "part3_translation.md.j2"))
     sentence = text[text.index("(one pass) is"):text.index("**What direct data cost elsewhere.**")]
@@ -217,7 +218,7 @@ def test_multilingual_against_bilingual_takes_its_verb_from_the_bootstrap(result
                                                                           p_value, verb):
     """The English-centric model's en-de against the bilingual model at the last point: the verb that the
     sentence groups en-de under follows the test."""
-    _edit(results_copy / "nmt" / "comparisons.json",
+    edit_translation_record(results_copy / "nmt" / "comparisons.json",
           lambda r: _set(r, "multilingual_vs_bilingual", "zeroshot", "en-de", difference, low, high, p_value))
     text = _flat(_render(results_copy, "part3_translation.md.j2"))
     sentence = text[text.index("the English-centric model is"):text.index("The model with de-fr data is")]
@@ -226,7 +227,7 @@ def test_multilingual_against_bilingual_takes_its_verb_from_the_bootstrap(result
 
 @pytest.mark.parametrize("difference, low, high, p_value, verb", VERDICT_CASES)
 def test_equal_compute_takes_its_verb_from_the_bootstrap(results_copy, difference, low, high, p_value, verb):
-    _edit(results_copy / "nmt" / "comparisons.json",
+    edit_translation_record(results_copy / "nmt" / "comparisons.json",
           lambda r: _set(r, "equal_compute", "zeroshot", "en-de", difference, low, high, p_value))
     text = _flat(_render(results_copy, "appendix_translation.md.j2"))
     sentence = text[text.index("**Equal compute.**"):text.index("| direction |")]
@@ -242,7 +243,7 @@ def test_holm_adjusted_p_decides_and_is_printed(results_copy):
             for metric in ("bleu", "chrf"):
                 c[metric]["p_holm"] = min(1.0, 20 * c[metric]["p_value"])
 
-    _edit(results_copy / "nmt" / "comparisons.json", adjust)
+    edit_translation_record(results_copy / "nmt" / "comparisons.json", adjust)
     text = _flat(_render(results_copy, "part3_translation.md.j2"))
     sentence = text[text.index("(one pass) is"):text.index("**What direct data cost elsewhere.**")]
     assert "fr-de: +1.0 [+0.2, +1.8], p = 0.20" in sentence
@@ -289,7 +290,7 @@ def _with_a_second_seed(record, flip: bool = False):
 
 @pytest.mark.parametrize("flip", [False, True])
 def test_a_second_seed_is_described_in_the_supplement_and_checked_against_the_first(results_copy, flip):
-    _edit(results_copy / "nmt" / "comparisons.json", lambda r: _with_a_second_seed(r, flip))
+    edit_translation_record(results_copy / "nmt" / "comparisons.json", lambda r: _with_a_second_seed(r, flip))
     text = _flat(_render(results_copy, "appendix_translation.md.j2"))
     paragraph = text[text.index("A second training seed"):text.index("## Learning curves")]
     assert "the second run of the English-centric model is" in paragraph

@@ -10,6 +10,8 @@ import json
 import math
 from typing import Any
 
+import jinja2
+
 from mvadl.report.context import ReportDataError, ResultNode, ResultsTree, node_items, plain
 from mvadl.verdicts import Comparison
 
@@ -125,93 +127,41 @@ def _rows(tests: dict, kind: str, columns: list[int]) -> list[dict[str, Any]]:
             for direction, by_label in tests.get(kind, {}).items() for label, cells in by_label.items()]
 
 
-def _repeat(every: list[dict], reference_seed: int, reference_tests: dict) -> dict[str, Any] | None:
-    """The runs of another seed (None without any), each row with the reference ``model`` it repeats (read from
-    its ``seeds`` comparisons): ``spread`` (seed S minus the reference seed), ``vs_bilingual`` (their
-    multilingual-vs-bilingual rows), ``disagree`` (where the two seeds' verdicts differ: ``reference`` and
-    ``repeat`` comparisons), ``agree_last`` (no such point at the last one)."""
-    others = sorted({c["seed"] for c in every if c["seed"] != reference_seed})
+def _repeat(C: ResultNode, every: list[dict]) -> dict[str, Any] | None:
+    """The runs of another training seed as the comparisons record describes them (``other_seeds``; None without
+    any), with their ``seeds`` and multilingual-vs-bilingual rows (``spread``, ``vs_bilingual``), each labelled
+    with the reference ``model`` its system repeats, and where its verdicts differ from the reference seed's
+    (``disagree``, ``agree_last``)."""
+    others = plain(C.other_seeds)
     if not others:
         return None
     if len(others) > 1:
-        raise ReportDataError(f"results/nmt/comparisons.json: runs of several other seeds ({others}); the report "
-                              f"describes one")
-    seeds = [c for c in every if c["seed"] == others[0] and c["kind"] == "seeds"]
-    repeats = {c["a"]["system"]: c["b"]["system"] for c in seeds}
-    # the training runs behind the repeated systems (a pivot system is translated by its run)
-    runs = {c["a"].get("run", c["a"]["system"]): c["b"].get("run", c["b"]["system"]) for c in seeds}
-    tests = _tests([c for c in every if c["seed"] == others[0]])
-    points = sorted({c["b"]["updates"] for c in seeds})
-    spread, vs_bilingual = (sorted(({**r, "model": repeats[r["system"]]} for r in _rows(tests, kind, points)),
+        raise ReportDataError(f"results/nmt/comparisons.json: runs of several other seeds "
+                              f"({[o['seed'] for o in others]}); the report describes one")
+    repeat, tests = others[0], _tests([c for c in every if c["seed"] == others[0]["seed"]])
+    spread, vs_bilingual = (sorted(({**r, "model": repeat["systems"][r["system"]]}
+                                    for r in _rows(tests, kind, repeat["points"])),
                                    key=lambda r: (r["model"], r["direction"]))
                             for kind in ("seeds", "multilingual_vs_bilingual"))
-    reference = {(r["system"], r["direction"], u): c
-                 for r in _rows(reference_tests, "multilingual_vs_bilingual", points)
-                 for u, c in zip(points, r["cells"]) if c}
-    disagree = [{"model": r["model"], "direction": r["direction"], "updates": u, "reference": first, "repeat": c}
-                for r in vs_bilingual for u, c in zip(points, r["cells"])
-                if c and (first := reference.get((r["model"], r["direction"], u))) and first.verdict != c.verdict]
-    return {"seed": others[0], "reference_seed": reference_seed, "runs": sorted(runs),
-            "models": sorted(set(runs.values())), "points": points, "spread": spread,
-            "vs_bilingual": vs_bilingual, "disagree": disagree,
-            "agree_last": all(d["updates"] != points[-1] for d in disagree)}
-
-
-#: The translation systems as the hand-in names them (the records use run names).
-SYSTEM_NAMES = {
-    "zeroshot": "English-centric model",
-    "direct": "model with de-fr data",
-    "bilingual_en_de": "bilingual en-de model",
-    "bilingual_en_fr": "bilingual en-fr model",
-    "zeroshot_pivot_en": "pivot through English",
-}
-#: The data sets as a reader knows them.
-SPLIT_NAMES = {"test_2016_flickr": "Multi30k test 2016 (Flickr)", "val": "Multi30k validation"}
-
-
-def system_name(run: str, names: dict[str, str] = SYSTEM_NAMES, what: str = "system") -> str:
-    """A reference run (or, with ``SPLIT_NAMES``, a data split) in words: ``zeroshot`` -> "English-centric
-    model". Any other name is an error, so no run name reaches the text."""
-    if run not in names:
-        raise ReportDataError(f"results/nmt: no name in words for the {what} {run!r} (mvadl/report/derived.py)")
-    return names[run]
-
-
-def _rising(R: ResultsTree, curves: dict[str, dict], last: int) -> dict[str, Any]:
-    """How many of the directions the reference runs trained on (their training records' ``lang_pairs``) score a
-    higher BLEU at ``last`` updates than at the point before it: ``{"rose", "of", "from", "to"}`` (point
-    estimates, no test: whether the curves still rise)."""
-    rose = total = 0
-    previous = set()
-    for system, by_updates in curves.items():
-        if not (R._root / "nmt" / f"training_{system}.json").is_file() or str(last) not in by_updates:
-            continue  # a pivot system is not trained
-        before = max(int(u) for u in by_updates if int(u) < last)
-        previous.add(before)
-        for direction in plain(R.nmt[f"training_{system}"].metrics.lang_pairs):
-            total += 1
-            bleu = [by_updates[str(u)]["test"][direction]["bleu"] for u in (before, last)]
-            rose += bleu[1] > bleu[0]
-    if len(previous) != 1:
-        raise ReportDataError(f"results/nmt/curves.json: the trained runs' points before {last} differ ({previous})")
-    return {"rose": rose, "of": total, "from": previous.pop(), "to": last}
+    verdicts = repeat["verdicts"].get("multilingual_vs_bilingual", {"differ": [], "agree_at_last": True})
+    return {**repeat, "spread": spread, "vs_bilingual": vs_bilingual, "agree_last": verdicts["agree_at_last"],
+            "disagree": [{**d, "reference": Comparison.from_dict(d["reference"]),
+                          "repeat": Comparison.from_dict(d["repeat"])} for d in verdicts["differ"]]}
 
 
 def translation(R: ResultsTree) -> dict[str, Any]:
-    """Section 3: the curves (``curves.json``) and the recorded comparisons (``comparisons.json``) of the
-    reference training seed, as rows per kind and direction (:func:`_rows`; ``tests[kind][direction][label]
-    [updates]`` holds a :class:`Comparison` per metric, ``updates`` those of the second system); ``last``: the
-    curves' last point; ``repeat``: the runs of another seed (:func:`_repeat`); ``seed_runs``: the ``seeds``
-    comparisons (BLEU) counted, significant ones and the largest difference; ``examples``: the sentences of
-    ``examples.json`` (None without it); ``rising``: :func:`_rising`; ``zeroshot_max``: the English-centric
-    model's highest BLEU on de-fr and fr-de at any point of any of its training runs (averaged checkpoints, every
-    seed), ``zeroshot_runs`` how many runs that is."""
-    curves_record = R.nmt.curves.metrics
+    """Section 3: the comparisons of the reference training seed (``comparisons.json``) as rows per kind and
+    direction (:func:`_rows`; ``tests[kind][direction][label][updates]`` holds a :class:`Comparison` per metric,
+    ``updates`` those of the second system); the curves' points (``curves.json``), ``last`` the last one and
+    ``at_last`` the scores there; ``repeat``: :func:`_repeat`; ``examples``: the sentences of ``examples.json``
+    (None without it). What the records summarize themselves (the curves' ``rising`` and ``zero_shot``, the
+    comparisons' ``seed_spread``) the templates read from them."""
+    curves_record, C = R.nmt.curves.metrics, R.nmt.comparisons.metrics
     reference_seed = curves_record.reference_seed
     seeds = plain(curves_record.training_seeds)
     curves = {system: scores for system, scores in plain(curves_record.scores).items()
               if seeds[system] == reference_seed}
-    every = plain(R.nmt.comparisons.metrics.comparisons)
+    every = plain(C.comparisons)
     tests = _tests([c for c in every if c["seed"] == reference_seed])
     points = sorted(int(u) for u in curves["direct"])
     last = points[-1]
@@ -220,10 +170,6 @@ def translation(R: ResultsTree) -> dict[str, Any]:
     pivot, direct_vs_zeroshot = _rows(tests, "direct_vs_pivot", points), _rows(tests, "direct_vs_zeroshot", points)
     bilingual = {system: max(int(u) for u in by_updates) for system, by_updates in curves.items()
                  if system.startswith("bilingual_")}
-    repeated = [Comparison.from_dict(c["bleu"]) for c in every if c["kind"] == "seeds"]
-    every_curve = plain(curves_record.scores)
-    zeroshot_runs = ["zeroshot"] + sorted({c["a"]["system"] for c in every
-                                           if c["kind"] == "seeds" and c["b"]["system"] == "zeroshot"})
     # examples.json is written by its own command (nlp_experiments.translation.examples), not by make reproduce
     examples = R.nmt.examples.metrics if (R._root / "nmt" / "examples.json").is_file() else None
     return {
@@ -238,21 +184,15 @@ def translation(R: ResultsTree) -> dict[str, Any]:
         "direct_vs_zeroshot": {r["direction"]: r for r in direct_vs_zeroshot},
         "bilingual_last": {system: {"updates": u, "test": curves[system][str(u)]["test"]}
                            for system, u in sorted(bilingual.items())},
-        "test": R.nmt.comparisons.metrics.test,
+        "test": C.test,
         "all": [{**c, "bleu": Comparison.from_dict(c["bleu"]), "chrf": Comparison.from_dict(c["chrf"])}
                 for c in every],
         "holm": any(c["bleu"].get("p_holm") is not None for c in every),
         "examples": [{"direction": examples.direction, "source": e.source, "reference": e.reference,
-                      "outputs": [{"system": system, "name": system_name(system), "text": o.text,
+                      "outputs": [{"system": system, "name": curves_record.system_names[system], "text": o.text,
                                    "language": o.language} for system, o in node_items(e.outputs)]}
                      for e in examples.examples] if examples else None,
-        "seed_runs": {"n": len(repeated), "significant": sum(t.verdict != "level" for t in repeated),
-                      "largest": max((abs(t.difference) for t in repeated), default=None)},
-        "repeat": _repeat(every, reference_seed, tests),
-        "zeroshot_max": {d: max(by_split["test"][d]["bleu"] for system in zeroshot_runs
-                                for by_split in every_curve[system].values()) for d in ("de-fr", "fr-de")},
-        "zeroshot_runs": len(zeroshot_runs),
-        "rising": _rising(R, curves, last),
+        "repeat": _repeat(C, every),
     }
 
 
@@ -295,4 +235,10 @@ class Derived:
         return self._parts[part]
 
 
-FILTERS = {"system": system_name, "split": lambda split: system_name(split, SPLIT_NAMES, "split")}
+def _in_words(names: str):
+    """A filter naming a system (``system_names``) or a data set (``data_set_names``) in words, as the curves
+    record does: a name the record lacks stops the build with one line naming the record and key."""
+    return jinja2.pass_context(lambda context, key: context["R"].nmt.curves.metrics[names][key])
+
+
+FILTERS = {"system": _in_words("system_names"), "split": _in_words("data_set_names")}

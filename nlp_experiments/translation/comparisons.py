@@ -7,11 +7,16 @@ Input: the system outputs that :mod:`~nlp_experiments.translation.curves` keeps,
 ``results/nmt/hyps/SYSTEM/UPDATES/SPLIT/SRC-TGT.txt.gz`` (the committed outputs, so every score and test can be
 recomputed without a checkpoint), and the references of prepare (``DATA_BIN/raw``). Output:
 
-* ``curves.json``: BLEU, chrF and off-target rate of every system at every point, split and direction;
+* ``curves.json``: BLEU, chrF and off-target rate of every system at every point, split and direction
+  (``scores``) and what the report reads beside them (:func:`curves_summary`): the systems and data sets in
+  words (``system_names``, ``data_set_names``), whether the curves still rise (``rising``) and the best
+  zero-shot BLEU of every run (``zero_shot``);
 * ``comparisons.json``: for every comparison below, at every point where both systems exist, the difference
   of BLEU and of chrF on test_2016_flickr, its 95 % interval and p (:func:`mvadl.verdicts.paired_bootstrap`,
   1,000 resamples, the record's ``seed`` seeds the resampling), the Holm-adjusted ``p_holm`` within its
   family (:func:`holm_families`) and the verdict (:attr:`mvadl.verdicts.Comparison.verdict`, on ``p_holm``);
+  and beside them (:func:`comparisons_summary`) how far two training seeds land apart (``seed_spread``) and,
+  per other training seed, its runs and where its verdicts differ from the reference seed's (``other_seeds``);
 * ``curves.png`` (BLEU against updates, one panel a direction), ``curves_compute.png`` (the same against
   updates per language pair, the equal-compute view) and ``gaps.png`` (each gap with its interval).
 
@@ -36,7 +41,7 @@ import dataclasses
 import logging
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -45,15 +50,18 @@ from mvadl.data import DataError
 from mvadl.plotting import save_figure
 from mvadl.results import results_dir
 from mvadl.runner import NO_SEED, Context, ExperimentConfig, main, option
-from nlp_experiments.translation.curves import hypotheses_path, read_hypotheses
+from nlp_experiments.translation.curves import hypotheses_path, read_hypotheses, still_rising, zero_shot_best
 from nlp_experiments.translation.data_bin import QUICK_FOLDERS, require_data_bin
+from nlp_experiments.translation.export_multi30k import DATA_SET_NAMES
 from nlp_experiments.translation.langid import CharNgramLanguageIdentifier
 from nlp_experiments.translation.languages import (
     MODEL_PAIRS,
     PIVOT_DIRECTIONS,
     REFERENCE_SEED,
+    SYSTEM_NAMES,
     evaluation_directions,
     pivot_name,
+    reference_system,
     run_name,
     run_of,
     split_run_name,
@@ -159,6 +167,72 @@ def holm_families(compared: list[dict]) -> list[dict]:
     return adjusted
 
 
+def seed_spread(compared: Iterable[Mapping]) -> dict:
+    """How far two trainings of one recipe land apart, from the BLEU tests of the ``seeds`` comparisons of
+    ``compared`` (:func:`holm_families`): how many (``comparisons``), how many with a significant verdict
+    (``significant``) and the largest absolute difference (``largest_difference``, None without any)."""
+    from mvadl.verdicts import Comparison
+
+    tests = [Comparison.from_dict(c["bleu"]) for c in compared if c["kind"] == "seeds"]
+    return {"comparisons": len(tests), "significant": sum(t.verdict != "level" for t in tests),
+            "largest_difference": max((abs(t.difference) for t in tests), default=None)}
+
+
+def other_seeds(compared: Sequence[Mapping]) -> list[dict]:
+    """One entry per training seed S other than the reference seed in ``compared`` (:func:`holm_families`):
+    ``runs`` (its runs compared with the reference seed's), ``models`` (the reference runs they repeat),
+    ``systems`` (each system of S so compared -> the reference system), ``points`` (the updates compared), and
+    ``verdicts``: per other kind that S ran, ``last`` (its largest updates of ``b``), ``differ`` (where S's BLEU
+    verdict differs from the reference seed's on the same comparison: same kind and direction, ``a`` the
+    reference system of S's ``a``, same updates of ``b``; ``{"direction", "updates", "system", "reference",
+    "repeat"}`` with the two tests) and ``agree_at_last`` (none of them at ``last``)."""
+    from mvadl.verdicts import Comparison
+
+    def verdict(c: Mapping) -> str:
+        return Comparison.from_dict(c["bleu"]).verdict
+
+    reference = {(c["kind"], c["direction"], c["a"]["system"], c["b"]["updates"]): c
+                 for c in compared if c["seed"] == REFERENCE_SEED}
+    entries = []
+    for seed in sorted({c["seed"] for c in compared} - {REFERENCE_SEED}):
+        repeats = [c for c in compared if c["seed"] == seed and c["kind"] == "seeds"]
+        verdicts: dict = {}
+        for c in compared:
+            if c["seed"] != seed or c["kind"] == "seeds":
+                continue
+            kind = verdicts.setdefault(c["kind"], {"last": c["b"]["updates"], "differ": []})
+            kind["last"] = max(kind["last"], c["b"]["updates"])
+            first = reference.get((c["kind"], c["direction"], reference_system(c["a"]["system"]), c["b"]["updates"]))
+            if first is not None and verdict(first) != verdict(c):
+                kind["differ"].append({"direction": c["direction"], "updates": c["b"]["updates"],
+                                       "system": first["a"]["system"], "reference": first["bleu"],
+                                       "repeat": c["bleu"]})
+        for kind in verdicts.values():
+            kind["agree_at_last"] = all(d["updates"] != kind["last"] for d in kind["differ"])
+        entries.append({"seed": seed, "reference_seed": REFERENCE_SEED,
+                        "runs": sorted({c["a"]["run"] for c in repeats}),
+                        "models": sorted({c["b"]["run"] for c in repeats}),
+                        "systems": {c["a"]["system"]: c["b"]["system"] for c in repeats},
+                        "points": sorted({c["b"]["updates"] for c in repeats}), "verdicts": verdicts})
+    return entries
+
+
+def curves_summary(scores: Mapping) -> dict:
+    """What ``curves.json`` records beside ``scores`` (:func:`score_outputs`): the systems and data sets in words,
+    whether the curves of the reference seed still rise on the test split
+    (:func:`~nlp_experiments.translation.curves.still_rising`) and the best zero-shot BLEU of every run
+    (:func:`~nlp_experiments.translation.curves.zero_shot_best`)."""
+    return {"system_names": SYSTEM_NAMES, "data_set_names": DATA_SET_NAMES,
+            "rising": still_rising(scores, REFERENCE_SEED, COMPARED_SPLIT),
+            "zero_shot": zero_shot_best(scores, COMPARED_SPLIT)}
+
+
+def comparisons_summary(compared: Sequence[Mapping]) -> dict:
+    """What ``comparisons.json`` records beside ``comparisons`` (:func:`holm_families`): :func:`seed_spread` and
+    :func:`other_seeds`."""
+    return {"seed_spread": seed_spread(compared), "other_seeds": other_seeds(compared)}
+
+
 @dataclass
 class ComparisonsConfig(ExperimentConfig):
     """Score the kept system outputs and test every comparison of section 3."""
@@ -229,7 +303,8 @@ def run(config: ComparisonsConfig, ctx: Context) -> Path:
     out = ctx.record("nmt", "curves", {"systems": list(scores), "scores": scores,
                                        "reference_seed": REFERENCE_SEED,
                                        "training_seeds": {system: split_run_name(system)[1] for system in scores},
-                                       "split_names": {"test": "test_2016_flickr", "valid": "val"}},
+                                       "split_names": {"test": "test_2016_flickr", "valid": "val"},
+                                       **curves_summary(scores)},
                      seed=NO_SEED)
     ctx.record("nmt", "comparisons",
                {"split": "test_2016_flickr", "kinds": KINDS, "comparisons": compared,
@@ -237,7 +312,8 @@ def run(config: ComparisonsConfig, ctx: Context) -> Path:
                 "bootstrap_seed": config.seed,
                 "multiple_comparisons": "Holm within each family: one comparison kind at one update count (the "
                                         "second system's) for one training seed, per metric; the verdict uses "
-                                        "p_holm"})
+                                        "p_holm",
+                **comparisons_summary(compared)})
     figures = out.parent
     save_figure(plot_curves(scores, COMPARED_SPLIT), figures / "curves.png")
     save_figure(plot_curves(scores, COMPARED_SPLIT, per_pair=True), figures / "curves_compute.png")

@@ -11,22 +11,14 @@ from nlp_experiments.translation.languages import (
     DIRECTIONS,
     MODEL_PAIRS,
     REFERENCE_SEED,
+    SYSTEM_NAMES,
     model_label,
-    run_name,
+    reference_system,
     split_run_name,
 )
 
 _METRIC_LABELS = {"bleu": "BLEU", "chrf": "chrF"}
 _SPLIT_LABELS = {"test": "test 2016 flickr", "valid": "val"}
-#: The reference systems as the report's text names them (``mvadl.report.derived.SYSTEM_NAMES``, kept equal by a
-#: test); any other system keeps its run name.
-SYSTEM_NAMES = {
-    "zeroshot": "English-centric model",
-    "direct": "model with de-fr data",
-    "bilingual_en_de": "bilingual en-de model",
-    "bilingual_en_fr": "bilingual en-fr model",
-    "zeroshot_pivot_en": "pivot through English",
-}
 #: Panel titles of the gap figure by comparison kind, in the text's words (else the record's title).
 GAP_TITLES = {
     "multilingual_vs_bilingual": "multilingual − bilingual model,\nsame updates",
@@ -43,21 +35,16 @@ def language_pairs_trained(system: str) -> int:
     return len(MODEL_PAIRS[split_run_name(system)[0]]) // 2
 
 
-def _reference_system(system: str) -> str:
-    """The system of the reference seed that ``system`` (maybe a run of another seed) repeats."""
-    model, seed = split_run_name(system)
-    return run_name(model, REFERENCE_SEED) + system.removeprefix(run_name(model, seed))
-
-
 def seed_label(seed: int) -> str:
     """A training seed as the figures name it: the one after the reference seed is the "second seed"."""
     return "second seed" if seed == REFERENCE_SEED + 1 else f"seed {seed}"
 
 
 def _label(system: str, with_seed: bool = True) -> str:
-    """``zeroshot`` -> "English-centric model", ``zeroshot_seed2`` -> "English-centric model, second seed" (the
-    run name where the text has no name for it)."""
-    reference, seed = _reference_system(system), split_run_name(system)[1]
+    """``zeroshot`` -> "English-centric model", ``zeroshot_seed2`` -> "English-centric model, second seed"
+    (:data:`~nlp_experiments.translation.languages.SYSTEM_NAMES`, the text's names; the run name where the text
+    has none)."""
+    reference, seed = reference_system(system), split_run_name(system)[1]
     name = SYSTEM_NAMES.get(reference, model_label(reference).replace("\n", " "))
     return name + (f", {seed_label(seed)}" if with_seed and seed != REFERENCE_SEED else "")
 
@@ -76,8 +63,8 @@ def plot_curves(scores: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Mapp
     fig, axes = new_figure(2, 3, size=(TEXT_WIDTH_IN, 4.3), layout="constrained", sharey=False,
                            font_size=PRINT_FONT_PT)
     systems = list(scores)
-    references = list(dict.fromkeys(_reference_system(system) for system in systems))
-    colours = {system: f"C{references.index(_reference_system(system))}" for system in systems}
+    references = list(dict.fromkeys(reference_system(system) for system in systems))
+    colours = {system: f"C{references.index(reference_system(system))}" for system in systems}
     for ax, direction in zip(np.ravel(axes), directions):
         for system in systems:
             points = sorted((int(u), by_split[split][direction][metric]) for u, by_split in scores[system].items()

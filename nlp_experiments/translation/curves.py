@@ -51,6 +51,7 @@ from nlp_experiments.translation.data_bin import QUICK_FOLDERS, require_data_bin
 from nlp_experiments.translation.generation import generate, generate_command, pivot_generate
 from nlp_experiments.translation.langid import CharNgramLanguageIdentifier
 from nlp_experiments.translation.languages import (
+    MODEL_PAIRS,
     PIVOT_DIRECTIONS,
     PIVOT_LANG,
     REFERENCE_SEED,
@@ -58,6 +59,7 @@ from nlp_experiments.translation.languages import (
     evaluation_directions,
     pivot_name,
     run_name,
+    run_of,
     split_run_name,
 )
 from nlp_experiments.translation.scoring import (
@@ -91,6 +93,45 @@ def read_hypotheses(path: Path) -> list[str]:
         raise DataError(f"{path}: no system outputs (run python -m nlp_experiments.translation.curves)")
     with gzip.open(path, "rt", encoding="utf-8") as f:
         return f.read().splitlines()
+
+
+def still_rising(scores: Mapping[str, Mapping[str, Mapping]], seed: int = REFERENCE_SEED,
+                 split: str = "test") -> dict:
+    """Whether the curves still rise (point estimates, no test): over the training runs of ``seed`` in
+    ``scores`` (the curves record's ``{system: {updates: {split: {direction: scores}}}}``; a pivot system is no
+    run), ``to`` is the last point that every run reached and ``from`` the point before it that they share;
+    ``rose`` counts the directions a run trains on (:data:`~nlp_experiments.translation.languages.MODEL_PAIRS`)
+    whose BLEU on ``split`` is higher at ``to`` than at ``from``, out of ``of``. With fewer than two shared
+    points ``from`` and ``to`` are None and both counts 0."""
+    runs = {system: by_updates for system, by_updates in scores.items()
+            if run_of(system) == system and split_run_name(system)[1] == seed}
+    shared = sorted(set.intersection(*({int(u) for u in by_updates} for by_updates in runs.values()))) if runs else []
+    if len(shared) < 2:
+        return {"seed": seed, "from": None, "to": None, "rose": 0, "of": 0}
+    before, last = shared[-2:]
+    rose = [runs[system][str(last)][split][direction]["bleu"] > runs[system][str(before)][split][direction]["bleu"]
+            for system in runs for direction in MODEL_PAIRS[split_run_name(system)[0]]]
+    return {"seed": seed, "from": before, "to": last, "rose": sum(rose), "of": len(rose)}
+
+
+def zero_shot_best(scores: Mapping[str, Mapping[str, Mapping]], split: str = "test") -> dict:
+    """For each model scored on directions it never trains on (zero-shot: ``zeroshot`` on de<->fr), the highest
+    BLEU on ``split`` in each such direction at any point of any of its runs in ``scores`` (every training seed;
+    averaged checkpoints): ``{model: {"runs", "directions", "best_bleu": {direction: BLEU}}}``."""
+    best: dict = {}
+    for system, by_updates in sorted(scores.items()):
+        model = split_run_name(system)[0]
+        untrained = [d for d in evaluation_directions(model) if d not in MODEL_PAIRS.get(model, ())]
+        if run_of(system) != system or model not in MODEL_PAIRS or not untrained:
+            continue
+        entry = best.setdefault(model, {"runs": [], "directions": untrained, "best_bleu": {}})
+        entry["runs"].append(system)
+        for by_split in by_updates.values():
+            for direction in untrained:
+                if direction in by_split.get(split, {}):
+                    bleu = by_split[split][direction]["bleu"]
+                    entry["best_bleu"][direction] = max(bleu, entry["best_bleu"].get(direction, bleu))
+    return best
 
 
 def model_settings(checkpoint: Path) -> dict:

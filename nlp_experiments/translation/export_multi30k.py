@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 #: Multi30k split name -> fairseq split name.
 FAIRSEQ_SPLITS = {"train": "train", "val": "valid", "test_2016_flickr": "test"}
+#: The evaluation splits in words, as the report names them (the curves record carries them, ``data_set_names``).
+DATA_SET_NAMES = {"test_2016_flickr": "Multi30k test 2016 (Flickr)", "val": "Multi30k validation"}
 
 
 def parse_langs(text: str) -> list[str]:

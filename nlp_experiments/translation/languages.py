@@ -37,6 +37,17 @@ _SEED_SUFFIX = "_seed"
 #: The models ``evaluate`` scores when none are named (plus every ``bilingual_*`` with a checkpoint).
 DEFAULT_MODELS = ("zeroshot", "direct")
 
+#: The systems of the reference seed in words, as the report and the figures name them (the curves record
+#: carries them, ``system_names``); a run of another seed is named after the system it repeats
+#: (:func:`reference_system`).
+SYSTEM_NAMES = {
+    "zeroshot": "English-centric model",
+    "direct": "model with de-fr data",
+    "bilingual_en_de": "bilingual en-de model",
+    "bilingual_en_fr": "bilingual en-fr model",
+    "zeroshot_pivot_en": "pivot through English",
+}
+
 
 def run_name(model: str, seed: int) -> str:
     """The name of the run that trains ``model`` with ``seed``: the model's name for :data:`REFERENCE_SEED`,
@@ -69,6 +80,13 @@ def run_of(system: str) -> str:
     return run_name(*split_run_name(system))
 
 
+def reference_system(system: str) -> str:
+    """The system of the reference seed that ``system`` repeats (itself for the reference seed):
+    ``zeroshot_seed2_pivot_en`` -> ``zeroshot_pivot_en``."""
+    model, seed = split_run_name(system)
+    return run_name(model, REFERENCE_SEED) + system.removeprefix(run_name(model, seed))
+
+
 def evaluation_directions(model: str) -> tuple[str, ...]:
     """The directions a model (or a run of it, :func:`run_name`) is scored on: a bilingual model its own two,
     any other model all six."""
@@ -93,9 +111,9 @@ def pivot_name(model: str) -> str:
 def model_label(name: str) -> str:
     """A model's name as figures show it: ``bilingual_en_de`` -> ``bilingual\nen-de``, ``zeroshot_pivot_en`` ->
     ``zeroshot\nvia en``, ``zeroshot_seed2`` -> ``zeroshot\nseed 2``."""
-    model, seed = split_run_name(name)
+    seed = split_run_name(name)[1]
     if seed != REFERENCE_SEED:
-        return f"{model_label(run_name(model, REFERENCE_SEED) + name.removeprefix(run_name(model, seed)))}\nseed {seed}"
+        return f"{model_label(reference_system(name))}\nseed {seed}"
     if name.startswith("bilingual_"):
         return "bilingual\n" + name.removeprefix("bilingual_").replace("_", "-")
     if name.endswith(_PIVOT_SUFFIX):
