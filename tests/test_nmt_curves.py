@@ -290,6 +290,10 @@ def test_score_only_rescores_the_kept_outputs_without_checkpoints(toy_data_bin, 
     assert record["translated"] == {"git_revision": "abc", "wall_time_s": 99.0, "created_utc": "2026-01-01",
                                     "device": "cpu"}
     assert record["seed"] == 2 and record["config"]["beam"] == 5 and record["config"]["score_only"] is True
+    # re-scored again, the record still names the run that translated, not the previous re-scoring
+    assert main(curves, CurvesConfig, argv) == 0
+    again = json.loads((results / "nmt" / "curve_direct_seed2.json").read_text())
+    assert again["translated"] == record["translated"] and again["curve"] == record["curve"]
 
 
 def test_examples_follow_the_stated_rule(toy_data_bin, tmp_path, monkeypatch):

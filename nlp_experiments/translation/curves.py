@@ -274,8 +274,9 @@ def rescore(config: CurvesConfig, ctx: Context, model: str, identifier) -> Path:
                             "scores": score_kept_outputs(hyps_root, Path(config.data_bin) / "raw", systems, updates,
                                                          splits, identifier)}
              for updates in metrics["points"]}
-    translated = {"git_revision": old["git_revision"], "wall_time_s": old["wall_time_s"],
-                  "created_utc": old["created_utc"], "device": old["device"]}
+    # the run that translated: the record's own, or (a record re-scored before) the one it kept
+    translated = metrics.get("translated") or {"git_revision": old["git_revision"], "wall_time_s": old["wall_time_s"],
+                                               "created_utc": old["created_utc"], "device": old["device"]}
     return ctx.record("nmt", f"curve_{model}", {**metrics, "curve": curve, "translated": translated},
                       config={**old["config"], "score_only": True}, seed=split_run_name(model)[1])
 
