@@ -24,6 +24,7 @@ from vae_diffusion.guidance.detect import (
     mask_iou,
     read_digits,
 )
+from vae_diffusion.guidance.model import DEFAULT_PIPELINE, DEFAULT_PIPELINE_PIN
 from vae_diffusion.guidance.pipeline import TextToDigitPipeline
 
 #: Prompt and negative prompt for a pipeline other than ours (Figure 2 of the assignment).
@@ -41,9 +42,12 @@ MIN_DIGIT_CONFIDENCE = 0.5
 
 def load_guided_pipeline(path: str | Path, device: torch.device):
     """A local diffusers pipeline (no download): ours (``TextToDigitPipeline``) or any diffusers pipeline, e.g.
-    Stable Diffusion; it must accept ``negative_prompt``, else a DataError names the folder."""
-    pipe = load_local_pipeline(path, hint="train one with python -m vae_diffusion.guidance.train, or point --model "
-                                          "at a local Stable Diffusion folder",
+    Stable Diffusion; it must accept ``negative_prompt``, else a DataError names the folder. The shipped default
+    (:data:`~vae_diffusion.guidance.model.DEFAULT_PIPELINE`) is verified against its pinned digest."""
+    default = Path(path).resolve() == Path(DEFAULT_PIPELINE).resolve()
+    pipe = load_local_pipeline(path, pinned=DEFAULT_PIPELINE_PIN if default else None,
+                               hint="train one with python -m vae_diffusion.guidance.train, or point --model "
+                                    "at a local Stable Diffusion folder",
                                classes={TextToDigitPipeline.__name__: TextToDigitPipeline})
     if "negative_prompt" not in inspect.signature(pipe.__call__).parameters:
         raise DataError(f"{path}: {type(pipe).__name__} does not take a negative_prompt")

@@ -15,12 +15,17 @@ import torch
 from diffusers import UNet2DConditionModel
 from torch import nn
 
+from vae_diffusion.core.artifacts import ARTIFACTS_DIR
 from vae_diffusion.guidance.text_encoder import CaptionTextEncoder
 
 DEFAULT_WIDTHS = (32, 64, 96)
 #: Where ``python -m vae_diffusion.guidance.train`` writes by default, and the pipeline the study reads.
 DEFAULT_RUN_DIR = "checkpoints/text_to_digit"
-DEFAULT_PIPELINE = f"{DEFAULT_RUN_DIR}/pipeline"
+#: The shipped reference model (``python -m vae_diffusion.ship --model text_to_digit``, fp16 weights): what the
+#: negative-prompt study reads by default, verified against its SHA256SUMS and the digest pinned here.
+DEFAULT_PIPELINE = str(ARTIFACTS_DIR / "text_to_digit" / "v1")
+DEFAULT_PIPELINE_PIN = ("unet/diffusion_pytorch_model.safetensors",
+                        "73ad2d132ae9d4319522789f0b61cf76356ca705e85639ef9184056911fb6232")
 
 
 def build_text_unet(sample_size: int = 32, widths: Sequence[int] = DEFAULT_WIDTHS, layers_per_block: int = 1,

@@ -42,7 +42,7 @@ MEASURES = ("digit_read", "colour_obeyed")
 class StoredPrecisionConfig(ClassifierOptions):
     """Score the text-to-digit pipeline with fp32 and fp16-rounded weights on the same images."""
 
-    model: str = option(str(Path(DEFAULT_RUN_DIR) / "pipeline"), "the TextToDigitPipeline folder to check")
+    model: str = option(str(Path(DEFAULT_RUN_DIR) / "pipeline"), "the trained TextToDigitPipeline folder to check")
     samples: int = option(200, "images per precision ('a <colour> <digit>' prompts)")
     guidance_scale: float = option(5.0, "classifier-free guidance scale (that of the negative-prompt study)")
     num_inference_steps: int = option(25, "sampler steps (those of the negative-prompt study)")
