@@ -4,20 +4,17 @@ report's tests, built from per-image outcomes with the study's own statistics (:
 comparison a test on those images. ``tests/test_guidance_pairs.py`` checks that a concept built here has the keys
 of one built by the study (``pair_metrics``).
 
-:func:`write_records` writes them into a results folder. :func:`copy_results` and :func:`results_for_report` give
-the tests that render the whole report a results folder whose Q19 records are in this layout: ``results/`` itself
-once it holds such records, else a copy of it with these records in place of the Q19 ones.
+:func:`write_records` writes them into a results folder, so that a test can render the Q19 text from records that
+say otherwise than ``results/`` (and from a more-red record in the study's layout, which ``results/`` holds only
+in the earlier model's layout).
 """
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-from mvadl import REPO_ROOT
 from mvadl.verdicts import Comparison, holm, mcnemar_exact, paired_mean_difference, wilson_interval
 
-RESULTS = REPO_ROOT / "results"
 PALETTE = {"stroke": ("red", "green", "blue", "yellow", "white"), "background": ("black", "gray")}
 #: Colours read on the 200 images without a negative prompt at s = 5, and with each negative prompt.
 WITHOUT = {"stroke": {"red": 58, "green": 7, "blue": 13, "yellow": 34, "white": 88},
@@ -273,22 +270,3 @@ def write_records(results: Path, change=None) -> Path:
             change(name, value)
         (folder / f"{name}.json").write_text(json.dumps(value), encoding="utf-8")
     return results
-
-
-def holds_per_image_outcomes(results: Path) -> bool:
-    """Whether the Q19 record of ``results`` is one of the study that keeps per-image outcomes."""
-    record = json.loads((Path(results) / "guidance" / "metrics.json").read_text(encoding="utf-8"))
-    return all("per_image" in c for c in record["metrics"]["concepts"])
-
-
-def copy_results(dst: Path, ignore: tuple[str, ...] = ("*.npz", "*.safetensors")) -> Path:
-    """A copy of ``results/`` at ``dst`` (``ignore``: patterns left out), with the records of
-    :func:`write_records` in place of Q19's unless those keep per-image outcomes."""
-    shutil.copytree(RESULTS, dst, ignore=shutil.ignore_patterns(*ignore))
-    return dst if holds_per_image_outcomes(RESULTS) else write_records(dst)
-
-
-def results_for_report(folder: Path) -> Path:
-    """The results folder a test renders the whole report from: ``results/`` when its Q19 records keep
-    per-image outcomes, else :func:`copy_results` in ``folder`` (figures included)."""
-    return RESULTS if holds_per_image_outcomes(RESULTS) else copy_results(Path(folder) / "results")

@@ -16,7 +16,6 @@ from mvadl.report import build as report_build
 from mvadl.report.build import TEMPLATE_DIR, make_meta
 from mvadl.report.render import body_of, count_words, fmt_fixed, fmt_p, render
 from tests.nmt_records import edit_translation_record
-from tests.q19_records import results_for_report
 
 RESULTS = REPO_ROOT / "results"
 COMMITTED = REPO_ROOT / "report"
@@ -25,14 +24,8 @@ RUN_NAMES = ("zeroshot", "bilingual_en_de", "bilingual_en_fr", "zeroshot_pivot_e
 
 
 @pytest.fixture(scope="module")
-def handin(tmp_path_factory) -> str:
-    results = results_for_report(tmp_path_factory.mktemp("handin_results"))
-    return report_build.render_document(results, report_build.HANDIN, author="A. Student")
-
-
-@pytest.fixture(scope="module")
-def report_results(tmp_path_factory) -> Path:
-    return results_for_report(tmp_path_factory.mktemp("report_results"))
+def handin() -> str:
+    return report_build.render_document(RESULTS, report_build.HANDIN, author="A. Student")
 
 
 @pytest.fixture
@@ -403,24 +396,24 @@ def test_every_hand_in_figure_and_table_has_an_id_and_is_cited_by_number(handin)
     assert len([i for i in ids if i.startswith("tbl:")]) == tables
 
 
-def test_cross_references_go_to_typst_and_the_supplement_numbers_apart(report_results):
+def test_cross_references_go_to_typst_and_the_supplement_numbers_apart():
     from mvadl.report.build import typst_crossrefs
 
     assert typst_crossrefs("see @fig:naive-mc and (@tbl:grid), cite @ho2020.") == (
         "see `@fig:naive-mc`{=typst} and (`@tbl:grid`{=typst}), cite @ho2020.")
     assert typst_crossrefs("![x](a.png){ #fig:a width=50%}") == "![x](a.png){ #fig:a width=50%}"
-    handin = report_build.render_document(report_results, report_build.HANDIN, author="A")
-    supplement = report_build.render_document(report_results, report_build.SUPPLEMENT, author="A")
+    handin = report_build.render_document(RESULTS, report_build.HANDIN, author="A")
+    supplement = report_build.render_document(RESULTS, report_build.SUPPLEMENT, author="A")
     assert 'figure-prefix: "S"' in supplement and "figure-prefix" not in handin
     assert "$if(figure-prefix)$" in (REPO_ROOT / "report" / "template.typ").read_text(encoding="utf-8")
 
 
-def test_supplement_tables_are_captioned_and_the_verdict_rule_sits_by_the_p_values(report_results):
+def test_supplement_tables_are_captioned_and_the_verdict_rule_sits_by_the_p_values():
     text = _render(RESULTS, "appendix_translation.md.j2")
     assert "the one that does not reject decides" in text and "| BLEU verdict |" in text
     rows = [r for r in text.split(" | zeroshot") if "p = 0.048" in r]
     assert not rows or "none" in rows[0]
-    supplement = report_build.render_document(report_results, report_build.SUPPLEMENT, author="A")
+    supplement = report_build.render_document(RESULTS, report_build.SUPPLEMENT, author="A")
     start, end = supplement.index("# Part 2: Text-guided diffusion"), supplement.index("# Part 3: ")
     ours = supplement[:start] + supplement[end:]  # Q19's section captions its own tables
     tables = re.findall(r"^\|[-:|]+\|\s*$", ours, flags=re.M)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,6 @@ from mvadl import REPO_ROOT
 from mvadl.report import build as report_build
 from mvadl.report.context import ReportDataError, ResultsTree
 from mvadl.report.render import body_of, count_words, fmt_percent, fmt_sci, fmt_share, fmt_signif, fmt_thousands
-from tests.q19_records import copy_results, results_for_report
 
 RESULTS = REPO_ROOT / "results"
 COMMITTED_MD = REPO_ROOT / "report" / "report.md"
@@ -22,9 +22,8 @@ COMMITTED_SUPPLEMENT = REPO_ROOT / "report" / "supplement.md"
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory) -> Path:
-    """results/, or a copy with Q19 records in the study's layout until the re-run's records are in results/."""
-    return results_for_report(tmp_path_factory.mktemp("report_results"))
+def results() -> Path:
+    return RESULTS
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +43,9 @@ def supplement(results, meta) -> str:
 
 @pytest.fixture
 def results_copy(tmp_path: Path) -> Path:
-    return copy_results(tmp_path / "results", ("*.png", "*.npz", "*.safetensors"))
+    dst = tmp_path / "results"
+    shutil.copytree(RESULTS, dst, ignore=shutil.ignore_patterns("*.png", "*.npz", "*.safetensors"))
+    return dst
 
 
 def test_committed_report_is_up_to_date(rendered, supplement):
