@@ -37,6 +37,18 @@ def interrupt_after_first_checkpoint(monkeypatch):
     monkeypatch.setattr(fit_module, "_save_checkpoint", save_then_stop)
 
 
+def interrupt_after_first_mid_epoch_checkpoint(monkeypatch):
+    """Make :func:`vae_diffusion.core.fit.fit` stop right after its first mid-epoch checkpoint (``epoch-N-step-S``),
+    as a run killed within an epoch would."""
+    save = fit_module._save_mid_epoch_checkpoint
+
+    def save_then_stop(accelerator, checkpoint_dir, epochs_done, steps, history):
+        save(accelerator, checkpoint_dir, epochs_done, steps, history)
+        raise Interrupted
+
+    monkeypatch.setattr(fit_module, "_save_mid_epoch_checkpoint", save_then_stop)
+
+
 def same_weights(a, b) -> bool:
     first, second = load_file(str(a)), load_file(str(b))
     return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
@@ -57,9 +69,10 @@ def is_share_of(value: float, n: int) -> bool:
     return 0 <= value <= 1 and math.isclose(value * n, round(value * n), abs_tol=1e-6)  # float32 means
 
 
-def train_whole_and_resumed(module, config_cls, argv: list, root, record) -> SimpleNamespace:
+def train_whole_and_resumed(module, config_cls, argv: list, root, record,
+                            interrupt=interrupt_after_first_checkpoint) -> SimpleNamespace:
     """The training CLI ``module`` run twice with ``argv``: uninterrupted into ``root/whole``, and into ``root/run``
-    killed after epoch 1 (:func:`interrupt_after_first_checkpoint`) then resumed from the latest checkpoint.
+    killed by ``interrupt`` (by default after epoch 1) then resumed from the latest checkpoint.
     ``record`` is the results file the runs write; returns statuses, records and what the killed run left."""
     import pytest
 
@@ -67,7 +80,7 @@ def train_whole_and_resumed(module, config_cls, argv: list, root, record) -> Sim
     runs.whole_status = cli(module, config_cls, *argv, "--output-dir", runs.whole)
     runs.uninterrupted = read(record)
     with pytest.MonkeyPatch.context() as patch:
-        interrupt_after_first_checkpoint(patch)
+        interrupt(patch)
         try:
             cli(module, config_cls, *argv, "--output-dir", runs.run)
         except Interrupted:

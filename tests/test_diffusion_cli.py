@@ -8,7 +8,15 @@ import pytest
 
 from mvadl.data import DataError
 from tests.conftest import write_tiny_mnist
-from tests.runner_helpers import cli, is_share_of, png_size, read, same_weights, train_whole_and_resumed
+from tests.runner_helpers import (
+    cli,
+    interrupt_after_first_mid_epoch_checkpoint,
+    is_share_of,
+    png_size,
+    read,
+    same_weights,
+    train_whole_and_resumed,
+)
 from vae_diffusion.core.artifacts import sha256_file
 from vae_diffusion.core.classifier import MnistClassifier
 from vae_diffusion.core.pipelines import TRAINING_RECORD
@@ -46,6 +54,15 @@ def training(module_results, data, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def training_mid_epoch(module_results, data, tmp_path_factory):
+    """The same two epochs with a checkpoint after every step, killed after the first (one step into epoch 1)."""
+    common = ["--quick", "--data-dir", data, "--batch-size", 4, "--epochs", 2, "--checkpoint-minutes", 0]
+    return train_whole_and_resumed(train, train.TrainConfig, common, tmp_path_factory.mktemp("ddpm_steps"),
+                                   module_results / "diffusion" / "ddpm_training.json",
+                                   interrupt=interrupt_after_first_mid_epoch_checkpoint)
+
+
+@pytest.fixture(scope="module")
 def model_args(data, training, trained_classifier):
     return ["--quick", "--data-dir", data, "--model", training.run / "pipeline", "--classifier",
             trained_classifier.weights]
@@ -78,6 +95,16 @@ def test_resumed_training_equals_the_uninterrupted_run(training):
                         training.whole / "checkpoints" / "epoch-0002" / "model.safetensors")
     assert same_weights(training.run / "pipeline" / "unet" / "diffusion_pytorch_model.safetensors",  # the EMA weights
                         training.whole / "pipeline" / "unet" / "diffusion_pytorch_model.safetensors")
+
+
+def test_a_run_killed_within_an_epoch_resumes_from_its_step_and_equals_the_uninterrupted_run(training_mid_epoch):
+    runs = training_mid_epoch
+    assert runs.interrupted and [p for p in runs.after_interruption if p.startswith("checkpoints/")] == [
+        "checkpoints/epoch-0000-step-000001"]
+    assert runs.resumed_status == 0 and runs.resumed["metrics"]["resumes"] == 1
+    assert runs.resumed["metrics"]["epoch_losses"] == runs.uninterrupted["metrics"]["epoch_losses"]
+    assert same_weights(runs.run / "pipeline" / "unet" / "diffusion_pytorch_model.safetensors",
+                        runs.whole / "pipeline" / "unet" / "diffusion_pytorch_model.safetensors")
 
 
 def test_training_record_in_the_pipeline_folder(training):

@@ -14,6 +14,14 @@ repeats epochs k+1.. of the uninterrupted run exactly. (accelerate's ``DataLoade
 use_seedable_sampler=True)`` would seed epoch e with ``seed + e``: streams that overlap across seeds, as epoch 1
 of seed 0 is epoch 0 of seed 1, and another order than the reference runs were trained with.)
 
+Checkpoints: ``epoch-N`` after every epoch (``checkpoints_to_keep`` of them kept), and, with
+``checkpoint_minutes``, ``epoch-N-step-S`` (N epochs done, S steps into the next) whenever that many minutes of
+an epoch have passed since the last save, so that a long epoch (the DDPM's half hour on a CPU) loses at most a
+few minutes when the run is killed. Only the newest such mid-epoch checkpoint is kept, until its epoch ends. A run
+resumed from one skips the epoch's first S batches without loading them (accelerate's ``skip_first_batches``:
+the order of the epoch is re-drawn from its seed) and continues the epoch's loss sum, so it repeats the
+uninterrupted run exactly too.
+
 One run, one record: each checkpoint folder also holds ``fit_history.json`` (every epoch's mean loss so far,
 the training seconds so far, how many times the run was resumed, and the run's identity: its config and the
 revision it started from). A resumed call starts from it, so its :class:`FitResult` covers the whole run, as if
@@ -51,6 +59,7 @@ from vae_diffusion.core.precision import choose_mixed_precision
 
 logger = logging.getLogger(__name__)
 CHECKPOINT_PATTERN = re.compile(r"^epoch-(\d+)$")
+MID_EPOCH_PATTERN = re.compile(r"^epoch-(\d+)-step-(\d+)$")  # N epochs done, S steps into epoch N + 1
 HISTORY = "fit_history.json"
 EMA_STATE = "custom_checkpoint_0.pkl"  # what accelerate's save_state writes for the EMA registered with it
 
@@ -66,6 +75,7 @@ class FitConfig:
     mixed_precision: str = "no"  # "no", "fp16" or "bf16" (accelerate)
     channels_last: bool = False  # model and image batches in channels_last memory format
     checkpoint_every: int = 1  # epochs
+    checkpoint_minutes: float | None = None  # also save within an epoch after this many minutes (None: never)
     checkpoints_to_keep: int = 2
     log_every: int = 50  # optimizer steps
     max_grad_norm: float | None = 1.0
@@ -111,7 +121,10 @@ class FitOptions(PrecisionOptions):
     """The options of every entry point built on :func:`fit` that can resume (its config subclasses this one)."""
 
     train_limit: int | None = option(None, "use only the first N training images")
-    resume: str | None = option(None, "checkpoint folder epoch-N, or 'latest' in OUTPUT_DIR/checkpoints")
+    resume: str | None = option(None, "checkpoint folder epoch-N (or epoch-N-step-S, within epoch N + 1), or "
+                                      "'latest' in OUTPUT_DIR/checkpoints")
+    checkpoint_minutes: float | None = option(10.0, "also checkpoint within an epoch when this many minutes have "
+                                                    "passed since the last save (None: only after epochs)")
 
 
 def _stored_setting(options: PrecisionOptions, checkpoint_dir: str | Path, key: str):
@@ -147,10 +160,25 @@ def list_checkpoints(checkpoint_dir: Path) -> list[tuple[int, Path]]:
                   if (m := CHECKPOINT_PATTERN.match(p.name)) and p.is_dir())
 
 
+def _mid_epoch_checkpoints(checkpoint_dir: Path) -> list[tuple[tuple[int, int], Path]]:
+    """``((N, S), folder)`` of every ``epoch-N-step-S`` folder, by (N, S)."""
+    return sorted(((int(m.group(1)), int(m.group(2))), p) for p in Path(checkpoint_dir).glob("epoch-*-step-*")
+                  if (m := MID_EPOCH_PATTERN.match(p.name)) and p.is_dir())
+
+
+def _position(folder: Path) -> tuple[int, int] | None:
+    """``(epochs done, steps into the next)`` of a checkpoint folder's name, or None for another name."""
+    if m := CHECKPOINT_PATTERN.match(folder.name):
+        return int(m.group(1)), 0
+    if m := MID_EPOCH_PATTERN.match(folder.name):
+        return int(m.group(1)), int(m.group(2))
+    return None
+
+
 def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
-    """The ``epoch-N`` folder with the largest N, or None."""
-    found = list_checkpoints(checkpoint_dir)
-    return found[-1][1] if found else None
+    """The checkpoint furthest into the run (``epoch-N``, or ``epoch-N-step-S`` within epoch N + 1), or None."""
+    found = [((n, 0), p) for n, p in list_checkpoints(checkpoint_dir)] + _mid_epoch_checkpoints(checkpoint_dir)
+    return max(found)[1] if found else None
 
 
 def load_ema_weights(checkpoint: Path) -> list[torch.Tensor]:
@@ -170,8 +198,8 @@ def resolve_checkpoint(resume: str, checkpoint_dir: Path) -> Path:
     path = latest_checkpoint(checkpoint_dir) if resume == "latest" else Path(resume)
     if path is None:
         raise DataError(f"{checkpoint_dir}: no epoch-N checkpoint to resume from (--resume latest)")
-    if not path.is_dir() or not CHECKPOINT_PATTERN.match(path.name):
-        raise DataError(f"{path}: not a checkpoint folder epoch-N to resume from")
+    if not path.is_dir() or _position(path) is None:
+        raise DataError(f"{path}: not a checkpoint folder epoch-N or epoch-N-step-S to resume from")
     return path
 
 
@@ -213,29 +241,33 @@ def fit(model: torch.nn.Module, dataset: Dataset, loss_fn: Callable[[torch.nn.Mo
         ema.to(accelerator.device)
         accelerator.register_for_checkpointing(ema)
 
-    start_epoch, history = 0, {"epoch_losses": [], "seconds": 0.0, "resumes": 0, "identity": identity}
+    start_epoch, history = 0, {"epoch_losses": [], "seconds": 0.0, "resumes": 0, "identity": identity,
+                               "partial": None}
     if resume_from is not None:
         history = read_history(resume_from)
         accelerator.load_state(str(resume_from))
-        start_epoch = int(CHECKPOINT_PATTERN.match(resume_from.name).group(1))
+        start_epoch = _position(resume_from)[0]
         history["resumes"] += 1
         logger.info("resumed from %s at epoch %d", resume_from, start_epoch)
+    partial = history["partial"] or {"steps": 0, "total": 0.0, "count": 0}  # the epoch the checkpoint was within
 
     if accelerator.is_main_process:
         tracked = {k: v for k, v in asdict(config).items() if isinstance(v, (int, float, str, bool))}
         accelerator.init_trackers(project_name, config=tracked)
     result = FitResult(model=model, ema=ema, accelerator=accelerator, epoch_losses=list(history["epoch_losses"]),
                        resumes=history["resumes"])
-    started = time.perf_counter()
-    global_step = start_epoch * steps_per_epoch
+    started = last_save = time.perf_counter()
+    global_step = start_epoch * steps_per_epoch + partial["steps"]
     for epoch in range(start_epoch, config.epochs):
         shuffle.manual_seed(derive_seed(config.seed, "shuffle", epoch))
         loader.set_epoch(epoch)  # passed on to a dataset with set_epoch (per-epoch captions)
         model.train()
-        total, count = 0.0, 0
-        bar = tqdm(loader, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}",
+        skip, total, count = partial["steps"], partial["total"], partial["count"]
+        partial = {"steps": 0, "total": 0.0, "count": 0}
+        batches = accelerator.skip_first_batches(loader, skip) if skip else loader
+        bar = tqdm(batches, total=steps_per_epoch, initial=skip, desc=f"epoch {epoch + 1}/{config.epochs}",
                    disable=not accelerator.is_local_main_process, leave=False)
-        for step, batch in enumerate(bar):
+        for step, batch in enumerate(bar, start=skip):
             if step >= steps_per_epoch:
                 break
             if config.channels_last:
@@ -259,6 +291,13 @@ def fit(model: torch.nn.Module, dataset: Dataset, loss_fn: Callable[[torch.nn.Mo
                 if ema is not None:
                     logs["train/ema_decay"] = ema.cur_decay_value
                 accelerator.log(logs, step=global_step)
+            if (config.checkpoint_minutes is not None and step + 1 < steps_per_epoch
+                    and time.perf_counter() - last_save >= 60 * config.checkpoint_minutes):
+                _save_mid_epoch_checkpoint(accelerator, checkpoint_dir, epoch, step + 1, {
+                    "epoch_losses": result.epoch_losses, "resumes": result.resumes, "identity": history["identity"],
+                    "seconds": history["seconds"] + time.perf_counter() - started,
+                    "partial": {"steps": step + 1, "total": total, "count": count}})
+                last_save = time.perf_counter()
         mean = total / max(count, 1)
         result.epoch_losses.append(mean)
         accelerator.log({"train/epoch_loss": mean}, step=global_step)
@@ -268,6 +307,7 @@ def fit(model: torch.nn.Module, dataset: Dataset, loss_fn: Callable[[torch.nn.Mo
             _save_checkpoint(accelerator, checkpoint_dir, epoch + 1, config.checkpoints_to_keep,
                              {"epoch_losses": result.epoch_losses, "seconds": result.wall_time_s,
                               "resumes": result.resumes, "identity": history["identity"]})
+            last_save = time.perf_counter()
     accelerator.end_training()
     result.model = accelerator.unwrap_model(model)
     result.wall_time_s = history["seconds"] + time.perf_counter() - started
@@ -280,15 +320,22 @@ def to_channels_last(batch) -> tuple:
 
 
 def read_history(checkpoint: Path) -> dict:
-    """The run history saved with ``checkpoint``; a checkpoint without one (or a malformed one) is a DataError."""
+    """The run history saved with ``checkpoint`` (``partial``: within an epoch, its steps done and their loss sum
+    and count; None after a whole epoch); a checkpoint without one (or a malformed one) is a DataError."""
     path = checkpoint / HISTORY
     try:
         history = json.loads(path.read_text(encoding="utf-8"))
-        epochs = int(CHECKPOINT_PATTERN.match(checkpoint.name).group(1))
+        epochs, steps = _position(checkpoint) or (None, 0)
         if len(history["epoch_losses"]) != epochs:
             raise ValueError(f"{len(history['epoch_losses'])} epoch losses for epoch {epochs}")
+        partial = history.get("partial")
+        if steps and (partial is None or partial["steps"] != steps):
+            raise ValueError(f"no partial epoch of {steps} steps")
+        if partial is not None:
+            partial = {"steps": int(partial["steps"]), "total": float(partial["total"]),
+                       "count": int(partial["count"])}
         return {"epoch_losses": [float(v) for v in history["epoch_losses"]], "seconds": float(history["seconds"]),
-                "resumes": int(history["resumes"]), "identity": history.get("identity")}
+                "resumes": int(history["resumes"]), "identity": history.get("identity"), "partial": partial}
     except FileNotFoundError:
         raise DataError(f"{path}: missing (the checkpoint has no run history to continue the record)") from None
     except (ValueError, KeyError, TypeError) as error:
@@ -308,3 +355,19 @@ def _save_checkpoint(accelerator: Accelerator, checkpoint_dir: Path, epoch: int,
     old = [path for _, path in list_checkpoints(checkpoint_dir)]
     for path in old[:-keep] if keep > 0 else []:
         shutil.rmtree(path)  # a checkpoint that cannot be deleted is an error, not a silently growing disk
+    for _, path in _mid_epoch_checkpoints(checkpoint_dir):
+        shutil.rmtree(path)  # the epoch they were within is saved whole now
+
+
+def _save_mid_epoch_checkpoint(accelerator: Accelerator, checkpoint_dir: Path, epochs_done: int, steps: int,
+                               history: dict) -> None:
+    """``epoch-N-step-S``: the state S steps into epoch N + 1; it replaces the previous mid-epoch checkpoint."""
+    accelerator.wait_for_everyone()
+    if not accelerator.is_main_process:
+        return
+    folder = checkpoint_dir / f"epoch-{epochs_done:04d}-step-{steps:06d}"
+    accelerator.save_state(str(folder))
+    atomic_write_text(folder / HISTORY, json.dumps(history) + "\n")
+    for _, path in _mid_epoch_checkpoints(checkpoint_dir):
+        if path != folder:
+            shutil.rmtree(path)
