@@ -175,4 +175,10 @@ def test_a_checkpoint_without_its_run_history_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="not a run history .*1 epoch losses for epoch 2"):
         read_history(checkpoint)
     (checkpoint / HISTORY).write_text('{"epoch_losses": [0.5, 0.25], "seconds": 3.0, "resumes": 1}')
-    assert read_history(checkpoint) == {"epoch_losses": [0.5, 0.25], "seconds": 3.0, "resumes": 1, "identity": None}
+    assert read_history(checkpoint) == {"epoch_losses": [0.5, 0.25], "seconds": 3.0, "resumes": 1, "identity": None,
+                                        "partial": None}
+    within = tmp_path / "epoch-0002-step-000003"  # within epoch 3: its history must say how far
+    within.mkdir()
+    (within / HISTORY).write_text('{"epoch_losses": [0.5, 0.25], "seconds": 3.0, "resumes": 1}')
+    with pytest.raises(DataError, match="not a run history .*no partial epoch of 3 steps"):
+        read_history(within)
