@@ -234,16 +234,11 @@ VAE_QUICK_DIGITS = 1000
 def _vae_and_test_set(env: VerifyEnv, folder: Path, record: dict):
     """The shipped VAE (its folder verified against its SHA256SUMS) and the record's fixed binarization of the
     test digits (the first ones with ``--quick``)."""
-    from safetensors.torch import load_file
-
-    from vae_diffusion.core.artifacts import verify_artifact
+    from vae_diffusion.vae.checkpoint import load_shipped_model
     from vae_diffusion.vae.data import fixed_binarization, pixel_probabilities
-    from vae_diffusion.vae.model import VAE
 
     def load():
-        verify_artifact(folder)
-        model = VAE.from_config(json.loads((folder / "config.json").read_text(encoding="utf-8")))
-        model.load_state_dict(load_file(str(folder / "model.safetensors")))
+        model = load_shipped_model(folder)
         probabilities = pixel_probabilities("test", env.data_dir, check_count=not env.quick,
                                             limit=VAE_QUICK_DIGITS if env.quick else None)
         return model.float().to(env.device).eval(), fixed_binarization(probabilities, record["test_binarization_seed"])

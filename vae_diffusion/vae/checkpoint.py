@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from mvadl.data import DataError
 from mvadl.io import atomic_path
-from vae_diffusion.core.artifacts import verify_artifact
+from vae_diffusion.core.artifacts import ARTIFACTS_DIR, verify_artifact
 from vae_diffusion.core.identity import check_same_run
 from vae_diffusion.vae.model import VAE
 
@@ -26,6 +26,10 @@ from vae_diffusion.vae.model import VAE
 FORMAT = 2
 #: Options that must match when resuming (``epochs`` may be extended; the model is compared separately).
 RESUME_MUST_MATCH = ("batch_size", "lr", "lr_decay", "iw_samples", "seed", "train_subset", "test_subset")
+#: The shipped Q9-Q10 VAE (``python -m vae_diffusion.ship --model vae``) and the sha256 of its weights, which
+#: :func:`load_shipped_model` checks when it loads this folder.
+SHIPPED_MODEL = ARTIFACTS_DIR / "vae_mnist" / "v1"
+SHIPPED_MODEL_PIN = ("model.safetensors", "c82d1febee739137cfced84f4f4148aa9d62f5753120b209e9620161333a2d9d")
 
 
 @dataclass
@@ -118,10 +122,13 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> VAE:
     return model.eval()
 
 
-def load_shipped_model(folder: str | Path, device: torch.device | str = "cpu",
+def load_shipped_model(folder: str | Path = SHIPPED_MODEL, device: torch.device | str = "cpu",
                        pinned: tuple[str, str] | None = None) -> VAE:
     """The VAE shipped in ``folder`` (``python -m vae_diffusion.ship --model vae``: ``model.safetensors`` and
-    ``config.json``), verified against its ``SHA256SUMS`` (and ``pinned``) first, in eval mode on ``device``."""
+    ``config.json``), verified against its ``SHA256SUMS`` (and ``pinned``; for :data:`SHIPPED_MODEL`,
+    :data:`SHIPPED_MODEL_PIN` by default) first, in eval mode on ``device``."""
+    if pinned is None and Path(folder).resolve() == SHIPPED_MODEL.resolve():
+        pinned = SHIPPED_MODEL_PIN
     folder = verify_artifact(folder, pinned)
     try:
         model = VAE.from_config(json.loads((folder / "config.json").read_text(encoding="utf-8")))
