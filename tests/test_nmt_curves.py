@@ -335,7 +335,9 @@ def test_inference_checkpoint_drops_the_optimizer_state(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [(["--version", "1"], "--version: v<N>"),
-                                           (["--timing-sentences", "1"], "--timing-sentences >= 2")])
+                                           (["--timing-sentences", "1"], "--timing-sentences >= 2"),
+                                           (["--from-version", "2"], "--from-version: v<N>"),
+                                           (["--version", "v2", "--from-version", "v2"], "an earlier version")])
 def test_ship_refuses_bad_options(argv, message, capsys):
     assert message in usage_error(capsys, lambda: main(lambda config, ctx: pytest.fail("ran"), ShipConfig, argv))
 
@@ -465,6 +467,20 @@ def test_curves_and_ship_on_the_toy_model(toy_data_bin, toy_training, tmp_path):
     again = run_command([sys.executable, "-m", "nlp_experiments.translation.ship", "--quick", "--updates", "4",
                          *common], env, check=False)
     assert again.returncode != 0 and "never overwritten" in again.stderr
+
+    # the same weights again, as v2, with a record of this code: nothing retrained, the stored precision re-scored
+    run_command([sys.executable, "-m", "nlp_experiments.translation.ship", "--quick", "--version", "v2",
+                 "--from-version", "v1", *common], env)
+    second = runs / "artifacts" / "nmt_direct" / "v2"
+    reshipped = json.loads((second / "ship.json").read_text())
+    assert verify_shipped(second) and (second / "model.pt").read_bytes() == (shipped / "model.pt").read_bytes()
+    assert (second / "training.json").read_bytes() == (shipped / "training.json").read_bytes()
+    assert reshipped["reshipped_from"]["folder"] == "nmt_direct/v1" and reshipped["updates"] == 4
+    stored = "fp16" if ship["weights_dtype"] == "float16" else "fp32"
+    other = "fp32" if stored == "fp16" else "fp16"
+    assert reshipped[f"test_bleu_{stored}"] == ship[f"test_bleu_{stored}"]  # measured again, the same
+    assert reshipped[f"test_bleu_{other}"] == ship[f"test_bleu_{other}"]  # taken from v1's record, and said so
+    assert reshipped["reshipped_from"]["from_its_record"] == f"test_bleu_{other}"
 
 
 def test_evaluate_refuses_an_unknown_model(capsys):
