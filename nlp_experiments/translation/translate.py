@@ -1,6 +1,6 @@
 """Translate sentences into a chosen language with a multilingual model (fairseq-interactive with this
 project's plugin and the SentencePiece model of prepare): by default the shipped model
-(``artifacts/nmt_direct/v2``: all six directions between en, de and fr; no training or data needed), checked
+(``artifacts/nmt_direct/v3``: all six directions between en, de and fr; no training or data needed), checked
 against its SHA256SUMS and the sha256 of its weights pinned here before it is loaded.
 
     python -m nlp_experiments.translation.translate --to fr "Ein Hund rennt über die Wiese."   # source identified
@@ -32,7 +32,7 @@ from nlp_experiments.translation.generation import translate_sentences
 from nlp_experiments.translation.languages import ModelName
 
 #: The model translate uses unless told otherwise, and the sha256 of its weights (checked before loading).
-DEFAULT_SHIPPED = shipped_dir("direct", "v2").relative_to(REPO_ROOT)
+DEFAULT_SHIPPED = shipped_dir("direct", "v3").relative_to(REPO_ROOT)
 DEFAULT_SHIPPED_SHA256 = "5ac3985eb6528ff5abfb4b3255eab168b299d0b6418c7d1bb0ed2b753855f813"
 
 
