@@ -342,13 +342,19 @@ def read_history(checkpoint: Path) -> dict:
         raise DataError(f"{path}: not a run history ({error})") from None
 
 
-def _save_checkpoint(accelerator: Accelerator, checkpoint_dir: Path, epoch: int, keep: int, history: dict) -> None:
+def _write_state(accelerator: Accelerator, folder: Path, history: dict) -> bool:
+    """accelerate's state and the run history into ``folder``; False on a process other than the main one."""
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:
-        return
-    folder = checkpoint_dir / f"epoch-{epoch:04d}"
+        return False
     accelerator.save_state(str(folder))
     atomic_write_text(folder / HISTORY, json.dumps(history) + "\n")
+    return True
+
+
+def _save_checkpoint(accelerator: Accelerator, checkpoint_dir: Path, epoch: int, keep: int, history: dict) -> None:
+    if not _write_state(accelerator, checkpoint_dir / f"epoch-{epoch:04d}", history):
+        return
     # Rotation is ours, not accelerate's ProjectConfiguration(total_limit=...): that one only works with its own
     # folder names checkpoint_<number of saves> (which do not say the epoch, and whose counter load_state does not
     # restore, so a resumed run would collide with checkpoint_0), and it deletes every entry of the folder.
@@ -362,12 +368,9 @@ def _save_checkpoint(accelerator: Accelerator, checkpoint_dir: Path, epoch: int,
 def _save_mid_epoch_checkpoint(accelerator: Accelerator, checkpoint_dir: Path, epochs_done: int, steps: int,
                                history: dict) -> None:
     """``epoch-N-step-S``: the state S steps into epoch N + 1; it replaces the previous mid-epoch checkpoint."""
-    accelerator.wait_for_everyone()
-    if not accelerator.is_main_process:
-        return
     folder = checkpoint_dir / f"epoch-{epochs_done:04d}-step-{steps:06d}"
-    accelerator.save_state(str(folder))
-    atomic_write_text(folder / HISTORY, json.dumps(history) + "\n")
+    if not _write_state(accelerator, folder, history):
+        return
     for _, path in _mid_epoch_checkpoints(checkpoint_dir):
         if path != folder:
             shutil.rmtree(path)
