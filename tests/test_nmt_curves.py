@@ -281,6 +281,14 @@ def test_score_only_rescores_the_kept_outputs_without_checkpoints(toy_data_bin, 
     (results / "nmt" / "curve_direct_seed2.json").write_text(json.dumps(old))
     argv = ["--score-only", "--models", "direct", "--training-seed", "2", "--data-bin", str(toy_data_bin),
             "--checkpoints", str(tmp_path / "none"), "--runs-dir", str(tmp_path / "none")]
+    assert main(curves, CurvesConfig, argv) == 1  # no training record to take the training block from
+    training = {"seed": 2, "wall_time_s": 7000.0, "device": "cpu", "git_revision": "def",
+                "config": {"arch": "toy", "lr": 2e-3, "max_update": 4, "quick": False},
+                "metrics": {"model": "direct", "lang_pairs": list(DIRECTIONS), "updates": 4, "train_wps": 10.0,
+                            "resumed_from_updates": 2, "resumes": 1, "validation": [], "averaged_updates": [2, 4]}}
+    (results / "nmt" / "training_direct_seed2.json").write_text(json.dumps(training))
+    argv = ["--score-only", "--models", "direct", "--training-seed", "2", "--data-bin", str(toy_data_bin),
+            "--checkpoints", str(tmp_path / "none"), "--runs-dir", str(tmp_path / "none")]
     assert main(curves, CurvesConfig, argv) == 0
     record = json.loads((results / "nmt" / "curve_direct_seed2.json").read_text())
     scores = record["curve"]["4"]["scores"]["direct_seed2"]
@@ -290,6 +298,7 @@ def test_score_only_rescores_the_kept_outputs_without_checkpoints(toy_data_bin, 
     assert record["translated"] == {"git_revision": "abc", "wall_time_s": 99.0, "created_utc": "2026-01-01",
                                     "device": "cpu"}
     assert record["seed"] == 2 and record["config"]["beam"] == 5 and record["config"]["score_only"] is True
+    assert record["training"]["resumes"] == 1 and record["training"]["wall_time_s"] == 7000.0
     # re-scored again, the record still names the run that translated, not the previous re-scoring
     assert main(curves, CurvesConfig, argv) == 0
     again = json.loads((results / "nmt" / "curve_direct_seed2.json").read_text())

@@ -151,7 +151,7 @@ def test_training_logs_per_pair_scores_and_records_the_run(toy_training):
     assert any((toy_training["runs"] / "direct" / "tb" / "valid").glob("events.out.tfevents.*"))
     record = toy_training["record"]
     assert record["updates"] == 4 and record["lang_pairs"] == DIRECT_PAIRS.split(",")
-    assert record["resumed_from_updates"] == 0 and record["train_wps"] > 0
+    assert record["resumed_from_updates"] == 0 and record["resumes"] == 0 and record["train_wps"] > 0
     assert record["validation"] == training_metrics(toy_training["runs"] / "direct" / "train.log")[
         "validation"] and record["validation"][-1]["updates"] == 4
     assert record["config"]["arch"] == "mva_transformer_multi30k" and record["config"]["max_update"] == 4
@@ -174,7 +174,9 @@ def test_training_resumes_from_its_checkpoint(toy_data_bin, toy_training, tmp_pa
                         str(runs)], {"RESULTS_DIR": str(tmp_path / "results")})
     assert re.search(r"Loaded checkpoint \S+checkpoint_last\.pt \(epoch \d+ @ 4 updates\)", proc.stdout)
     record = training.read_training_record(runs / "direct")
-    assert record["updates"] == 8 and record["resumed_from_updates"] == 4
+    assert record["updates"] == 8 and record["resumed_from_updates"] == 4 and record["resumes"] == 1
+    first = training_metrics(toy_training["runs"] / "direct" / "train.log")["training_wall_s"]
+    assert record["training_wall_s"] >= first  # fairseq's clock continues from the checkpoint
     assert [v["updates"] for v in record["validation"]] == [2, 4, 6, 8]  # both runs' validations, one log
     assert record["averaged_updates"] == [6, 8]
     import fairseq_ext  # noqa: F401  (the plugin's compat module allowlists what fairseq checkpoints hold)

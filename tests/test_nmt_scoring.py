@@ -97,15 +97,16 @@ def test_plot_scores_marks_missing_cells():
 TRAIN_LOG = """\
 2026-11-28 10:00:00 | INFO | fairseq.checkpoint_utils | Loaded checkpoint ckpt/checkpoint_last.pt (epoch 1 @ 2 updates)
 2026-11-28 10:00:00 | INFO | train_inner | {"epoch": 1, "update": 0.267, "loss": "9.1", "wps": "1500.5", \
-"num_updates": "4", "lr": "0.002"}
+"num_updates": "4", "lr": "0.002", "train_wall": "3", "wall": "95"}
 2026-11-28 10:00:01 | INFO | valid | {"epoch": 1, "valid_loss": "5.653", "valid_nll_loss": "4.9", "valid_ppl": "29.8", \
 "valid_wps": "1500", "valid_num_updates": "4"}
 2026-11-28 10:00:01 | INFO | train | {"epoch": 1, "train_loss": "8.9", "train_wps": "1234.5", "train_ups": "0.5", \
-"train_num_updates": "4"}
+"train_num_updates": "4", "train_train_wall": "9", "train_wall": "120"}
+2026-11-28 11:00:00 | INFO | fairseq.checkpoint_utils | Loaded checkpoint ckpt/checkpoint_last.pt (epoch 2 @ 4 updates)
 2026-11-28 10:00:02 | INFO | valid | {"epoch": 2, "valid_loss": "4.2", "valid_nll_loss": "3.1", "valid_ppl": "8.6", \
 "valid_num_updates": "7", "valid_best_loss": "4.2"}
 2026-11-28 10:00:02 | INFO | train_inner | {"epoch": 2, "update": 1.2, "loss": "8.1", "wps": "1700.0", \
-"num_updates": "7", "lr": "0.002"}
+"num_updates": "7", "lr": "0.002", "train_wall": "2", "wall": "150"}
 2026-11-28 10:00:02 | INFO | valid | valid on 'valid' subset, a plain line (ignored)
 """
 
@@ -114,7 +115,7 @@ def test_training_metrics_read_the_json_log(tmp_path):
     log = tmp_path / "train.log"
     log.write_text(TRAIN_LOG)
     assert training_metrics(log) == {
-        "updates": 7, "train_wps": 1234.5, "resumed_from_updates": 2,
+        "updates": 7, "train_wps": 1234.5, "resumed_from_updates": 4, "resumes": 2, "training_wall_s": 150.0,
         "validation": [{"epoch": 1, "updates": 4, "valid_loss": 5.653}, {"epoch": 2, "updates": 7, "valid_loss": 4.2}]}
     assert interval_wps(log) == [1500.5, 1700.0]
     log.write_text("2026-11-28 10:00:00 | INFO | fairseq_cli.train | no updates\n")

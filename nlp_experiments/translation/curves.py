@@ -277,7 +277,12 @@ def rescore(config: CurvesConfig, ctx: Context, model: str, identifier) -> Path:
     # the run that translated: the record's own, or (a record re-scored before) the one it kept
     translated = metrics.get("translated") or {"git_revision": old["git_revision"], "wall_time_s": old["wall_time_s"],
                                                "created_utc": old["created_utc"], "device": old["device"]}
-    return ctx.record("nmt", f"curve_{model}", {**metrics, "curve": curve, "translated": translated},
+    training = results_dir() / "nmt" / f"training_{model}.json"  # the training block, in this code's form
+    if not training.is_file():
+        raise DataError(f"{training}: no training record of {model} to re-score with")
+    summary = training_summary(json.loads(training.read_text(encoding="utf-8")))
+    return ctx.record("nmt", f"curve_{model}", {**metrics, "curve": curve, "translated": translated,
+                                                "training": summary},
                       config={**old["config"], "score_only": True}, seed=split_run_name(model)[1])
 
 

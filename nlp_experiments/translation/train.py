@@ -13,8 +13,8 @@ fairseq-train runs as a subprocess, its output in RUNS_DIR/NAME/train.log (the p
 TensorBoard in RUNS_DIR/NAME/tb, checkpoints in SAVE_DIR (default CHECKPOINTS/NAME); a second call
 continues from SAVE_DIR/checkpoint_last.pt. NAME is MODEL for the reference seed 1 and MODEL_seedS for another
 --seed S, so a second seed never overwrites the reference run. The run is recorded with mvadl.results (config,
-updates, wall time, words/s, validation-loss series, device, seed, git revision) in
-results/nmt/training_NAME.json (runs/quick/results/nmt/ with --quick) and, for evaluate, in
+updates, resumptions, wall time summed across them, words/s, validation-loss series, device, seed, git revision)
+in results/nmt/training_NAME.json (runs/quick/results/nmt/ with --quick) and, for evaluate, in
 RUNS_DIR/NAME/training.json. Uses the GPU when torch sees one (--device). Run prepare first.
 OMP_NUM_THREADS=1 trains two models side by side on a 2-core machine.
 """
@@ -74,7 +74,9 @@ def run(config: TrainConfig, ctx: Context) -> Path:
     logger.info("averaged the checkpoints of updates %s -> %s", averaged, save_dir / AVERAGED)
     metrics = {"model": config.model, "run": name, "lang_pairs": list(pairs), "save_dir": str(save_dir),
                **training_metrics(log), "averaged_updates": averaged}
-    path = ctx.record("nmt", f"training_{name}", metrics)
+    # a resumed run's cost is fairseq's training clock, which its checkpoints carry across the resumptions
+    wall = metrics["training_wall_s"] if metrics["resumes"] and metrics["training_wall_s"] else ctx.elapsed()
+    path = ctx.record("nmt", f"training_{name}", metrics, wall_time_s=wall)
     atomic_write_text(run_dir / TRAINING_RECORD, path.read_text(encoding="utf-8"))  # what evaluate reads
     logger.info("%s done: %d updates in %.0f s -> %s, %s", config.model, metrics["updates"], ctx.elapsed(),
                 save_dir, path)

@@ -66,7 +66,10 @@ def interval_wps(log_path: Path) -> list[float]:
 def training_metrics(log_path: Path) -> dict:
     """What a fairseq-train log says about its run: ``updates`` (the last number of updates logged),
     ``train_wps`` (words/s of the last end-of-epoch ``train`` statistics, ``None`` before one),
-    ``resumed_from_updates`` (0 for a fresh run) and the ``validation`` series. A log without updates is a
+    ``resumed_from_updates`` (the updates of the last checkpoint a resumption loaded, 0 for a fresh run),
+    ``resumes`` (how many times the run was resumed), ``training_wall_s`` (fairseq's ``wall`` clock of the last
+    statistics line: the training loop's seconds summed across resumptions, since fairseq stores that clock in its
+    checkpoints; ``None`` before a statistics line) and the ``validation`` series. A log without updates is a
     :class:`DataError`."""
     log = read_log(log_path)
     updates = [int(entry[key]) for tag, key in (("train_inner", "num_updates"), ("train", "train_num_updates"),
@@ -76,6 +79,9 @@ def training_metrics(log_path: Path) -> dict:
         raise DataError(f"{log_path}: no number of updates in the fairseq-train log (was it run with "
                         f"--log-format json?)")
     wps = [entry["train_wps"] for entry in log["train"] if "train_wps" in entry]
+    walls = [entry[key] for tag, key in (("train_inner", "wall"), ("train", "train_wall"))
+             for entry in log[tag] if key in entry]
     return {"updates": max(updates), "train_wps": wps[-1] if wps else None,
             "resumed_from_updates": log["loaded_updates"][-1] if log["loaded_updates"] else 0,
+            "resumes": len(log["loaded_updates"]), "training_wall_s": max(walls) if walls else None,
             "validation": validation_series(log)}

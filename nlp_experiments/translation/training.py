@@ -133,6 +133,7 @@ def training_summary(record: dict) -> dict:
     return {"config": record["metrics"]["model"], "lang_pairs": ",".join(record["metrics"]["lang_pairs"]),
             "arch": config["arch"], "lr": config["lr"], "seed": record["seed"], "max_update": config["max_update"],
             "updates": record["metrics"]["updates"], "wall_time_s": record["wall_time_s"],
+            "resumes": record["metrics"].get("resumes", 1 if record["metrics"]["resumed_from_updates"] else 0),
             "train_wps": record["metrics"]["train_wps"], "device": record["device"], "quick": config["quick"],
             "git_revision": record["git_revision"], "validation": record["metrics"]["validation"],
             "averaged_updates": record["metrics"]["averaged_updates"]}
