@@ -10,7 +10,10 @@
 #   bash scripts/nmt_reproduce.sh --budget   # first the throughput / learning-rate study (results/nmt/budget.json, ~45 min)
 #   bash scripts/nmt_reproduce.sh --quick    # tiny models, a few updates: data, checkpoints and logs under
 #                                            runs/nmt_quick; records, translations and figures under runs/quick/results
-# Environment: PY (python), SEED (fairseq-train --seed, default 1), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR.
+# A full run is a reference run (--reference: records into results/, refused from a tree with uncommitted changes
+# unless ALLOW_DIRTY=1).
+# Environment: PY (python), SEED (fairseq-train --seed, default 1), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR,
+# ALLOW_DIRTY.
 # With SEED=S other than 1 the runs are named MODEL_seedS (checkpoints, logs, records, outputs), the comparisons
 # also set each one against its seed-1 run where that exists, and the script stops there (the shipped model is
 # that of seed 1). TRAIN_MODELS="zeroshot bilingual_en_de" trains and scores just
@@ -24,16 +27,19 @@ SEED=${SEED:-1}
 CKPT=${CKPT_DIR:-checkpoints/nmt}
 RUNS=runs/nmt
 QUICK=()
+MODE=(--reference)
+if [[ -n "${ALLOW_DIRTY:-}" ]]; then MODE+=(--allow-dirty); fi
 OUT=${RESULTS_DIR:-results}
 DATA=data-bin/multi30k
 if [[ "${1:-}" == --quick ]]; then
   QUICK=(--quick)
+  MODE=()
   CKPT=${CKPT_DIR:-runs/nmt_quick/checkpoints}
   RUNS=runs/nmt_quick
   DATA=runs/nmt_quick/data-bin
   OUT=${RESULTS_DIR:-runs/quick/results}
 fi
-nmt() { echo "[nmt] $(date +%T) $*"; "$PY" -m "nlp_experiments.translation.$1" "${@:2}"; }
+nmt() { echo "[nmt] $(date +%T) $*"; "$PY" -m "nlp_experiments.translation.$1" "${@:2}" "${MODE[@]}"; }
 nmt prepare --out-dir "$DATA" "${QUICK[@]}"
 if [[ "${1:-}" == --budget ]]; then
   nmt budget --data-bin "$DATA" --seed "$SEED"

@@ -94,7 +94,8 @@ def run_script_copy(script: str, tmp_path, *args: str, **env_vars: str) -> list[
     return [line.split() for line in commands.read_text().splitlines()]
 
 
-@pytest.mark.parametrize("script", ["vae_reproduce.sh", "diffusion_reproduce.sh", "guidance_reproduce.sh"])
+@pytest.mark.parametrize("script", ["vae_reproduce.sh", "diffusion_reproduce.sh", "guidance_reproduce.sh",
+                                    "nmt_reproduce.sh"])
 def test_a_full_script_run_is_a_reference_run(script, tmp_path):
     """Every experiment of a full run gets --reference (records into results/, refused from a tree with
     uncommitted changes); ALLOW_DIRTY=1 adds --allow-dirty; --quick never asks for results/."""
