@@ -139,7 +139,8 @@ def _legend_below(ax) -> None:
 def plot_ratio_vs_steps(runs: list[dict], main: tuple, key: str = "ratio_x"):
     """Bottom/top gradient-norm ratio ``key`` (:data:`RATIOS`: residual stream or layer parameters) vs updates:
     one panel per peak LR of the deep grid, one for the main setting (seeds and the 2-layer pair), each legend
-    below its panel."""
+    below its panel; each line also carries a marker of its warm-up (of its seed in the last panel), staggered
+    along the line, so that lines which coincide can still be told apart."""
     _, warmups = _grid_axes(runs)
     panels = _panels(runs, main)
     fig, axes = new_figure(1, len(panels), size=(TEXT_WIDTH_IN, 3.6), squeeze=False, font_size=PRINT_FONT_PT,
@@ -152,9 +153,15 @@ def plot_ratio_vs_steps(runs: list[dict], main: tuple, key: str = "ratio_x"):
             if col < len(panels) - 1:
                 style = dict(linestyle=_warmup_style(warmups, run["warmup_updates"]), linewidth=1.2,
                              label=_label(run))
+                k = warmups.index(run["warmup_updates"]) if run["warmup_updates"] in warmups else 0
             else:
                 style = _main_style(run)
-            ax.plot(steps, values, color=NORM_COLORS[run["norm"]], **style)
+                k = run["seed"] - 1 if run["depth"] == "deep" else len(VALID_MARKERS) - 1
+            # a marker per warm-up (seed in the last panel), staggered, so that lines which coincide stay visible
+            every = max(1, len(values) // 6)
+            ax.plot(steps, values, color=NORM_COLORS[run["norm"]], marker=VALID_MARKERS[k % len(VALID_MARKERS)],
+                    markersize=3.5, markevery=(k * every // 3 + (every // 6 if run["norm"] == "pre" else 0), every),
+                    **style)
         ax.set_yscale("log")
         plain_log_axis(ax.yaxis, subs=(1.0,) if col < len(panels) - 1 else (1.0, 3.0))
         ax.set_xlabel("update")
