@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, SymmetricalLogLocator
 
 from mvadl.plotting import PRINT_FONT_PT, TEXT_WIDTH_IN, bare_axes, new_figure, plain_log_axis, plain_number
 from vae_diffusion.core.images import image_grid
@@ -128,6 +128,11 @@ def naive_mc_figure(records: Sequence[Mapping], title: str | None = None, width_
     axes[1].set_ylabel("std over repeats (nats)")
     axes[1].set_title("spread")
     axes[1].set_yscale("log")
+    # decades, plus 2 and 5 where the axis is logarithmic above 1 (so that a bias of 2 reads as 2, not as "about 1")
+    low, high = axes[0].get_ylim()
+    axes[0].set_yticks([t for t in (-10000, -1000, -100, -10, -1, 0, 1, 2, 5, 10, 20, 50, 100) if low <= t <= high])
+    axes[0].set_ylim(low, high)
+    axes[0].yaxis.set_minor_locator(SymmetricalLogLocator(linthresh=1.0, base=10, subs=tuple(range(2, 10))))
     axes[0].yaxis.set_major_formatter(FuncFormatter(plain_number))
     plain_log_axis(axes[1].yaxis)
     for ax in axes:
