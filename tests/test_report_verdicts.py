@@ -161,7 +161,7 @@ def test_seed_contrast_is_recorded_by_the_study_and_printed(results_copy):
     _edit(results_copy / "prenorm" / "summary.json", flip)
     after = _flat(_render(results_copy, "part3_prenorm.md.j2"))
     assert "post-norm ends below pre-norm in each of the 3 seeds" in after
-    assert "post-norm model ends above its pre-norm twin" in after
+    assert "2 layers post-norm ends above pre-norm" in after
 
 
 def test_the_published_vae_stands_beside_ours_without_a_verdict(results_copy):
