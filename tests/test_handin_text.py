@@ -95,7 +95,7 @@ def test_section_3_table_rounds_the_unrounded_score_once(results_copy):
         record["scores"] = record["metrics"]["scores"]
 
     edit_translation_record(results_copy / "nmt" / "curves.json", set_en_fr)
-    assert "| bilingual en-fr model | | | 55.6 |" in _render(results_copy, "part3_translation.md.j2")
+    assert "| bilingual en↔fr model | | | 55.6 |" in _render(results_copy, "part3_translation.md.j2")
 
 
 def test_author_comes_from_the_option_then_git_then_the_project(monkeypatch, tmp_path):
@@ -307,7 +307,7 @@ def test_q22_table_r_is_named_a_second_half_mean_and_no_constant_factor_is_claim
 
 def test_translation_says_which_models_a_second_seed_repeated(results_copy):
     text = _render(RESULTS, "part3_translation.md.j2")
-    assert "the bilingual en-de model and the English-centric model also with a second seed" in text
+    assert "the bilingual en↔de model and the English-centric model also with a second seed" in text
     assert "(first training seed)" in text and "each trained once" not in text and "one training run each" not in text
 
     def no_second_seed(record):
@@ -317,7 +317,7 @@ def test_translation_says_which_models_a_second_seed_repeated(results_copy):
     edit_translation_record(results_copy / "nmt" / "comparisons.json", no_second_seed)
     text = _render(results_copy, "part3_translation.md.j2")
     assert "second seed" not in text.replace("dashed: the second training seed", "")
-    assert "spread between two training seeds" not in text  # no seed spread, no caution
+    assert "spread between seeds" not in text  # no seed spread, no caution
 
 
 def test_zero_shot_bleu_bound_covers_every_run_of_the_english_centric_model(results_copy):
@@ -347,11 +347,15 @@ def test_the_english_share_is_the_identifiers_and_the_table_prints_every_off_tar
 
 
 def test_a_significant_difference_within_the_seed_spread_says_so(results_copy):
+    """One rule in T2 and T3: a significant difference no larger than the spread between two training seeds (1.1
+    BLEU) is marked after its direction, wherever it is (1.0 on fr-de against the pivot and on en-fr at equal
+    compute); the larger ones (1.3 on fr-en, 1.3 and 1.4 against the English-centric model) are not."""
     text = _render(RESULTS, "part3_translation.md.j2")
-    assert "The significant difference (1.0 BLEU) is within the 1.1-BLEU spread between two training seeds" in text
-    assert "are of the order of the 1.1-BLEU spread" in text  # -1.3 and -1.4 on de-en and fr-en
-    assert "significantly higher than the pivot on fr-de" in text
-    assert "Against the pivot it is" not in text
+    mark = " (within the 1.1-BLEU spread between seeds)"
+    assert f"significantly higher than the pivot on fr-de{mark}" in text
+    assert f"significantly higher than the bilingual model on de-en, en-fr{mark} and fr-en," in text
+    assert text.count(mark) == 2
+    assert "Against the pivot it is" not in text and "of the order of" not in text
 
     def seeds_agree(record):
         for c in record["metrics"]["comparisons"]:
@@ -361,14 +365,15 @@ def test_a_significant_difference_within_the_seed_spread_says_so(results_copy):
         record["comparisons"] = record["metrics"]["comparisons"]
 
     edit_translation_record(results_copy / "nmt" / "comparisons.json", seeds_agree)
-    assert "spread between two training seeds" not in _render(results_copy, "part3_translation.md.j2")
+    assert "spread between seeds" not in _render(results_copy, "part3_translation.md.j2")
 
 
 def test_part_3_says_the_curves_still_rise_and_gives_the_equal_compute_verdicts(results_copy):
     text = _render(RESULTS, "part3_translation.md.j2")
     assert "BLEU rose in all 14 trained directions" in text
     assert ("At equal total compute (6,400 updates against 3,200 for each bilingual model), the English-centric "
-            "model is significantly higher than the bilingual model on de-en, en-fr and fr-en") in text
+            "model is significantly higher than the bilingual model on de-en, en-fr (within the 1.1-BLEU spread "
+            "between seeds) and fr-en") in text
 
     def one_falls(metrics):
         if "scores" in metrics:
@@ -389,7 +394,7 @@ def test_sentences_the_grader_found_wrong_are_gone(handin, phrase):
 
 @pytest.mark.parametrize("phrase", [
     "in expectation for every finite $L$", "exponentially with this effective dimension",
-    "a hypothesis we did not measure", "was trained to produce English only from German or French sources",
+    "a hypothesis we did not measure", "It saw German and French only paired with English, never with each other",
     "as $\\sigma_p^2 \\to 0$ with $\\sigma_q$ fixed, whatever the means",
     "Differences are computed from unrounded scores",
     "Active units are the latent dimensions", "the cell where the worse of the two norms does best",

@@ -123,20 +123,33 @@ def fmt_signed(x: Any, digits: int = 1) -> str:
     return text if text.startswith("-") else "+" + text
 
 
+def fmt_bound(x: Any, digits: int = 1) -> str:
+    """An interval's bound, signed like :func:`fmt_signed`, with more decimals where ``digits`` would round a
+    non-zero bound to zero, so that its side of zero shows: ``0.012`` -> ``+0.01``, ``-0.004`` -> ``-0.004``
+    (``+0.0`` and ``-0.0`` would hide whether the interval excludes zero). Exactly 0 prints ``0.0``."""
+    v = _number(x, "bound")
+    if v == 0:
+        return fmt_fixed(v, digits)
+    shown = digits
+    while round_half_up(v, shown) == 0 and shown < digits + 6:
+        shown += 1
+    return fmt_signed(v, shown) if round_half_up(v, shown) != 0 else fmt_fixed(0.0, digits)
+
+
 def fmt_interval(c: Any, digits: int = 1, unit: str = "") -> str:
     """A comparison as ``+1.2 [+0.4, +2.0], p = 0.0040``: the signed difference ``a - b`` and its 95 % interval
-    with ``digits`` decimals (each followed by ``unit``), then :func:`fmt_p` of the p-value the verdict uses (the
+    with ``digits`` decimals (a bound that would round to zero gets the decimals that show its sign,
+    :func:`fmt_bound`; each number followed by ``unit``), then :func:`fmt_p` of the p-value the verdict uses (the
     Holm-adjusted one where the comparison has it; left out when the test has none)."""
-    def number(x: float) -> str:
-        return f"{fmt_signed(x, digits)}{unit}"
-
-    text = f"{number(c.difference)} [{number(c.low)}, {number(c.high)}]"
+    text = (f"{fmt_signed(c.difference, digits)}{unit} "
+            f"[{fmt_bound(c.low, digits)}{unit}, {fmt_bound(c.high, digits)}{unit}]")
     return text if c.p_decisive is None else f"{text}, {fmt_p(c.p_decisive)}"
 
 
 def fmt_pp(c: Any) -> str:
-    """A comparison of shares in percentage points: ``-44.0 [-50.9, -37.3] pp, p < 0.001``."""
-    text = f"{fmt_signed(100 * c.difference)} [{fmt_signed(100 * c.low)}, {fmt_signed(100 * c.high)}] pp"
+    """A comparison of shares in percentage points: ``-44.0 [-50.9, -37.3] pp, p < 0.001`` (bounds as in
+    :func:`fmt_bound`)."""
+    text = f"{fmt_signed(100 * c.difference)} [{fmt_bound(100 * c.low)}, {fmt_bound(100 * c.high)}] pp"
     return text if c.p_decisive is None else f"{text}, {fmt_p(c.p_decisive)}"
 
 
@@ -179,6 +192,7 @@ FILTERS = {
     "verdict": fmt_verdict,
     "ratio": fmt_ratio,
     "signed": fmt_signed,
+    "bound": fmt_bound,
     "items": node_items,
     "keys": node_keys,
     "values": node_values,

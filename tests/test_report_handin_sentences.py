@@ -1,0 +1,182 @@
+"""Sentences of the hand-in that a strict reading found wrong or uneven, each built from a results copy in which
+the data say otherwise: the direction of Q9's likelihood gap, the seed-spread mark of section 3, the interval
+bounds that must show their side of zero, Q18's configuration overrides, numbers in math without a thousands
+separator, and the classifier sentence that moved from Q10 to the supplement."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mvadl import REPO_ROOT
+from mvadl.report.build import TEMPLATE_DIR, make_meta
+from mvadl.report.render import fmt_bound, fmt_interval, fmt_pp, render
+from mvadl.verdicts import Comparison
+from tests.nmt_records import edit_translation_record
+
+RESULTS = REPO_ROOT / "results"
+#: An inline math span as pandoc reads it: ``$`` not followed by a space, closing ``$`` not preceded by one.
+INLINE_MATH = re.compile(r"\$(?=\S)[^$\n]+?(?<=\S)\$")
+
+
+@pytest.fixture
+def results_copy(tmp_path: Path) -> Path:
+    dst = tmp_path / "results"
+    shutil.copytree(RESULTS, dst, ignore=shutil.ignore_patterns("*.png", "*.npz", "*.safetensors"))
+    return dst
+
+
+def _edit(path: Path, change) -> None:
+    record = json.loads(path.read_text())
+    change(record)
+    path.write_text(json.dumps(record))
+
+
+def _both(record: dict, change) -> None:
+    change(record["metrics"])
+    change(record)
+
+
+def _render(results: Path, template: str) -> str:
+    return " ".join(render(TEMPLATE_DIR, results, make_meta(results, "A. Student"), template).split())
+
+
+# ---------------------------------------------------------------- Q9: the IS estimate of log p(x) against the ELBO
+
+
+def test_q9_says_the_is_estimate_of_log_px_lies_above_the_elbo_as_the_records_have_it(results_copy):
+    """The NLL (88.52) lies *below* the negative ELBO (92.36): it is log p(x), estimated by IS, that lies above the
+    ELBO. A copy in which the NLL exceeds the negative ELBO turns the sentence round and drops the bound."""
+    metrics = json.loads((RESULTS / "vae" / "metrics.json").read_text())["metrics"]
+    gap = -metrics["test_elbo"] - metrics["test_nll_is"]
+    assert gap > 0
+    text = _render(RESULTS, "part1_vae.md.j2")
+    assert f"the importance-sampled $\\log p(x)$ lies {gap:.1f} nats above the ELBO, a lower bound on" in text
+    assert "NLL lies" not in text
+
+    _edit(results_copy / "vae" / "metrics.json",
+          lambda r: _both(r, lambda m: m.update(test_nll_is=-m["test_elbo"] + 2.5)))
+    text = _render(results_copy, "part1_vae.md.j2")
+    assert "the importance-sampled $\\log p(x)$ lies 2.5 nats below the ELBO." in text
+    assert "nats above the ELBO" not in text and "a lower bound on the posterior KL" not in text
+
+
+# ---------------------------------------------------------------- Q10: sample quality only
+
+
+def test_q10_speaks_of_sample_quality_and_the_classifier_reading_is_in_the_supplement():
+    text = _render(RESULTS, "part1_vae.md.j2")
+    q10 = text[text.index("## Q10"):]
+    assert "per-pixel noise around 0.5" in q10  # what the epoch-0 panel shows
+    assert "The classifier reads" not in q10 and "speckled" not in q10 and "cells," not in q10
+    supplement = _render(RESULTS, "appendix_vae.md.j2")
+    assert "The digits of the Q10 grids (moved from Q10)" in supplement
+    assert "the one whose features the FID of Q18 uses" in supplement
+
+
+# ---------------------------------------------------------------- numbers in math
+
+
+@pytest.mark.parametrize("template", ["part1_vae.md.j2", "part2_diffusion.md.j2", "part3_translation.md.j2"])
+def test_no_thousands_separator_inside_math(template):
+    """``$k = 5,000$`` prints "5, 000" (a comma in math is punctuation followed by a space)."""
+    spans = INLINE_MATH.findall(_render(RESULTS, template))
+    assert not [s for s in spans if re.search(r"\d,\d{3}", s)]
+
+
+def test_q2_and_q9_print_the_importance_samples_as_text():
+    text = _render(RESULTS, "part1_vae.md.j2")
+    assert "(IS, $k$ = 5,000)" in text and "$k$ = 5,000 per image" in text and "$k = 5" not in text
+
+
+# ---------------------------------------------------------------- Q13 and Q18
+
+
+def test_q13_says_eq_24_is_a_lower_bound():
+    text = _render(RESULTS, "part2_diffusion.md.j2")
+    q13 = text[text.index("## Q13"):text.index("## Q14")]
+    assert "it holds with $\\geq$, not $=$" in q13
+
+
+def test_q18_names_the_configuration_overrides_and_what_fails_without_them(results_copy):
+    text = _render(RESULTS, "part2_diffusion.md.j2")
+    assert ('every scheduler reuses its noise schedule and settings, except that DDIM does not clip its estimate of '
+            '$z_0$ and DPM-Solver++ 2M and UniPC use "trailing" timestep spacing, without which they do not converge '
+            '(supplement)') in text
+    # the citation next to single draws is a hypothesis, not the explanation
+    assert "is an untested hypothesis" in text and "@karras2022 find" not in text
+
+    def inherited_converges(record):  # the ablation's inherited variants as close to their reference as the fixed
+        for m in (record["metrics"], record):
+            for v in m["variants"]:
+                v["rms_to_reference"][-1] = 0.001
+    _edit(results_copy / "diffusion" / "scheduler_ablation.json", inherited_converges)
+    text = _render(results_copy, "part2_diffusion.md.j2")
+    assert 'use "trailing" timestep spacing (supplement)' in text and "do not converge" not in text
+
+    def no_overrides(record):
+        configs = record["config"]["scheduler_configs"]
+        for name in configs:
+            configs[name].update(clip_sample=configs["DDPM"]["clip_sample"],
+                                 timestep_spacing=configs["DDPM"]["timestep_spacing"])
+    _edit(results_copy / "diffusion" / "scheduler_metrics.json", no_overrides)
+    text = _render(results_copy, "part2_diffusion.md.j2")
+    assert "every scheduler reuses its noise schedule." in text and "except that" not in text
+
+
+# ---------------------------------------------------------------- section 3
+
+
+def test_section_3_names_each_bilingual_model_by_both_directions():
+    text = _render(RESULTS, "part3_translation.md.j2")
+    assert "two **bilingual models** (en↔de, en↔fr)" in text
+    assert "bilingual en-de" not in text and "bilingual en-fr" not in text
+    assert "It saw German and French only paired with English, never with each other." in text
+    assert "trained to produce English only" not in text
+
+
+@pytest.mark.parametrize("seed_difference, marked", [
+    (1.5, ["en-fr", "fr-en", "fr-de", "de-en"]),  # every significant difference up to 1.5 BLEU is marked
+    (0.1, []),  # seeds that agree: nothing is marked
+])
+def test_the_seed_spread_mark_follows_the_recorded_spread(results_copy, seed_difference, marked):
+    def spread(record):
+        for c in record["metrics"]["comparisons"]:
+            if c["kind"] == "seeds":
+                for metric in ("bleu", "chrf"):
+                    c[metric].update(difference=seed_difference, low=seed_difference - 0.9,
+                                     high=seed_difference + 0.9)
+        record["comparisons"] = record["metrics"]["comparisons"]
+
+    edit_translation_record(results_copy / "nmt" / "comparisons.json", spread)
+    text = _render(results_copy, "part3_translation.md.j2")
+    mark = f" (within the {seed_difference:.1f}-BLEU spread between seeds)"
+    found = re.findall(r"([a-z]{2}-[a-z]{2})" + re.escape(mark), text)
+    assert sorted(set(found)) == sorted(marked)
+    if not marked:
+        assert "spread between seeds" not in text
+    else:  # T2: the model with de-fr data on fr-en (1.3), T3: de-en and fr-en against the English-centric model
+        assert f"on en-de, en-fr and fr-en{mark}, and" in text and f"on de-en{mark} and fr-en{mark}, and" in text
+
+
+# ---------------------------------------------------------------- interval bounds show their side of zero
+
+
+@pytest.mark.parametrize("x, text", [
+    (0.012, "+0.01"), (-0.004, "-0.004"), (-0.04, "-0.04"), (0.05, "+0.1"), (1.96, "+2.0"), (-2.8, "-2.8"),
+    (0.0, "0.0"), (1e-12, "0.0")])
+def test_an_interval_bound_shows_its_side_of_zero(x, text):
+    assert fmt_bound(x, 1) == text
+
+
+def test_the_fr_de_interval_against_the_pivot_does_not_touch_zero():
+    """p. 11 printed "+1.0 [+0.0, +2.0], p = 0.046" beside "significantly higher": the bound is 0.012."""
+    c = Comparison(a=34.1, b=33.0, difference=1.009, low=0.012, high=1.999, p_value=0.046, test="paired bootstrap",
+                   n=1000)
+    assert fmt_interval(c, 1) == "+1.0 [+0.01, +2.0], p = 0.046"
+    assert fmt_pp(Comparison(a=0.5, b=0.3, difference=0.2, low=0.0004, high=0.4, p_value=0.01, test="McNemar",
+                             n=200)) == "+20.0 [+0.04, +40.0] pp, p = 0.010"
+    assert "(fr-de: +1.0 [+0.01, +2.0], p = 0.046)" in _render(RESULTS, "part3_translation.md.j2")
