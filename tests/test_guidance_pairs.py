@@ -10,7 +10,13 @@ from mvadl.data import DataError
 from mvadl.verdicts import Comparison, holm, mcnemar_exact, paired_mean_difference, wilson_interval
 from vae_diffusion.guidance.captions import render
 from vae_diffusion.guidance.detect import read_digits
-from vae_diffusion.guidance.evaluation import across_scales, pair_metrics, seed_baseline, versus_reference
+from vae_diffusion.guidance.evaluation import (
+    across_scales,
+    figure_images,
+    pair_metrics,
+    seed_baseline,
+    versus_reference,
+)
 
 
 def digit_images(strokes: list[str], backgrounds: list[str] | None = None, shift: int = 0) -> np.ndarray:
@@ -150,3 +156,16 @@ def test_the_report_tests_build_concepts_with_the_keys_of_the_study(pairs):
     more_red = q19_records.more_red_metrics(reference)
     assert more_red["compared_with"]["concepts"] == versus_reference(
         more_red["concepts"], reference["image_seeds"], reference, "results/guidance/metrics.json")["concepts"]
+
+
+def test_figures_show_the_first_images_with_the_concept_whatever_the_negative_prompt_does():
+    """The pairs a concept's figure shows are chosen by a fixed rule on the images without the negative prompt:
+    the first k that show the concept (so the outcome with it is not selected on); the first k images when none
+    shows it."""
+    assert figure_images([False, True, False, True, True, True], 3) == [1, 3, 4]
+    assert figure_images([False, True, False], 8) == [1]
+    assert figure_images([False] * 10, 4) == [0, 1, 2, 3]
+    assert figure_images([False] * 2, 4) == [0, 1]
+    metrics, _ = pair_metrics(*(read(digit_images(names), [1] * 6) for names in (WITHOUT, WITH)),
+                              (digit_images(WITHOUT), digit_images(WITH)), DIGITS, "white")
+    assert figure_images(metrics["per_image"]["concept_without"], 8) == [0, 1, 2]  # WITHOUT: white first three

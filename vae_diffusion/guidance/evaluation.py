@@ -262,6 +262,14 @@ def across_scales(low: dict, high: dict) -> dict:
             "colours_without": colour_changes(names_high, names_low, never_identical)}
 
 
+def figure_images(concept_without, k: int) -> list[int]:
+    """The image pairs a concept's figure shows, by a fixed rule: the first ``k`` images (in the study's order)
+    that show the concept without the negative prompt, i.e. the images the negative prompt has something to
+    remove from, whatever it does to them; the first ``k`` images when none shows the concept."""
+    present = [i for i, shown in enumerate(concept_without) if shown]
+    return present[:k] if present else list(range(min(k, len(concept_without))))
+
+
 def seed_baseline(without: np.ndarray, with_negative: np.ndarray, other_with_negative: np.ndarray,
                   seed: int) -> dict:
     """Does the initial noise fix the layout more than the prompt alone would? Stroke masks ``[N, H, W]`` of the

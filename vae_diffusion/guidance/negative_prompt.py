@@ -31,10 +31,11 @@ compares mask IoU and centroid shift of those pairs with the same-seed pairs' (p
 "the initial noise fixes the layout" is measured against what centred MNIST-like digits share anyway. With
 ``--compare-with RECORD`` (this study on another model, same seeds), each concept is also tested against that
 model's, image by image (``compared_with``). A separate check asks for a stroke colour ("a green seven", every
-digit and colour equally often, ``--colour-samples`` images) and counts how often it is obeyed. Figures show the
-pairs of the first ``--figure-pairs`` images. Writes results/guidance/{metrics.json, negative_prompt.png,
-negative_prompt_<concept>.png, difference_map.png, guidance_sweep.png}; for another pipeline,
-results/guidance/<--output-name>.{json,png}.
+digit and colour equally often, ``--colour-samples`` images) and counts how often it is obeyed. Each concept's
+figure shows the pairs of the first ``--figure-pairs`` images that show the concept without the negative prompt
+(``evaluation.figure_images``; recorded as the concept's ``figure_images``). Writes
+results/guidance/{metrics.json, negative_prompt.png, negative_prompt_<concept>.png, difference_map.png,
+guidance_sweep.png}; for another pipeline, results/guidance/<--output-name>.{json,png}.
 """
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ from vae_diffusion.guidance.evaluation import (
     comparable_images,
     digit_concept,
     experiment_seeds,
+    figure_images,
     generate,
     load_guided_pipeline,
     pair_metrics,
@@ -102,7 +104,8 @@ class NegativePromptConfig(ClassifierOptions):
     n_samples: int = option(200, "seeds for the main metrics")
     sweep_samples: int = option(100, "seeds per sweep point (the point at --guidance-scale reuses the main run)")
     num_inference_steps: int = option(25, "sampling steps")
-    figure_pairs: int = option(8, "image pairs in each figure: those of the first images")
+    figure_pairs: int = option(8, "image pairs in each figure: the first images that show its concept without "
+                                  "the negative prompt")
     seed_baseline: bool = option(True, "also sample the main negative prompt from other seeds (same prompts) and "
                                        "compare the pairs' mask IoU and centroid shift with the same-seed pairs'")
     compare_with: str | None = option(None, "record of this study on another model with the same seeds (e.g. "
@@ -211,8 +214,9 @@ def text_to_digit_study(pipe, config: NegativePromptConfig, ctx: Context) -> Pat
 
     prefix = f"{config.output_name}_" if config.output_name else ""  # another model's study keeps its own figures
     out = results_dir() / "guidance"
-    shown = list(range(min(config.figure_pairs, config.n_samples)))  # the rule: the first images, not picked
     for index, (metrics, maps, with_negative) in enumerate(entries):
+        shown = metrics["figure_images"] = figure_images(metrics["per_image"]["concept_without"],
+                                                         config.figure_pairs)
         notes = [pair_note(maps, i) for i in shown]
         name = "negative_prompt" + ("" if index == 0 else f"_{metrics['concept']}")
         save_figure(plot_negative_prompt_pairs(without[shown], with_negative[shown], [prompts[i] for i in shown],
@@ -231,7 +235,7 @@ def text_to_digit_study(pipe, config: NegativePromptConfig, ctx: Context) -> Pat
                        "concepts": concepts, "sweep": sweep, "across_scales": scales, "seed_baseline": baseline,
                        "prompt_following": following, "colour_prompts": colour_check,
                        "colour_obeyed_rate": None if colour_check is None else colour_check["colour_obeyed_rate"],
-                       "compared_with": versus, "figure_images": shown,
+                       "compared_with": versus,
                        "classifier_sha256": sha256_file(config.classifier),
                        "model_training_config": training_config,
                        "training_colours": None if training_config is None else training_colours(training_config)},
