@@ -184,12 +184,14 @@ def metrics_metrics() -> dict:
                          identical=True)
     high = study(["white"], 7.5, at_7, {"white": {"stroke": {"red": 95, "green": 2, "blue": 1, "yellow": 2,
                                                              "white": 0}, "background": at_7["background"]}})[0]
+    for c in concepts:  # the figure rule of the study (vae_diffusion.guidance.evaluation.figure_images)
+        c["figure_images"] = [i for i, shown in enumerate(c["per_image"]["concept_without"]) if shown][:8]
     return {"guidance_scale": 5.0, "n_samples": n, "main_concept": "white", "negative_prompt": "white",
             "image_seeds": list(range(n)), "digits": [i % 10 for i in range(n)], "concepts": concepts,
             "sweep": [low, concepts[0], high], "across_scales": across_scales(low, high),
             "seed_baseline": seed_baseline(n), "prompt_following": following(n, n, None),
             "colour_prompts": following(n, n - 1, n), "colour_obeyed_rate": 1.0, "compared_with": None,
-            "figure_images": list(range(8)), "classifier_sha256": "0" * 64,
+            "classifier_sha256": "0" * 64,
             "model_training_config": training_config(), "training_colours": TRAINING_COLOURS}
 
 

@@ -14,7 +14,7 @@ from mvadl.report.build import TEMPLATE_DIR, make_meta
 from mvadl.report.render import render
 from mvadl.verdicts import mcnemar_exact
 from tests.nmt_records import edit_translation_record
-from tests.q19_records import write_records
+from tests.q19_records import share, write_records
 
 RESULTS = REPO_ROOT / "results"
 
@@ -58,7 +58,7 @@ def test_negative_prompt_verb_flips_when_the_data_favour_the_other_side(tmp_path
     before = _flat(_render(_q19(tmp_path / "before"), "part2_guidance.md.j2"))
     assert ('the negative prompt "white" significantly lowers the share of white digits, from 44.0 % to 0.0 % of '
             '200 images (-44.0 [-50.9, -37.0] pp, p < 0.001') in before
-    assert '| white (stroke) | "white" | 12.5 % | 44.0 % | 0.0 % | significantly lower |' in before
+    assert '| "white" | 12.5 % | 44.0 % → 0.0 %, significantly lower |' in before
 
     def more_white_with_the_negative_prompt(name, record):  # the study's pairs swapped, its test re-run on them
         if c := _concept(name, record, "white"):
@@ -70,7 +70,7 @@ def test_negative_prompt_verb_flips_when_the_data_favour_the_other_side(tmp_path
     after = _flat(_render(_q19(tmp_path / "after", more_white_with_the_negative_prompt), "part2_guidance.md.j2"))
     assert '"white" significantly raises the share of white digits, from 0.0 % to 44.0 % of 200 images (+44.0 [' \
         in after
-    assert '| white (stroke) | "white" | 12.5 % | 0.0 % | 44.0 % | significantly higher |' in after
+    assert '| "white" | 12.5 % | 0.0 % → 44.0 %, significantly higher |' in after
 
 
 def test_the_recorded_test_is_printed_and_none_is_run(tmp_path):
@@ -83,14 +83,14 @@ def test_the_recorded_test_is_printed_and_none_is_run(tmp_path):
     text = _flat(_render(_q19(tmp_path, not_significant), "part2_guidance.md.j2"))
     assert ('"white" does not significantly change the share of white digits, from 44.0 % to 0.0 % of 200 images '
             '(-44.0 [-60.0, +2.0] pp, p = 0.20') in text
-    assert '| white (stroke) | "white" | 12.5 % | 44.0 % | 0.0 % | no significant difference |' in text
+    assert '| "white" | 12.5 % | 44.0 % → 0.0 %, no significant difference |' in text
 
 
 def test_identical_pairs_at_scale_one_are_named_and_not_tested(tmp_path):
     results = _q19(tmp_path)
     handin = _flat(_render(results, "part2_guidance.md.j2"))
-    assert "at $s = 1$ the negative prompt cancels out (there all 100 of 100 pairs are identical images, so " \
-           "nothing is tested)" in handin
+    assert ("at $s = 1$ the negative prompt cancels out (the guidance-scale sweep samples its own 100 pairs at "
+            "$s = 1$: all 100 pairs are identical images, so nothing is tested)") in handin
     sweep = [line for line in _render(results, "appendix_guidance.md.j2").splitlines()
              if line.startswith(("| 1 | 100 |", "| 7.5 | 100 |"))]
     assert sweep[0] == "| 1 | 100 | 100 | 13.0 % [7.8, 21.0] | 13.0 % [7.8, 21.0] | identical images, not tested | " \
@@ -99,7 +99,10 @@ def test_identical_pairs_at_scale_one_are_named_and_not_tested(tmp_path):
 
 
 def test_side_effects_name_the_colours_whose_change_is_significant(tmp_path):
-    before = _flat(_render(_q19(tmp_path / "before"), "part2_guidance.md.j2"))
+    """The side effects are worded in the supplement; the hand-in points there."""
+    assert "Effects on other colours are in the supplement." in _flat(
+        _render(_q19(tmp_path / "handin"), "part2_guidance.md.j2"))
+    before = _flat(_render(_q19(tmp_path / "before"), "appendix_guidance.md.j2"))
     assert ('"gray background" significantly raises red strokes, green strokes, blue strokes and black backgrounds, '
             'and significantly lowers white strokes;') in before
 
@@ -108,7 +111,7 @@ def test_side_effects_name_the_colours_whose_change_is_significant(tmp_path):
             for comparison in c["colour_comparisons"].values():
                 comparison.update(p_holm=1.0, verdict="level")
 
-    after = _flat(_render(_q19(tmp_path / "after", no_side_effect), "part2_guidance.md.j2"))
+    after = _flat(_render(_q19(tmp_path / "after", no_side_effect), "appendix_guidance.md.j2"))
     assert '"gray background" changes no other colour significantly;' in after
 
 
@@ -116,7 +119,9 @@ def test_the_position_sentence_follows_the_seed_baseline(tmp_path):
     before = _flat(_render(_q19(tmp_path / "before"), "part2_guidance.md.j2"))
     assert ("mean stroke-mask IoU 0.65 against 0.40 (significantly higher), mean centroid shift 0.55 against 2.00 "
             "pixels (significantly smaller)") in before
-    assert "In this run the shared noise keeps the strokes in place beyond what centred digits share." in before
+    opening = before[before.index("## Q19"):before.index("**Model.**")]  # the position right after the result
+    assert ('With "white" the object keeps its position: in this run the shared noise keeps the strokes in place '
+            'beyond what centred digits share.') in opening and "another seed" in opening
 
     def no_difference(name, record):
         if name == "metrics":
@@ -125,7 +130,86 @@ def test_the_position_sentence_follows_the_seed_baseline(tmp_path):
 
     after = _flat(_render(_q19(tmp_path / "after", no_difference), "part2_guidance.md.j2"))
     assert "mean stroke-mask IoU 0.65 against 0.40 (no significant difference)" in after
-    assert "So this run does not show that the shared noise keeps the strokes in place" in after
+    assert "Position: this run does not show that the shared noise keeps the strokes in place" in after
+    assert "the object keeps its position" not in after
+
+
+def _lose_digits(negative_prompt: str, lost: int, iou: float):
+    """A change for :func:`_q19`: the prompt's digit no longer read on the first ``lost`` images with
+    ``negative_prompt``, its test re-run on those pairs, and the pairs' mean stroke IoU set to ``iou``."""
+    def change(name, record):
+        if c := _concept(name, record, negative_prompt):
+            p = c["per_image"]
+            p["digit_kept"] = [i >= lost for i in range(len(p["digit_kept"]))]
+            c["shares"]["digit_kept"] = share(p["digit_kept"])
+            c["comparisons"]["digit"] = mcnemar_exact(p["digit_kept"], p["digit_read_without"]).as_dict()
+            c["mask_iou_mean"] = iou
+    return change
+
+
+def test_every_negative_prompt_states_what_it_costs_the_digit(tmp_path):
+    """Digit read and stroke overlap for each negative prompt, with the verdict of its test, not only for the
+    best one; the sentence after the table names those that significantly lower the digit read."""
+    before = _flat(_render(_q19(tmp_path / "before"), "part2_guidance.md.j2"))
+    assert "| 100.0 % → 100.0 %, no significant difference | 0.65 |" in before
+    assert "No negative prompt significantly lowers the share of digits read" in before
+
+    gray = _flat(_render(_q19(tmp_path / "gray", _lose_digits("gray background", 16, 0.43)), "part2_guidance.md.j2"))
+    assert ('| "gray background" | 30.0 % | 28.5 % → 0.5 %, significantly lower | 100.0 % → 92.0 %, significantly '
+            'lower | 0.43 |') in gray
+    assert ('With "gray background" the classifier reads the prompt\'s digit significantly less often, and with '
+            '"gray background" a pair\'s strokes overlap with a mean IoU of 0.43.') in gray
+
+    def both(name, record):
+        _lose_digits("gray background", 16, 0.43)(name, record)
+        _lose_digits("red", 7, 0.61)(name, record)
+
+    two = _flat(_render(_q19(tmp_path / "both", both), "part2_guidance.md.j2"))
+    assert '| "red" | 50.0 % | 29.0 % → 3.0 %, significantly lower | 100.0 % → 96.5 %, significantly lower | 0.61 |' \
+        in two
+    assert 'With "gray background" and "red" the classifier reads the prompt\'s digit significantly less often' in two
+    few = _flat(_render(_q19(tmp_path / "few", _lose_digits("red", 2, 0.61)), "part2_guidance.md.j2"))
+    assert "100.0 % → 99.0 %, no significant difference" in few  # 2 of 200: McNemar does not reject
+    assert "No negative prompt significantly lowers the share of digits read" in few
+
+
+def test_q19_says_the_pretrained_model_was_not_run_and_what_stands_in_for_it(tmp_path):
+    text = _flat(_render(_q19(tmp_path), "part2_guidance.md.j2"))
+    model = text[text.index("**Model.**"):text.index("**Negative prompt.**")]
+    assert "The assignment's pretrained model could not be run: the reference runs had no access to model hubs." \
+        in model
+    assert "tested on a randomly initialised stand-in of the Stable Diffusion pipeline" in model
+    assert "given its weights" not in text and "the supplement gives the command" in model
+    assert "\\approx -\\sigma_t" in text and "every step moves" not in text  # a learned estimate, a push
+
+
+def test_pair_figures_say_which_images_they_show(tmp_path):
+    """The figures show, per negative prompt, the first images that show its colour without it (the study's rule,
+    recorded per concept); a record drawn by the earlier rule (the first images) is captioned as such, with how
+    many of them show the colour."""
+    rule = _q19(tmp_path / "rule")
+    text = _flat(_render(rule, "part2_guidance.md.j2"))
+    assert "the first 8 images showing white strokes without it (0 of them with it)" in text
+    assert 'Negative prompt "gray background": the first 8 images showing gray backgrounds without it (1 of them ' \
+           "with it)" in text
+    supplement = _flat(_render(rule, "appendix_guidance.md.j2"))
+    assert ('The figure of "white" shows the first 8 images that show white strokes without the negative prompt '
+            '(images 112, 113, 114, 115, 116, 117, 118, 119; with white strokes: 8 without the negative prompt, 0 '
+            'with it).') in supplement
+
+    def first_images(name, record):  # a record of the earlier rule
+        if name == "metrics":
+            for c in record["metrics"]["concepts"]:
+                del c["figure_images"]
+            record["metrics"]["figure_images"] = list(range(8))
+            record["metrics"]["concepts"][0]["per_image"]["concept_without"][:2] = [True, True]
+
+    first = _q19(tmp_path / "first", first_images)
+    old = _flat(_render(first, "part2_guidance.md.j2"))
+    assert "the first 8 images (2 showing white strokes without it, 0 with it)" in old
+    assert "the first 8 images (0 showing gray backgrounds without it, 0 with it)" in old
+    assert "the study's code now shows, for each negative prompt, the first images that show its colour" in _flat(
+        _render(first, "appendix_guidance.md.j2"))
 
 
 def test_the_supplement_prints_the_more_red_model_and_the_stored_precision_as_recorded(tmp_path):

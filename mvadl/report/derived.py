@@ -97,13 +97,18 @@ def _tested(value: Any) -> Any:
 def guidance(R: ResultsTree) -> dict[str, Any]:
     """Q19: the metrics of the study (``metrics``), of the more-red model (``more_red``) and of the stored-precision
     check (``precision``), their comparisons as objects for the filters; ``side_effects``: per concept, its
-    negative prompt's tested colour changes other than the concept's own, as rows for ``by_verdict``."""
+    negative prompt's tested colour changes other than the concept's own, as rows for ``by_verdict``;
+    ``figures``: per concept, the images its figure shows (``by_concept``: chosen as those showing the concept
+    without the negative prompt; else the study's first images) and how many show it without and with."""
     M, X, P = (ResultNode(_tested(plain(node.metrics)), node._file, "metrics")
                for node in (R.guidance.metrics, R.guidance.more_red, R.guidance.stored_precision))
     side_effects = [[{"colour": name, "last": c} for name, c in node_items(concept.colour_comparisons)
                      if c is not None and name != f"{concept.concept} {concept.concept_kind}"]
                     for concept in M.concepts]
-    return {"metrics": M, "more_red": X, "precision": P, "side_effects": side_effects}
+    figures = [{"images": shown, "by_concept": "figure_images" in c, **{side: sum(
+        plain(c.per_image[f"concept_{side}"])[i] for i in shown) for side in ("without", "with")}}
+        for c, shown in ((c, plain(c.figure_images if "figure_images" in c else M.figure_images)) for c in M.concepts)]
+    return {"metrics": M, "more_red": X, "precision": P, "side_effects": side_effects, "figures": figures}
 
 
 # ---------------------------------------------------------------- section 3 (translation)
