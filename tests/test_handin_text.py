@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,9 +12,12 @@ import pytest
 
 from mvadl import REPO_ROOT
 from mvadl.report import build as report_build
-from mvadl.report.build import TEMPLATE_DIR, make_meta
-from mvadl.report.render import body_of, count_words, fmt_fixed, fmt_p, render
+from mvadl.report.render import body_of, count_words, fmt_fixed, fmt_p
 from tests.nmt_records import edit_translation_record
+from tests.report_copies import copy_results
+from tests.report_copies import edit_both as _both
+from tests.report_copies import edit_record as _edit
+from tests.report_copies import render_flat as _render
 
 RESULTS = REPO_ROOT / "results"
 COMMITTED = REPO_ROOT / "report"
@@ -30,19 +32,7 @@ def handin() -> str:
 
 @pytest.fixture
 def results_copy(tmp_path: Path) -> Path:
-    dst = tmp_path / "results"
-    shutil.copytree(RESULTS, dst, ignore=shutil.ignore_patterns("*.png", "*.npz", "*.safetensors"))
-    return dst
-
-
-def _edit(path: Path, change) -> None:
-    record = json.loads(path.read_text())
-    change(record)
-    path.write_text(json.dumps(record))
-
-
-def _render(results: Path, template: str) -> str:
-    return " ".join(render(TEMPLATE_DIR, results, make_meta(results, "A. Student"), template).split())
+    return copy_results(tmp_path)
 
 
 def test_committed_handin_is_within_its_page_and_word_limits():
@@ -250,12 +240,6 @@ def test_translation_examples_render_as_a_table_in_the_supplement_when_recorded(
 
 # ---------------------------------------------------------------- the strict grader's reading (each sentence follows
 # its record: a results copy in which the data say otherwise changes it)
-
-
-def _both(record: dict, change) -> None:
-    """Apply ``change`` to the record's ``metrics`` and to its top-level copy of them (records keep both)."""
-    change(record["metrics"])
-    change(record)
 
 
 def test_q20_says_the_pre_norm_gradient_cannot_vanish_but_does_not_arrive_unchanged(results_copy):

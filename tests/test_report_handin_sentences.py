@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from mvadl import REPO_ROOT
-from mvadl.report.build import TEMPLATE_DIR, make_meta
-from mvadl.report.render import fmt_bound, fmt_interval, fmt_pp, render
+from mvadl.report.render import fmt_bound, fmt_interval, fmt_pp
 from mvadl.verdicts import Comparison
 from tests.nmt_records import edit_translation_record
+from tests.report_copies import copy_results
+from tests.report_copies import edit_both as _both
+from tests.report_copies import edit_record as _edit
+from tests.report_copies import render_flat as _render
 
 RESULTS = REPO_ROOT / "results"
 #: An inline math span as pandoc reads it: ``$`` not followed by a space, closing ``$`` not preceded by one.
@@ -24,24 +26,7 @@ INLINE_MATH = re.compile(r"\$(?=\S)[^$\n]+?(?<=\S)\$")
 
 @pytest.fixture
 def results_copy(tmp_path: Path) -> Path:
-    dst = tmp_path / "results"
-    shutil.copytree(RESULTS, dst, ignore=shutil.ignore_patterns("*.png", "*.npz", "*.safetensors"))
-    return dst
-
-
-def _edit(path: Path, change) -> None:
-    record = json.loads(path.read_text())
-    change(record)
-    path.write_text(json.dumps(record))
-
-
-def _both(record: dict, change) -> None:
-    change(record["metrics"])
-    change(record)
-
-
-def _render(results: Path, template: str) -> str:
-    return " ".join(render(TEMPLATE_DIR, results, make_meta(results, "A. Student"), template).split())
+    return copy_results(tmp_path)
 
 
 # ---------------------------------------------------------------- Q9: the IS estimate of log p(x) against the ELBO

@@ -15,21 +15,15 @@ from mvadl.report.render import render
 from mvadl.verdicts import mcnemar_exact
 from tests.nmt_records import edit_translation_record
 from tests.q19_records import share, write_records
+from tests.report_copies import copy_results
+from tests.report_copies import edit_record as _edit
 
 RESULTS = REPO_ROOT / "results"
 
 
 @pytest.fixture
 def results_copy(tmp_path: Path) -> Path:
-    dst = tmp_path / "results"
-    shutil.copytree(RESULTS, dst, ignore=shutil.ignore_patterns("*.png", "*.npz", "*.safetensors"))
-    return dst
-
-
-def _edit(path: Path, change) -> None:
-    record = json.loads(path.read_text())
-    change(record)
-    path.write_text(json.dumps(record))
+    return copy_results(tmp_path)
 
 
 def _render(results: Path, template: str) -> str:
