@@ -112,10 +112,12 @@ TRAIN_LOG = """\
 
 
 def test_training_metrics_read_the_json_log(tmp_path):
+    """fairseq restarts its wall clock at each load: the run's seconds are each segment's last clock summed
+    (0 before the first load's segment here: 120 in the second, 150 in the third)."""
     log = tmp_path / "train.log"
     log.write_text(TRAIN_LOG)
     assert training_metrics(log) == {
-        "updates": 7, "train_wps": 1234.5, "resumed_from_updates": 4, "resumes": 2, "training_wall_s": 150.0,
+        "updates": 7, "train_wps": 1234.5, "resumed_from_updates": 4, "resumes": 2, "training_wall_s": 270.0,
         "validation": [{"epoch": 1, "updates": 4, "valid_loss": 5.653}, {"epoch": 2, "updates": 7, "valid_loss": 4.2}]}
     assert interval_wps(log) == [1500.5, 1700.0]
     log.write_text("2026-11-28 10:00:00 | INFO | fairseq_cli.train | no updates\n")

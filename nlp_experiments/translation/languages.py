@@ -43,8 +43,8 @@ DEFAULT_MODELS = ("zeroshot", "direct")
 SYSTEM_NAMES = {
     "zeroshot": "English-centric model",
     "direct": "model with de-fr data",
-    "bilingual_en_de": "bilingual en-de model",
-    "bilingual_en_fr": "bilingual en-fr model",
+    "bilingual_en_de": "bilingual en↔de model",
+    "bilingual_en_fr": "bilingual en↔fr model",
     "zeroshot_pivot_en": "pivot through English",
 }
 

@@ -6,7 +6,8 @@ In that format each statistics line is a logging prefix, a tag and one JSON obje
 ``... | train | {"train_wps": ..., "train_num_updates": ...}`` at each epoch's end and ``... | valid |
 {"valid_loss": ..., "valid_num_updates": ...}`` at each validation (fairseq prefixes the keys of ``print``-ed
 statistics with their tag, not those of ``train_inner``). A resumed run's ``Loaded checkpoint ... (epoch E @ U
-updates)`` is a plain logging line.
+updates)`` is a plain logging line. fairseq restarts its ``wall`` clock when it loads a checkpoint (it resets
+every time meter), so a resumed run's log holds one clock per segment.
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from pathlib import Path
 from mvadl.data import DataError
 
 _TAGS = {" | train_inner | ": "train_inner", " | train | ": "train", " | valid | ": "valid"}
+#: The key of fairseq's wall clock in each tag's statistics (``print``-ed statistics carry their tag's prefix).
+_WALL_KEYS = {"train_inner": "wall", "train": "train_wall"}
 _LOADED = re.compile(r"Loaded checkpoint \S+ \(epoch \d+ @ (\d+) updates\)")
 
 
@@ -28,16 +31,19 @@ def _number(value):
 
 
 def read_log(log: Path) -> dict[str, list[dict]]:
-    """``{"train_inner": [...], "train": [...], "valid": [...], "loaded_updates": [...]}``: the JSON statistics of
-    each tag (numbers as floats) and the updates of each checkpoint a resumed run loaded. A line that does not
-    parse is a :class:`DataError` naming the log and the line."""
+    """``{"train_inner": [...], "train": [...], "valid": [...], "loaded_updates": [...], "segment_walls": [...]}``:
+    the JSON statistics of each tag (numbers as floats), the updates of each checkpoint a resumed run loaded, and
+    the last ``wall`` clock of each segment (the lines before the first load, then after each load; 0.0 for a
+    segment without statistics). A line that does not parse is a :class:`DataError` naming the log and the line."""
     if not Path(log).is_file():
         raise DataError(f"{log}: missing (fairseq-train's log)")
-    found: dict[str, list] = {"train_inner": [], "train": [], "valid": [], "loaded_updates": []}
+    found: dict[str, list] = {"train_inner": [], "train": [], "valid": [], "loaded_updates": [],
+                              "segment_walls": [0.0]}
     for number, line in enumerate(Path(log).read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         loaded = _LOADED.search(line)
         if loaded:
             found["loaded_updates"].append(int(loaded.group(1)))
+            found["segment_walls"].append(0.0)
             continue
         for tag, key in _TAGS.items():
             if tag in line and line.split(tag, 1)[1].lstrip().startswith("{"):
@@ -46,6 +52,9 @@ def read_log(log: Path) -> dict[str, list[dict]]:
                 except json.JSONDecodeError as error:
                     raise DataError(f"{log}:{number}: broken {key} statistics ({error})") from None
                 found[key].append({name: _number(value) for name, value in raw.items()})
+                wall = found[key][-1].get(_WALL_KEYS.get(key))
+                if isinstance(wall, float):
+                    found["segment_walls"][-1] = max(found["segment_walls"][-1], wall)
     return found
 
 
@@ -67,9 +76,9 @@ def training_metrics(log_path: Path) -> dict:
     """What a fairseq-train log says about its run: ``updates`` (the last number of updates logged),
     ``train_wps`` (words/s of the last end-of-epoch ``train`` statistics, ``None`` before one),
     ``resumed_from_updates`` (the updates of the last checkpoint a resumption loaded, 0 for a fresh run),
-    ``resumes`` (how many times the run was resumed), ``training_wall_s`` (fairseq's ``wall`` clock of the last
-    statistics line: the training loop's seconds summed across resumptions, since fairseq stores that clock in its
-    checkpoints; ``None`` before a statistics line) and the ``validation`` series. A log without updates is a
+    ``resumes`` (how many times the run was resumed), ``training_wall_s`` (the training loop's seconds: the sum of
+    each segment's last ``wall`` clock, work redone after a resumption included; ``None`` before a statistics
+    line) and the ``validation`` series. A log without updates is a
     :class:`DataError`."""
     log = read_log(log_path)
     updates = [int(entry[key]) for tag, key in (("train_inner", "num_updates"), ("train", "train_num_updates"),
@@ -79,9 +88,8 @@ def training_metrics(log_path: Path) -> dict:
         raise DataError(f"{log_path}: no number of updates in the fairseq-train log (was it run with "
                         f"--log-format json?)")
     wps = [entry["train_wps"] for entry in log["train"] if "train_wps" in entry]
-    walls = [entry[key] for tag, key in (("train_inner", "wall"), ("train", "train_wall"))
-             for entry in log[tag] if key in entry]
+    has_wall = any(key in entry for tag, key in _WALL_KEYS.items() for entry in log[tag])
     return {"updates": max(updates), "train_wps": wps[-1] if wps else None,
             "resumed_from_updates": log["loaded_updates"][-1] if log["loaded_updates"] else 0,
-            "resumes": len(log["loaded_updates"]), "training_wall_s": max(walls) if walls else None,
+            "resumes": len(log["loaded_updates"]), "training_wall_s": sum(log["segment_walls"]) if has_wall else None,
             "validation": validation_series(log)}
