@@ -4,8 +4,8 @@
 # then the learning curves (each model's last 3 checkpoints averaged at 1,600, 3,200, 4,800 and 6,400 updates, the
 # bilingual models' also at 2,400 for the equal-compute comparison with zeroshot at 2N; all directions,
 # de<->fr also through English with zeroshot; outputs kept in results/nmt/hyps), the paired
-# bootstrap of every comparison (curves.json, comparisons.json) -> results/nmt/. SHIP=v<N> also ships the final
-# direct model as artifacts/nmt_direct/v<N>.
+# bootstrap of every comparison (curves.json, comparisons.json) -> results/nmt/. SHIP=v<N> also ships each of the
+# four models at 6,400 updates as artifacts/nmt_MODEL/v<N> (a version a model already has is refused).
 #   bash scripts/nmt_reproduce.sh            # 2 CPU cores: ~1 h 30 min a pair of models + ~25 min a pair's curves
 #   bash scripts/nmt_reproduce.sh --budget   # first the throughput / learning-rate study (results/nmt/budget.json, ~45 min)
 #   bash scripts/nmt_reproduce.sh --quick    # tiny models, a few updates: data, checkpoints and logs under
@@ -15,8 +15,8 @@
 # Environment: PY (python), SEED (fairseq-train --seed, default 1), DATA_DIR (data root), RESULTS_DIR, CKPT_DIR,
 # ALLOW_DIRTY.
 # With SEED=S other than 1 the runs are named MODEL_seedS (checkpoints, logs, records, outputs), the comparisons
-# also set each one against its seed-1 run where that exists, and the script stops there (the shipped model is
-# that of seed 1). TRAIN_MODELS="zeroshot bilingual_en_de" trains and scores just
+# also set each one against its seed-1 run where that exists, and the script stops there (the shipped models are
+# those of seed 1). TRAIN_MODELS="zeroshot bilingual_en_de" trains and scores just
 # these, two at a time, and stops there too.
 # Every run stops at a fixed number of updates, so the same command gives the same models on any machine.
 set -euo pipefail
@@ -73,8 +73,10 @@ for ((i = 0; i < ${#models[@]}; i += 2)); do
   curves_pair "${models[@]:i:2}"
 done
 nmt comparisons --data-bin "$DATA" "${QUICK[@]}"
-if [[ $SEED != 1 || -n ${TRAIN_MODELS:-} ]]; then echo "[nmt] done (the shipped model is the direct model of seed 1)"; exit 0; fi
+if [[ $SEED != 1 || -n ${TRAIN_MODELS:-} ]]; then echo "[nmt] done (the shipped models are those of seed 1)"; exit 0; fi
 if [[ -n "${SHIP:-}" ]]; then
-  nmt ship --model direct --version "$SHIP" --data-bin "$DATA" --checkpoints "$CKPT" --runs-dir "$RUNS" "${QUICK[@]}"
+  for model in "${models[@]}"; do
+    nmt ship --model "$model" --version "$SHIP" --data-bin "$DATA" --checkpoints "$CKPT" --runs-dir "$RUNS" "${QUICK[@]}"
+  done
 fi
 echo "[nmt] done: $OUT/nmt"

@@ -94,6 +94,16 @@ def run_script_copy(script: str, tmp_path, *args: str, **env_vars: str) -> list[
     return [line.split() for line in commands.read_text().splitlines()]
 
 
+def test_ship_ships_every_model_of_the_run(tmp_path):
+    """SHIP=v<N> ships each of the four models (the report's translation numbers all come from shipped models)."""
+    runs = run_script_copy("nmt_reproduce.sh", tmp_path, SHIP="v9")
+    ships = [run for run in runs if run[2:4] == ["nlp_experiments.translation.ship", "--model"]]
+    assert [run[4] for run in ships] == ["zeroshot", "direct", "bilingual_en_de", "bilingual_en_fr"]
+    assert all(run[run.index("--version") + 1] == "v9" and "--reference" in run for run in ships)
+    assert not [run for run in run_script_copy("nmt_reproduce.sh", tmp_path / "no_ship")
+                if "nlp_experiments.translation.ship" in run]
+
+
 @pytest.mark.parametrize("script", ["vae_reproduce.sh", "diffusion_reproduce.sh", "guidance_reproduce.sh",
                                     "nmt_reproduce.sh"])
 def test_a_full_script_run_is_a_reference_run(script, tmp_path):
