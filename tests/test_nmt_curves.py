@@ -380,14 +380,13 @@ def test_shipped_model_is_verified_before_use(tmp_path):
     its weights: a changed byte, an unlisted file or another model is one line naming the file."""
     import shutil
 
-    from nlp_experiments.translation.artifacts import read_languages, verify_shipped
-    from nlp_experiments.translation.translate import DEFAULT_SHIPPED_SHA256
+    from nlp_experiments.translation.artifacts import SHIPPED_MODELS, read_languages, verify_shipped
 
     assert TranslateConfig(to="fr").verified() == (SHIPPED / "model.pt", SHIPPED)
     assert read_languages(SHIPPED) == ("en", "de", "fr")
     copy = tmp_path / "v2"
     shutil.copytree(SHIPPED, copy, symlinks=True)
-    assert verify_shipped(copy, DEFAULT_SHIPPED_SHA256) == copy
+    assert verify_shipped(copy, SHIPPED_MODELS["direct"].sha256) == copy
     with pytest.raises(DataError, match="is not the pinned 0000"):
         verify_shipped(copy, "0" * 64)
     (copy / "notes.txt").write_text("x")
@@ -400,6 +399,55 @@ def test_shipped_model_is_verified_before_use(tmp_path):
         verify_shipped(copy)
     with pytest.raises(DataError, match="langid.json: sha256 differs"):
         TranslateConfig(to="fr", shipped=str(copy)).verified()
+
+
+def tiny_shipped_folder(folder, weights: bytes = b"weights"):
+    """A folder shaped like a shipped translation model for the checks before use (model.pt, languages.txt,
+    SHA256SUMS over them); returns it."""
+    from vae_diffusion.core.artifacts import write_sha256sums
+
+    folder.mkdir(parents=True)
+    (folder / "model.pt").write_bytes(weights)
+    (folder / "languages.txt").write_text("en\nde\nfr\n")
+    write_sha256sums(folder)
+    return folder
+
+
+def test_the_pin_of_a_shipped_folder_is_found_by_its_path(tmp_path, monkeypatch):
+    from nlp_experiments.translation import artifacts
+    from nlp_experiments.translation.artifacts import SHIPPED_MODELS, ShippedModel, pinned_sha256
+
+    assert pinned_sha256(SHIPPED) == SHIPPED_MODELS["direct"].sha256 == pinned_sha256(SHIPPED / ".." / "v3")
+    assert pinned_sha256(SHIPPED.parent) is None and pinned_sha256(tmp_path) is None
+    assert pinned_sha256(SHIPPED.parent / "v1") is None  # another version of a shipped model: not pinned
+    monkeypatch.setattr(artifacts, "ARTIFACTS_DIR", tmp_path)
+    monkeypatch.setitem(SHIPPED_MODELS, "zeroshot", ShippedModel("v1", 6400, "1" * 64))
+    assert pinned_sha256(tmp_path / "nmt_zeroshot" / "v1") == "1" * 64
+    assert pinned_sha256(tmp_path / "nmt_zeroshot" / "v1" / ".." / "v1") == "1" * 64  # resolved paths
+    assert pinned_sha256(tmp_path / "nmt_zeroshot" / "v2") is None
+    assert pinned_sha256(tmp_path / "nmt_zeroshot" / "v1", models={}) is None
+
+
+def test_translate_refuses_a_shipped_folder_whose_weights_are_not_its_pin(tmp_path, monkeypatch):
+    """A folder of the table is checked against its model's pin, even with SHA256SUMS that agree with its files
+    (its weights replaced and the sums written again); the same files elsewhere are checked against their
+    SHA256SUMS only."""
+    import shutil
+
+    from nlp_experiments.translation import artifacts
+    from nlp_experiments.translation.artifacts import SHIPPED_MODELS, ShippedModel
+    from vae_diffusion.core.artifacts import sha256_file
+
+    folder = tiny_shipped_folder(tmp_path / "artifacts" / "nmt_zeroshot" / "v1")
+    monkeypatch.setattr(artifacts, "ARTIFACTS_DIR", tmp_path / "artifacts")
+    monkeypatch.setitem(SHIPPED_MODELS, "zeroshot", ShippedModel("v1", 6400, sha256_file(folder / "model.pt")))
+    assert TranslateConfig(to="fr", shipped=str(folder)).verified() == (folder / "model.pt", folder)
+    replaced = tiny_shipped_folder(tmp_path / "replaced", weights=b"other weights")
+    shutil.rmtree(folder)
+    shutil.copytree(replaced, folder)
+    with pytest.raises(DataError, match="model.pt: sha256 .* is not the pinned"):
+        TranslateConfig(to="fr", shipped=str(folder)).verified()
+    assert TranslateConfig(to="fr", shipped=str(replaced)).verified() == (replaced / "model.pt", replaced)
 
 
 @pytest.mark.skipif(not (SHIPPED / "model.pt").is_file(), reason="no shipped translation model in this checkout")

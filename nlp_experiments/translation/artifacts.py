@@ -4,7 +4,10 @@ A shipped model is a folder ``artifacts/nmt_MODEL/vN/`` (written by :mod:`~nlp_e
 never overwritten) with ``model.pt``, the shared dictionary (``dict.txt`` and its ``dict.LANG.txt`` links),
 ``spm.model``, ``langid.json``, ``languages.txt`` (the model's languages in fairseq's order), ``training.json``,
 ``ship.json`` and ``SHA256SUMS`` over every other file. :func:`verify_shipped` checks a folder against its
-``SHA256SUMS`` (and the digest of ``model.pt`` that the code's default pins) before anything loads it.
+``SHA256SUMS`` before anything loads it, and a folder of :data:`SHIPPED_MODELS` (the shipped models, one entry
+each: version, update count, the pinned sha256 of ``model.pt``) also against its pin (:func:`pinned_sha256`).
+Shipping another model is one entry there: ``translate`` then verifies it against its pin, and ``make verify``
+re-computes its BLEU (:mod:`mvadl.verify.shipped`).
 
 The two folders shipped before ``SHA256SUMS`` covered ``ship.json`` and before the language list was stored
 (``nmt_direct/v1`` and ``v2``) are recognised by the sha256 of their ``SHA256SUMS`` (:data:`LEGACY_SUMS`): for
@@ -13,6 +16,8 @@ training used.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from mvadl import REPO_ROOT
@@ -34,8 +39,37 @@ LEGACY_SUMS = frozenset({
 LEGACY_LANGUAGES = ("en", "de", "fr")
 
 
+@dataclass(frozen=True)
+class ShippedModel:
+    """A shipped translation model: its version folder (``artifacts/nmt_MODEL/VERSION``), the update count of the
+    averaged checkpoint it was shipped from (the curves record's key, ``scores.MODEL.UPDATES``), and the sha256 of
+    its ``model.pt``, checked before use."""
+
+    version: str
+    updates: int
+    sha256: str
+
+
+#: The shipped translation models, by run name (the curves record's system): adding one is this one entry.
+SHIPPED_MODELS: dict[str, ShippedModel] = {
+    "direct": ShippedModel("v3", 6400, "5ac3985eb6528ff5abfb4b3255eab168b299d0b6418c7d1bb0ed2b753855f813"),
+}
+
+
 def shipped_dir(model: str, version: str, root: Path = ARTIFACTS_DIR) -> Path:
     return Path(root) / f"nmt_{model}" / version
+
+
+def pinned_sha256(folder: str | Path, models: Mapping[str, ShippedModel] | None = None,
+                  root: Path | None = None) -> str | None:
+    """The pinned sha256 of ``model.pt`` when ``folder`` is the folder of one of ``models`` (default
+    :data:`SHIPPED_MODELS`, under ``root``, default :data:`ARTIFACTS_DIR`; paths compared resolved), else None."""
+    models = SHIPPED_MODELS if models is None else models
+    folder = Path(folder).resolve()
+    for model, shipped in models.items():
+        if shipped_dir(model, shipped.version, ARTIFACTS_DIR if root is None else root).resolve() == folder:
+            return shipped.sha256
+    return None
 
 
 def _sha256(path: Path) -> str:
@@ -53,7 +87,7 @@ def is_legacy(folder: Path) -> bool:
 def verify_shipped(folder: str | Path, pinned_weights: str | None = None) -> Path:
     """Check a shipped folder before use; returns it. Every file ``SHA256SUMS`` lists must be there with its
     digest; every other regular file must be listed (``dict.LANG.txt`` links to a listed file excepted, and
-    ``ship.json`` in a legacy folder); ``pinned_weights``, when given (the default model's pin), must be the
+    ``ship.json`` in a legacy folder); ``pinned_weights``, when given (a shipped model's pin), must be the
     listed and actual sha256 of ``model.pt``. Anything else is a :class:`DataError` naming the file."""
     folder = Path(folder)
     sums_path = folder / SUMS_FILE
@@ -82,7 +116,7 @@ def verify_shipped(folder: str | Path, pinned_weights: str | None = None) -> Pat
         raise DataError(f"{sums_path}: does not list {WEIGHTS}")
     if pinned_weights is not None and listed[WEIGHTS] != pinned_weights:
         raise DataError(f"{folder / WEIGHTS}: sha256 {listed[WEIGHTS]} is not the pinned {pinned_weights} (the "
-                        f"default model was replaced; pass --shipped FOLDER to use another one)")
+                        f"shipped model was replaced; the pins are SHIPPED_MODELS in {__name__})")
     return folder
 
 

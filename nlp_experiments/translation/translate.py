@@ -1,7 +1,8 @@
 """Translate sentences into a chosen language with a multilingual model (fairseq-interactive with this
 project's plugin and the SentencePiece model of prepare): by default the shipped model
 (``artifacts/nmt_direct/v3``: all six directions between en, de and fr; no training or data needed), checked
-against its SHA256SUMS and the sha256 of its weights pinned here before it is loaded.
+against its SHA256SUMS and the sha256 of its weights pinned in
+:data:`~nlp_experiments.translation.artifacts.SHIPPED_MODELS` before it is loaded.
 
     python -m nlp_experiments.translation.translate --to fr "Ein Hund rennt über die Wiese."   # source identified
     python -m nlp_experiments.translation.translate --to de < sentences.en.txt   # many lines, one process
@@ -12,8 +13,8 @@ command line, else standard input, one a line, all translated by one fairseq-int
 the source language, unless --from is given, is the one the language identifier (langid.json) finds most often
 among them. Prints one translation per input sentence. --model MODEL uses a model you trained
 (checkpoints/nmt/MODEL/checkpoint_best.pt with data-bin/multi30k). --to and --from take any language of the
-model (the list stored with it, languages.txt); another shipped folder (--shipped) is checked against its own
-SHA256SUMS.
+model (the list stored with it, languages.txt). Another folder (--shipped) is checked the same way: against
+its SHA256SUMS, and, when it is the folder of another model of SHIPPED_MODELS, against that model's pin.
 """
 from __future__ import annotations
 
@@ -27,13 +28,19 @@ from tyro.conf import Positional
 
 from mvadl import REPO_ROOT
 from mvadl.runner import REQUIRED, Context, ExperimentConfig, main, option
-from nlp_experiments.translation.artifacts import WEIGHTS, shipped_dir, verify_shipped
+from nlp_experiments.translation.artifacts import (
+    SHIPPED_MODELS,
+    WEIGHTS,
+    pinned_sha256,
+    shipped_dir,
+    verify_shipped,
+)
 from nlp_experiments.translation.generation import translate_sentences
 from nlp_experiments.translation.languages import ModelName
 
-#: The model translate uses unless told otherwise, and the sha256 of its weights (checked before loading).
-DEFAULT_SHIPPED = shipped_dir("direct", "v3").relative_to(REPO_ROOT)
-DEFAULT_SHIPPED_SHA256 = "5ac3985eb6528ff5abfb4b3255eab168b299d0b6418c7d1bb0ed2b753855f813"
+#: The model translate uses unless told otherwise (its pin is SHIPPED_MODELS[DEFAULT_MODEL].sha256).
+DEFAULT_MODEL = "direct"
+DEFAULT_SHIPPED = shipped_dir(DEFAULT_MODEL, SHIPPED_MODELS[DEFAULT_MODEL].version).relative_to(REPO_ROOT)
 
 
 @dataclass
@@ -65,12 +72,11 @@ class TranslateConfig(ExperimentConfig):
         return shipped / WEIGHTS, Path(self.data_bin) if self.data_bin else shipped
 
     def verified(self) -> tuple[Path, Path]:
-        """:meth:`checkpoint_and_data`, a shipped folder first checked against its SHA256SUMS (the default one
-        also against the pinned sha256 of its weights)."""
+        """:meth:`checkpoint_and_data`, a shipped folder first checked against its SHA256SUMS, and a folder of
+        SHIPPED_MODELS (the default one among them) also against the pinned sha256 of its weights."""
         checkpoint, data = self.checkpoint_and_data()
         if not (self.checkpoint or self.model):
-            default = self.shipped == str(DEFAULT_SHIPPED)
-            verify_shipped(checkpoint.parent, DEFAULT_SHIPPED_SHA256 if default else None)
+            verify_shipped(checkpoint.parent, pinned_sha256(checkpoint.parent))
         return checkpoint, data
 
 
