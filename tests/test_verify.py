@@ -1,7 +1,8 @@
 """``make verify`` (python -m mvadl.verify): the verdicts and their tolerance, a model not shipped yet, what the run
-may write, on tiny check functions in place of the real ones; the real check list's records and keys; the VAE's
-and the DDPM's re-computations against the records their own runs made on tiny models; the quick run on the
-shipped models (slow)."""
+may write, on tiny check functions in place of the real ones; the real check list's records and keys, and the
+translation checks of a model added to the table of shipped models; the translation and pivot re-computation
+with a stand-in translator; the VAE's and the DDPM's re-computations against the records their own runs made on
+tiny models; the quick run on the shipped models (slow)."""
 from __future__ import annotations
 
 import json
@@ -21,6 +22,14 @@ from mvadl.verify import checks as verify_checks
 from mvadl.verify import shipped
 from mvadl.verify.__main__ import VerifyConfig, run
 from mvadl.verify.checks import Check, VerifyEnv, compare, lookup, run_checks
+from nlp_experiments.translation.artifacts import SHIPPED_MODELS, ShippedModel, shipped_dir
+from nlp_experiments.translation.languages import (
+    DIRECTIONS,
+    MODEL_PAIRS,
+    PIVOT_DIRECTIONS,
+    evaluation_directions,
+    pivot_name,
+)
 from tests.conftest import usage_error
 
 # --- the record's key, the verdict ----------------------------------------------------------------------------------
@@ -197,7 +206,13 @@ def test_the_check_list_names_each_number_once_with_its_folder_record_and_tolera
     for check in shipped.CHECKS:
         assert check.artifact.startswith("artifacts/") and check.tolerance > 0, check.name
         assert (REPO_ROOT / "results" / check.record).is_file() or not (REPO_ROOT / check.artifact).is_dir()
-    assert {c.key.split(".")[4] for c in shipped.CHECKS if c.group == "nmt"} == set(shipped.NMT_DIRECTIONS)
+    nmt = [(c.key.split(".")[1], c.key.split(".")[2], c.key.split(".")[4]) for c in shipped.CHECKS
+           if c.group == "nmt"]
+    assert nmt == [(system, str(entry.updates), direction) for model, entry in SHIPPED_MODELS.items()
+                   for system, directions in ((model, evaluation_directions(model)),
+                                              (pivot_name(model), shipped.pivot_directions(model)))
+                   for direction in directions]
+    assert len(nmt) == sum(len(evaluation_directions(m)) + len(shipped.pivot_directions(m)) for m in SHIPPED_MODELS)
 
 
 def test_the_key_of_every_shipped_model_is_in_its_committed_record():
@@ -207,9 +222,115 @@ def test_the_key_of_every_shipped_model_is_in_its_committed_record():
             assert math.isfinite(float(lookup(record, check.key))), check.name
 
 
-def test_the_shipped_translation_model_is_the_one_the_record_keys_name():
-    ship = json.loads((REPO_ROOT / shipped.NMT_FOLDER / "ship.json").read_text())
-    assert (ship["model"], ship["updates"]) == (shipped.NMT_MODEL, shipped.NMT_UPDATES)
+def test_each_shipped_translation_model_is_the_one_the_record_keys_name():
+    from vae_diffusion.core.artifacts import sha256_file
+
+    for model, entry in SHIPPED_MODELS.items():
+        folder = shipped_dir(model, entry.version)
+        if folder.is_dir():
+            ship = json.loads((folder / "ship.json").read_text())
+            assert (ship["model"], ship["updates"]) == (model, entry.updates), model
+            assert sha256_file(folder / "model.pt") == entry.sha256, model
+
+
+#: Three more shipped translation models, as their table entries will read (fake pins).
+MORE_MODELS = {"zeroshot": ShippedModel("v1", 6400, "1" * 64), "bilingual_en_de": ShippedModel("v1", 6400, "2" * 64),
+               "bilingual_en_fr": ShippedModel("v2", 3200, "3" * 64)}
+
+
+def test_a_translation_model_added_to_the_table_gets_its_checks():
+    """One entry of the table gives the model's checks: its folder, every direction it is evaluated on at its
+    update count, and the pivot through English for the English-centric model (the model with de-fr data and the
+    bilingual ones have none); every name is unique."""
+    checks = shipped.nmt_checks({**SHIPPED_MODELS, **MORE_MODELS})
+    assert len({c.name for c in checks}) == len(checks) and {c.group for c in checks} == {"nmt"}
+    by_model = {}
+    for check in checks:
+        by_model.setdefault(check.recompute.keywords["model"], []).append(check)
+    assert by_model.keys() == {*SHIPPED_MODELS, *MORE_MODELS}
+    zeroshot = by_model["zeroshot"]
+    assert [c.name for c in zeroshot] == [*(f"nmt-bleu-zeroshot-{d}" for d in DIRECTIONS),
+                                          *(f"nmt-bleu-zeroshot_pivot_en-{d}" for d in PIVOT_DIRECTIONS)]
+    assert {c.artifact for c in zeroshot} == {"artifacts/nmt_zeroshot/v1"}
+    assert [c.key for c in zeroshot][-2:] == ["scores.zeroshot_pivot_en.6400.test.de-fr.bleu",
+                                              "scores.zeroshot_pivot_en.6400.test.fr-de.bleu"]
+    assert [c.recompute.func for c in zeroshot] == [shipped.translation_bleu] * 6 + [shipped.pivot_bleu] * 2
+    assert all(c.recompute.keywords["shipped"] == MORE_MODELS["zeroshot"] for c in zeroshot)
+    assert [c.key for c in by_model["bilingual_en_fr"]] == ["scores.bilingual_en_fr.3200.test.en-fr.bleu",
+                                                            "scores.bilingual_en_fr.3200.test.fr-en.bleu"]
+    assert {c.artifact for c in by_model["bilingual_en_fr"]} == {"artifacts/nmt_bilingual_en_fr/v2"}
+    assert len(by_model["bilingual_en_de"]) == 2 and len(by_model["direct"]) == 6
+    assert all(c.tolerance == 0.2 and c.quick_tolerance == 5.0 for c in checks)
+
+
+def test_the_pivot_checks_are_the_curves_records_pivot_systems():
+    """A model gets pivot checks exactly when the curves record scores its pivot system, in the same directions;
+    every key a shipped model of the final comparisons would get is in the record."""
+    scores = json.loads((REPO_ROOT / "results" / "nmt" / "curves.json").read_text())["scores"]
+    for model in MODEL_PAIRS:
+        recorded = sorted(scores.get(pivot_name(model), {}).get("6400", {}).get("test", {}))
+        assert sorted(shipped.pivot_directions(model)) == recorded, model
+    record = json.loads((REPO_ROOT / "results" / "nmt" / "curves.json").read_text())
+    for check in shipped.nmt_checks({model: ShippedModel("v1", 6400, "0" * 64) for model in MODEL_PAIRS}):
+        assert math.isfinite(float(lookup(record, check.key))), check.name
+
+
+# --- the translation re-computation, with a stand-in for fairseq-interactive -----------------------------------------
+
+
+@pytest.fixture
+def translation_env(tmp_path, monkeypatch):
+    """A fake shipped zeroshot folder (SHA256SUMS, ship.json), the toy test set, and a stand-in translator that
+    writes ``TARGET:sentence`` and records its calls."""
+    from nlp_experiments.translation import generation
+    from tests.nmt_toy_corpus import write_toy_multi30k
+    from vae_diffusion.core.artifacts import sha256_file, write_sha256sums
+
+    folder = tmp_path / "artifacts" / "nmt_zeroshot" / "v1"
+    folder.mkdir(parents=True)
+    (folder / "model.pt").write_bytes(b"weights")
+    (folder / "ship.json").write_text(json.dumps({"model": "zeroshot", "updates": 6400}))
+    write_sha256sums(folder)
+    calls = []
+
+    def translate(sentences, target, source, checkpoint, data_bin, beam, device):
+        assert checkpoint == folder / "model.pt" and data_bin == folder
+        calls.append((source, target, list(sentences)))
+        return [f"{target}:{s}" for s in sentences]
+
+    monkeypatch.setattr(generation, "translate_sentences", translate)
+    env = VerifyEnv(quick=True, device="cpu", data_dir=str(write_toy_multi30k(tmp_path / "data")),
+                    workdir=tmp_path / "verify")
+    return env, folder, ShippedModel("v1", 6400, sha256_file(folder / "model.pt")), calls
+
+
+def test_the_pivot_translates_into_english_then_from_those_translations(translation_env):
+    from mvadl.data import read_parallel
+    from nlp_experiments.translation.metrics import corpus_score
+
+    env, folder, entry, calls = translation_env
+    text = read_parallel("test_2016_flickr", ["de", "en", "fr"], root=env.data_dir)
+    bleu = shipped.translation_bleu(env, folder, {}, model="zeroshot", shipped=entry, direction="de-en")
+    assert bleu == corpus_score("bleu", [f"en:{s}" for s in text["de"]], text["en"])
+    pivot = shipped.pivot_bleu(env, folder, {}, model="zeroshot", shipped=entry, direction="de-fr")
+    english = [f"en:{s}" for s in text["de"]]
+    assert calls == [("de", "en", text["de"]), ("en", "fr", english)]  # the first step's translations reused
+    assert pivot == corpus_score("bleu", [f"fr:{s}" for s in english], text["fr"])
+    written = (env.workdir / "nmt" / "zeroshot_pivot_en" / "de-fr.txt").read_text().splitlines()
+    assert written == [f"fr:{s}" for s in english]
+    assert (env.workdir / "nmt" / "zeroshot" / "de-en.txt").read_text().splitlines() == english
+
+
+def test_a_translation_check_refuses_weights_other_than_the_pinned_ones(translation_env):
+    env, folder, entry, calls = translation_env
+    other = ShippedModel(entry.version, entry.updates, "0" * 64)
+    for recompute, direction in ((shipped.translation_bleu, "en-de"), (shipped.pivot_bleu, "fr-de")):
+        with pytest.raises(DataError, match="is not the pinned 0000"):
+            recompute(env, folder, {}, model="zeroshot", shipped=other, direction=direction)
+    with pytest.raises(DataError, match="not the zeroshot model at 3200 updates"):
+        shipped.translation_bleu(env, folder, {}, model="zeroshot", shipped=ShippedModel("v1", 3200, entry.sha256),
+                                 direction="en-de")
+    assert calls == []
 
 
 # --- the image models' re-computations against their own runs' records, on tiny models -------------------------------

@@ -1,12 +1,18 @@
 """The checks of ``make verify``: each number of the report that a shipped model produces, re-computed from the
 model under ``artifacts/`` and compared with the committed record that holds it (:data:`CHECKS`).
 
-* ``nmt``: BLEU of the shipped translation model (``artifacts/nmt_direct/v3``, the fp16 copy of the English-centric
-  model with de-fr data averaged at 6,400 updates) on Multi30k test 2016 (Flickr), every direction, translated by
-  fairseq-interactive with beam 5 from the raw sentences, scored by sacreBLEU against
-  ``results/nmt/curves.json`` (the fp32 checkpoint's). Tolerance 0.2 BLEU: the fp16 weights moved BLEU by at most
-  0.04 when shipped (``results/nmt/shipped_direct.json``, whose fp16 BLEU this decoding reproduced exactly).
-  ``--quick``: the first 100 sentences, 5 BLEU (their BLEU lay within 2.2 of the whole set's).
+* ``nmt``: BLEU of every shipped translation model (one entry each in ``SHIPPED_MODELS`` of
+  :mod:`nlp_experiments.translation.artifacts`: ``artifacts/nmt_MODEL/vN``, the averaged checkpoint of the run
+  at the update count the entry names, fp16 where that moved BLEU by at most 0.1) on Multi30k test 2016
+  (Flickr), in every direction the model is evaluated on, translated by fairseq-interactive with beam 5 from the
+  raw sentences, scored by sacreBLEU against ``results/nmt/curves.json`` (the fp32 checkpoint's, at that update
+  count). A model the record also scores through English (the English-centric model, ``zeroshot_pivot_en``)
+  gets the pivot's de<->fr too: source -> en with the shipped model, then en -> target from those translations.
+  Each folder is first checked against its SHA256SUMS and its pinned sha256, and its ``ship.json`` must name the
+  model and update count of the record's key. Tolerance 0.2 BLEU: the fp16 weights of ``nmt_direct/v3`` moved
+  BLEU by at most 0.04 when shipped (``results/nmt/shipped_direct.json``, whose fp16 BLEU this decoding
+  reproduced exactly). ``--quick``: the first 100 sentences, 5 BLEU (their BLEU lay within 2.2 of the whole
+  set's).
 * ``classifier``: test accuracy of ``artifacts/mnist_classifier/v2`` on the 10,000 MNIST test digits against
   ``results/diffusion/classifier.json``; 0.0005 (5 digits). ``--quick``: the first 1,000 digits, 0.01.
 * ``q19``: the text-to-digit model (``artifacts/text_to_digit/v1``): for each negative prompt of the study the
@@ -23,17 +29,19 @@ model under ``artifacts/`` and compared with the committed record that holds it 
   within 3 nats (a subset's mean), NLL with k = 50 not compared.
 
 A check whose artefact folder is not there yet is reported as "not shipped yet". Everything written goes under
-``runs/verify/`` (the translations, ``runs/verify/nmt/<direction>.txt``).
+``runs/verify/`` (the translations, ``runs/verify/nmt/<system>/<direction>.txt``).
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 
 from mvadl import REPO_ROOT
 from mvadl.data import DataError
 from mvadl.verify.checks import Check, VerifyEnv, lookup
+from nlp_experiments.translation.artifacts import SHIPPED_MODELS, ShippedModel
 
 # --- shared helpers ----------------------------------------------------------------------------------------------
 
@@ -58,42 +66,131 @@ def _classifier_of(env: VerifyEnv, record: dict):
 
 # --- translation ---------------------------------------------------------------------------------------------------
 
-NMT_FOLDER = "artifacts/nmt_direct/v3"
-#: What the shipped model is (its ship.json): the model and the averaged checkpoint behind the record's key.
-NMT_MODEL, NMT_UPDATES = "direct", 6400
-NMT_DIRECTIONS = ("en-de", "de-en", "en-fr", "fr-en", "de-fr", "fr-de")
+NMT_RECORD = "nmt/curves.json"
 NMT_QUICK_SENTENCES = 100
 NMT_BEAM = 5
 
 
-def translation_bleu(env: VerifyEnv, folder: Path, record: dict, direction: str) -> float:
-    """sacreBLEU BLEU of the shipped model translating Multi30k test 2016 (Flickr) in ``direction`` (the raw
-    sentences, fairseq-interactive with the model's SentencePiece model); the translations go to
-    ``runs/verify/nmt/<direction>.txt``."""
-    from mvadl.data import read_parallel
-    from mvadl.io import atomic_write_text
-    from nlp_experiments.translation.artifacts import WEIGHTS, verify_shipped
-    from nlp_experiments.translation.generation import translate_sentences
-    from nlp_experiments.translation.metrics import corpus_score
+def pivot_directions(model: str) -> tuple[str, ...]:
+    """The directions the curves record scores ``model`` on through English (its system ``pivot_name(model)``):
+    the de<->fr directions it was not trained on whose two legs through English it was trained on. The
+    English-centric model without de-fr data has both; the model with de-fr data and the bilingual ones none."""
+    from nlp_experiments.translation.languages import MODEL_PAIRS, PIVOT_DIRECTIONS, PIVOT_LANG, split_run_name
 
-    env.shared(("verified", str(folder)), lambda: verify_shipped(folder))
-    shipped = json.loads((folder / "ship.json").read_text(encoding="utf-8"))
-    if (shipped.get("model"), shipped.get("updates")) != (NMT_MODEL, NMT_UPDATES):
-        raise DataError(f"{folder / 'ship.json'}: model {shipped.get('model')} at {shipped.get('updates')} updates, "
-                        f"not the {NMT_MODEL} model at {NMT_UPDATES} updates the record's key names")
+    pairs = MODEL_PAIRS[split_run_name(model)[0]]
+    return tuple(direction for direction in PIVOT_DIRECTIONS if direction not in pairs
+                 and f"{direction.split('-')[0]}-{PIVOT_LANG}" in pairs
+                 and f"{PIVOT_LANG}-{direction.split('-')[1]}" in pairs)
+
+
+def _verified_translation_model(env: VerifyEnv, folder: Path, model: str, shipped: ShippedModel) -> Path:
+    """``folder`` checked once a run: its SHA256SUMS and the pinned sha256 of its weights, and its ship.json naming
+    the model and update count of the record's key."""
+    from nlp_experiments.translation.artifacts import verify_shipped
+
+    def check() -> Path:
+        verify_shipped(folder, shipped.sha256)
+        record = json.loads((folder / "ship.json").read_text(encoding="utf-8"))
+        if (record.get("model"), record.get("updates")) != (model, shipped.updates):
+            raise DataError(f"{folder / 'ship.json'}: model {record.get('model')} at {record.get('updates')} "
+                            f"updates, not the {model} model at {shipped.updates} updates the record's key names")
+        return folder
+
+    return env.shared(("verified", str(folder)), check)
+
+
+def _test_sentences(env: VerifyEnv, direction: str) -> tuple[list[str], list[str]]:
+    """The source and reference sentences of Multi30k test 2016 (Flickr) in ``direction`` (the first
+    :data:`NMT_QUICK_SENTENCES` with ``--quick``)."""
+    from mvadl.data import read_parallel
+
     source, target = direction.split("-")
     text = read_parallel("test_2016_flickr", [source, target], root=env.data_dir)
     n = NMT_QUICK_SENTENCES if env.quick else len(text[source])
-    hypotheses = translate_sentences(text[source][:n], target, source, folder / WEIGHTS, folder, NMT_BEAM, env.device)
-    atomic_write_text(env.workdir / "nmt" / f"{direction}.txt", "".join(line + "\n" for line in hypotheses))
-    return corpus_score("bleu", hypotheses, text[target][:n])
+    return text[source][:n], text[target][:n]
 
 
-NMT_CHECKS = tuple(
-    Check(f"nmt-bleu-{direction}", "nmt", f"BLEU {direction}, test 2016 Flickr", NMT_FOLDER, "nmt/curves.json",
-          f"scores.{NMT_MODEL}.{NMT_UPDATES}.test.{direction}.bleu", 0.2,
-          partial(translation_bleu, direction=direction), quick_tolerance=5.0, digits=2)
-    for direction in NMT_DIRECTIONS)
+def _translate(env: VerifyEnv, folder: Path, sentences: list[str], source: str, target: str) -> list[str]:
+    """``sentences`` translated by the shipped model in ``folder``, one a line (an empty sentence stays empty:
+    fairseq-interactive is given only the others)."""
+    from nlp_experiments.translation.artifacts import WEIGHTS
+    from nlp_experiments.translation.generation import translate_sentences
+
+    kept = [i for i, sentence in enumerate(sentences) if sentence.strip()]
+    translated = translate_sentences([sentences[i] for i in kept], target, source, folder / WEIGHTS, folder,
+                                     NMT_BEAM, env.device)
+    if len(translated) != len(kept):
+        raise DataError(f"{folder}: {len(translated)} translations of {len(kept)} sentences ({source}-{target})")
+    out = [""] * len(sentences)
+    for i, translation in zip(kept, translated):
+        out[i] = translation
+    return out
+
+
+def _model_translations(env: VerifyEnv, folder: Path, model: str, direction: str) -> list[str]:
+    """The shipped model's translations of the test sentences in ``direction``, once a run (the pivot's first
+    step reuses them); written to ``runs/verify/nmt/MODEL/<direction>.txt``."""
+    from mvadl.io import atomic_write_text
+
+    def translate() -> list[str]:
+        source, target = direction.split("-")
+        hypotheses = _translate(env, folder, _test_sentences(env, direction)[0], source, target)
+        atomic_write_text(env.workdir / "nmt" / model / f"{direction}.txt", "".join(h + "\n" for h in hypotheses))
+        return hypotheses
+
+    return env.shared(("nmt translations", str(folder), direction), translate)
+
+
+def translation_bleu(env: VerifyEnv, folder: Path, record: dict, model: str, shipped: ShippedModel,
+                     direction: str) -> float:
+    """sacreBLEU BLEU of the shipped ``model`` (its folder verified first) translating Multi30k test 2016 (Flickr)
+    in ``direction`` (the raw sentences, fairseq-interactive with the model's SentencePiece model)."""
+    from nlp_experiments.translation.metrics import corpus_score
+
+    _verified_translation_model(env, folder, model, shipped)
+    hypotheses = _model_translations(env, folder, model, direction)
+    return corpus_score("bleu", hypotheses, _test_sentences(env, direction)[1])
+
+
+def pivot_bleu(env: VerifyEnv, folder: Path, record: dict, model: str, shipped: ShippedModel,
+               direction: str) -> float:
+    """sacreBLEU BLEU of translating through English with the shipped ``model``, as the curves record's pivot
+    system does: source -> en, then en -> target from those translations, both by the shipped model
+    (``runs/verify/nmt/MODEL_pivot_en/<direction>.txt``)."""
+    from mvadl.io import atomic_write_text
+    from nlp_experiments.translation.languages import PIVOT_LANG, pivot_name
+    from nlp_experiments.translation.metrics import corpus_score
+
+    _verified_translation_model(env, folder, model, shipped)
+    source, target = direction.split("-")
+    english = _model_translations(env, folder, model, f"{source}-{PIVOT_LANG}")
+    hypotheses = _translate(env, folder, english, PIVOT_LANG, target)
+    atomic_write_text(env.workdir / "nmt" / pivot_name(model) / f"{direction}.txt",
+                      "".join(h + "\n" for h in hypotheses))
+    return corpus_score("bleu", hypotheses, _test_sentences(env, direction)[1])
+
+
+def nmt_checks(models: Mapping[str, ShippedModel]) -> tuple[Check, ...]:
+    """The BLEU checks of the shipped translation ``models`` (:data:`~nlp_experiments.translation.artifacts.
+    SHIPPED_MODELS`): for each, every direction it is evaluated on, then its pivot's (:func:`pivot_directions`)."""
+    from nlp_experiments.translation.artifacts import shipped_dir
+    from nlp_experiments.translation.languages import evaluation_directions, pivot_name
+
+    checks = []
+    for model, shipped in models.items():
+        folder = shipped_dir(model, shipped.version).relative_to(REPO_ROOT).as_posix()
+        for system, directions, recompute in ((model, evaluation_directions(model), translation_bleu),
+                                              (pivot_name(model), pivot_directions(model), pivot_bleu)):
+            checks += [Check(f"nmt-bleu-{system}-{direction}", "nmt",
+                             f"BLEU {direction}, {system}, test 2016 Flickr", folder, NMT_RECORD,
+                             f"scores.{system}.{shipped.updates}.test.{direction}.bleu", 0.2,
+                             partial(recompute, model=model, shipped=shipped, direction=direction),
+                             quick_tolerance=5.0, digits=2)
+                       for direction in directions]
+    return tuple(checks)
+
+
+NMT_CHECKS = nmt_checks(SHIPPED_MODELS)
 
 
 # --- MNIST classifier ----------------------------------------------------------------------------------------------
