@@ -1,9 +1,15 @@
 """Every VAE figure on tiny inputs (Agg), so a long run never first fails at its plot: each panel shows the
 images it is given, in order, with its title and labelled axes."""
 import numpy as np
+import pytest
 
+from mvadl import REPO_ROOT
+from mvadl.plotting import TEXT_WIDTH_IN, new_figure
 from vae_diffusion.core.images import image_grid
 from vae_diffusion.vae import plots
+from vae_diffusion.vae.run_figures import read_record
+
+RESULTS = REPO_ROOT / "results"
 
 
 def shown(ax) -> np.ndarray:
@@ -45,8 +51,32 @@ def test_samples_over_training_labels_each_cell_and_marks_changed_digits_red():
     assert [t.get_text() for t in last.texts] == [str(d) for d in after]
     red = [i for i, t in enumerate(last.texts) if t.get_color() == "red"]
     assert red == [62, 63] and not any(t.get_color() == "red" for t in mid.texts)
-    x, y = last.texts[63].get_position()  # cell 63: row 7, column 7, label in its top-right corner
-    assert 7 * 30 + 2 < x <= 8 * 30 and 7 * 30 < y < 7 * 30 + 16
+
+
+def test_samples_over_training_prints_each_digit_legibly_under_its_own_cell_clear_of_the_images():
+    """Every label stands on the white strip under its cell (its line box covers no image pixel, only the strip
+    and the dark frame), and the
+    first image pixel above it belongs to its own cell; the labels are 7 pt or more in a figure drawn as wide as
+    it prints."""
+    cells = np.repeat(np.linspace(0.1, 0.9, 64), 28 * 28).reshape(64, 28, 28)  # cell i is uniformly cells[i]
+    digits = {10: list(range(10)) * 6 + [0, 1, 2, 3], 80: [7] * 64}
+    fig = plots.samples_over_training_figure({0: cells, 10: cells, 80: cells}, digits=digits)
+    fig.draw_without_rendering()
+    assert fig.get_figwidth() <= TEXT_WIDTH_IN + 1e-9
+    for ax in fig.axes[1:]:
+        image = shown(ax)
+        to_data = ax.transData.inverted()
+        assert len(ax.texts) == 64
+        for i, label in enumerate(ax.texts):
+            assert label.get_fontsize() >= 7.0
+            (x0, y0), (x1, y1) = to_data.transform(label.get_window_extent().get_points())
+            top, bottom = round(min(y0, y1)), round(max(y0, y1))  # pixel k spans k - 0.5 to k + 0.5
+            under = image[top:bottom + 1, round(x0):round(x1) + 1]
+            assert np.isin(under, (0.0, 1.0)).all(), f"label {i} covers image pixels"  # strip or frame only
+            x = round(label.get_position()[0])
+            above = image[:top, x][::-1]
+            first = above[(above != 0.0) & (above != 1.0)][0]  # past the white strip and the dark frame
+            assert first == pytest.approx(cells[i, 0, 0]), f"label {i} is not under its own cell"
 
 
 def test_reconstruction_figure_puts_inputs_above_reconstructions():
@@ -84,7 +114,33 @@ def test_naive_mc_figure_one_line_per_latent_size():
     fig = plots.naive_mc_figure(records, "naive")
     bias, noise = fig.axes
     assert all(ax.get_xscale() == "log" and ax.get_xlabel() == "number of prior samples L" for ax in fig.axes)
-    assert [line.get_label() for line in noise.get_lines()] == ["latent size 2", "latent size 20"]
+    assert [line.get_label() for line in noise.get_lines()] == ["$D$ = 2", "$D$ = 20"]  # D, as the text names it
     np.testing.assert_array_equal(bias.get_lines()[1].get_ydata(), [-1000.0, -5.0])
     np.testing.assert_array_equal(bias.get_lines()[2].get_ydata(), [0.0, 0.0])  # the zero-bias reference
     assert bias.get_yscale() == "symlog" and noise.get_yscale() == "log"
+
+
+def test_naive_mc_figure_tick_labels_do_not_touch_on_the_committed_records():
+    """The bias axis is linear up to 1 and logarithmic above: 1 and 2 stand less than a line of text apart, so
+    only one of them is labelled (2, which the D = 2 bias ends near); every tick keeps its mark and grid line."""
+    records = read_record(RESULTS / "vae" / "naive_mc.json", "metrics", "models")
+    fig = plots.naive_mc_figure(records)
+    fig.draw_without_rendering()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = [t for t in axis.get_ticklabels() if t.get_visible() and t.get_text()]
+            boxes = [t.get_window_extent() for t in labels]
+            for a in range(len(boxes)):
+                for b in range(a + 1, len(boxes)):
+                    assert not boxes[a].overlaps(boxes[b]), (labels[a].get_text(), labels[b].get_text())
+    bias = fig.axes[0]
+    shown_labels = {t.get_text() for t in bias.yaxis.get_ticklabels() if t.get_text()}
+    assert {"0", "2"} <= shown_labels and 1.0 in bias.get_yticks()
+
+
+def test_spaced_ticks_keeps_zero_then_the_top_then_the_negative_decades():
+    fig, ax = new_figure(size=(3.0, 2.0), font_size=8.0)
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_ylim(-1000.0, 3.0)
+    kept = plots.spaced_ticks(ax, [-1000, -100, -10, -1, 0, 1, 2])
+    assert kept == [-1000, -100, -10, -1, 0, 2]

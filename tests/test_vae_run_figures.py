@@ -9,7 +9,15 @@ import pytest
 import torch
 
 from mvadl.data import DataError
-from vae_diffusion.vae.run_figures import load_arrays, make_figures, read_record, redraw_naive_mc, save_arrays
+from vae_diffusion.vae import plots
+from vae_diffusion.vae.run_figures import (
+    load_arrays,
+    make_figures,
+    read_record,
+    redraw_naive_mc,
+    redraw_samples_over_training,
+    save_arrays,
+)
 
 
 def test_a_broken_record_is_one_line_naming_the_file(tmp_path):
@@ -46,3 +54,20 @@ def test_digit_changes_counts_changed_and_clearly_read_cells():
     assert digit_changes(earlier, later) == {"n": 64, "changed": 4, "both_clear": 3, "threshold": 0.9,
                                              "clear_pairs": ["1 to 7", "1 to 7", "1 to 2"]}
     assert digit_changes(earlier, later, threshold=0.96)["both_clear"] == 2
+
+
+def test_the_grid_over_training_is_redrawn_alone_with_the_recorded_digits(tmp_path, monkeypatch):
+    """No classifier and no other figure: the digits come from sample_classes.json, the one PNG is written."""
+    grids = {e: torch.rand(64, 784) for e in (0, 10, 80)}
+    save_arrays(tmp_path, "metrics", grids, grids[0][:4], grids[0][:4])
+    (tmp_path / "metrics.json").write_text(json.dumps({"metrics": {"history": []}}))
+    read = {"10": {"labels": [1] * 64, "confidence": [0.9] * 64}, "80": {"labels": [7] * 64, "confidence": [1.0] * 64}}
+    (tmp_path / "sample_classes.json").write_text(json.dumps({"metrics": {"epochs": read}}))
+    drawn = {}
+    figure = plots.samples_over_training_figure
+    monkeypatch.setattr(plots, "samples_over_training_figure",
+                        lambda g, digits=None: drawn.update(digits) or figure(g, digits=digits))
+    path = redraw_samples_over_training(tmp_path)
+    assert path == tmp_path / "samples_over_training.png" and path.is_file()
+    assert drawn == {10: [1] * 64, 80: [7] * 64}
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["samples_over_training.png"]

@@ -120,6 +120,22 @@ def make_figures(folder: Path, name: str, arrays_path: Path | None = None,
     return out
 
 
+def recorded_digits(folder: Path, name: str) -> dict[int, list[int]]:
+    """``{epoch: digits}`` of the committed record ``<prefix>sample_classes.json`` (:func:`record_sample_classes`),
+    read without the classifier."""
+    epochs = read_record(Path(folder) / f"{prefix(name)}sample_classes.json", "metrics", "epochs")
+    return {int(epoch): read["labels"] for epoch, read in epochs.items()}
+
+
+def redraw_samples_over_training(folder: Path, name: str = "metrics") -> Path:
+    """Redraw ``<prefix>samples_over_training.png`` alone from the run's arrays and the digits its
+    ``<prefix>sample_classes.json`` records (no classifier, no other figure written)."""
+    _, arrays_path = _run_files(folder, name)
+    grids = sample_grids(load_arrays(arrays_path))
+    return save_figure(plots.samples_over_training_figure(grids, digits=recorded_digits(folder, name)),
+                       Path(folder) / f"{prefix(name)}samples_over_training.png")
+
+
 def naive_mc_figure(records: list[dict], path: Path) -> Path:
     """Q2's figure (``plots.naive_mc_figure``) of the models' records, saved at ``path``."""
     return save_figure(plots.naive_mc_figure(records), path)
