@@ -209,6 +209,10 @@ def test_seed_baseline_pairs_other_seeds_with_the_same_prompts(study):
     assert baseline["comparisons"]["mask_iou"] == paired_mean_difference(
         baseline["per_image"]["mask_iou_same_seed"], baseline["per_image"]["mask_iou_other_seed"],
         seed=baseline["test_seed"]).as_dict()
+    by_prompt = baseline["by_negative_prompt"]  # every negative prompt against the same other-seed pairs
+    assert list(by_prompt) == [c["negative_prompt"] for c in study.metrics["concepts"]]
+    assert by_prompt["white"] == baseline["comparisons"]
+    assert {c["mask_iou"]["b"] for c in by_prompt.values()} == {baseline["mask_iou_other_seed_mean"]}
 
 
 def test_negative_prompt_concepts_and_colour_prompts(study):

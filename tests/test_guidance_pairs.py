@@ -123,6 +123,22 @@ def test_seed_baseline_compares_same_seed_pairs_with_other_seed_pairs():
                                            seed=baseline["test_seed"]).as_dict()
 
 
+
+def test_seed_baseline_compares_every_negative_prompt_with_the_same_other_seed_pairs():
+    """Each negative prompt's same-seed pairs against the one set of other-seed pairs: a negative prompt that moves
+    the strokes farther than another seed does reads as lower overlap and larger shift."""
+    n = 12
+    without = read_digits(digit_images(["white"] * n)).masks
+    same = read_digits(digit_images(["red"] * n)).masks
+    farther = read_digits(digit_images(["red"] * n, shift=3)).masks
+    other = read_digits(digit_images(["red"] * n, shift=2)).masks
+    baseline = seed_baseline(without, same, other, seed=0, by_negative_prompt={"white": same, "red": farther})
+    by = baseline["by_negative_prompt"]
+    assert list(by) == ["white", "red"] and by["white"] == baseline["comparisons"]
+    assert by["red"]["mask_iou"]["verdict"] == "lower" and by["red"]["centroid_shift_px"]["verdict"] == "higher"
+    assert by["red"]["mask_iou"]["b"] == baseline["mask_iou_other_seed_mean"]
+    assert "by_negative_prompt" not in seed_baseline(without, same, other, seed=0)
+
 def test_a_model_is_compared_with_a_reference_model_image_by_image(pairs):
     ours = [{**pairs, "negative_prompt": "white"}]
     theirs = {**pairs, "negative_prompt": "white",

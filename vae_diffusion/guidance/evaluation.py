@@ -6,6 +6,7 @@ Nothing here trains: it imports the pipeline, the detectors and the classifier, 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -270,8 +271,25 @@ def figure_images(concept_without, k: int) -> list[int]:
     return present[:k] if present else list(range(min(k, len(concept_without))))
 
 
+def _against_other_seed(without: np.ndarray, same_seed: np.ndarray, other_seed: np.ndarray,
+                        test_seed: int) -> tuple[dict, dict]:
+    """Per image i, the mask IoU and centroid shift of (without_i, same_seed_i) and of (without_i, other_seed_i),
+    and their comparisons (:func:`mvadl.verdicts.paired_mean_difference`, same-seed pair as A; the shift on the
+    images where all three masks are non-empty): ``(comparisons, per-image values)``."""
+    iou_same, iou_other = mask_iou(without, same_seed), mask_iou(without, other_seed)
+    shift_same, shift_other = centroid_shift(without, same_seed), centroid_shift(without, other_seed)
+    both = np.isfinite(shift_same) & np.isfinite(shift_other)
+    comparisons = {
+        "mask_iou": paired_mean_difference(iou_same, iou_other, seed=test_seed).as_dict(),
+        "centroid_shift_px": paired_mean_difference(shift_same[both], shift_other[both], seed=test_seed).as_dict()
+        if both.any() else None,
+    }
+    return comparisons, {"iou_same": iou_same, "iou_other": iou_other, "shift_same": shift_same,
+                         "shift_other": shift_other, "both": both}
+
+
 def seed_baseline(without: np.ndarray, with_negative: np.ndarray, other_with_negative: np.ndarray,
-                  seed: int) -> dict:
+                  seed: int, by_negative_prompt: Mapping[str, np.ndarray] | None = None) -> dict:
     """Does the initial noise fix the layout more than the prompt alone would? Stroke masks ``[N, H, W]`` of the
     images without the negative prompt, with it from the same seed, and with it from another seed (same prompt,
     same negative prompt): per image i, the mask IoU and centroid shift of (without_i, with_i), the same-seed
@@ -281,25 +299,30 @@ def seed_baseline(without: np.ndarray, with_negative: np.ndarray, other_with_neg
     because both pairs of image i share its image without the negative prompt and its prompt, so the per-image
     difference removes how much one digit and one drawing vary (MNIST digits are centred, so two random digits
     already overlap); a sign-flip randomization test and a bootstrap interval, because IoU is bounded and the
-    shift skewed. The shift is compared on the images where all three masks are non-empty."""
-    iou_same, iou_other = mask_iou(without, with_negative), mask_iou(without, other_with_negative)
-    shift_same, shift_other = centroid_shift(without, with_negative), centroid_shift(without, other_with_negative)
-    both = np.isfinite(shift_same) & np.isfinite(shift_other)
+    shift skewed. The shift is compared on the images where all three masks are non-empty.
+
+    ``by_negative_prompt`` (``{negative prompt: masks with it from the same seeds}``, the main one included): each
+    negative prompt's same-seed pairs compared in the same way with the same other-seed pairs, recorded under
+    ``by_negative_prompt`` (the main one's comparisons are then those of ``comparisons``)."""
     test_seed = derive_seed(seed, "seed baseline test")
-    return {
+    comparisons, values = _against_other_seed(without, with_negative, other_with_negative, test_seed)
+    iou_same, iou_other, shift_same, shift_other, both = (values[key] for key in (
+        "iou_same", "iou_other", "shift_same", "shift_other", "both"))
+    record = {
         "n_samples": int(len(without)), "shift_pairs": int(both.sum()), "test_seed": test_seed,
         "mask_iou_same_seed_mean": float(iou_same.mean()), "mask_iou_other_seed_mean": float(iou_other.mean()),
         "centroid_shift_px_same_seed_median": float(np.median(shift_same[both])) if both.any() else None,
         "centroid_shift_px_other_seed_median": float(np.median(shift_other[both])) if both.any() else None,
-        "comparisons": {
-            "mask_iou": paired_mean_difference(iou_same, iou_other, seed=test_seed).as_dict(),
-            "centroid_shift_px": paired_mean_difference(shift_same[both], shift_other[both], seed=test_seed).as_dict()
-            if both.any() else None,
-        },
+        "comparisons": comparisons,
         "per_image": {"mask_iou_same_seed": iou_same.tolist(), "mask_iou_other_seed": iou_other.tolist(),
                       "centroid_shift_px_same_seed": _optional(shift_same, 6),
                       "centroid_shift_px_other_seed": _optional(shift_other, 6)},
     }
+    if by_negative_prompt is not None:
+        record["by_negative_prompt"] = {
+            prompt: _against_other_seed(without, masks, other_with_negative, test_seed)[0]
+            for prompt, masks in by_negative_prompt.items()}
+    return record
 
 
 def comparable_images(reference: dict, image_seeds: list[int], where: str) -> int:

@@ -27,8 +27,9 @@ s = 1 the pipeline computes no unconditional branch, so the negative prompt cann
 image twice: the record says so (``identical_pairs``) and runs no test. Across the sweep, the lowest and highest
 scale are compared on their shared images without a negative prompt (``across_scales``). The seed baseline
 samples the main negative prompt from other seeds (``derive_seed(seed, "baseline image", i)``, same prompts) and
-compares mask IoU and centroid shift of those pairs with the same-seed pairs' (paired sign-flip test), so that
-"the initial noise fixes the layout" is measured against what centred MNIST-like digits share anyway. With
+compares mask IoU and centroid shift of those pairs with the same-seed pairs' (paired sign-flip test), for the
+main negative prompt and for each other one (``by_negative_prompt``), so that "the initial noise fixes the layout"
+is measured against what centred MNIST-like digits share anyway. With
 ``--compare-with RECORD`` (this study on another model, same seeds), each concept is also tested against that
 model's, image by image (``compared_with``). A separate check asks for a stroke colour ("a green seven", every
 digit and colour equally often, ``--colour-samples`` images) and counts how often it is obeyed. Each concept's
@@ -139,7 +140,7 @@ def stable_diffusion_study(pipe, config: NegativePromptConfig, ctx: Context) -> 
     with_negative = generate(pipe, prompts, negative, desc=f"negative '{negative}'", **kwargs)
     change = np.abs(with_negative - without).mean(-1)
     name = config.output_name or "stable_diffusion_negative_prompt"
-    save_figure(plot_negative_prompt_pairs(without, with_negative, prompts, list(range(n))),
+    save_figure(plot_negative_prompt_pairs(without, with_negative, prompts, list(range(n)), negative_prompt=negative),
                 results_dir() / "guidance" / f"{name}.png")
     return ctx.record("guidance", name, {"n_samples": n, "image_seeds": seeds,
                                          "mean_abs_change": float(change.mean()),
@@ -191,10 +192,12 @@ def text_to_digit_study(pipe, config: NegativePromptConfig, ctx: Context) -> Pat
     if config.seed_baseline:
         other = sample(prompts, config.guidance_scale, negative, f"other seeds: negative '{negative}'",
                        stream=BASELINE_STREAM)
+        same_seed = {metrics["negative_prompt"]: read_digits(with_negative).masks
+                     for metrics, _, with_negative in entries}
         baseline = {"guidance_scale": config.guidance_scale, "negative_prompt": negative,
                     "other_image_seeds": experiment_seeds(config.seed, config.n_samples, BASELINE_STREAM),
-                    **seed_baseline(read_without[0].masks, read_digits(entries[0][2]).masks, read_digits(other).masks,
-                                    config.seed)}
+                    **seed_baseline(read_without[0].masks, same_seed[negative], read_digits(other).masks,
+                                    config.seed, same_seed)}
         iou = baseline["comparisons"]["mask_iou"]
         logger.info("seed baseline: mask IoU %.3f same seed vs %.3f other seed (%+.3f [%+.3f, %+.3f], p = %.3g)",
                     iou["a"], iou["b"], iou["difference"], iou["low"], iou["high"], iou["p_value"])
@@ -220,7 +223,7 @@ def text_to_digit_study(pipe, config: NegativePromptConfig, ctx: Context) -> Pat
         notes = [pair_note(maps, i) for i in shown]
         name = "negative_prompt" + ("" if index == 0 else f"_{metrics['concept']}")
         save_figure(plot_negative_prompt_pairs(without[shown], with_negative[shown], [prompts[i] for i in shown],
-                                               shown, notes),
+                                               shown, notes, negative_prompt=metrics["negative_prompt"]),
                     out / f"{prefix}{name}.png")
     maps = entries[0][1]
     save_figure(plot_difference_map(maps["change"], maps["strokes_without"], maps["strokes_with"]),

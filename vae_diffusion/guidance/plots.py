@@ -9,27 +9,44 @@ from matplotlib.figure import Figure
 
 from mvadl.plotting import PRINT_FONT_PT, TEXT_WIDTH_IN, bare_axes, new_figure
 
+#: Width (inches) of the row labels of :func:`plot_negative_prompt_pairs`, and the characters a label line holds.
+PAIR_LABEL_IN, PAIR_LABEL_CHARS = 0.85, 12
+
+
+def pair_row_labels(negative_prompt: str) -> tuple[str, str]:
+    """The row labels of :func:`plot_negative_prompt_pairs`, ``no negative prompt`` over ``negative prompt
+    "<negative_prompt>"``, each wrapped into at most 4 lines of at most :data:`PAIR_LABEL_CHARS` characters, which
+    fit beside an image at 8 pt."""
+    def wrapped(text: str) -> str:
+        return "\n".join(textwrap.wrap(text, PAIR_LABEL_CHARS, max_lines=4, placeholder=" \N{HORIZONTAL ELLIPSIS}"))
+
+    return wrapped("no negative prompt"), wrapped(f'negative prompt "{negative_prompt}"')
+
 
 def plot_negative_prompt_pairs(without: np.ndarray, with_negative: np.ndarray, prompts: Sequence[str],
-                               indices: Sequence[int], notes: Sequence[str] | None = None, per_row: int = 8) -> Figure:
+                               indices: Sequence[int], notes: Sequence[str] | None = None, per_row: int = 8, *,
+                               negative_prompt: str) -> Figure:
     """Pairs of ``[N, H, W, 3]`` images in [0, 1] from the same seeds and initial noise, drawn at the text width
-    with 8-pt text: ``per_row`` pairs a block, each pair a column (top, "without": no negative prompt; bottom,
-    "with": the negative prompt, which the caption names) headed by its image index in the experiment (whose
-    seed the record gives) and its prompt, with its ``notes`` (a few short lines) under it."""
+    with 8-pt text: ``per_row`` pairs a block, each pair a column (top: no negative prompt; bottom: the negative
+    prompt, each row labelled on the left by :func:`pair_row_labels`, which names ``negative_prompt``) headed by
+    its image index in the experiment (whose seed the record gives) and its prompt, with its ``notes`` (a few
+    short lines) under it."""
     n = len(without)
     if len(with_negative) != n or len(prompts) != n or len(indices) != n or (notes and len(notes) != n):
         raise ValueError("one prompt, one image index (and one note) per image pair are needed")
     blocks, columns = -(-n // per_row), min(n, per_row)
-    cell = TEXT_WIDTH_IN / (columns * 1.3 + 0.3)  # room for the row labels and between columns
+    left, right = PAIR_LABEL_IN / TEXT_WIDTH_IN, 0.99  # the row labels sit left of the images
+    cell = TEXT_WIDTH_IN * (right - left) / (columns * 1.3 - 0.3)  # columns 0.3 of a cell apart
     gap = 0.7 if notes else 0.3  # inches: notes under a block, titles over the next
     ratios = ([cell, cell, gap] * blocks)[:-1]
     title, below = 0.3, (0.62 if notes else 0.05)
     height = sum(ratios) * 1.04 + title + below
     fig, axes = new_figure(len(ratios), columns, size=(TEXT_WIDTH_IN, height), squeeze=False,
                            font_size=PRINT_FONT_PT, gridspec_kw={"height_ratios": ratios})
+    labels = pair_row_labels(negative_prompt)
     for b in range(blocks):
-        axes[3 * b][0].set_ylabel("without")
-        axes[3 * b + 1][0].set_ylabel("with")
+        for row, label in zip((3 * b, 3 * b + 1), labels):
+            axes[row][0].set_ylabel(label, rotation=0, ha="right", va="center", labelpad=4)
         if b + 1 < blocks:
             for ax in axes[3 * b + 2]:
                 ax.set_axis_off()
@@ -45,7 +62,7 @@ def plot_negative_prompt_pairs(without: np.ndarray, with_negative: np.ndarray, p
             top.set_title(f"{indices[i]}: \"{textwrap.shorten(prompts[i], 12, placeholder='.')}\"")
             if notes:
                 bottom.set_xlabel(notes[i])
-    fig.subplots_adjust(left=0.04, right=0.99, top=1 - title / height, bottom=below / height, wspace=0.3,
+    fig.subplots_adjust(left=left, right=right, top=1 - title / height, bottom=below / height, wspace=0.3,
                         hspace=0.04)
     return fig
 
