@@ -123,11 +123,18 @@ def test_section_3_names_each_bilingual_model_by_both_directions():
     assert "trained to produce English only" not in text
 
 
+#: What the seed-spread mark says the first time (in plain words) and after that.
+SPREAD_FIRST = "significant for these test sentences, but within what a second training seed changes: up to {} BLEU"
+SPREAD_AGAIN = "again within what a second seed changes"
+
+
 @pytest.mark.parametrize("seed_difference, marked", [
     (1.5, ["en-fr", "fr-en", "fr-de", "de-en"]),  # every significant difference up to 1.5 BLEU is marked
     (0.1, []),  # seeds that agree: nothing is marked
 ])
 def test_the_seed_spread_mark_follows_the_recorded_spread(results_copy, seed_difference, marked):
+    """A marked direction prints its own interval and, inside the same brackets, the mark: in plain words the
+    first time, briefly after that."""
     def spread(record):
         for c in record["metrics"]["comparisons"]:
             if c["kind"] == "seeds":
@@ -138,13 +145,17 @@ def test_the_seed_spread_mark_follows_the_recorded_spread(results_copy, seed_dif
 
     edit_translation_record(results_copy / "nmt" / "comparisons.json", spread)
     text = _render(results_copy, "part3_translation.md.j2")
-    mark = f" (within the {seed_difference:.1f}-BLEU spread between seeds)"
-    found = re.findall(r"([a-z]{2}-[a-z]{2})" + re.escape(mark), text)
-    assert sorted(set(found)) == sorted(marked)
+    first = SPREAD_FIRST.format(f"{seed_difference:.1f}")
+    found = re.findall(r"([a-z]{2}-[a-z]{2}) \([-+][0-9.]+ \[[^]]*\], p [^;()]*; (" + re.escape(first) + "|"
+                       + re.escape(SPREAD_AGAIN) + r")\)", text)
+    assert sorted({direction for direction, _ in found}) == sorted(marked)
     if not marked:
-        assert "spread between seeds" not in text
+        assert "a second training seed changes" not in text and SPREAD_AGAIN not in text
     else:  # T2: the model with de-fr data on fr-en (1.3), T3: de-en and fr-en against the English-centric model
-        assert f"on en-de, en-fr and fr-en{mark}, and" in text and f"on de-en{mark} and fr-en{mark}, and" in text
+        assert [mark for _, mark in found] == [first] + [SPREAD_AGAIN] * (len(found) - 1)
+        assert text.count("a second training seed changes") == 1
+        assert re.search(r"on en-de, en-fr and fr-en \([^()]*" + re.escape(first) + r"\), and", text)
+        assert re.search(r"on de-en \([^()]*\) and fr-en \([^()]*" + re.escape(SPREAD_AGAIN) + r"\), and", text)
 
 
 # ---------------------------------------------------------------- interval bounds show their side of zero
@@ -164,4 +175,44 @@ def test_the_fr_de_interval_against_the_pivot_does_not_touch_zero():
     assert fmt_interval(c, 1) == "+1.0 [+0.01, +2.0], p = 0.046"
     assert fmt_pp(Comparison(a=0.5, b=0.3, difference=0.2, low=0.0004, high=0.4, p_value=0.01, test="McNemar",
                              n=200)) == "+20.0 [+0.04, +40.0] pp, p = 0.010"
-    assert "(fr-de: +1.0 [+0.01, +2.0], p = 0.046)" in _render(RESULTS, "part3_translation.md.j2")
+    assert "fr-de (+1.0 [+0.01, +2.0], p = 0.046;" in _render(RESULTS, "part3_translation.md.j2")
+
+
+def test_each_interval_of_the_pivot_sentence_follows_its_own_direction():
+    """The fr-de interval stood after the de-fr clause ("..., and not significantly different from it on de-fr
+    (fr-de: +1.0 ...)"); now it sits in the fr-de clause, with the seed-spread mark in the same brackets."""
+    text = _render(RESULTS, "part3_translation.md.j2")
+    assert ("is significantly higher than the pivot on fr-de (+1.0 [+0.01, +2.0], p = 0.046; " + SPREAD_AGAIN
+            + "), and not significantly different from it on de-fr.") in text
+    assert "(fr-de:" not in text and "(de-fr:" not in text
+
+
+def test_the_seed_spread_is_said_in_plain_words_once_where_it_first_appears():
+    """T2's equal-compute sentence carries the first mark (en-fr, +1.0 against a 1.1-BLEU spread), with its
+    interval; T3's pivot sentence carries the short one."""
+    text = _render(RESULTS, "part3_translation.md.j2")
+    first = SPREAD_FIRST.format("1.1")
+    t2, t3 = text[text.index("## T2"):text.index("## T3")], text[text.index("## T3"):]
+    assert f"on de-en, en-fr (+1.0 [+0.1, +2.0], p = 0.024; {first}) and fr-en," in t2
+    assert first not in t3 and SPREAD_AGAIN in t3
+    assert "spread between seeds" not in text
+
+
+def test_the_equal_compute_sentence_gives_its_deciding_interval_inline(results_copy):
+    """It ended "(supplement)" with no number; now the interval of its least certain significant direction is
+    printed inline, with or without a seed-spread mark."""
+    text = _render(RESULTS, "part3_translation.md.j2")
+    sentence = text[text.index("At equal total compute"):text.index("## T3")]
+    assert "(supplement)" not in sentence and "en-fr (+1.0 [+0.1, +2.0], p = 0.024" in sentence
+    assert len(re.findall(r"\[[-+]", sentence)) == 1
+
+    def seeds_agree(record):
+        for c in record["metrics"]["comparisons"]:
+            if c["kind"] == "seeds":
+                for metric in ("bleu", "chrf"):
+                    c[metric].update(difference=0.1, low=-0.2, high=0.3)
+        record["comparisons"] = record["metrics"]["comparisons"]
+
+    edit_translation_record(results_copy / "nmt" / "comparisons.json", seeds_agree)
+    text = _render(results_copy, "part3_translation.md.j2")
+    assert "on de-en, en-fr (+1.0 [+0.1, +2.0], p = 0.024) and fr-en, and not significantly different" in text

@@ -287,8 +287,10 @@ def test_direct_against_pivoting_takes_its_verb_from_the_bootstrap(results_copy,
     text = _flat(_render(results_copy, "part3_translation.md.j2"))
     sentence = text[text.index("(one pass) is"):text.index("**What direct data cost elsewhere.**")]
     assert _verb_before(sentence, "de-fr") == verb
-    # the interval of a significant difference is printed (of every direction when none is significant)
-    assert (f"de-fr: {difference:+.1f} [{low:+.1f}, {high:+.1f}]" in sentence) == (verb != VERDICT_CASES[2][4])
+    # the interval of a significant difference is printed after its own direction (of every direction when none
+    # is significant)
+    assert (f"de-fr ({difference:+.1f} [{low:+.1f}, {high:+.1f}]" in sentence) == (verb != VERDICT_CASES[2][4])
+    assert "de-fr:" not in sentence and "fr-de:" not in sentence
 
 
 @pytest.mark.parametrize("difference, low, high, p_value, verb", VERDICT_CASES)
@@ -324,7 +326,7 @@ def test_holm_adjusted_p_decides_and_is_printed(results_copy):
     edit_translation_record(results_copy / "nmt" / "comparisons.json", adjust)
     text = _flat(_render(results_copy, "part3_translation.md.j2"))
     sentence = text[text.index("(one pass) is"):text.index("**What direct data cost elsewhere.**")]
-    assert "fr-de: +1.0 [+0.2, +1.8], p = 0.20" in sentence
+    assert "fr-de (+1.0 [+0.2, +1.8], p = 0.20)" in sentence
     assert _verb_before(sentence, "fr-de") == "not significantly different from"
     supplement = _flat(_render(results_copy, "appendix_common.md.j2"))
     assert "one comparison kind at one update count for one seed" in supplement

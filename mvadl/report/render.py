@@ -177,6 +177,16 @@ def by_verdict(rows: list, *order: str) -> list[dict[str, Any]]:
     return groups
 
 
+def deciding(rows: list) -> dict[str, Any] | None:
+    """The row (as for :func:`by_verdict`) whose verdict at the last point is nearest to turning: of the
+    significant ones, the one whose interval comes nearest to zero; without any, the one with the largest
+    difference in size. None without rows."""
+    significant = [r for r in rows if r["last"].verdict != "level"]
+    if significant:
+        return min(significant, key=lambda r: min(abs(r["last"].low), abs(r["last"].high)))
+    return max(rows, key=lambda r: abs(r["last"].difference), default=None)
+
+
 def fmt_direction(contrast: Any, higher: str, lower: str, mixed: str) -> str:
     """The words for a recorded per-seed ``direction`` (``"higher"``/``"lower"`` when the difference has that sign
     in every seed, ``"mixed"`` otherwise): a description of the seeds, not a test."""
@@ -187,6 +197,7 @@ FILTERS = {
     "interval": fmt_interval,
     "direction": fmt_direction,
     "by_verdict": by_verdict,
+    "deciding": deciding,
     "pp": fmt_pp,
     "share": fmt_share,
     "verdict": fmt_verdict,
