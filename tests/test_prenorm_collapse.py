@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 
 import pytest
+from matplotlib.text import Text
 
 from mvadl.plotting import TEXT_WIDTH_IN, read_saved_figure, save_figure
 from nlp_experiments.prenorm import figures
@@ -95,6 +97,45 @@ def test_collapse_contrast_without_the_runs_says_they_are_missing():
     assert contrast["deep_minus_shallow"]["post"]["valid_loss_bits"]["n"] == 0  # no loss to subtract
 
 
+def _assert_words_and_powers_of_ten(fig) -> None:
+    """Every text of a drawn ``fig`` names the depths in layers and a peak LR as a decimal (no "deep", "shallow",
+    "1e-3"), and every y tick label of a log axis is 1 or a power of ten in mathtext ($10^{-3}$)."""
+    texts = [t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    assert not [t for t in texts if re.search(r"\b(?:deep|shallow)\b|\de-\d", t)], texts
+    for ax in fig.axes:
+        labels = [t.get_text() for t in ax.get_yticklabels() if t.get_visible() and t.get_text()]
+        assert all(re.fullmatch(r"1|\$10\^\{-?\d+\}\$", label) for label in labels), labels
+    assert [t for ax in fig.axes for t in ax.get_yticklabels() if t.get_visible() and t.get_text()]
+
+
+@pytest.mark.parametrize("value, label", [(1.0, "1"), (1e-3, "$10^{-3}$"), (1e-12, "$10^{-12}$"), (10.0, "$10^{1}$"),
+                                          (0.3, "0.3")])
+def test_a_log_axis_of_ratios_is_labelled_in_powers_of_ten(value, label):
+    assert figures.power_label(value) == label
+
+
+def test_ratio_figure_names_depths_in_layers_and_prints_at_7_pt(tmp_path):
+    """The panels of the ratio figure: titles and legends say "12 layers" / "2 layers" (the runs' layers), the
+    peak LR as a decimal, the main-setting panel in plain words; tick labels are powers of ten."""
+    import matplotlib.pyplot as plt
+
+    runs = collapse_study()
+    fig = figures.plot_ratio_vs_steps(runs, ("3e-3", 0))
+    grid, main = fig.axes
+    assert grid.get_title() == "12 layers, seed 1,\npeak LR 0.003"
+    assert main.get_title() == "peak LR 0.003, no warm-up:\n12 layers (3 seeds) and 2 layers"
+    labels = [t.get_text() for t in main.get_legend().get_texts()]
+    assert "post-norm, 12 layers, seed 1" in labels and "pre-norm, 2 layers" in labels
+    assert [t.get_text() for t in grid.get_legend().get_texts()] == [
+        "post-norm, no warm-up", "pre-norm, no warm-up", "post-norm, warm-up 200"]
+    fig.draw_without_rendering()
+    _assert_words_and_powers_of_ten(fig)
+    saved = read_saved_figure(save_figure(fig, tmp_path / "ratio_vs_steps.png"))
+    plt.close(fig)
+    assert saved.printed_font_pt(TEXT_WIDTH_IN) >= 7.0, saved
+    assert saved.smallest_text.startswith("$10^{") and saved.smallest_font_pt == pytest.approx(7.35)
+
+
 def test_collapse_figure_shows_every_run_and_prints_at_7_pt(tmp_path):
     import matplotlib.pyplot as plt
 
@@ -111,9 +152,12 @@ def test_collapse_figure_shows_every_run_and_prints_at_7_pt(tmp_path):
     assert list(lines["12 layers, seed 1"].get_ydata()) == pytest.approx([2.0, 0.1, 5e-4, 1e-9, 5e-12])
     assert lines["12 layers, seed 1"].get_linestyle() == "-" and lines["2 layers, seed 1"].get_linestyle() == "--"
     assert lines["12 layers, seed 1"].get_color() != lines["12 layers, seed 2"].get_color()
-    assert "r = 0.001" in [t.get_text() for t in post.texts] and post.get_yscale() == "log"
+    assert "$r = 10^{-3}$" in [t.get_text() for t in post.texts] and post.get_yscale() == "log"
     assert "post-norm" in post.get_title() and "no warm-up" in post.get_title() and "pre-norm" in pre.get_title()
+    # the two legends differ otherwise only by colour: each names its norm
+    assert [ax.get_legend().get_title().get_text() for ax in (post, pre)] == ["post-norm", "pre-norm"]
     fig.draw_without_rendering()
+    _assert_words_and_powers_of_ten(fig)
     assert all(ax.get_legend().get_window_extent().y1 <= ax.get_window_extent().y0 for ax in fig.axes)
     saved = read_saved_figure(save_figure(fig, tmp_path / "collapse_deep_vs_shallow.png"))
     plt.close(fig)
@@ -125,7 +169,7 @@ def test_collapse_figure_panel_without_runs_says_so():
 
     runs = [run for run in collapse_study() if run["norm"] == "prenorm"]
     fig = figures.plot_collapse_deep_vs_shallow(runs, ("3e-3", 0))
-    assert "no post-norm run at LR 3e-3,\nno warm-up" in [t.get_text() for t in fig.axes[0].texts]
+    assert "no post-norm run at peak LR 0.003,\nno warm-up" in [t.get_text() for t in fig.axes[0].texts]
     assert fig.axes[0].get_legend() is None
     plt.close(fig)
 

@@ -15,20 +15,32 @@ summary entries or Jacobian records and returns a matplotlib Figure; :func:`save
   shallow runs there).
 
 The figures are drawn at the text width of the report (:data:`mvadl.plotting.TEXT_WIDTH_IN`) with
-:data:`mvadl.plotting.PRINT_FONT_PT` text and plain-number tick labels, so that their text prints at that size; the
-loss is written e (as in the report), the top layer L. The one reference level drawn is the unigram model of the
-training text scored on the validation text (``prenorm/unigram.json``).
+:data:`mvadl.plotting.PRINT_FONT_PT` text, so that their text prints at that size; a log axis of gradient ratios
+spanning many decades is labelled in powers of ten (:func:`power_log_axis`), drawn at :data:`SCRIPT_FONT_PT` so that
+the exponents print at 7 pt or more. The models are named by their depth in layers ("12 layers", "2 layers"), as in
+the report, and a peak learning rate as a decimal ("peak LR 0.003"); the loss is written e (as in the report), the
+top layer L. The one reference level drawn is the unigram model of the training text scored on the validation text
+(``prenorm/unigram.json``).
 """
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from mvadl.plotting import PRINT_FONT_PT, TEXT_WIDTH_IN, new_figure, plain_log_axis, save_figure
+from mvadl.plotting import (
+    MATHTEXT_SCRIPT_SCALE,
+    PRINT_FONT_PT,
+    TEXT_WIDTH_IN,
+    new_figure,
+    plain_log_axis,
+    plain_number,
+    save_figure,
+)
 from nlp_experiments.prenorm.plan import DEPTHS, GRID_SEED, NORMS
 from nlp_experiments.prenorm.summary import COLLAPSED, TINY
 
@@ -41,6 +53,40 @@ WARMUP_STYLES = ("-", "--", ":", "-.")
 VALID_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 #: Color of the legend entries that explain a marker or line style only (colors stand for the norms).
 NEUTRAL = "0.35"
+#: Size of a text with an exponent ($10^{-3}$): matplotlib draws the exponent at 0.7 of it, 7.35 pt here, so that
+#: it prints at 7 pt or more in a figure drawn at the text width (the saved PNG is a little wider than it).
+SCRIPT_FONT_PT = 7.35 / MATHTEXT_SCRIPT_SCALE
+
+
+def power_label(value: float, _position=None) -> str:
+    """A log-axis tick label: a power of ten as mathtext (``$10^{-3}$``; 1 as ``1``), any other value as a plain
+    number (:func:`mvadl.plotting.plain_number`)."""
+    if value > 0:
+        exponent = round(math.log10(value))
+        if math.isclose(value, 10.0 ** exponent, rel_tol=1e-9):
+            return "1" if exponent == 0 else f"$10^{{{exponent}}}$"
+    return plain_number(value)
+
+
+def power_log_axis(axis) -> None:
+    """Major ticks of a log ``axis`` at powers of ten labelled ``$10^{k}$`` (:func:`power_label`) at
+    :data:`SCRIPT_FONT_PT`; minor ticks unlabelled."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0,)))
+    axis.set_major_formatter(FuncFormatter(power_label))
+    axis.set_minor_formatter(NullFormatter())
+    axis.set_tick_params(labelsize=SCRIPT_FONT_PT)
+
+
+def lr_words(lr_text: str) -> str:
+    """A peak learning rate of a run name in words: ``"3e-3"`` -> ``"peak LR 0.003"``."""
+    return f"peak LR {float(lr_text):g}"
+
+
+def depth_words(runs: list[dict], depth: str) -> str:
+    """A depth (``"deep"``/``"shallow"``) as the report names it, by the layers of its runs: ``"12 layers"``
+    (the depth itself when no run of it records its layers)."""
+    layers = next((run["layers"] for run in runs if run["depth"] == depth and run.get("layers")), None)
+    return f"{layers} layers" if layers else depth
 
 
 def _lr_label(run: dict) -> str:
@@ -110,21 +156,27 @@ def plot_grid(entries: list[dict], runs: list[dict], unigram_bits: float | None)
 
 
 def _panels(runs: list[dict], main: tuple):
-    """(title, runs) of the ratio / loss figures: one panel per peak LR (deep, seed 1), one for the main setting."""
+    """(title, runs) of the ratio / loss figures: one panel per peak LR (deep, seed 1), one for the main setting
+    (its deep seeds and the shallow pair), each titled in words."""
     lrs, _ = _grid_axes(runs)
-    panels = [(f"deep, LR {lr}, seed {GRID_SEED}", [r for r in runs if r["depth"] == "deep" and r["seed"] == GRID_SEED
-                                                    and r["lr_text"] == lr]) for lr in lrs]
+    deep, shallow = depth_words(runs, "deep"), depth_words(runs, "shallow")
+    panels = [(f"{deep}, seed {GRID_SEED},\n{lr_words(lr)}", [r for r in runs if r["depth"] == "deep" and
+                                                               r["seed"] == GRID_SEED and r["lr_text"] == lr])
+              for lr in lrs]
     main_runs = [r for r in runs if (r["lr_text"], r["warmup_updates"]) == main]
-    panels.append((f"LR {main[0]}, {_warmup_words(main[1])}:\nseeds, shallow", main_runs))
+    seeds = len({r["seed"] for r in main_runs if r["depth"] == "deep"})
+    panels.append((f"{lr_words(main[0])}, {_warmup_words(main[1])}:\n{deep} ({seeds} seeds) and {shallow}",
+                   main_runs))
     return panels
 
 
 def _main_style(run: dict):
     seeds_alpha = {1: 1.0, 2: 0.75, 3: 0.55}
+    layers = depth_words([run], run["depth"])
     if run["depth"] == "shallow":
-        return dict(linestyle=":", linewidth=1.5, alpha=0.9, label=f"{run['norm'][:-4]}-norm, 2 layers")
+        return dict(linestyle=":", linewidth=1.5, alpha=0.9, label=f"{run['norm'][:-4]}-norm, {layers}")
     return dict(linestyle="-", linewidth=1.2, alpha=seeds_alpha.get(run["seed"], 0.5),
-                label=f"{run['norm'][:-4]}-norm, deep, seed {run['seed']}")
+                label=f"{run['norm'][:-4]}-norm, {layers}, seed {run['seed']}")
 
 
 #: The bottom/top ratios of the series: key -> y-axis label (e: the loss, L: the top layer).
@@ -140,7 +192,8 @@ def plot_ratio_vs_steps(runs: list[dict], main: tuple, key: str = "ratio_x"):
     """Bottom/top gradient-norm ratio ``key`` (:data:`RATIOS`: residual stream or layer parameters) vs updates:
     one panel per peak LR of the deep grid, one for the main setting (seeds and the 2-layer pair), each legend
     below its panel; each line also carries a marker of its warm-up (of its seed in the last panel), staggered
-    along the line, so that lines which coincide can still be told apart."""
+    along the line, so that lines which coincide can still be told apart. The y-axis is labelled in powers of ten
+    (:func:`power_log_axis`)."""
     _, warmups = _grid_axes(runs)
     panels = _panels(runs, main)
     fig, axes = new_figure(1, len(panels), size=(TEXT_WIDTH_IN, 3.6), squeeze=False, font_size=PRINT_FONT_PT,
@@ -163,7 +216,8 @@ def plot_ratio_vs_steps(runs: list[dict], main: tuple, key: str = "ratio_x"):
                     markersize=3.5, markevery=(k * every // 3 + (every // 6 if run["norm"] == "pre" else 0), every),
                     **style)
         ax.set_yscale("log")
-        plain_log_axis(ax.yaxis, subs=(1.0,) if col < len(panels) - 1 else (1.0, 3.0))
+        power_log_axis(ax.yaxis)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 5, 10]))  # 0, 1000, ... in a narrow panel
         ax.set_xlabel("update")
         if col == 0:
             ax.set_ylabel(RATIOS[key])
@@ -269,7 +323,7 @@ def plot_gradnorm_at_init(runs: list[dict], main: tuple):
         ax.set_xlabel("layer (1 = bottom)")
         if ax is axes[0]:
             ax.set_ylabel("||∂e/∂θ_l|| at update 0")
-        ax.set_title(f"{depth} model")
+        ax.set_title(depth_words(runs, depth))
         ax.legend()
     return fig
 
@@ -380,10 +434,6 @@ SEED_SHADES = {"postnorm": ("#67000d", "#d62728", "#fc9272"), "prenorm": ("#0830
 DEPTH_STYLES = {"deep": "-", "shallow": (0, (3, 1.5))}
 
 
-def _depth_words(run: dict) -> str:
-    return f"{run['layers']} layers" if run.get("layers") else run["depth"]
-
-
 def collapse_runs_drawn(runs: list[dict], collapse: tuple | None) -> list[dict]:
     """The runs at the collapse setting ``(lr_text, warmup)``, or [] unless both depths ran there (nothing to
     draw: a study without the collapse runs)."""
@@ -397,7 +447,8 @@ def plot_collapse_deep_vs_shallow(runs: list[dict], collapse: tuple, key: str = 
     """Bottom/top gradient ratio ``key`` (:data:`RATIOS`) against updates at the collapse setting ``collapse``
     ``(lr_text, warmup)``: one panel per norm, the deep model solid and the shallow one dashed, one line per seed
     (darker: lower seed), the level r = :data:`~nlp_experiments.prenorm.summary.COLLAPSED` dotted and named;
-    each panel's legend below it. A panel without a run says so."""
+    each panel's legend below it, titled with its norm (the two differ otherwise only by colour), the y-axis in
+    powers of ten (:func:`power_log_axis`). A panel without a run says so."""
     chosen = [run for run in runs if (run["lr_text"], run["warmup_updates"]) == tuple(collapse)]
     seeds = sorted({run["seed"] for run in chosen})
     fig, axes = new_figure(1, 2, size=(TEXT_WIDTH_IN, 3.3), squeeze=False, sharey=True, font_size=PRINT_FONT_PT,
@@ -413,19 +464,20 @@ def plot_collapse_deep_vs_shallow(runs: list[dict], collapse: tuple, key: str = 
             shades = SEED_SHADES[norm]
             ax.plot(*zip(*pairs), color=shades[min(seeds.index(run["seed"]), len(shades) - 1)],
                     linestyle=DEPTH_STYLES[run["depth"]], linewidth=1.2,
-                    label=f"{_depth_words(run)}, seed {run['seed']}")
+                    label=f"{depth_words([run], run['depth'])}, seed {run['seed']}")
         ax.axhline(COLLAPSED, color="gray", linestyle=":", linewidth=1.0)
-        ax.text(0.99, COLLAPSED, f"r = {COLLAPSED:g}", transform=ax.get_yaxis_transform(), ha="right",
-                va="bottom", color="0.3")
+        ax.text(0.99, COLLAPSED, f"$r = {power_label(COLLAPSED).strip('$')}$", transform=ax.get_yaxis_transform(),
+                ha="right", va="bottom", color="0.3", fontsize=SCRIPT_FONT_PT)
         if not drawn:
-            ax.text(0.5, 0.5, f"no {norm[:-4]}-norm run at LR {collapse[0]},\n{_warmup_words(collapse[1])}",
+            ax.text(0.5, 0.5, f"no {norm[:-4]}-norm run at {lr_words(collapse[0])},\n{_warmup_words(collapse[1])}",
                     ha="center", va="center", transform=ax.transAxes, color="0.3")
         ax.set_yscale("log")
-        plain_log_axis(ax.yaxis)
+        power_log_axis(ax.yaxis)
         ax.set_xlabel("update")
-        ax.set_title(f"{NORM_LABELS[norm]}, LR {collapse[0]}, {_warmup_words(collapse[1])}")
+        ax.set_title(f"{NORM_LABELS[norm]}, {lr_words(collapse[0])}, {_warmup_words(collapse[1])}")
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False, ncol=2, handlelength=2.6)
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False, ncol=2, handlelength=2.6,
+                      title=NORM_LABELS[norm].split(" (")[0])
     axes[0][0].set_ylabel(RATIOS[key])
     return fig
 
