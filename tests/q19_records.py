@@ -137,17 +137,25 @@ def following(n: int, digits_read: int, colours_obeyed: int | None) -> dict:
             "shares": _shares(**flags), "per_image": flags}
 
 
-def seed_baseline(n: int = 200) -> dict:
+def seed_baseline(concepts: list[dict], n: int = 200) -> dict:
+    """The seed baseline of the main negative prompt, and (``by_negative_prompt``) every concept's same-seed pairs
+    (its recorded mask IoU and centroid shift) against the same other-seed pairs, as the study records them."""
     same = [0.55 + 0.2 * (i % 5) / 4 for i in range(n)]
     other = [0.3 + 0.2 * (i % 3) / 2 for i in range(n)]
     shift_same, shift_other = [0.4 + 0.1 * (i % 4) for i in range(n)], [1.5 + 0.5 * (i % 3) for i in range(n)]
+
+    def against_other_seed(iou: list[float], shift: list[float]) -> dict:
+        return {"mask_iou": paired_mean_difference(iou, other, n_resamples=999, seed=7).as_dict(),
+                "centroid_shift_px": paired_mean_difference(shift, shift_other, n_resamples=999, seed=7).as_dict()}
+
+    comparisons = against_other_seed(same, shift_same)
     return {"guidance_scale": 5.0, "negative_prompt": "white", "other_image_seeds": list(range(1000, 1000 + n)),
             "n_samples": n, "shift_pairs": n, "test_seed": 7, "mask_iou_same_seed_mean": sum(same) / n,
             "mask_iou_other_seed_mean": sum(other) / n, "centroid_shift_px_same_seed_median": 0.55,
-            "centroid_shift_px_other_seed_median": 2.0,
-            "comparisons": {"mask_iou": paired_mean_difference(same, other, n_resamples=999, seed=7).as_dict(),
-                            "centroid_shift_px": paired_mean_difference(shift_same, shift_other, n_resamples=999,
-                                                                        seed=7).as_dict()},
+            "centroid_shift_px_other_seed_median": 2.0, "comparisons": comparisons,
+            "by_negative_prompt": {c["negative_prompt"]: comparisons if c["negative_prompt"] == "white" else
+                                   against_other_seed(c["per_image"]["mask_iou"], c["per_image"]["centroid_shift_px"])
+                                   for c in concepts},
             "per_image": {"mask_iou_same_seed": same, "mask_iou_other_seed": other,
                           "centroid_shift_px_same_seed": shift_same, "centroid_shift_px_other_seed": shift_other}}
 
@@ -189,7 +197,7 @@ def metrics_metrics() -> dict:
     return {"guidance_scale": 5.0, "n_samples": n, "main_concept": "white", "negative_prompt": "white",
             "image_seeds": list(range(n)), "digits": [i % 10 for i in range(n)], "concepts": concepts,
             "sweep": [low, concepts[0], high], "across_scales": across_scales(low, high),
-            "seed_baseline": seed_baseline(n), "prompt_following": following(n, n, None),
+            "seed_baseline": seed_baseline(concepts, n), "prompt_following": following(n, n, None),
             "colour_prompts": following(n, n - 1, n), "colour_obeyed_rate": 1.0, "compared_with": None,
             "classifier_sha256": "0" * 64,
             "model_training_config": training_config(), "training_colours": TRAINING_COLOURS}

@@ -124,8 +124,9 @@ def test_q2_d2_says_the_reference_is_biased_only_when_the_naive_estimate_lies_ab
     assert "biased low" not in after and "lies within twice the spread over repeats" in after
 
 
-def test_q2_drop_is_the_change_of_the_absolute_bias(handin):
-    row = next(line for line in handin.splitlines() if line.startswith("| 2 ("))
+def test_q2_drop_is_the_change_of_the_absolute_bias():
+    supplement = report_build.render_document(RESULTS, report_build.SUPPLEMENT, author="A. Student")
+    row = next(line for line in supplement.splitlines() if line.startswith("| 2 ("))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert float(cells[6]) < 0  # D = 2: |bias| grows from 10^3 to 10^4 (the bias crosses zero)
 
@@ -210,8 +211,14 @@ def test_q19_answers_first_with_few_intervals_and_tests_nothing_at_scale_one(han
     first = q19[:q19.index("**Model.**")]
     assert "the negative prompt" in first and " pp, p " in first and "exact McNemar test on the pairs" in first
     assert len(re.findall(r"\[[-+]?\d", q19)) <= 3, "intervals belong in the supplement"
-    assert "±" not in q19 and "pairs are identical images, so nothing is tested" in q19
-    assert "another seed" in q19 and "Prompt following" in q19
+    assert "±" not in q19 and "at $s = 1$ the negative prompt cancels out." in q19
+    assert "the guidance-scale sweep samples" not in q19  # the sweep's identical pairs: in the supplement
+    assert "two images from different seeds" in q19 and "Prompt following" in q19
+    position = q19[q19.index("**Position.**"):q19.index("**Model.**")]
+    assert "MNIST digits are centred, so position is a weak test here" in position
+    assert all(f'"{c["negative_prompt"]}" (' in position
+               for c in json.loads((RESULTS / "guidance" / "metrics.json").read_text())["metrics"]["concepts"])
+    assert re.search(r"\(IoU [0-9.]+, [-+][0-9.]+ \[[-+][0-9.]+, [-+][0-9.]+\], p", position), position
 
 
 def test_section_3_answers_are_numbered_in_the_exercise_order(handin):

@@ -83,8 +83,8 @@ def test_the_recorded_test_is_printed_and_none_is_run(tmp_path):
 def test_identical_pairs_at_scale_one_are_named_and_not_tested(tmp_path):
     results = _q19(tmp_path)
     handin = _flat(_render(results, "part2_guidance.md.j2"))
-    assert ("at $s = 1$ the negative prompt cancels out (the guidance-scale sweep samples its own 100 pairs at "
-            "$s = 1$: all 100 pairs are identical images, so nothing is tested)") in handin
+    assert "at $s = 1$ the negative prompt cancels out." in handin  # the sweep's pairs: in the supplement
+    assert "the guidance-scale sweep samples" not in handin
     sweep = [line for line in _render(results, "appendix_guidance.md.j2").splitlines()
              if line.startswith(("| 1 | 100 |", "| 7.5 | 100 |"))]
     assert sweep[0] == "| 1 | 100 | 100 | 13.0 % [7.8, 21.0] | 13.0 % [7.8, 21.0] | identical images, not tested | " \
@@ -109,23 +109,114 @@ def test_side_effects_name_the_colours_whose_change_is_significant(tmp_path):
     assert '"gray background" changes no other colour significantly;' in after
 
 
-def test_the_position_sentence_follows_the_seed_baseline(tmp_path):
-    before = _flat(_render(_q19(tmp_path / "before"), "part2_guidance.md.j2"))
-    assert ("mean stroke-mask IoU 0.65 against 0.40 (significantly higher), mean centroid shift 0.55 against 2.00 "
-            "pixels (significantly smaller)") in before
-    opening = before[before.index("## Q19"):before.index("**Model.**")]  # the position right after the result
-    assert ('With "white" the object keeps its position: in this run the shared noise keeps the strokes in place '
-            'beyond what centred digits share.') in opening and "another seed" in opening
+def _position(negative_prompt: str, iou: float, verdict: str, shift_verdict: str | None = None):
+    """A change for :func:`_q19`: ``negative_prompt``'s same-seed pairs against the other-seed pairs (mean IoU 0.40)
+    with mean IoU ``iou`` and an IoU test of ``verdict``; its centroid-shift test mirrors it unless
+    ``shift_verdict`` is given."""
+    def tested(a: float, b: float, verdict: str) -> dict:
+        d = a - b
+        low, high, p = {"higher": (abs(d) / 2, abs(d) * 2, 0.001), "lower": (-abs(d) * 2, -abs(d) / 2, 0.001),
+                        "level": (-abs(d) - 0.1, abs(d) + 0.1, 0.4)}[verdict]
+        return {"difference": d, "a": a, "b": b, "low": low, "high": high, "p_value": p, "verdict": verdict}
 
-    def no_difference(name, record):
+    mirror = {"higher": "lower", "lower": "higher", "level": "level"}
+
+    def change(name, record):
+        if c := _concept(name, record, negative_prompt):
+            c["mask_iou_mean"] = iou
+            t = record["metrics"]["seed_baseline"]["by_negative_prompt"][negative_prompt]
+            t["mask_iou"].update(tested(iou, 0.4, verdict))
+            shift = shift_verdict or mirror[verdict]
+            t["centroid_shift_px"].update(tested({"higher": 2.5, "lower": 0.8, "level": 2.0}[shift], 2.0, shift))
+    return change
+
+
+def _changes(*changes):
+    def change(name, record):
+        for c in changes:
+            c(name, record)
+    return change
+
+
+def test_position_is_answered_for_every_negative_prompt_against_other_seeds(tmp_path):
+    """Each negative prompt's pairs against two images of different seeds, worded by its test (the stroke IoU;
+    the centroid shift said to agree only when it does), with the main one's interval; a record that compared
+    only the main negative prompt says so for the others."""
+    def position(change=None, folder="x"):
+        text = _flat(_render(_q19(tmp_path / folder, change), "part2_guidance.md.j2"))
+        return text[text.index("**Position.**"):text.index("**Model.**")]
+
+    before = position(folder="before")
+    assert ("**Position.** MNIST digits are centred, so position is a weak test here: two images from different "
+            "seeds already overlap with a mean stroke IoU of 0.40, their centroids 2.00 pixels apart.") in before
+    assert ('Against that, the same noise keeps the strokes in place significantly better with "white" (IoU 0.65, '
+            '+0.25 [+0.24, +0.27], p = 0.0020), "gray background" (0.65) and "red" (0.65). Centroid shifts agree; '
+            'paired sign-flip tests over 200 images.') in before
+
+    gray_moves = position(_position("gray background", 0.30, "lower"), "gray")
+    assert ('significantly better with "white" (IoU 0.65, +0.25 [+0.24, +0.27], p = 0.0020) and "red" (0.65); '
+            '"gray background" (0.30) changes them significantly more than a change of seed. Centroid shifts '
+            'agree;') in gray_moves
+
+    mixed = position(_changes(_position("gray background", 0.30, "lower"), _position("red", 0.42, "level")), "mixed")
+    assert ('with "white" (IoU 0.65, +0.25 [+0.24, +0.27], p = 0.0020); "gray background" (0.30) changes them '
+            'significantly more than a change of seed; with "red" (0.42) the overlap shows no significant '
+            'difference from a change of seed.') in mixed
+
+    white_moves = position(_position("white", 0.30, "lower"), "white")
+    assert ('"gray background" (IoU 0.65) and "red" (0.65); "white" (0.30, -0.10 [-0.20, -0.05], p = 0.0010) '
+            'changes them significantly more than a change of seed.') in white_moves
+
+    shift_disagrees = position(_position("red", 0.65, "higher", shift_verdict="level"), "shift")
+    assert "Centroid shifts are in the supplement; paired sign-flip tests" in shift_disagrees
+    assert "Centroid shifts agree" not in shift_disagrees
+
+    def main_only(name, record):  # a record of the study that compared only the main negative prompt
         if name == "metrics":
-            record["metrics"]["seed_baseline"]["comparisons"]["mask_iou"].update(low=-0.01, p_value=0.3,
-                                                                                 verdict="level")
+            del record["metrics"]["seed_baseline"]["by_negative_prompt"]
 
-    after = _flat(_render(_q19(tmp_path / "after", no_difference), "part2_guidance.md.j2"))
-    assert "mean stroke-mask IoU 0.65 against 0.40 (no significant difference)" in after
-    assert "Position: this run does not show that the shared noise keeps the strokes in place" in after
-    assert "the object keeps its position" not in after
+    older = position(main_only, "older")
+    assert ('the same noise keeps the strokes in place significantly better with "white" (IoU 0.65, +0.25 [+0.24, '
+            '+0.27], p = 0.0020); "gray background" (0.65) and "red" (0.65) were not compared with another seed in '
+            'this run.') in older
+    supplement = _flat(_render(_q19(tmp_path / "older-supplement", main_only), "appendix_guidance.md.j2"))
+    assert 'This run compared only "white" with another seed' in supplement
+    assert '| "gray background" | stroke-mask IoU |' not in supplement
+    assert '| "gray background" | stroke-mask IoU |' in _flat(_render(_q19(tmp_path / "supplement"),
+                                                                      "appendix_guidance.md.j2"))
+
+
+def test_the_colour_that_takes_the_removed_colours_place_is_named(tmp_path):
+    """The stroke colour whose share rises most under the main negative prompt (among those whose rise is
+    significant) is named with its shares; none rising significantly reads as such."""
+    text = _flat(_render(_q19(tmp_path / "before"), "part2_guidance.md.j2"))
+    assert ("The strokes take another colour instead: red strokes rise significantly, from 29.0 % to 93.5 % of the "
+            "images.") in text
+
+    def red_not_significant(name, record):
+        if c := _concept(name, record, "white"):
+            c["colour_comparisons"]["red stroke"].update(p_holm=0.3, verdict="level")
+
+    after = _flat(_render(_q19(tmp_path / "after", red_not_significant), "part2_guidance.md.j2"))
+    assert "No other stroke colour rises significantly in its place." in after and "red strokes rise" not in after
+
+
+def test_equal_shares_read_unchanged(tmp_path):
+    """A table cell with the same share without and with the negative prompt reads "unchanged" (even when single
+    images change both ways); different shares keep the arrow and the test's verdict."""
+    def swap_two(name, record):  # one image loses its digit, another one gains it: the share stays at 99.5 %
+        if c := _concept(name, record, "white"):
+            p = c["per_image"]
+            p["digit_read_without"][0], p["digit_kept"][1] = False, False
+            c["shares"]["digit_read_without"], c["shares"]["digit_kept"] = (
+                share(p["digit_read_without"]), share(p["digit_kept"]))
+            c["comparisons"]["digit"] = mcnemar_exact(p["digit_kept"], p["digit_read_without"]).as_dict()
+
+    text = _flat(_render(_q19(tmp_path / "swap", swap_two), "part2_guidance.md.j2"))
+    assert '| "white" | 12.5 % | 44.0 % → 0.0 %, significantly lower | 99.5 %, unchanged | 0.65 |' in text
+    assert "→ 100.0 %, no significant difference" not in text
+    lost = _flat(_render(_q19(tmp_path / "lost", _lose_digits("white", 2, 0.65)), "part2_guidance.md.j2"))
+    assert '| 100.0 % → 99.0 %, no significant difference | 0.65 |' in lost
 
 
 def _lose_digits(negative_prompt: str, lost: int, iou: float):
@@ -145,14 +236,13 @@ def test_every_negative_prompt_states_what_it_costs_the_digit(tmp_path):
     """Digit read and stroke overlap for each negative prompt, with the verdict of its test, not only for the
     best one; the sentence after the table names those that significantly lower the digit read."""
     before = _flat(_render(_q19(tmp_path / "before"), "part2_guidance.md.j2"))
-    assert "| 100.0 % → 100.0 %, no significant difference | 0.65 |" in before
+    assert "| 100.0 %, unchanged | 0.65 |" in before
     assert "No negative prompt significantly lowers the share of digits read" in before
 
     gray = _flat(_render(_q19(tmp_path / "gray", _lose_digits("gray background", 16, 0.43)), "part2_guidance.md.j2"))
     assert ('| "gray background" | 30.0 % | 28.5 % → 0.5 %, significantly lower | 100.0 % → 92.0 %, significantly '
             'lower | 0.43 |') in gray
-    assert ('With "gray background" the classifier reads the prompt\'s digit significantly less often, and with '
-            '"gray background" a pair\'s strokes overlap with a mean IoU of 0.43.') in gray
+    assert 'With "gray background" the classifier reads the prompt\'s digit significantly less often.' in gray
 
     def both(name, record):
         _lose_digits("gray background", 16, 0.43)(name, record)
