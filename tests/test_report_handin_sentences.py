@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mvadl import REPO_ROOT
+from mvadl.report.build import SUPPLEMENT, render_document
 from mvadl.report.render import fmt_bound, fmt_interval, fmt_pp
 from mvadl.verdicts import Comparison
 from tests.nmt_records import edit_translation_record
@@ -62,6 +63,43 @@ def test_q10_speaks_of_sample_quality_and_the_classifier_reading_is_in_the_suppl
     assert "the one whose features the FID of Q18 uses" in supplement
 
 
+def test_q10_describes_the_grids_as_they_print_and_why_they_show_means():
+    """Epoch 0 is grey in the lead sentence as in its bullet (not "shapeless noise"); the later grids are
+    described as they look, without an unmeasured "rarer smudges"; one clause says why means are shown."""
+    q10 = _render(RESULTS, "part1_vae.md.j2").split("## Q10", 1)[1]
+    lead = q10.split("![", 1)[0]
+    assert "shapeless noise" not in q10 and "rarer" not in q10
+    assert "from a flat grey (before training)" in lead and "grey, with faint per-pixel noise around 0.5" in q10
+    assert "a binary sample of the same $z$ is these means thresholded at random, pixel by pixel (eq. 4)" in lead
+    assert "Under each cell: the digit the MNIST classifier" in q10 and "Corner" not in q10
+
+
+def test_q10_says_what_the_red_digits_show_from_the_record(results_copy):
+    text = _render(RESULTS, "part1_vae.md.j2")
+    assert ("The 16 red digits (of 64) are the draws the classifier reads as another digit than after 10 epochs"
+            in text)
+
+    def fewer(metrics):
+        metrics["last_change"].update(changed=5, n=64)
+
+    _edit(results_copy / "vae" / "sample_classes.json", lambda r: _both(r, fewer))
+    text = _render(results_copy, "part1_vae.md.j2")
+    assert "The 5 red digits (of 64) are the draws" in text and "The 16 red" not in text
+
+
+def test_q2_keeps_its_answer_first_and_its_table_in_the_supplement():
+    text = _render(RESULTS, "part1_vae.md.j2")
+    q2 = text[text.index("## Q2"):text.index("## Q3")]
+    assert q2.index("grows **exponentially") < q2.index("**Measured**") < q2.index("![Naive estimate")
+    assert "@tbl:naive-mc" not in q2 and "| $D$" not in q2 and "16 and 17 active units" in q2
+    supplement = render_document(RESULTS, SUPPLEMENT, author="A. Student")
+    header = next(line for line in supplement.splitlines() if line.startswith("| $D$ | IS"))
+    # short headers that print on one line; the caption says what they stand for
+    assert "| $\\Delta_{2 \\to 3}$ |" in header and "active units" not in header and "drop," not in header
+    assert "$D$: latent size, active units in brackets" in supplement
+    assert "$\\Delta_{a \\to b}$: how much" in supplement
+
+
 # ---------------------------------------------------------------- numbers in math
 
 
@@ -74,7 +112,9 @@ def test_no_thousands_separator_inside_math(template):
 
 def test_q2_and_q9_print_the_importance_samples_as_text():
     text = _render(RESULTS, "part1_vae.md.j2")
-    assert "(IS, $k$ = 5,000)" in text and "$k$ = 5,000 per image" in text and "$k = 5" not in text
+    assert "$k$ = 5,000 per image" in text and "$k = 5" not in text
+    supplement = _render(RESULTS, "appendix_vae.md.j2")  # Q2's settings moved there with its table
+    assert "(IS, $k$ = 5,000)" in supplement
 
 
 # ---------------------------------------------------------------- Q13 and Q18
