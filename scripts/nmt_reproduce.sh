@@ -18,7 +18,8 @@
 # also set each one against its seed-1 run where that exists, and the script stops there (the shipped models are
 # those of seed 1). TRAIN_MODELS="zeroshot bilingual_en_de" trains and scores just
 # these, two at a time, and stops there too.
-# Every run stops at a fixed number of updates, so the same command gives the same models on any machine.
+# Every run stops at a fixed number of updates, so on a CPU the same command with the same threads per run gives
+# the same models (another thread count changes the order of floating-point sums, and so the weights slightly).
 set -euo pipefail
 if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^set -euo pipefail/p' "$0" | grep '^#' | cut -c3-; exit 0; fi
 cd "$(dirname "$0")/.."

@@ -44,10 +44,11 @@ class TrainingOptions(ExperimentConfig):
     warmup_updates: int = option(800, "linear warm-up updates")
     max_tokens: int = option(2048, "target tokens per batch")
     # One epoch of `zeroshot` is ~1,150 updates of ~1,800 target tokens, one of `direct` ~1,700. The reference
-    # runs stop at a fixed number of updates, so the same command gives the same model on any machine (a
-    # wall-clock stop does not). results/nmt/budget.json holds the measurements behind batch size and learning
-    # rate: tokens/s is flat from 2,048 to 8,192 tokens per batch, and on the same tokens 2,048-token batches
-    # (twice the updates) reach a lower validation loss than 4,096-token ones at any learning rate tried.
+    # runs stop at a fixed number of updates, so on a CPU the same command with the same number of threads gives
+    # the same model (a wall-clock stop does not; another thread count changes the order of floating-point
+    # sums). results/nmt/budget.json holds the measurements behind batch size and learning rate: tokens/s is
+    # flat from 2,048 to 8,192 tokens per batch, and on the same tokens 2,048-token batches (twice the updates)
+    # reach a lower validation loss than 4,096-token ones at any learning rate tried.
     max_update: int = option(6400, "stop after this many updates")
     stop_time_hours: float | None = option(None, "also stop after this much training time (None: updates only)")
     save_interval_updates: int = option(400, "save a checkpoint every N updates (the ones averaged; fairseq "
