@@ -364,14 +364,30 @@ def test_translate_uses_the_shipped_model_by_default():
 SHIPPED = REPO_ROOT / DEFAULT_SHIPPED
 
 
-@pytest.mark.skipif(not (SHIPPED / "model.pt").is_file(), reason="no shipped translation model in this checkout")
-def test_shipped_model_matches_its_checksums():
-    sums = dict(reversed(line.split("  ")) for line in (SHIPPED / "SHA256SUMS").read_text().splitlines())
+def shipped_folders() -> list:
+    """``(model, folder, entry)`` of every model of the table of shipped translation models."""
+    from nlp_experiments.translation.artifacts import SHIPPED_MODELS, shipped_dir
+
+    return [pytest.param(model, shipped_dir(model, entry.version), entry, id=model)
+            for model, entry in SHIPPED_MODELS.items()]
+
+
+@pytest.mark.parametrize(("model", "folder", "entry"), shipped_folders())
+def test_every_shipped_model_matches_its_checksums_its_pin_and_its_table_entry(model, folder, entry):
+    """Every model of the table is in the checkout, its files match SHA256SUMS, its weights the pinned sha256,
+    and its ship.json names the model and update count of its entry, in fp16 only within 0.1 BLEU of fp32."""
+    from nlp_experiments.translation.artifacts import pinned_sha256, verify_shipped
     from vae_diffusion.core.artifacts import sha256_file
 
-    assert "model.pt" in sums and all(sha256_file(SHIPPED / name) == digest for name, digest in sums.items())
-    record = json.loads((SHIPPED / "ship.json").read_text())
+    sums = dict(reversed(line.split("  ")) for line in (folder / "SHA256SUMS").read_text().splitlines())
+    assert "model.pt" in sums and all(sha256_file(folder / name) == digest for name, digest in sums.items())
+    assert pinned_sha256(folder) == entry.sha256 and verify_shipped(folder, entry.sha256) == folder
+    record = json.loads((folder / "ship.json").read_text())
+    assert (record["model"], record["updates"]) == (model, entry.updates)
     assert record["weights_dtype"] in ("float16", "float32") and record["total_bytes"] < 20e6
+    if record["weights_dtype"] == "float16":
+        assert record["largest_fp16_drop"] <= 0.1
+    assert json.loads((REPO_ROOT / "results" / "nmt" / f"shipped_{model}.json").read_text()) == record
 
 
 @pytest.mark.skipif(not (SHIPPED / "model.pt").is_file(), reason="no shipped translation model in this checkout")
@@ -450,11 +466,12 @@ def test_translate_refuses_a_shipped_folder_whose_weights_are_not_its_pin(tmp_pa
     assert TranslateConfig(to="fr", shipped=str(replaced)).verified() == (replaced / "model.pt", replaced)
 
 
-@pytest.mark.skipif(not (SHIPPED / "model.pt").is_file(), reason="no shipped translation model in this checkout")
-def test_shipped_bleu_is_the_curves_bleu_at_its_update_count():
-    """The shipped model's fp32 BLEU (its own translation of the test set when it was shipped) is the learning
-    curve's at the same update count, direction by direction, to the 2 decimals ship.json keeps."""
-    ship = json.loads((SHIPPED / "ship.json").read_text())
+@pytest.mark.parametrize(("model", "folder", "entry"), shipped_folders())
+def test_shipped_bleu_is_the_curves_bleu_at_its_update_count(model, folder, entry):
+    """Each shipped model's fp32 BLEU (its own translation of the test set when it was shipped) is the learning
+    curve's at the same update count, direction by direction, to the 2 decimals ship.json keeps: the shipped
+    weights are those of the run behind the report's tables."""
+    ship = json.loads((folder / "ship.json").read_text())
     curves = json.loads((REPO_ROOT / "results" / "nmt" / "curves.json").read_text())
     at_point = curves["scores"][ship["model"]][str(ship["updates"])]["test"]
     assert set(ship["test_bleu_fp32"]) == set(at_point)

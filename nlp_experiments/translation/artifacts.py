@@ -53,6 +53,9 @@ class ShippedModel:
 #: The shipped translation models, by run name (the curves record's system): adding one is this one entry.
 SHIPPED_MODELS: dict[str, ShippedModel] = {
     "direct": ShippedModel("v3", 6400, "5ac3985eb6528ff5abfb4b3255eab168b299d0b6418c7d1bb0ed2b753855f813"),
+    "zeroshot": ShippedModel("v1", 6400, "0be5bc587cc33fb2b6fca20046a1658e30c426f30cac5c431e1061a4bd6b4a74"),
+    "bilingual_en_de": ShippedModel("v1", 6400, "6f259011495b9da9db1ec604181e0308265f52322ac29c5a45e9c0c6034d8519"),
+    "bilingual_en_fr": ShippedModel("v1", 6400, "f642f3dc946d71bf6116e4d5cc716911e1fc9e4a6075ed7d499029350a505b31"),
 }
 
 
