@@ -537,3 +537,4 @@ def test_figure_legends_use_the_texts_names():
     assert labels == ["English-centric model", "English-centric model, second seed", "pivot through English",
                       "model with de-fr data"]
     assert not any("zeroshot" in label or "direct" == label for label in labels)
+    assert fig.axes[0].get_ylabel() == "BLEU (Multi30k test 2016)"  # the data set as a reader knows it

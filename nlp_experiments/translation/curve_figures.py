@@ -18,7 +18,7 @@ from nlp_experiments.translation.languages import (
 )
 
 _METRIC_LABELS = {"bleu": "BLEU", "chrf": "chrF"}
-_SPLIT_LABELS = {"test": "test 2016 flickr", "valid": "val"}
+_SPLIT_LABELS = {"test": "Multi30k test 2016", "valid": "Multi30k validation"}
 #: Panel titles of the gap figure by comparison kind, in the text's words (else the record's title).
 GAP_TITLES = {
     "multilingual_vs_bilingual": "multilingual − bilingual model,\nsame updates",
