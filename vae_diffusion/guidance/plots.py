@@ -29,7 +29,7 @@ def plot_negative_prompt_pairs(without: np.ndarray, with_negative: np.ndarray, p
     """Pairs of ``[N, H, W, 3]`` images in [0, 1] from the same seeds and initial noise, drawn at the text width
     with 8-pt text: ``per_row`` pairs a block, each pair a column (top: no negative prompt; bottom: the negative
     prompt, each row labelled on the left by :func:`pair_row_labels`, which names ``negative_prompt``) headed by
-    its image index in the experiment (whose seed the record gives) and its prompt, with its ``notes`` (a few
+    its image index in the experiment (whose seed the record gives) over its prompt, with its ``notes`` (a few
     short lines) under it."""
     n = len(without)
     if len(with_negative) != n or len(prompts) != n or len(indices) != n or (notes and len(notes) != n):
@@ -37,9 +37,9 @@ def plot_negative_prompt_pairs(without: np.ndarray, with_negative: np.ndarray, p
     blocks, columns = -(-n // per_row), min(n, per_row)
     left, right = PAIR_LABEL_IN / TEXT_WIDTH_IN, 0.99  # the row labels sit left of the images
     cell = TEXT_WIDTH_IN * (right - left) / (columns * 1.3 - 0.3)  # columns 0.3 of a cell apart
-    gap = 0.7 if notes else 0.3  # inches: notes under a block, titles over the next
+    gap = 0.85 if notes else 0.45  # inches: notes under a block, two-line titles over the next
     ratios = ([cell, cell, gap] * blocks)[:-1]
-    title, below = 0.3, (0.62 if notes else 0.05)
+    title, below = 0.42, (0.62 if notes else 0.05)
     height = sum(ratios) * 1.04 + title + below
     fig, axes = new_figure(len(ratios), columns, size=(TEXT_WIDTH_IN, height), squeeze=False,
                            font_size=PRINT_FONT_PT, gridspec_kw={"height_ratios": ratios})
@@ -59,7 +59,7 @@ def plot_negative_prompt_pairs(without: np.ndarray, with_negative: np.ndarray, p
             else:
                 ax.set_axis_off()
         if i < n:
-            top.set_title(f"{indices[i]}: \"{textwrap.shorten(prompts[i], 12, placeholder='.')}\"")
+            top.set_title(f"{indices[i]}:\n\"{textwrap.shorten(prompts[i], 12, placeholder='.')}\"")
             if notes:
                 bottom.set_xlabel(notes[i])
     fig.subplots_adjust(left=left, right=right, top=1 - title / height, bottom=below / height, wspace=0.3,
