@@ -273,7 +273,9 @@ def test_pair_figures_say_which_images_they_show(tmp_path):
     many of them show the colour."""
     rule = _q19(tmp_path / "rule")
     text = _flat(_render(rule, "part2_guidance.md.j2"))
-    assert "the first 8 images showing white strokes without it (0 of them with it)" in text
+    assert ('Negative prompt "white", same prompt and initial noise in each pair, $s = 5$; the first 8 images '
+            'showing white strokes without it (0 of them with it)') in text
+    assert "top: no negative prompt" not in text  # the figure labels its rows itself
     assert 'Negative prompt "gray background": the first 8 images showing gray backgrounds without it (1 of them ' \
            "with it)" in text
     supplement = _flat(_render(rule, "appendix_guidance.md.j2"))
