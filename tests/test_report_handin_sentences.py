@@ -191,10 +191,10 @@ def test_the_seed_spread_mark_follows_the_recorded_spread(results_copy, seed_dif
     assert sorted({direction for direction, _ in found}) == sorted(marked)
     if not marked:
         assert "a second training seed changes" not in text and SPREAD_AGAIN not in text
-    else:  # T2: the model with de-fr data on fr-en (1.3), T3: de-en and fr-en against the English-centric model
+    else:  # T2: en-fr at equal compute (1.4); T3: fr-de (pivot), de-en and fr-en (English-centric model)
         assert [mark for _, mark in found] == [first] + [SPREAD_AGAIN] * (len(found) - 1)
         assert text.count("a second training seed changes") == 1
-        assert re.search(r"on en-de, en-fr and fr-en \([^()]*" + re.escape(first) + r"\), and", text)
+        assert f"en-fr (+1.4 [+0.5, +2.2], p = 0.0060; {first}) and fr-en" in text  # T2, equal compute
         assert re.search(r"on de-en \([^()]*\) and fr-en \([^()]*" + re.escape(SPREAD_AGAIN) + r"\), and", text)
 
 
@@ -222,19 +222,19 @@ def test_each_interval_of_the_pivot_sentence_follows_its_own_direction():
     """The fr-de interval stood after the de-fr clause ("..., and not significantly different from it on de-fr
     (fr-de: +1.0 ...)"); now it sits in the fr-de clause, with the seed-spread mark in the same brackets."""
     text = _render(RESULTS, "part3_translation.md.j2")
-    assert ("is significantly higher than the pivot on fr-de (+1.0 [+0.01, +2.0], p = 0.046; " + SPREAD_AGAIN
-            + "), and not significantly different from it on de-fr.") in text
+    assert ("is significantly higher than the pivot on fr-de (+1.0 [+0.01, +2.0], p = 0.046; "
+            + SPREAD_FIRST.format("1.1") + "), and not significantly different from it on de-fr.") in text
     assert "(fr-de:" not in text and "(de-fr:" not in text
 
 
 def test_the_seed_spread_is_said_in_plain_words_once_where_it_first_appears():
-    """T2's equal-compute sentence carries the first mark (en-fr, +1.0 against a 1.1-BLEU spread), with its
-    interval; T3's pivot sentence carries the short one."""
+    """With the committed records only T3's pivot sentence is marked (fr-de, +1.0 against a 1.1-BLEU spread), in
+    plain words; T2's equal-compute en-fr (+1.4) is not."""
     text = _render(RESULTS, "part3_translation.md.j2")
     first = SPREAD_FIRST.format("1.1")
     t2, t3 = text[text.index("## T2"):text.index("## T3")], text[text.index("## T3"):]
-    assert f"on de-en, en-fr (+1.0 [+0.1, +2.0], p = 0.024; {first}) and fr-en," in t2
-    assert first not in t3 and SPREAD_AGAIN in t3
+    assert "on de-en, en-fr (+1.4 [+0.5, +2.2], p = 0.0060) and fr-en," in t2
+    assert first in t3 and first not in t2 and SPREAD_AGAIN not in text
     assert "spread between seeds" not in text
 
 
@@ -243,7 +243,7 @@ def test_the_equal_compute_sentence_gives_its_deciding_interval_inline(results_c
     printed inline, with or without a seed-spread mark."""
     text = _render(RESULTS, "part3_translation.md.j2")
     sentence = text[text.index("At equal total compute"):text.index("## T3")]
-    assert "(supplement)" not in sentence and "en-fr (+1.0 [+0.1, +2.0], p = 0.024" in sentence
+    assert "(supplement)" not in sentence and "en-fr (+1.4 [+0.5, +2.2], p = 0.0060" in sentence
     assert len(re.findall(r"\[[-+]", sentence)) == 1
 
     def seeds_agree(record):
@@ -255,4 +255,4 @@ def test_the_equal_compute_sentence_gives_its_deciding_interval_inline(results_c
 
     edit_translation_record(results_copy / "nmt" / "comparisons.json", seeds_agree)
     text = _render(results_copy, "part3_translation.md.j2")
-    assert "on de-en, en-fr (+1.0 [+0.1, +2.0], p = 0.024) and fr-en, and not significantly different" in text
+    assert "on de-en, en-fr (+1.4 [+0.5, +2.2], p = 0.0060) and fr-en, and not significantly different" in text
