@@ -99,6 +99,15 @@ def torch_threads(n: int):
         torch.set_num_threads(threads)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def sampling_cache_dir(tmp_path_factory):
+    """Sampling runs keep their finished batches in a folder of the test session, never under runs/."""
+    with pytest.MonkeyPatch.context() as patch:
+        folder = tmp_path_factory.mktemp("sampling_cache")
+        patch.setenv("SAMPLING_CACHE_DIR", str(folder))
+        yield folder
+
+
 @pytest.fixture
 def one_torch_thread():
     """Tiny models run fastest (and steadily on a shared machine) on one thread; restored afterwards."""

@@ -139,6 +139,22 @@ def test_evaluation_metrics(evaluation, trained_classifier, training):
     # the training cost comes from the pipeline folder, not from results/
     record = read(training.run / "pipeline" / TRAINING_RECORD)
     assert metrics["training_seconds"] == record["training_time_s"] and metrics["training_images_seen"] == 24
+    # bf16 forward passes by default, the first images sampled again in fp32 from the same noise
+    check = metrics["precision_check"]
+    assert check["n_images"] == evaluate.EvaluateConfig.QUICK["precision_check"]
+    assert 0 < check["rms_to_fp32"] < 0.5 and is_share_of(check["same_class_share"], check["n_images"])
+    assert metrics["sampling"]["batches_sampled"] == 2 and metrics["sampling"]["resumes"] == 0  # 5 images, 4 a batch
+
+
+def test_a_resumed_evaluation_reads_its_batches_back_and_records_the_same_numbers(evaluation, module_results,
+                                                                                   model_args):
+    assert cli(evaluate, evaluate.EvaluateConfig, *model_args, "--resume") == 0
+    resumed = read(module_results / "diffusion" / "ddpm_metrics.json")
+    assert resumed["metrics"]["sampling"]["batches_resumed"] == 2 and resumed["metrics"]["sampling"]["resumes"] == 1
+    assert resumed["metrics"]["sampling"]["batches_sampled"] == 0
+    for key in ("fid", "kid", "generated_class_histogram", "precision_check", "sampling_time_s"):
+        assert resumed["metrics"][key] == evaluation.metrics[key], key
+    assert resumed["wall_time_s"] >= evaluation.metrics["sampling_time_s"]
 
 
 def test_evaluation_figure(evaluation):
@@ -153,6 +169,8 @@ def test_scheduler_study(module_results, model_args, trained_classifier):
         (name, steps) for name in ("Euler", "Euler Ancestral", "DPM-Solver++ 2M") for steps in (2, 4)}
     assert all(math.isfinite(c["fid"]) and c["fid"] >= 0 for c in study["cells"])
     assert study["classifier_sha256"] == sha256_file(trained_classifier.weights)
+    # per scheduler, its reference and one run per number of steps, each one batch of the 5 images
+    assert study["sampling"]["batches_sampled"] == 3 * (1 + 2) and study["sampling"]["resumes"] == 0
     for name in ("scheduler_grid.png", "scheduler_convergence.png", "scheduler_fid.png"):
         assert min(png_size(module_results / "diffusion" / name)) > 100, name
 

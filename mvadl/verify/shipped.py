@@ -289,8 +289,8 @@ DDPM_QUICK_SAMPLES = 16
 
 def scheduler_cell_fid(env: VerifyEnv, folder: Path, record: dict, scheduler: str, steps: int) -> float:
     """FID of one cell of the scheduler study, re-sampled from the shipped DDPM: the study's initial noise (its
-    seed and number of samples), the scheduler config the record gives for that scheduler, the first test digits
-    as reference, the classifier the record names."""
+    seed and number of samples), batch size and memory layout, the scheduler config the record gives for that
+    scheduler, the first test digits as reference, the classifier the record names."""
     from vae_diffusion.core.images import to_mnist_range
     from vae_diffusion.core.metrics import ClassifierFeatures, FeatureDistances
     from vae_diffusion.diffusion.evaluation import load_unconditional_pipeline, real_digits
@@ -308,7 +308,8 @@ def scheduler_cell_fid(env: VerifyEnv, folder: Path, record: dict, scheduler: st
         ClassifierFeatures(classifier), real_digits("test", n, env.data_dir, check_count=not env.quick)))
     unet = pipeline.unet
     noise = initial_noise(n, (unet.config.in_channels, unet.config.sample_size, unet.config.sample_size), seed)
-    result = sample_in_batches(unet_denoiser(unet), lambda: SCHEDULERS[scheduler][0].from_config(scheduler_config),
+    denoiser = unet_denoiser(unet, channels_last=study.get("channels_last", False))
+    result = sample_in_batches(denoiser, lambda: SCHEDULERS[scheduler][0].from_config(scheduler_config),
                                noise, steps, seed=seed, device=env.device, batch_size=study["batch_size"])
     return distances(to_mnist_range(result.images), seed=seed)["fid"]
 

@@ -17,8 +17,10 @@ numbers of steps as every other row.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,6 +39,7 @@ from diffusers import (
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from mvadl.seeding import torch_generator
+from vae_diffusion.diffusion.sampling_cache import SamplingCache, tensor_digest
 
 #: Display name -> (scheduler class, extra config, stochastic?). Stochastic samplers inject fresh noise each step.
 SCHEDULERS: dict[str, tuple[type, dict, bool]] = {
@@ -135,16 +138,33 @@ def parse_scheduler_overrides(text: str | dict) -> dict[str, dict]:
     return value
 
 
-def unet_denoiser(unet: UNet2DModel) -> Denoiser:
-    """Wrap an unconditional UNet as ``denoiser(x, t) -> model output`` (a conditioned model closes over its
-    condition the same way)."""
-    return lambda x, t: unet(x, t).sample
+def unet_denoiser(unet: UNet2DModel, *, channels_last: bool = False,
+                  autocast_dtype: torch.dtype | None = None) -> Denoiser:
+    """Wrap an unconditional UNet as ``denoiser(x, t) -> model output`` in fp32 (a conditioned model closes over
+    its condition the same way).
+
+    ``channels_last``: the UNet (in place) and each input in channels_last memory format, the same arithmetic in
+    another layout (on 2 CPU cores a forward pass at batch 100 took 6.9 ms an image against 10 at batch 500 in the
+    default layout). ``autocast_dtype`` (``torch.bfloat16``): the forward pass under autocast, about half the time
+    again on a CPU with bf16 instructions, at the cost of bf16 rounding in every model output."""
+    if channels_last:
+        unet.to(memory_format=torch.channels_last)
+
+    def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with (torch.autocast(x.device.type, dtype=autocast_dtype) if autocast_dtype is not None
+              else contextlib.nullcontext()):
+            return unet(x, t).sample.float()
+
+    return denoise
 
 
 @dataclass
 class SampleResult:
     images: torch.Tensor  # [N, C, H, W] in the model's range ([-1, 1]), on the CPU
     model_evaluations: int  # per image
+    seconds: float = 0.0  # sampling time (:func:`sample_in_batches`: of every batch, those of a resumed run too)
 
 
 @torch.no_grad()
@@ -186,15 +206,35 @@ def initial_noise(n: int, shape: tuple[int, ...], seed: int) -> torch.Tensor:
 
 def sample_in_batches(denoiser: Denoiser, scheduler_factory: Callable[[], SchedulerMixin], noise: torch.Tensor,
                       num_inference_steps: int, *, seed: int, device, batch_size: int = 1000,
-                      step_kwargs: dict | None = None) -> SampleResult:
+                      step_kwargs: dict | None = None, cache: SamplingCache | None = None) -> SampleResult:
     """:func:`sample` over ``noise`` (CPU) in batches; each batch gets a fresh scheduler (multistep solvers keep
     state) and a CPU generator seeded with ``derive_seed(seed, "sample_batch", index)``, so results do not depend on
-    the device."""
-    images, evaluations = [], 0
+    the device.
+
+    ``cache``: each finished batch is kept there, and with ``cache.resume`` one an earlier run finished is read
+    back instead of sampled (a batch is known by its scheduler, config, steps, seed, index and noise; the run's
+    model and precision are the cache's own key)."""
+    images, evaluations, seconds = [], 0, 0.0
     for index, start in enumerate(range(0, len(noise), batch_size)):
-        generator = torch_generator(seed, "sample_batch", index)
-        result = sample(denoiser, scheduler_factory(), noise[start:start + batch_size].to(device),
-                        num_inference_steps, generator, step_kwargs)
+        scheduler = scheduler_factory()
+        batch = noise[start:start + batch_size]
+
+        key = cache and {"scheduler": type(scheduler).__name__, "config": dict(scheduler.config),
+                         "steps": num_inference_steps, "step_kwargs": step_kwargs or {}, "seed": seed,
+                         "index": index, "noise": tensor_digest(batch)}
+        stored = cache.load(key) if cache is not None else None
+        if stored is not None:
+            result = SampleResult(stored.images, stored.info["model_evaluations"], stored.info["seconds"])
+        else:
+            t0 = time.perf_counter()
+            result = sample(denoiser, scheduler, batch.to(device), num_inference_steps,
+                            torch_generator(seed, "sample_batch", index), step_kwargs)
+            if torch.device(device).type == "cuda":
+                torch.cuda.synchronize(device)
+            result.seconds = time.perf_counter() - t0
+            if cache is not None:
+                cache.store(key, result.images, model_evaluations=result.model_evaluations, seconds=result.seconds)
         images.append(result.images)
         evaluations = result.model_evaluations
-    return SampleResult(images=torch.cat(images), model_evaluations=evaluations)
+        seconds += result.seconds
+    return SampleResult(images=torch.cat(images), model_evaluations=evaluations, seconds=seconds)
