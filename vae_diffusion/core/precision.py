@@ -6,6 +6,10 @@ changing its loss curve beyond the spread between seeds declares ``CPU_MIXED_PRE
 it gets bf16 only where the CPU has native bf16 instructions (:func:`cpu_bf16_support`, detected, never assumed),
 else fp32, said in one log line. The choice is stored in the run's config and checkpoints; a resumed run keeps the
 stored precision on any machine (:func:`choose_mixed_precision`), so one run never mixes precisions.
+
+The precision a model is *stored* in is another question: :func:`round_to_fp16` gives a model the weights an fp16
+``save_pretrained`` would store, so the stored-precision checks (``python -m vae_diffusion.guidance.stored_precision``,
+``python -m vae_diffusion.diffusion.stored_precision``) can sample with them in fp32.
 """
 from __future__ import annotations
 
@@ -66,3 +70,12 @@ def choose_mixed_precision(requested: str | None, device, cpu_choice: str = "no"
         logger.info("bf16 autocast on the CPU (%s)", support)
         return "bf16"
     return "no"
+
+
+def round_to_fp16(module: torch.nn.Module) -> torch.nn.Module:
+    """``module`` with every parameter and buffer rounded to fp16 and stored back in its own dtype (in place)."""
+    with torch.no_grad():
+        for tensor in [*module.parameters(), *module.buffers()]:
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.to(torch.float16).to(tensor.dtype))
+    return module

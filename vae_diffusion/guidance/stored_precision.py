@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-import torch
 
 from mvadl.runner import Context, main, option
 from mvadl.verdicts import mcnemar_exact
 from vae_diffusion.core.artifacts import sha256_file
 from vae_diffusion.core.classifier import ClassifierOptions, load_classifier
+from vae_diffusion.core.precision import round_to_fp16
 from vae_diffusion.guidance.evaluation import colour_prompt_following, experiment_seeds, load_guided_pipeline
 from vae_diffusion.guidance.model import DEFAULT_RUN_DIR
 
@@ -47,15 +47,6 @@ class StoredPrecisionConfig(ClassifierOptions):
     guidance_scale: float = option(5.0, "classifier-free guidance scale (that of the negative-prompt study)")
     num_inference_steps: int = option(25, "sampler steps (those of the negative-prompt study)")
     QUICK: ClassVar[dict] = {"samples": 10, "num_inference_steps": 2}
-
-
-def round_to_fp16(module: torch.nn.Module) -> torch.nn.Module:
-    """``module`` with every parameter and buffer rounded to fp16 and stored back in its own dtype (in place)."""
-    with torch.no_grad():
-        for tensor in [*module.parameters(), *module.buffers()]:
-            if tensor.is_floating_point():
-                tensor.copy_(tensor.to(torch.float16).to(tensor.dtype))
-    return module
 
 
 def fp16_within_noise(fp32: dict, fp16: dict, comparison: dict) -> bool:
