@@ -3,6 +3,7 @@ import numpy as np
 
 from vae_diffusion.core.images import image_grid
 from vae_diffusion.diffusion.plots import (
+    column_titles,
     plot_convergence,
     plot_convergence_panels,
     plot_fid_vs_evaluations,
@@ -43,6 +44,12 @@ def test_samples_and_scheduler_grid_show_their_images():
     assert axes[1][1].get_xlabel() == "FID 1.5" and axes[0][0].get_xlabel() == ""
     np.testing.assert_array_equal(shown(axes[1][0]), image_grid(cells[(4, "Euler")], 2))  # 2x2 tile of 4 digits
     assert axes[0][1].get_xticks().size == 0 and not any(s.get_visible() for s in axes[0][1].spines.values())
+
+
+def test_grid_columns_of_a_noise_schedule_beside_its_solver_are_titled_by_what_they_add():
+    names = ["Euler", "Euler Karras", "Euler Ancestral", "DPM-Solver++ 2M", "DPM-Solver++ 2M Karras", "Heun Karras"]
+    assert column_titles(names) == ["Euler", "+ Karras", "Euler\nAncestral", "DPM-\nSolver++\n2M", "+ Karras",
+                                    "Heun\nKarras"]  # Heun Karras without Heun before it keeps its name
 
 
 def test_convergence_and_cost_plots_draw_the_series():

@@ -22,13 +22,30 @@ def plot_samples(images: np.ndarray, nrow: int = 8, title: str = "") -> Figure:
     return fig
 
 
+def column_titles(schedulers: Sequence[str], width: int = 9) -> list[str]:
+    """Each scheduler's name wrapped onto lines of about ``width`` characters; a noise-schedule variant right
+    after its base solver (``Euler``, ``Euler Karras``) is titled by what it adds (``+ Karras``)."""
+    variant_of = {variant: base for base, variant in
+                  noise_schedule_variants([n for n in schedulers if n in SCHEDULERS]).items()}
+    titles = []
+    for c, name in enumerate(schedulers):
+        base = variant_of.get(name)
+        if base is not None and c > 0 and schedulers[c - 1] == base and name.startswith(base):
+            titles.append("+ " + name[len(base):].strip())
+        else:
+            titles.append("\n".join(textwrap.wrap(name, width, break_long_words=False)))
+    return titles
+
+
 def plot_scheduler_grid(cells: Mapping[tuple[int, str], np.ndarray], steps: Sequence[int],
                         schedulers: Sequence[str], captions: Mapping[tuple[int, str], str] | None = None) -> Figure:
     """Rows = numbers of steps, columns = schedulers; each cell a small tile of digits ``[k, H, W]``
     generated from the same initial noise, drawn at the text width with 8-pt text (titles and captions wrapped
-    onto short lines to fit a column). ``captions[(steps, name)]`` goes under the cell, one line per comma."""
+    onto short lines to fit a column, :func:`column_titles`). ``captions[(steps, name)]`` goes under the cell,
+    one line per comma."""
     columns = len(schedulers)
-    cell = TEXT_WIDTH_IN / (columns * 1.12 + 0.45)
+    titles = column_titles(schedulers)
+    cell = TEXT_WIDTH_IN / (columns * 1.2 + 0.45)
     below = 0.34 if captions else 0.04  # inches of caption text under each row
     height = len(steps) * (cell + below + 0.06) + 0.45
     fig, axes = new_figure(len(steps), columns, size=(TEXT_WIDTH_IN, height), squeeze=False,
@@ -40,13 +57,13 @@ def plot_scheduler_grid(cells: Mapping[tuple[int, str], np.ndarray], steps: Sequ
             ax.imshow(image_grid(tile, int(np.ceil(np.sqrt(len(tile))))), cmap="gray", vmin=0, vmax=1)
             bare_axes(ax)
             if r == 0:
-                ax.set_title("\n".join(textwrap.wrap(name, 11)))
+                ax.set_title(titles[c])
             if c == 0:
                 ax.set_ylabel(f"{n_steps} steps")
             if captions and (n_steps, name) in captions:
                 ax.set_xlabel(captions[(n_steps, name)].replace(", ", "\n"))
     fig.subplots_adjust(left=0.45 / TEXT_WIDTH_IN, right=0.995, top=1 - 0.4 / height, bottom=below / height,
-                        wspace=0.12, hspace=(below + 0.06) / cell)
+                        wspace=0.2, hspace=(below + 0.06) / cell)
     return fig
 
 

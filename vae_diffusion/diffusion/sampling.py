@@ -46,18 +46,18 @@ SCHEDULERS: dict[str, tuple[type, dict, bool]] = {
     "DDPM": (DDPMScheduler, {}, True),
     "DDIM": (DDIMScheduler, {}, False),
     "Euler": (EulerDiscreteScheduler, {}, False),
-    "Euler Ancestral": (EulerAncestralDiscreteScheduler, {}, True),
-    "Heun": (HeunDiscreteScheduler, {}, False),
-    "DPM-Solver++ 2M": (DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2}, False),
-    "UniPC": (UniPCMultistepScheduler, {}, False),
-    "LMS": (LMSDiscreteScheduler, {}, False),
-    # Noise-schedule variants: the same solver on the Karras et al. (2022) sigmas,
+    # Noise-schedule variants, each after its base solver: the same solver on the Karras et al. (2022) sigmas,
     # sigma_i = (sigma_max^(1/rho) + i/(n-1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho with rho = 7, which
     # spends more of the n steps at low noise, near the end of the reverse process.
     "Euler Karras": (EulerDiscreteScheduler, {"use_karras_sigmas": True}, False),
+    "Euler Ancestral": (EulerAncestralDiscreteScheduler, {}, True),
+    "Heun": (HeunDiscreteScheduler, {}, False),
     "Heun Karras": (HeunDiscreteScheduler, {"use_karras_sigmas": True}, False),
+    "DPM-Solver++ 2M": (DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2}, False),
     "DPM-Solver++ 2M Karras": (DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2,
                                                              "use_karras_sigmas": True}, False),
+    "UniPC": (UniPCMultistepScheduler, {}, False),
+    "LMS": (LMSDiscreteScheduler, {}, False),
 }
 
 #: Config entries set on top of the inherited DDPM config (``make_scheduler(..., fixes=False)`` leaves them out).
