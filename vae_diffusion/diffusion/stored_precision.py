@@ -111,8 +111,9 @@ def run(config: StoredPrecisionConfig, ctx: Context) -> Path:
         return make_scheduler(config.scheduler, pipeline.scheduler.config)
 
     def sample_and_score(noise_seed: int) -> tuple[torch.Tensor, dict]:
-        result = sample_in_batches(unet_denoiser(unet), scheduler, initial_noise(config.samples, shape, noise_seed),
-                                   config.steps, seed=config.seed, device=device, batch_size=config.batch_size)
+        result = sample_in_batches(unet_denoiser(unet, channels_last=True), scheduler,
+                                   initial_noise(config.samples, shape, noise_seed), config.steps, seed=config.seed,
+                                   device=device, batch_size=config.batch_size)
         images = to_mnist_range(result.images)
         confidence = predict_in_batches(classifier, images, device).softmax(1).max(1).values
         return result.images, {**distances(images, seed=config.seed),
