@@ -7,7 +7,12 @@ from scipy import linalg
 
 from mvadl.seeding import derive_seed
 from vae_diffusion.core.classifier import DEFAULT_WEIGHTS, load_classifier
-from vae_diffusion.core.metrics import ClassifierFeatures, FeatureDistances
+from vae_diffusion.core.metrics import (
+    ClassifierFeatures,
+    FeatureDistances,
+    FrechetToReference,
+    paired_fid_difference,
+)
 
 
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
@@ -123,3 +128,31 @@ def test_distances_reject_mismatched_features_and_tiny_sets(digit_sets):
         kernel_inception_distance(np.zeros((1, 3)), np.zeros((4, 3)))
     with pytest.raises(ValueError, match="at least 2"):
         FeatureDistances(ClassifierFeatures(digit_sets[0]), digit_sets[1][:1])
+
+
+def test_extracted_features_and_the_closed_form_to_a_reference_give_the_torchmetrics_fid(digit_sets):
+    classifier, reference, generated, ref_features, gen_features = digit_sets
+    n = len(generated)
+    distances = FeatureDistances(ClassifierFeatures(classifier), reference[:n], kid_subset_size=n, kid_subsets=3,
+                                 batch_size=100)
+    np.testing.assert_allclose(distances.extract(generated), gen_features, rtol=1e-12)
+    frechet = FrechetToReference(distances.extract(reference[:n]))
+    assert frechet(gen_features) == pytest.approx(distances(generated, seed=0)["fid"], rel=1e-6)
+
+
+def test_paired_fid_difference_finds_a_shift_and_no_difference_between_like_sets():
+    rng = np.random.default_rng(0)
+    reference = rng.normal(size=(300, 8))
+    base = rng.normal(size=(300, 8))
+    shifted = base + 0.5  # every image of the second set moved: FID is higher
+    higher = paired_fid_difference(shifted, base, reference, seed=0, n_resamples=200)
+    assert higher.verdict == "higher" and higher.low > 0 and higher.p_value < 0.05
+    assert higher.difference == pytest.approx(FrechetToReference(reference)(shifted)
+                                              - FrechetToReference(reference)(base))
+    jitter = base + rng.normal(scale=1e-3, size=base.shape)  # the same images up to noise
+    level = paired_fid_difference(jitter, base, reference, seed=0, n_resamples=200)
+    assert level.verdict == "level" and level.low <= 0 <= level.high
+    same = paired_fid_difference(base, base, reference, seed=0, n_resamples=50)
+    assert same.difference == 0 and same.p_value == 1 and same.verdict == "level"
+    with pytest.raises(ValueError, match="one shape"):
+        paired_fid_difference(base, base[:10], reference, seed=0)

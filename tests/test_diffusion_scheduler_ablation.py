@@ -115,6 +115,11 @@ def test_study_sets_each_karras_row_beside_its_base_with_printable_keys(study_re
             assert entry["fid_change"][str(n)] == karras["fid"] - default["fid"]
             assert entry["rms_to_reference"]["karras"][str(n)] == karras["rms_to_reference"]
             assert entry["model_evaluations"]["default"][str(n)] == default["model_evaluations"]
+            test = entry["fid_test"][str(n)]  # Karras - default on the same initial noises
+            assert test["a"] == pytest.approx(karras["fid"], rel=1e-5, abs=1e-6)
+            assert test["b"] == pytest.approx(default["fid"], rel=1e-5, abs=1e-6)
+            assert test["n"] == 4 and test["p_value"] <= test["p_holm"] <= 1 and test["verdict"] in (
+                "higher", "lower", "level")
     assert study_record["noise_schedules"] == study_record["metrics"]["noise_schedules"]
 
 

@@ -11,7 +11,8 @@ real-vs-real value at the same n is the floor), model evaluations per image, and
 of the first samples to the scheduler's own ``--reference-steps`` result (deterministic solvers converge to
 the probability-flow ODE solution, stochastic ones keep drawing new noise). The noise-schedule rows (Euler, Heun
 and DPM-Solver++ on Karras sigmas, ``sampling.SCHEDULERS``) are cells like any other; the record also sets each
-beside its base solver (``noise_schedules``: FID, KID, RMS to reference per number of steps, and the FID change).
+beside its base solver (``noise_schedules``: FID, KID, RMS to reference per number of steps, the FID change, and
+its paired test on the same initial noises, Holm-adjusted over every solver and number of steps).
 Writes results/diffusion/scheduler_metrics.json, scheduler_grid.png, scheduler_convergence.png, scheduler_fid.png.
 
 Sampling stays in fp32 (in channels_last layout): the RMS distance of a deterministic solver to its reference falls
@@ -43,12 +44,13 @@ from vae_diffusion.diffusion.sampling import (
     SCHEDULERS,
     initial_noise,
     make_scheduler,
+    noise_schedule_variants,
     parse_scheduler_overrides,
     sample_in_batches,
     unet_denoiser,
 )
 from vae_diffusion.diffusion.sampling_cache import SamplingCache, module_digest
-from vae_diffusion.diffusion.scheduler_variants import noise_schedule_comparison
+from vae_diffusion.diffusion.scheduler_variants import noise_schedule_comparison, noise_schedule_tests
 
 logger = logging.getLogger(__name__)
 
@@ -73,12 +75,14 @@ class SchedulerStudyConfig(PipelineEvaluationOptions):
     batch_size: int = option(100, "images sampled at once (a finished batch is kept for --resume)")
     channels_last: bool = option(True, "UNet and images in channels_last memory format")
     resume: bool = option(False, "read back the batches an earlier run of the same command and commit finished")
+    fid_resamples: int = option(1000, "resamples of each noise-schedule FID test (permutation and bootstrap)")
     config_fixes: bool = option(True, "apply CONFIG_FIXES on top of the inherited DDPM config "
                                       "(--no-config-fixes: the inherited config only)")
     scheduler_overrides: SchedulerOverrides = option({}, 'JSON config entries per scheduler, applied last, e.g. '
                                                          '\'{"DDIM": {"clip_sample": true}}\'')
     QUICK: ClassVar[dict] = {"schedulers": ["Euler", "Euler Ancestral", "DPM-Solver++ 2M"], "steps": [2, 4],
-                             "reference_steps": 6, "n_samples": 8, "n_convergence": 4}
+                             "reference_steps": 6, "n_samples": 8, "n_convergence": 4,
+                             "fid_resamples": 20}
 
     def __post_init__(self) -> None:
         # JSON text or the dict itself, when the config is made in code
@@ -103,6 +107,8 @@ def run(config: SchedulerStudyConfig, ctx: Context) -> Path:
                       seed=config.seed)
     records, cells, captions, convergence = [], {}, {}, {}
     n_conv = min(config.n_convergence, n)
+    paired = {name for pair in noise_schedule_variants(config.schedulers).items() for name in pair}
+    features = {}  # of the cells whose FIDs a noise-schedule test compares
     for name in config.schedulers:
         def factory(name=name):
             return make_scheduler(name, pipeline.scheduler.config, config.scheduler_overrides.get(name),
@@ -116,6 +122,8 @@ def run(config: SchedulerStudyConfig, ctx: Context) -> Path:
                                        batch_size=config.batch_size, cache=cache)
             seconds = result.seconds
             scores = distances(to_mnist_range(result.images), seed=config.seed)
+            if name in paired:
+                features[(name, steps)] = distances.extract(to_mnist_range(result.images))
             to_reference = rms_distance(result.images[:n_conv], reference)
             convergence[name].append(to_reference)
             records.append({"scheduler": name, "steps": steps, "model_evaluations": result.model_evaluations,
@@ -124,6 +132,8 @@ def run(config: SchedulerStudyConfig, ctx: Context) -> Path:
             captions[(steps, name)] = f"FID {scores['fid']:.2f}, {result.model_evaluations} NFE"
             logger.info("%-16s %4d steps: FID %.3f KID %.5f NFE %d %.1fs, RMS to ref %.4f", name, steps,
                         scores["fid"], scores["kid"], result.model_evaluations, seconds, to_reference)
+    tests = noise_schedule_tests(config.schedulers, features, distances.extract(test_digits), seed=config.seed,
+                                 n_resamples=config.fid_resamples)
     figure_dir = results_dir() / "diffusion"
     stochastic = {name: SCHEDULERS[name][2] for name in config.schedulers}
     save_figure(plot_scheduler_grid(cells, config.steps, config.schedulers, captions),
@@ -135,7 +145,8 @@ def run(config: SchedulerStudyConfig, ctx: Context) -> Path:
         name: dict(make_scheduler(name, pipeline.scheduler.config, config.scheduler_overrides.get(name),
                                   fixes=config.config_fixes).config) for name in config.schedulers}}
     return ctx.record("diffusion", "scheduler_metrics",
-                      {"cells": records, "noise_schedules": noise_schedule_comparison(records, config.schedulers),
+                      {"cells": records,
+                       "noise_schedules": noise_schedule_comparison(records, config.schedulers, tests),
                        "n_samples": n, "n_convergence": n_conv,
                        "reference_steps": config.reference_steps, "stochastic": stochastic,
                        "fid_real_vs_real": floor["fid"], "kid_real_vs_real": floor["kid"],

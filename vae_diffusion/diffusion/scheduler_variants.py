@@ -8,11 +8,15 @@ one entry of ``sampling.SCHEDULERS`` (the Karras rows there: ``sampling.noise_sc
 """
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
-from vae_diffusion.core.metrics import rms_distance
+from mvadl.verdicts import holm
+from vae_diffusion.core.metrics import paired_fid_difference, rms_distance
 from vae_diffusion.diffusion.sampling import make_scheduler, noise_schedule_variants, sample
 
 
@@ -82,11 +86,27 @@ def run_variant(variant: Variant, denoiser, config, noise: torch.Tensor, steps: 
             "timestep_span": first_timesteps(build(), [*steps, reference_steps])}
 
 
-def noise_schedule_comparison(cells: list[dict], names: list[str]) -> dict[str, dict]:
+def noise_schedule_tests(names: list[str], features: Mapping[tuple[str, int], np.ndarray], reference: np.ndarray,
+                         *, seed: int, n_resamples: int = 1000) -> dict[tuple[str, int], dict]:
+    """``{(base, n): comparison}``: for each base solver among ``names`` and each number of steps n at which both
+    it and its Karras-sigmas row have ``features`` (``{(scheduler, n): [N, D]}`` of images from the same initial
+    noises), FID(Karras) - FID(base) against ``reference`` by :func:`~vae_diffusion.core.metrics.
+    paired_fid_difference`, Holm-adjusted over all of them (one family: every solver at every n)."""
+    found = {(base, n): (variant, n) for base, variant in noise_schedule_variants(names).items()
+             for (name, n) in features if name == base and (variant, n) in features}
+    comparisons = {key: paired_fid_difference(features[other], features[key], reference, seed=seed,
+                                              n_resamples=n_resamples) for key, other in found.items()}
+    adjusted = holm([c.p_value for c in comparisons.values()]) if comparisons else []
+    return {key: dataclasses.replace(c, p_holm=p).as_dict() for (key, c), p in zip(comparisons.items(), adjusted)}
+
+
+def noise_schedule_comparison(cells: list[dict], names: list[str],
+                              tests: Mapping[tuple[str, int], dict] | None = None) -> dict[str, dict]:
     """Each base solver among ``names`` beside its Karras-sigmas row, from the study's ``cells`` (one record per
     scheduler and number of steps): ``{base: {"variant", "steps", "fid": {"default": {n: .}, "karras": {n: .}},
     "fid_change": {n: karras - default}, "kid": ..., "rms_to_reference": ..., "model_evaluations": ...}}``, keyed by
-    the number of steps as text (JSON keys), so a report prints any entry without computing."""
+    the number of steps as text (JSON keys), so a report prints any entry without computing; with ``tests``
+    (:func:`noise_schedule_tests`), ``"fid_test": {n: comparison}`` too."""
     by_cell = {(cell["scheduler"], cell["steps"]): cell for cell in cells}
     comparison = {}
     for base, variant in noise_schedule_variants(names).items():
@@ -96,5 +116,7 @@ def noise_schedule_comparison(cells: list[dict], names: list[str]) -> dict[str, 
             entry[key] = {schedule: {str(n): by_cell[(name, n)][key] for n in steps}
                           for schedule, name in (("default", base), ("karras", variant))}
         entry["fid_change"] = {str(n): by_cell[(variant, n)]["fid"] - by_cell[(base, n)]["fid"] for n in steps}
+        if tests is not None:
+            entry["fid_test"] = {str(n): tests[(base, n)] for n in steps if (base, n) in tests}
         comparison[base] = entry
     return comparison
