@@ -22,9 +22,10 @@ PACKAGES = ("core", "diffusion", "guidance")
 ENTRY_POINTS = {
     "vae_diffusion.diffusion.classifier": ("ClassifierConfig", ["--weights", "w", "--output-dir", "o"]),
     "vae_diffusion.diffusion.train": ("TrainConfig", ["--output-dir", "o", "--resume", "latest"]),
-    "vae_diffusion.diffusion.evaluate": ("EvaluateConfig", ["--model", "m", "--classifier", "c"]),
+    "vae_diffusion.diffusion.evaluate": ("EvaluateConfig", ["--model", "m", "--classifier", "c", "--resume"]),
+    "vae_diffusion.diffusion.stored_precision": ("StoredPrecisionConfig", ["--model", "m", "--classifier", "c"]),
     "vae_diffusion.diffusion.scheduler_study": ("SchedulerStudyConfig", ["--model", "m", "--classifier", "c",
-                                                                         "--no-config-fixes"]),
+                                                                         "--no-config-fixes", "--resume"]),
     "vae_diffusion.diffusion.scheduler_ablation": ("SchedulerAblationConfig", ["--model", "m"]),
     "vae_diffusion.guidance.train": ("TrainConfig", ["--output-dir", "o", "--resume", "latest",
                                                      "--checkpoints-to-keep", "0"]),

@@ -138,3 +138,23 @@ def test_the_prenorm_script_is_a_reference_run_unless_quick(tmp_path):
     assert run_script_copy("prenorm_study.sh", tmp_path / "dirty", ALLOW_DIRTY="1")[0][-2:] == [
         "--reference", "--allow-dirty"]
     assert "--reference" not in run_script_copy("prenorm_study.sh", tmp_path / "quick", "--quick")[0]
+
+
+def test_diffusion_ship_and_resume(tmp_path):
+    """SHIP=v<N> ships the DDPM in the dtype the stored-precision check chose and evaluates the shipped folder;
+    RESUME=1 gives the evaluations --resume (and the training --resume latest once it has a checkpoint)."""
+    runs = [run[1:] for run in run_script_copy("diffusion_reproduce.sh", tmp_path, SHIP="v9", RESUME="1")
+            if run[1] == "-m"]
+    modules = [run[1] for run in runs]
+    assert modules.index("vae_diffusion.diffusion.stored_precision") < modules.index("vae_diffusion.ship") < \
+        modules.index("vae_diffusion.diffusion.evaluate")
+    ship = runs[modules.index("vae_diffusion.ship")]
+    assert ship[ship.index("--version") + 1] == "v9" and ship[ship.index("--model") + 1] == "ddpm"
+    for module in ("evaluate", "scheduler_study", "scheduler_ablation"):
+        run = runs[modules.index(f"vae_diffusion.diffusion.{module}")]
+        assert run[run.index("--model") + 1] == "artifacts/ddpm_mnist/v9", run
+        assert ("--resume" in run) == (module != "scheduler_ablation"), run
+    train = runs[modules.index("vae_diffusion.diffusion.train")]
+    assert "--resume" not in train  # nothing to resume from yet
+    assert "--resume" not in " ".join(" ".join(run) for run in
+                                      run_script_copy("diffusion_reproduce.sh", tmp_path / "fresh"))

@@ -119,7 +119,7 @@ def run(config: EvaluateConfig, ctx: Context) -> Path:
                "fid_real_vs_real": floor["fid"], "kid_real_vs_real": floor["kid"],
                "kid_real_vs_real_std": floor["kid_std"], "n_samples": n,
                "num_inference_steps": config.num_inference_steps, "model_evaluations": result.model_evaluations,
-               "sampling_time_s": result.seconds, "precision_check": precision_check,
+               "sampling_time_s": result.seconds, "precision_check": precision_check, "unet_digest": weights,
                "sampling": {**cache.summary(), "precision_check": check_cache and check_cache.summary()},
                "generated_class_histogram": torch.bincount(predicted, minlength=10).tolist(),
                # share of samples the classifier puts in one class with probability >= 0.9 (legibility)

@@ -52,7 +52,8 @@ def tensor_digest(tensor: torch.Tensor) -> str:
 
 
 def module_digest(module: torch.nn.Module) -> str:
-    """sha256 over a module's state dict (names, dtypes, shapes and values): the weights a run sampled with."""
+    """sha256 over a module's state dict (names, dtypes, shapes and values): the weights a run sampled with, as
+    loaded (fp16-stored weights loaded into fp32 have the digest of those fp32 values)."""
     h = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
         h.update(name.encode())

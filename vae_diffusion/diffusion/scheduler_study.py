@@ -94,8 +94,9 @@ def run(config: SchedulerStudyConfig, ctx: Context) -> Path:
     pipeline = load_unconditional_pipeline(config.model, device)
     classifier = load_classifier(config.classifier, device)
     unet = pipeline.unet
-    cache = SamplingCache.for_run("scheduler_study", {"model": module_digest(unet),
-                                                      "channels_last": config.channels_last}, resume=config.resume)
+    weights = module_digest(unet)
+    cache = SamplingCache.for_run("scheduler_study", {"model": weights, "channels_last": config.channels_last},
+                                  resume=config.resume)
     denoiser = unet_denoiser(unet, channels_last=config.channels_last)
     shape = (unet.config.in_channels, unet.config.sample_size, unet.config.sample_size)
     noise = initial_noise(config.n_samples, shape, config.seed)  # one z_T for every cell
@@ -150,7 +151,8 @@ def run(config: SchedulerStudyConfig, ctx: Context) -> Path:
                        "n_samples": n, "n_convergence": n_conv,
                        "reference_steps": config.reference_steps, "stochastic": stochastic,
                        "fid_real_vs_real": floor["fid"], "kid_real_vs_real": floor["kid"],
-                       "classifier_sha256": sha256_file(config.classifier), "sampling": cache.summary()},
+                       "classifier_sha256": sha256_file(config.classifier), "sampling": cache.summary(),
+                       "unet_digest": weights},
                       config=recorded_config, wall_time_s=ctx.elapsed() + cache.reused_seconds)
 
 
