@@ -185,3 +185,35 @@ def test_missing_inputs_are_one_line_errors(tiny_mnist, tmp_path, capsys):
     assert cli(train, train.TrainConfig, "--quick", "--data-dir", tiny_mnist, "--resume", "latest",
                "--output-dir", tmp_path / "run") == 1
     assert "no epoch-N checkpoint to resume from" in capsys.readouterr().err
+
+
+def test_a_ddpm_shipped_in_fp16_loads_in_fp32_verified_and_samples_like_the_trained_one(training, tmp_path):
+    import json
+
+    import torch
+
+    from vae_diffusion import ship
+    from vae_diffusion.core.precision import round_to_fp16
+    from vae_diffusion.diffusion.sampling import initial_noise, make_scheduler, sample, unet_denoiser
+
+    record = tmp_path / "ddpm_training.json"
+    record.write_text(json.dumps({"git_revision": "abc"}))
+    assert ship.main(ship.run, ship.ShipConfig, ["--model", "ddpm", "--source", str(training.run / "pipeline"),
+                                                 "--record", str(record), "--version", "v1", "--dtype", "fp16",
+                                                 "--artifacts", str(tmp_path / "artifacts")]) == 0
+    folder = tmp_path / "artifacts" / "ddpm_mnist" / "v1"
+    assert json.loads((folder / "ship.json").read_text())["pinned_file"] == "unet/diffusion_pytorch_model.safetensors"
+    shipped = load_unconditional_pipeline(folder, "cpu")  # verified against its SHA256SUMS first
+    trained = load_unconditional_pipeline(training.run / "pipeline", "cpu")
+    assert next(shipped.unet.parameters()).dtype == torch.float32
+    round_to_fp16(trained.unet)  # the shipped weights are the trained ones rounded to fp16
+    assert all(torch.equal(a, b) for a, b in zip(shipped.unet.state_dict().values(),
+                                                 trained.unet.state_dict().values()))
+    noise = initial_noise(2, (1, 32, 32), seed=0)
+    images = [sample(unet_denoiser(p.unet), make_scheduler("DDIM", p.scheduler.config), noise, 3).images
+              for p in (shipped, trained)]
+    assert torch.equal(*images)
+    weights = folder / "unet" / "diffusion_pytorch_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\0")
+    with pytest.raises(DataError, match="sha256 differs"):
+        load_unconditional_pipeline(folder, "cpu")
