@@ -127,16 +127,22 @@ def _translate(env: VerifyEnv, folder: Path, sentences: list[str], source: str, 
     return out
 
 
+def _write_translations(env: VerifyEnv, system: str, direction: str, hypotheses: list[str]) -> list[str]:
+    """Keep ``hypotheses`` as ``runs/verify/nmt/SYSTEM/<direction>.txt``, one a line; returns them."""
+    from mvadl.io import atomic_write_text
+
+    atomic_write_text(env.workdir / "nmt" / system / f"{direction}.txt", "".join(h + "\n" for h in hypotheses))
+    return hypotheses
+
+
 def _model_translations(env: VerifyEnv, folder: Path, model: str, direction: str) -> list[str]:
     """The shipped model's translations of the test sentences in ``direction``, once a run (the pivot's first
     step reuses them); written to ``runs/verify/nmt/MODEL/<direction>.txt``."""
-    from mvadl.io import atomic_write_text
 
     def translate() -> list[str]:
         source, target = direction.split("-")
-        hypotheses = _translate(env, folder, _test_sentences(env, direction)[0], source, target)
-        atomic_write_text(env.workdir / "nmt" / model / f"{direction}.txt", "".join(h + "\n" for h in hypotheses))
-        return hypotheses
+        return _write_translations(env, model, direction,
+                                   _translate(env, folder, _test_sentences(env, direction)[0], source, target))
 
     return env.shared(("nmt translations", str(folder), direction), translate)
 
@@ -157,16 +163,14 @@ def pivot_bleu(env: VerifyEnv, folder: Path, record: dict, model: str, shipped: 
     """sacreBLEU BLEU of translating through English with the shipped ``model``, as the curves record's pivot
     system does: source -> en, then en -> target from those translations, both by the shipped model
     (``runs/verify/nmt/MODEL_pivot_en/<direction>.txt``)."""
-    from mvadl.io import atomic_write_text
     from nlp_experiments.translation.languages import PIVOT_LANG, pivot_name
     from nlp_experiments.translation.metrics import corpus_score
 
     _verified_translation_model(env, folder, model, shipped)
     source, target = direction.split("-")
     english = _model_translations(env, folder, model, f"{source}-{PIVOT_LANG}")
-    hypotheses = _translate(env, folder, english, PIVOT_LANG, target)
-    atomic_write_text(env.workdir / "nmt" / pivot_name(model) / f"{direction}.txt",
-                      "".join(h + "\n" for h in hypotheses))
+    hypotheses = _write_translations(env, pivot_name(model), direction,
+                                     _translate(env, folder, english, PIVOT_LANG, target))
     return corpus_score("bleu", hypotheses, _test_sentences(env, direction)[1])
 
 
