@@ -127,4 +127,12 @@ class SamplingCache:
         (the run's resumes)."""
         return {"batches_sampled": self.sampled, "batches_resumed": self.reused,
                 "resumes": len(self.earlier_runs - {self.run}),
-                "resumed_seconds": self.reused_seconds, "folder": str(self.folder)}
+                "resumed_seconds": self.reused_seconds, "folder": _shown(self.folder)}
+
+
+def _shown(folder: Path) -> str:
+    """``folder`` relative to the checkout when inside it (a record names no machine's paths)."""
+    try:
+        return folder.resolve().relative_to(REPO_ROOT.resolve()).as_posix()
+    except ValueError:
+        return str(folder)
