@@ -9,6 +9,7 @@ from vae_diffusion.diffusion.plots import (
     plot_fid_vs_evaluations,
     plot_samples,
     plot_scheduler_grid,
+    plot_variant_rows,
 )
 
 
@@ -50,6 +51,17 @@ def test_grid_columns_of_a_noise_schedule_beside_its_solver_are_titled_by_what_t
     names = ["Euler", "Euler Karras", "Euler Ancestral", "DPM-Solver++ 2M", "DPM-Solver++ 2M Karras", "Heun Karras"]
     assert column_titles(names) == ["Euler", "+ Karras", "Euler\nAncestral", "DPM-\nSolver++\n2M", "+ Karras",
                                     "Heun\nKarras"]  # Heun Karras without Heun before it keeps its name
+
+
+def test_variant_rows_label_each_variant_at_the_left_and_each_column_by_its_steps():
+    rng = np.random.default_rng(0)
+    labels = ["DDIM inherited", "DPM++ 2M lower_order_final=False"]
+    cells = {(label, n): rng.random((3, 6, 6)).astype(np.float32) for label in labels for n in (10, 200)}
+    fig = plot_variant_rows(cells, labels, [10, 200], reference_steps=200)
+    axes = np.array(fig.axes).reshape(2, 2)
+    assert [ax.get_title() for ax in axes[0]] == ["10 steps", "200 steps (reference)"]
+    assert [ax.get_ylabel() for ax in axes[:, 0]] == labels and axes[0][1].get_ylabel() == ""
+    np.testing.assert_array_equal(shown(axes[1][1]), image_grid(cells[(labels[1], 200)], 3))  # one strip of 3
 
 
 def test_convergence_and_cost_plots_draw_the_series():

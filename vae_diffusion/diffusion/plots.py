@@ -67,6 +67,32 @@ def plot_scheduler_grid(cells: Mapping[tuple[int, str], np.ndarray], steps: Sequ
     return fig
 
 
+def plot_variant_rows(cells: Mapping[tuple[str, int], np.ndarray], variants: Sequence[str],
+                      steps: Sequence[int], reference_steps: int | None = None) -> Figure:
+    """Rows = config variants (labelled at the left, one line each), columns = numbers of steps; each cell a strip
+    of digits ``[k, H, W]`` from the same initial noise, drawn at the text width with 8-pt text. The column of
+    ``reference_steps`` is titled as each variant's own reference."""
+    k = max(len(tile) for tile in cells.values())
+    label_in = 2.0  # inches of row labels at the left
+    cell_w = (TEXT_WIDTH_IN - label_in - 0.1) / (len(steps) * 1.08)
+    cell_h = cell_w / k
+    height = len(variants) * cell_h * 1.25 + 0.45
+    fig, axes = new_figure(len(variants), len(steps), size=(TEXT_WIDTH_IN, height), squeeze=False,
+                           font_size=PRINT_FONT_PT)
+    for r, variant in enumerate(variants):
+        for c, n in enumerate(steps):
+            ax = axes[r][c]
+            ax.imshow(image_grid(cells[(variant, n)], k), cmap="gray", vmin=0, vmax=1)
+            bare_axes(ax)
+            if r == 0:
+                ax.set_title(f"{n} steps" + (" (reference)" if n == reference_steps else ""))
+            if c == 0:
+                ax.set_ylabel(variant, rotation=0, ha="right", va="center")
+    fig.subplots_adjust(left=label_in / TEXT_WIDTH_IN, right=0.995, top=1 - 0.3 / height, bottom=0.05 / height,
+                        wspace=0.08, hspace=0.25)
+    return fig
+
+
 def scheduler_styles(names: Sequence[str]) -> dict[str, dict]:
     """Line style of each scheduler: a colour per solver (up to 20), and a noise-schedule variant (its Karras-sigmas
     row, :func:`~vae_diffusion.diffusion.sampling.noise_schedule_variants`) in its base solver's colour, dotted;

@@ -29,13 +29,12 @@ from mvadl.runner import Context, ExperimentConfig, main, option
 from vae_diffusion.core.images import to_mnist_range
 from vae_diffusion.core.metrics import rms_distance
 from vae_diffusion.diffusion.evaluation import load_unconditional_pipeline
-from vae_diffusion.diffusion.plots import plot_convergence_panels, plot_scheduler_grid
+from vae_diffusion.diffusion.plots import plot_convergence_panels, plot_variant_rows
 from vae_diffusion.diffusion.sampling import initial_noise, unet_denoiser
 from vae_diffusion.diffusion.scheduler_variants import (
     QUICK_VARIANTS,
     VARIANTS,
     VARIANTS_BY_LABEL,
-    column_title,
     run_variant,
 )
 from vae_diffusion.diffusion.unet import DEFAULT_PIPELINE
@@ -87,7 +86,7 @@ def run(config: SchedulerAblationConfig, ctx: Context) -> Path:
         convergence[variant.label] = out["rms_to_reference"]
         images = {**out["images"], config.reference_steps: out["reference"]}
         for n in grid_steps:
-            cells[(n, column_title(variant))] = to_mnist_range(images[n][:grid_images]).squeeze(1).numpy()
+            cells[(variant.label, n)] = to_mnist_range(images[n][:grid_images]).squeeze(1).numpy()
         logger.info("%-34s RMS to own %d-step result at %s steps: %s; reference vs inherited: %s", variant.label,
                     config.reference_steps, config.steps, " ".join(f"{d:.4f}" for d in out["rms_to_reference"]),
                     record["reference_rms_to_inherited_reference"])
@@ -95,9 +94,7 @@ def run(config: SchedulerAblationConfig, ctx: Context) -> Path:
     save_figure(plot_convergence_panels(config.steps, convergence, {v.label: v.scheduler for v in variants},
                                         config.reference_steps),
                 figure_dir / "scheduler_ablation_convergence.png")
-    grid = plot_scheduler_grid(cells, grid_steps, [column_title(v) for v in variants])
-    grid.suptitle("Same seed and initial noise; rows: number of inference steps, columns: config variant")
-    grid.set_figheight(grid.get_figheight() + 0.6)  # room for the three-line column titles
+    grid = plot_variant_rows(cells, [v.label for v in variants], grid_steps, config.reference_steps)
     save_figure(grid, figure_dir / "scheduler_ablation_grid.png")
     recorded_config = {"ablation": {**config.as_dict(), "grid_images": grid_images},
                        "inherited_scheduler_config": dict(pipeline.scheduler.config),

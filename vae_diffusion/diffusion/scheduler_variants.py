@@ -55,15 +55,6 @@ VARIANTS_BY_LABEL = {v.label: v for v in VARIANTS}
 QUICK_VARIANTS = ("DDIM inherited", "DDIM clip_sample=False", "DPM++ 2M inherited", "DPM++ 2M trailing")
 
 
-def column_title(variant: Variant, width: int = 18) -> str:
-    """Scheduler name over the changed entry, the entry broken at an underscore if longer than ``width``."""
-    change = variant.label.split(" ")[-1]
-    if len(change) > width and "_" in change:
-        cut = min((i for i, c in enumerate(change) if c == "_"), key=lambda i: abs(i - len(change) / 2))
-        change = change[:cut + 1] + "\n" + change[cut + 1:]
-    return f"{variant.scheduler}\n{change}"
-
-
 def first_timesteps(scheduler, steps: list[int]) -> dict[int, list[int]]:
     """First and last timestep of the schedule for each number of steps (the spacing's visible effect)."""
     spans = {}
