@@ -4,6 +4,7 @@ import numpy as np
 from vae_diffusion.core.images import image_grid
 from vae_diffusion.diffusion.plots import (
     column_titles,
+    fid_text,
     plot_convergence,
     plot_convergence_panels,
     plot_fid_vs_evaluations,
@@ -51,6 +52,10 @@ def test_grid_columns_of_a_noise_schedule_beside_its_solver_are_titled_by_what_t
     names = ["Euler", "Euler Karras", "Euler Ancestral", "DPM-Solver++ 2M", "DPM-Solver++ 2M Karras", "Heun Karras"]
     assert column_titles(names) == ["Euler", "+ Karras", "Euler\nAncestral", "DPM-\nSolver++\n2M", "+ Karras",
                                     "Heun\nKarras"]  # Heun Karras without Heun before it keeps its name
+
+
+def test_fid_captions_keep_three_significant_digits_in_four_characters():
+    assert [fid_text(v) for v in (0.8612, 4.836, 49.167, 250.6)] == ["0.86", "4.84", "49.2", "251"]
 
 
 def test_variant_rows_label_each_variant_at_the_left_and_each_column_by_its_steps():

@@ -22,6 +22,12 @@ def plot_samples(images: np.ndarray, nrow: int = 8, title: str = "") -> Figure:
     return fig
 
 
+def fid_text(fid: float) -> str:
+    """An FID in three significant digits and at most four characters: 0.86, 4.84, 49.2, 251 (grid captions of
+    eleven columns stay apart)."""
+    return f"{fid:.2f}" if fid < 10 else f"{fid:.1f}" if fid < 100 else f"{fid:.0f}"
+
+
 def column_titles(schedulers: Sequence[str], width: int = 9) -> list[str]:
     """Each scheduler's name wrapped onto lines of about ``width`` characters; a noise-schedule variant right
     after its base solver (``Euler``, ``Euler Karras``) is titled by what it adds (``+ Karras``)."""

@@ -39,7 +39,7 @@ from vae_diffusion.core.classifier import load_classifier
 from vae_diffusion.core.images import to_mnist_range
 from vae_diffusion.core.metrics import ClassifierFeatures, FeatureDistances, rms_distance
 from vae_diffusion.diffusion.evaluation import PipelineEvaluationOptions, load_unconditional_pipeline, real_digits
-from vae_diffusion.diffusion.plots import plot_convergence, plot_fid_vs_evaluations, plot_scheduler_grid
+from vae_diffusion.diffusion.plots import fid_text, plot_convergence, plot_fid_vs_evaluations, plot_scheduler_grid
 from vae_diffusion.diffusion.sampling import (
     SCHEDULERS,
     initial_noise,
@@ -130,7 +130,7 @@ def run(config: SchedulerStudyConfig, ctx: Context) -> Path:
             records.append({"scheduler": name, "steps": steps, "model_evaluations": result.model_evaluations,
                             "seconds": seconds, "rms_to_reference": to_reference, **scores})
             cells[(steps, name)] = to_mnist_range(result.images[:config.grid_images]).squeeze(1).numpy()
-            captions[(steps, name)] = f"FID {scores['fid']:.2f}, {result.model_evaluations} NFE"
+            captions[(steps, name)] = f"FID {fid_text(scores['fid'])}, {result.model_evaluations} NFE"
             logger.info("%-16s %4d steps: FID %.3f KID %.5f NFE %d %.1fs, RMS to ref %.4f", name, steps,
                         scores["fid"], scores["kid"], result.model_evaluations, seconds, to_reference)
     tests = noise_schedule_tests(config.schedulers, features, distances.extract(test_digits), seed=config.seed,
